@@ -1,0 +1,102 @@
+// Module entry: initialises the llama.cpp backend once per process, sets up
+// per-environment state, registers the exports listed below, and frees every
+// native handle when the environment (main thread or worker) shuts down.
+#include <mutex>
+#include <napi.h>
+#include <string>
+
+#include "addon_context.h"
+#include "addon_model.h"
+#include "addon_state.h"
+#include "ggml-backend.h"
+#include "llama.h"
+#include "log_capture.h"
+#include "model_load_worker.h"
+#include "quantize_worker.h"
+
+AddonState & addon_state(Napi::Env env) {
+    return *env.GetInstanceData<AddonState>();
+}
+
+Napi::Error addon_error(Napi::Env env, const char * code, const std::string & message) {
+    Napi::Error error = Napi::Error::New(env, message);
+    error.Set("code", Napi::String::New(env, code));
+    return error;
+}
+
+namespace {
+Napi::Value load_model(const Napi::CallbackInfo & info) {
+    auto * worker = new ModelLoadWorker(info.Env(), info);
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
+}
+
+Napi::Value system_info(const Napi::CallbackInfo & info) {
+    return Napi::String::New(info.Env(), llama_print_system_info());
+}
+
+Napi::Value backend_devices(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    const size_t n = ggml_backend_dev_count();
+    Napi::Array out = Napi::Array::New(env, n);
+    for (size_t i = 0; i < n; i++) {
+        ggml_backend_dev_t dev = ggml_backend_dev_get(i);
+        Napi::Object d = Napi::Object::New(env);
+        d.Set("name", ggml_backend_dev_name(dev));
+        d.Set("description", ggml_backend_dev_description(dev));
+        const char * type = "cpu";
+        switch (ggml_backend_dev_type(dev)) {
+            case GGML_BACKEND_DEVICE_TYPE_GPU:   type = "gpu"; break;
+            case GGML_BACKEND_DEVICE_TYPE_IGPU:  type = "igpu"; break;
+            case GGML_BACKEND_DEVICE_TYPE_ACCEL: type = "accel"; break;
+            default: break;
+        }
+        d.Set("type", type);
+        size_t free_mem = 0, total_mem = 0;
+        ggml_backend_dev_memory(dev, &free_mem, &total_mem);
+        d.Set("memoryTotal", Napi::Number::New(env, (double) total_mem));
+        d.Set("memoryFree", Napi::Number::New(env, (double) free_mem));
+        out.Set(i, d);
+    }
+    return out;
+}
+
+void teardown(AddonState * state) {
+    state->tearing_down = true;
+    for (AddonContext * ctx : std::set<AddonContext *>(state->contexts)) {
+        ctx->free_native();
+    }
+    for (AddonModel * model : std::set<AddonModel *>(state->models)) {
+        model->free_native();
+    }
+}
+}  // namespace
+
+Napi::Object init(Napi::Env env, Napi::Object exports) {
+    static std::once_flag backend_once;
+    std::call_once(backend_once, [] {
+        log_capture_install();
+        llama_backend_init();
+    });
+
+    auto * state = new AddonState();
+    env.SetInstanceData<AddonState>(state);
+    state->model_constructor = Napi::Persistent(AddonModel::define_class(env));
+    state->context_constructor = Napi::Persistent(AddonContext::define_class(env));
+    env.AddCleanupHook([state] { teardown(state); });
+
+    // loadModel(path, options, abortFlag, onProgress?): Promise<AddonModel>
+    exports.Set("loadModel", Napi::Function::New(env, load_model, "loadModel"));
+    // quantize(input, output, options, abortFlag, onProgress?): Promise<void>
+    exports.Set("quantize", Napi::Function::New(env, quantize_model, "quantize"));
+    // systemInfo(): string
+    exports.Set("systemInfo", Napi::Function::New(env, system_info, "systemInfo"));
+    // backendDevices(): NativeDevice[]
+    exports.Set("backendDevices", Napi::Function::New(env, backend_devices, "backendDevices"));
+    exports.Set("AddonModel", state->model_constructor.Value());
+    exports.Set("AddonContext", state->context_constructor.Value());
+    return exports;
+}
+
+NODE_API_MODULE(llama_reward, init)

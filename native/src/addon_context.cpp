@@ -1,0 +1,96 @@
+#include "addon_context.h"
+
+#include "addon_model.h"
+#include "addon_state.h"
+#include "context_decode_worker.h"
+
+Napi::Function AddonContext::define_class(Napi::Env env) {
+    return DefineClass(env, "AddonContext", {
+        // decode(step: NativeDecodeStep): Promise<Float32Array>
+        InstanceMethod("decode", &AddonContext::decode),
+        // info(): NativeContextInfo
+        InstanceMethod("info", &AddonContext::info),
+        // dispose(): void
+        InstanceMethod("dispose", &AddonContext::dispose),
+    });
+}
+
+// new AddonContext(External<llama_context>, model: AddonModel): only constructed by ContextCreateWorker.
+AddonContext::AddonContext(const Napi::CallbackInfo & info) : Napi::ObjectWrap<AddonContext>(info), env_(info.Env()) {
+    if (info.Length() != 2 || !info[0].IsExternal() || !info[1].IsObject()) {
+        throw Napi::TypeError::New(info.Env(), "AddonContext cannot be constructed from JS; use model.createContext()");
+    }
+    ctx = info[0].As<Napi::External<llama_context>>().Data();
+    owner = AddonModel::Unwrap(info[1].As<Napi::Object>());
+    model_ref_ = Napi::Persistent(info[1].As<Napi::Object>());
+    n_ctx = llama_n_ctx(ctx);
+    n_batch = llama_n_batch(ctx);
+    n_seq_max = llama_n_seq_max(ctx);
+    n_vocab = llama_vocab_n_tokens(owner->vocab);
+    n_cls_out = llama_model_n_cls_out(owner->model);
+    addon_state(env_).contexts.insert(this);
+}
+
+AddonContext::~AddonContext() {
+    free_native();
+    addon_state(env_).contexts.erase(this);
+}
+
+void AddonContext::free_native() {
+    if (ctx == nullptr) {
+        return;
+    }
+    if (busy) {
+        dispose_requested = true;
+        return;
+    }
+    llama_free(ctx);
+    ctx = nullptr;
+}
+
+void AddonContext::step_finished() {
+    busy = false;
+    if (dispose_requested) {
+        free_native();
+    }
+    if (owner != nullptr && owner->dispose_requested) {
+        owner->free_native();
+    }
+}
+
+Napi::Value AddonContext::decode(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    if (is_disposed() || dispose_requested || owner->is_disposed()) {
+        throw addon_error(env, "ERR_DISPOSED", "the context is disposed");
+    }
+    if (busy) {
+        throw addon_error(env, "ERR_DECODE_FAILED", "a decode step is already running on this context");
+    }
+    if (info.Length() < 1 || !info[0].IsObject()) {
+        throw Napi::TypeError::New(env, "decode(step: object)");
+    }
+    // The worker validates and copies everything on this thread; Execute never touches JS.
+    auto * worker = new ContextDecodeWorker(env, this, info.This().As<Napi::Object>(), info[0].As<Napi::Object>());
+    busy = true;
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
+}
+
+Napi::Value AddonContext::info(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    if (is_disposed()) {
+        throw addon_error(env, "ERR_DISPOSED", "the context is disposed");
+    }
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("contextSize", n_ctx);
+    out.Set("batchSize", n_batch);
+    out.Set("parallel", n_seq_max);
+    out.Set("labelCount", n_cls_out);
+    return out;
+}
+
+Napi::Value AddonContext::dispose(const Napi::CallbackInfo & info) {
+    free_native();
+    return info.Env().Undefined();
+}

@@ -1,0 +1,140 @@
+#include "context_decode_worker.h"
+
+#include <algorithm>
+#include <unordered_set>
+
+#include "addon_context.h"
+#include "addon_model.h"
+#include "addon_state.h"
+#include "log_capture.h"
+
+namespace {
+std::vector<int32_t> read_int32_array(Napi::Object step, const char * key) {
+    Napi::Value v = step.Get(key);
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+        throw Napi::TypeError::New(step.Env(), std::string("decode: ") + key + " must be an Int32Array");
+    }
+    Napi::Int32Array a = v.As<Napi::Int32Array>();
+    return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
+}
+
+[[noreturn]] void invalid(Napi::Env env, const char * code, const std::string & message) {
+    throw addon_error(env, code, "decode: " + message);
+}
+}  // namespace
+
+ContextDecodeWorker::ContextDecodeWorker(Napi::Env env, AddonContext * context, Napi::Object context_object, Napi::Object step)
+    : Napi::AsyncWorker(env, "llama-reward:decode"),
+      deferred_(Napi::Promise::Deferred::New(env)),
+      context_ref_(Napi::Persistent(context_object)),
+      context_(context) {
+    remove_    = read_int32_array(step, "remove");
+    copies_    = read_int32_array(step, "copies");
+    tokens_    = read_int32_array(step, "tokens");
+    seq_ids_   = read_int32_array(step, "seqIds");
+    positions_ = read_int32_array(step, "positions");
+    outputs_   = read_int32_array(step, "outputs");
+
+    // Everything llama.cpp would assert on (or silently misuse) is rejected here.
+    const auto seq_ok = [&](int32_t s) { return s >= 0 && (uint32_t) s < context->n_seq_max; };
+    if (seq_ids_.size() != tokens_.size() || positions_.size() != tokens_.size()) {
+        invalid(env, "ERR_INVALID_TOKENS", "tokens, seqIds and positions must have the same length");
+    }
+    if (tokens_.size() > context->n_batch) {
+        invalid(env, "ERR_INVALID_TOKENS", "a step holds " + std::to_string(tokens_.size()) +
+                " tokens, more than the batch size " + std::to_string(context->n_batch));
+    }
+    if (copies_.size() % 4 != 0) {
+        invalid(env, "ERR_INVALID_TOKENS", "copies must hold (src, dst, p0, p1) quadruples");
+    }
+    for (int32_t s : remove_) {
+        if (!seq_ok(s)) invalid(env, "ERR_INVALID_TOKENS", "invalid sequence id " + std::to_string(s));
+    }
+    for (size_t i = 0; i < copies_.size(); i += 4) {
+        if (!seq_ok(copies_[i]) || !seq_ok(copies_[i + 1]) || copies_[i] == copies_[i + 1]) {
+            invalid(env, "ERR_INVALID_TOKENS", "invalid KV copy between sequences");
+        }
+    }
+    std::unordered_set<int32_t> in_batch;
+    for (size_t i = 0; i < tokens_.size(); i++) {
+        if (tokens_[i] < 0 || tokens_[i] >= context->n_vocab) {
+            invalid(env, "ERR_INVALID_TOKENS", "token id " + std::to_string(tokens_[i]) + " is outside the vocabulary of " +
+                    std::to_string(context->n_vocab) + " tokens");
+        }
+        if (!seq_ok(seq_ids_[i])) {
+            invalid(env, "ERR_INVALID_TOKENS", "invalid sequence id " + std::to_string(seq_ids_[i]));
+        }
+        if (positions_[i] < 0 || (uint32_t) positions_[i] >= context->n_ctx) {
+            invalid(env, "ERR_CONTEXT_OVERFLOW", "position " + std::to_string(positions_[i]) +
+                    " does not fit the context of " + std::to_string(context->n_ctx) + " tokens");
+        }
+        in_batch.insert(seq_ids_[i]);
+    }
+    for (int32_t s : outputs_) {
+        if (in_batch.count(s) == 0) {
+            invalid(env, "ERR_INVALID_TOKENS", "output sequence " + std::to_string(s) + " has no token in this step");
+        }
+    }
+}
+
+void ContextDecodeWorker::Execute() {
+    log_capture_clear();
+    llama_context * ctx = context_->ctx;
+    llama_memory_t mem = llama_get_memory(ctx);
+    for (llama_seq_id s : remove_) {
+        llama_memory_seq_rm(mem, s, -1, -1);
+    }
+    for (size_t i = 0; i < copies_.size(); i += 4) {
+        llama_memory_seq_cp(mem, copies_[i], copies_[i + 1], copies_[i + 2], copies_[i + 3]);
+    }
+    if (tokens_.empty()) {
+        return;
+    }
+
+    const int32_t n = (int32_t) tokens_.size();
+    llama_batch batch = llama_batch_init(n, 0, 1);
+    for (int32_t i = 0; i < n; i++) {
+        batch.token[i]     = tokens_[i];
+        batch.pos[i]       = positions_[i];
+        batch.n_seq_id[i]  = 1;
+        batch.seq_id[i][0] = seq_ids_[i];
+        batch.logits[i]    = 1;  // embeddings mode outputs every token; RANK pooling keeps each sequence's last
+    }
+    batch.n_tokens = n;
+    const int32_t rc = llama_decode(ctx, batch);
+    llama_batch_free(batch);
+    if (rc != 0) {
+        const std::string why = log_capture_take();
+        if (rc == 1) {
+            error_code_ = "ERR_CONTEXT_OVERFLOW";
+            SetError("llama_decode found no room in the KV cache" + (why.empty() ? std::string() : ": " + why));
+        } else {
+            SetError("llama_decode failed with status " + std::to_string(rc) + (why.empty() ? std::string() : ": " + why));
+        }
+        return;
+    }
+
+    const uint32_t n_cls = context_->n_cls_out;
+    result_.resize(outputs_.size() * n_cls);
+    for (size_t i = 0; i < outputs_.size(); i++) {
+        const float * reward = llama_get_embeddings_seq(ctx, outputs_[i]);
+        if (reward == nullptr) {
+            SetError("llama.cpp returned no pooled output for sequence " + std::to_string(outputs_[i]));
+            return;
+        }
+        std::copy(reward, reward + n_cls, result_.begin() + i * n_cls);
+    }
+}
+
+void ContextDecodeWorker::OnOK() {
+    Napi::Env env = Env();
+    context_->step_finished();
+    Napi::Float32Array out = Napi::Float32Array::New(env, result_.size());
+    std::copy(result_.begin(), result_.end(), out.Data());
+    deferred_.Resolve(out);
+}
+
+void ContextDecodeWorker::OnError(const Napi::Error & error) {
+    context_->step_finished();
+    deferred_.Reject(addon_error(Env(), error_code_.c_str(), error.Message()).Value());
+}

@@ -1,0 +1,39 @@
+// ContextDecodeWorker: one scheduler step. On the JS thread it validates and
+// copies the step (KV edits, then a packed batch of tokens from many
+// sequences); on the thread pool it applies the KV edits, runs llama_decode
+// and reads the reward vector of every sequence that ended in this batch.
+#pragma once
+
+#include <napi.h>
+#include <string>
+#include <vector>
+
+#include "llama.h"
+
+class AddonContext;
+
+class ContextDecodeWorker : public Napi::AsyncWorker {
+public:
+    ContextDecodeWorker(Napi::Env env, AddonContext * context, Napi::Object context_object, Napi::Object step);
+
+    Napi::Promise promise() { return deferred_.Promise(); }
+
+protected:
+    void Execute() override;
+    void OnOK() override;
+    void OnError(const Napi::Error & error) override;
+
+private:
+    Napi::Promise::Deferred deferred_;
+    Napi::ObjectReference   context_ref_;
+    AddonContext *          context_;
+
+    std::vector<llama_seq_id> remove_;   // sequences whose KV is dropped first
+    std::vector<int32_t>      copies_;   // (src, dst, p0, p1) KV copies, applied after removals
+    std::vector<llama_token>  tokens_;
+    std::vector<llama_seq_id> seq_ids_;
+    std::vector<llama_pos>    positions_;
+    std::vector<llama_seq_id> outputs_;  // sequences whose last token is in this batch
+    std::vector<float>        result_;   // n_cls_out floats per output sequence
+    std::string               error_code_ = "ERR_DECODE_FAILED";
+};

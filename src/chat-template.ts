@@ -1,0 +1,60 @@
+/**
+ * Conversation → text: validates chat messages and renders them with the
+ * model's own Jinja chat template (tokenizer.chat_template), exactly as
+ * transformers' apply_chat_template(tokenize=False) with
+ * add_generation_prompt=false does.
+ */
+import { Template } from "@huggingface/jinja";
+import { RewardModelError } from "./errors.js";
+
+export interface ChatMessage {
+    role: string;
+    content: string;
+}
+
+/** Throws ERR_INVALID_MESSAGES unless `messages` is a non-empty list of {role, content} strings. */
+export function validateMessages(messages: unknown, where = "messages"): asserts messages is ChatMessage[] {
+    if (!Array.isArray(messages)) {
+        throw new RewardModelError("ERR_INVALID_MESSAGES", `${where} must be an array of {role, content} objects`);
+    }
+    if (messages.length === 0) {
+        throw new RewardModelError("ERR_INVALID_MESSAGES", `${where} is empty; a conversation needs at least one message`);
+    }
+    messages.forEach((message: unknown, i) => {
+        if (typeof message !== "object" || message === null) {
+            throw new RewardModelError("ERR_INVALID_MESSAGES", `${where}[${i}] must be an object with role and content`);
+        }
+        const { role, content } = message as Record<string, unknown>;
+        if (typeof role !== "string" || role.length === 0) {
+            throw new RewardModelError("ERR_INVALID_MESSAGES", `${where}[${i}].role must be a non-empty string`);
+        }
+        if (typeof content !== "string") {
+            throw new RewardModelError("ERR_INVALID_MESSAGES", `${where}[${i}].content must be a string`);
+        }
+    });
+}
+
+export class ChatTemplate {
+    private readonly template: Template;
+
+    constructor(readonly source: string, private readonly bosToken: string, private readonly eosToken: string) {
+        try {
+            this.template = new Template(source);
+        } catch (cause) {
+            throw new RewardModelError("ERR_TEMPLATE", `the model's chat template does not parse: ${(cause as Error).message}`, { cause });
+        }
+    }
+
+    render(messages: ChatMessage[], addGenerationPrompt = false): string {
+        try {
+            return this.template.render({
+                messages: messages.map(({ role, content }) => ({ role, content })),
+                bos_token: this.bosToken,
+                eos_token: this.eosToken,
+                add_generation_prompt: addGenerationPrompt,
+            });
+        } catch (cause) {
+            throw new RewardModelError("ERR_TEMPLATE", `the chat template failed to render: ${(cause as Error).message}`, { cause });
+        }
+    }
+}

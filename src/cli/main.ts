@@ -1,0 +1,193 @@
+#!/usr/bin/env node
+/**
+ * The `llama-reward` command line: score JSONL conversations, show model
+ * info. Each command parses its own flags; errors print one line and exit 1.
+ */
+import fs from "node:fs";
+import readline from "node:readline";
+import { parseArgs } from "node:util";
+import { RewardModel } from "../reward-model.js";
+import { RewardModelError, isRewardModelError } from "../errors.js";
+import type { ChatMessage } from "../chat-template.js";
+import type { LoadOptions } from "../load-options.js";
+import { ProgressBar } from "./progress-bar.js";
+
+const usage = `usage: llama-reward <command> [options]
+
+commands:
+  score --model M [--input F.jsonl|-] [--output F|-]   score conversations, one JSON line each
+  info M                                              print a model's metadata as JSON
+
+score options:
+  -m, --model PATH          the GGUF reward model (required)
+  -i, --input PATH|-        JSONL input, one {"messages": [...]} or bare [...] per line (default: -, stdin)
+  -o, --output PATH|-       JSONL output, one {"reward": x} per line in input order (default: -, stdout)
+      --bos hf|single|none  BOS policy (default: hf)
+      --truncation error|left  what to do with conversations longer than the context (default: error)
+      --context-size N      KV cells shared by sequences in flight
+      --batch-size N        most tokens per decode
+      --parallel N          most sequences decoded together
+      --threads N           CPU threads
+      --gpu-layers N|max    layers offloaded to the GPU
+      --chunk N             lines scored per batch (default: 256)
+`;
+
+const loadFlags = {
+    bos: { type: "string" },
+    truncation: { type: "string" },
+    "context-size": { type: "string" },
+    "batch-size": { type: "string" },
+    parallel: { type: "string" },
+    threads: { type: "string" },
+    "gpu-layers": { type: "string" },
+} as const;
+
+type LoadFlagValues = { [K in keyof typeof loadFlags]?: string };
+
+function intFlag(value: string | undefined, name: string): number | undefined {
+    if (value === undefined) return undefined;
+    const n = Number(value);
+    if (!Number.isInteger(n)) throw new RewardModelError("ERR_INVALID_OPTION", `--${name} must be an integer, got "${value}"`);
+    return n;
+}
+
+function loadOptionsFrom(values: LoadFlagValues): LoadOptions {
+    const options: LoadOptions = {};
+    if (values.bos !== undefined) options.bos = values.bos as LoadOptions["bos"];
+    if (values.truncation !== undefined) options.truncation = values.truncation as LoadOptions["truncation"];
+    options.contextSize = intFlag(values["context-size"], "context-size");
+    options.batchSize = intFlag(values["batch-size"], "batch-size");
+    options.parallel = intFlag(values.parallel, "parallel");
+    options.threads = intFlag(values.threads, "threads");
+    const gpu = values["gpu-layers"];
+    options.gpuLayers = gpu === undefined || gpu === "max" ? undefined : intFlag(gpu, "gpu-layers");
+    for (const key of Object.keys(options) as (keyof LoadOptions)[]) if (options[key] === undefined) delete options[key];
+    return options;
+}
+
+/** A line's conversation, or the reason it is not one. */
+function parseLine(line: string, lineNumber: number): ChatMessage[] {
+    let value: unknown;
+    try {
+        value = JSON.parse(line);
+    } catch {
+        throw new RewardModelError("ERR_INVALID_MESSAGES", `line ${lineNumber} is not valid JSON`);
+    }
+    const messages = Array.isArray(value) ? value : (value as { messages?: unknown } | null)?.messages;
+    if (!Array.isArray(messages)) {
+        throw new RewardModelError("ERR_INVALID_MESSAGES", `line ${lineNumber} is neither {"messages": [...]} nor an array of messages`);
+    }
+    return messages as ChatMessage[];
+}
+
+async function commandScore(argv: string[]): Promise<number> {
+    const { values } = parseArgs({
+        args: argv,
+        options: {
+            model: { type: "string", short: "m" },
+            input: { type: "string", short: "i", default: "-" },
+            output: { type: "string", short: "o", default: "-" },
+            chunk: { type: "string", default: "256" },
+            ...loadFlags,
+        },
+        strict: true,
+        allowPositionals: false,
+    });
+    if (!values.model) throw new RewardModelError("ERR_INVALID_OPTION", "score needs --model PATH");
+    const chunkSize = intFlag(values.chunk, "chunk")!;
+    if (chunkSize < 1) throw new RewardModelError("ERR_INVALID_OPTION", "--chunk must be at least 1");
+
+    const input = values.input === "-" ? process.stdin : fs.createReadStream(values.input!);
+    const output: NodeJS.WritableStream = values.output === "-" ? process.stdout : fs.createWriteStream(values.output!);
+    const model = await RewardModel.load(values.model, loadOptionsFrom(values));
+    let failures = 0;
+    let done = 0;
+    const bar = new ProgressBar("scoring", 0);
+    try {
+        const lines = readline.createInterface({ input, crlfDelay: Infinity });
+        let pending: { lineNumber: number; text: string }[] = [];
+        let lineNumber = 0;
+        const flush = async () => {
+            const results: string[] = new Array(pending.length);
+            const valid: { index: number; messages: ChatMessage[] }[] = [];
+            pending.forEach(({ lineNumber: n, text }, index) => {
+                try {
+                    const messages = parseLine(text, n);
+                    model.tokenizeConversation(messages);   // validates and checks the length now
+                    valid.push({ index, messages });
+                } catch (error) {
+                    failures++;
+                    const e = error as RewardModelError;
+                    results[index] = JSON.stringify({ error: `line ${n}: ${e.message}`, code: e.code ?? "ERR_INVALID_MESSAGES" });
+                }
+            });
+            bar.setTotal(done + pending.length);
+            const base = done;
+            const rewards = await model.scoreBatch(valid.map((v) => v.messages), {
+                onProgress: ({ completed }) => bar.update(base + completed),
+            });
+            valid.forEach((v, k) => { results[v.index] = JSON.stringify({ reward: rewards[k] }); });
+            done += pending.length;
+            bar.update(done);
+            for (const line of results) {
+                if (!output.write(`${line}\n`)) await new Promise<void>((r) => output.once("drain", () => r()));
+            }
+            pending = [];
+        };
+        for await (const text of lines) {
+            lineNumber++;
+            if (text.trim() === "") continue;
+            pending.push({ lineNumber, text });
+            if (pending.length >= chunkSize) await flush();
+        }
+        if (pending.length > 0) await flush();
+    } finally {
+        bar.finish();
+        await model.dispose();
+        if (output !== process.stdout) await new Promise((r) => (output as fs.WriteStream).end(r));
+    }
+    if (failures > 0) process.stderr.write(`llama-reward: ${failures} line(s) could not be scored (see "error" lines)\n`);
+    return failures > 0 ? 2 : 0;
+}
+
+async function commandInfo(argv: string[]): Promise<number> {
+    const { positionals, values } = parseArgs({ args: argv, options: { model: { type: "string", short: "m" } }, allowPositionals: true });
+    const path = values.model ?? positionals[0];
+    if (!path) throw new RewardModelError("ERR_INVALID_OPTION", "info needs a model path");
+    const model = await RewardModel.load(path, { contextSize: 256, parallel: 1 });
+    try {
+        const { chatTemplate, ...rest } = model.info;
+        process.stdout.write(`${JSON.stringify({ ...rest, chatTemplateLength: chatTemplate.length }, null, 2)}\n`);
+    } finally {
+        await model.dispose();
+    }
+    return 0;
+}
+
+const commands: Record<string, (argv: string[]) => Promise<number>> = {
+    score: commandScore,
+    info: commandInfo,
+};
+
+export async function main(argv: string[]): Promise<number> {
+    const [command, ...rest] = argv;
+    if (command === undefined || command === "--help" || command === "-h" || command === "help") {
+        process.stdout.write(usage);
+        return command === undefined ? 1 : 0;
+    }
+    const run = commands[command];
+    if (!run) {
+        process.stderr.write(`llama-reward: unknown command "${command}"\n\n${usage}`);
+        return 1;
+    }
+    try {
+        return await run(rest);
+    } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        const code = isRewardModelError(error) ? ` [${error.code}]` : "";
+        process.stderr.write(`llama-reward ${command}: ${message}${code}\n`);
+        return 1;
+    }
+}
+
+main(process.argv.slice(2)).then((code) => { process.exitCode = code; });

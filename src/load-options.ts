@@ -1,0 +1,112 @@
+/**
+ * RewardModel.load options: their types, validation and defaults. Every
+ * option is checked here, before anything reaches llama.cpp.
+ */
+import os from "node:os";
+import { bosPolicies, type BosPolicy } from "./bos-policy.js";
+import { RewardModelError } from "./errors.js";
+
+export type KvCacheType = "f16" | "f32" | "q8_0";
+export type Truncation = "error" | "left";
+
+export interface LoadProgress {
+    /** 0..1 share of the weights loaded. */
+    progress: number;
+}
+
+export interface LoadOptions {
+    /** CPU threads for decoding. Default: os.availableParallelism(). */
+    threads?: number;
+    /** KV cache cells shared by all sequences in flight. Default: the training context, capped at 8192. */
+    contextSize?: number;
+    /** Most tokens per llama_decode call. Default: 512 (at most contextSize). */
+    batchSize?: number;
+    /** Most sequences decoded together. Default: 8. */
+    parallel?: number;
+    /** Layers offloaded to the GPU: a number or "max". Default: "max" (no effect on a CPU build). */
+    gpuLayers?: number | "max";
+    /** Flash attention: true, false or "auto". Default: "auto". */
+    flashAttention?: boolean | "auto";
+    /** KV cache element type. Default: "f16". "q8_0" needs flash attention. */
+    kvCacheType?: KvCacheType;
+    /** BOS policy, see README. Default: "hf". */
+    bos?: BosPolicy;
+    /** What to do with a conversation longer than the context. Default: "error". */
+    truncation?: Truncation;
+    /** Map the file instead of reading it into memory. Default: true. */
+    useMmap?: boolean;
+    /** Aborts loading. */
+    signal?: AbortSignal;
+    /** Called as loading progresses. */
+    onProgress?: (progress: LoadProgress) => void;
+}
+
+export interface ResolvedLoadOptions {
+    threads: number;
+    contextSize: number;
+    batchSize: number;
+    parallel: number;
+    gpuLayers: number | "max";
+    flashAttention: boolean | "auto";
+    kvCacheType: KvCacheType;
+    bos: BosPolicy;
+    truncation: Truncation;
+    useMmap: boolean;
+}
+
+const knownOptions = new Set(["threads", "contextSize", "batchSize", "parallel", "gpuLayers", "flashAttention",
+    "kvCacheType", "bos", "truncation", "useMmap", "signal", "onProgress"]);
+
+function invalid(message: string): never {
+    throw new RewardModelError("ERR_INVALID_OPTION", message);
+}
+
+function integer(value: unknown, name: string, min: number, max: number): number {
+    if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+        invalid(`${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
+    }
+    return value;
+}
+
+function oneOf<T extends string>(value: unknown, name: string, allowed: readonly T[]): T {
+    if (typeof value !== "string" || !allowed.includes(value as T)) {
+        invalid(`${name} must be one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}, got ${JSON.stringify(value)}`);
+    }
+    return value as T;
+}
+
+/** Validates `options` and fills in defaults; `trainContextLength` comes from the model file. */
+export function resolveLoadOptions(options: LoadOptions | undefined, trainContextLength: number): ResolvedLoadOptions {
+    const o = (options ?? {}) as Record<string, unknown>;
+    if (typeof o !== "object" || o === null) invalid("options must be an object");
+    for (const key of Object.keys(o)) {
+        if (!knownOptions.has(key)) invalid(`unknown option "${key}"`);
+    }
+    const defaultContext = Math.max(1, Math.min(trainContextLength > 0 ? trainContextLength : 8192, 8192));
+    const contextSize = o.contextSize === undefined ? defaultContext : integer(o.contextSize, "contextSize", 16, 1 << 20);
+    const batchSize = o.batchSize === undefined ? Math.min(512, contextSize) : integer(o.batchSize, "batchSize", 1, contextSize);
+    const parallel = o.parallel === undefined ? 8 : integer(o.parallel, "parallel", 1, 256);
+    const threads = o.threads === undefined ? Math.max(1, os.availableParallelism()) : integer(o.threads, "threads", 1, 1024);
+    let gpuLayers: number | "max" = "max";
+    if (o.gpuLayers !== undefined && o.gpuLayers !== "max") gpuLayers = integer(o.gpuLayers, "gpuLayers", 0, 100000);
+    let flashAttention: boolean | "auto" = "auto";
+    if (o.flashAttention !== undefined) {
+        if (o.flashAttention !== true && o.flashAttention !== false && o.flashAttention !== "auto") {
+            invalid(`flashAttention must be true, false or "auto", got ${JSON.stringify(o.flashAttention)}`);
+        }
+        flashAttention = o.flashAttention;
+    }
+    const kvCacheType = o.kvCacheType === undefined ? "f16" : oneOf(o.kvCacheType, "kvCacheType", ["f16", "f32", "q8_0"] as const);
+    if (kvCacheType === "q8_0" && flashAttention === false) {
+        invalid('kvCacheType "q8_0" needs flash attention; use flashAttention: true or "auto"');
+    }
+    const bos = o.bos === undefined ? "hf" : oneOf(o.bos, "bos", bosPolicies);
+    const truncation = o.truncation === undefined ? "error" : oneOf(o.truncation, "truncation", ["error", "left"] as const);
+    if (o.useMmap !== undefined && typeof o.useMmap !== "boolean") invalid("useMmap must be a boolean");
+    if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) invalid("signal must be an AbortSignal");
+    if (o.onProgress !== undefined && typeof o.onProgress !== "function") invalid("onProgress must be a function");
+    return {
+        threads, contextSize, batchSize, parallel, gpuLayers, flashAttention, kvCacheType, bos, truncation,
+        useMmap: o.useMmap === undefined ? true : (o.useMmap as boolean),
+    };
+}

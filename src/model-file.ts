@@ -1,0 +1,67 @@
+/**
+ * Checks a file against the GGUF reward-model contract (DESIGN.md §2)
+ * before llama.cpp sees it: GGUF magic/version and intact tensor table, a
+ * supported architecture, and a reward head cls.output.weight [n_embd, n_labels].
+ */
+import { RewardModelError } from "./errors.js";
+import { readGgufHeader } from "./gguf/gguf-reader.js";
+import type { GgufHeader } from "./gguf/gguf-types.js";
+
+export const supportedArchitectures = ["llama"] as const;
+
+export interface RewardModelFile {
+    header: GgufHeader;
+    architecture: string;
+    trainContextLength: number;
+    embeddingSize: number;
+    labelCount: number;
+}
+
+function numberOf(header: GgufHeader, key: string): number | undefined {
+    const v = header.metadata.get(key);
+    if (typeof v === "number") return v;
+    if (typeof v === "bigint") return Number(v);
+    return undefined;
+}
+
+export function inspectRewardModelFile(path: string): RewardModelFile {
+    const header = readGgufHeader(path);   // ERR_MODEL_NOT_FOUND, ERR_NOT_GGUF, ERR_CORRUPT_MODEL
+    const architecture = header.metadata.get("general.architecture");
+    if (typeof architecture !== "string") {
+        throw new RewardModelError("ERR_CORRUPT_MODEL", `${path} has no general.architecture`);
+    }
+    if (!(supportedArchitectures as readonly string[]).includes(architecture)) {
+        throw new RewardModelError("ERR_UNSUPPORTED_ARCHITECTURE",
+            `${path} is a "${architecture}" model; llama-reward runs ${supportedArchitectures.join(", ")} reward models`);
+    }
+    const embeddingSize = numberOf(header, `${architecture}.embedding_length`);
+    if (embeddingSize === undefined) {
+        throw new RewardModelError("ERR_CORRUPT_MODEL", `${path} has no ${architecture}.embedding_length`);
+    }
+    const head = header.tensors.find((t) => t.name === "cls.output.weight");
+    if (!head) {
+        const hasLmHead = header.tensors.some((t) => t.name === "output.weight");
+        throw new RewardModelError("ERR_NO_REWARD_HEAD",
+            `${path} has no reward head (cls.output.weight)` +
+            (hasLmHead ? "; it looks like a language model, not a reward model" : "") +
+            ". Convert a sequence-classification checkpoint with `llama-reward convert`.");
+    }
+    const labels = header.metadata.get(`${architecture}.classifier.output_labels`);
+    const labelCount = Array.isArray(labels) && labels.length > 0 ? labels.length : 1;
+    if (head.shape.length < 1 || head.shape[0] !== embeddingSize || (head.shape[1] ?? 1) !== labelCount) {
+        throw new RewardModelError("ERR_CORRUPT_MODEL",
+            `${path}: cls.output.weight has shape [${head.shape.join(", ")}], expected [${embeddingSize}, ${labelCount}]`);
+    }
+    const bias = header.tensors.find((t) => t.name === "cls.output.bias");
+    if (bias && (bias.shape[0] !== labelCount)) {
+        throw new RewardModelError("ERR_CORRUPT_MODEL",
+            `${path}: cls.output.bias has shape [${bias.shape.join(", ")}], expected [${labelCount}]`);
+    }
+    return {
+        header,
+        architecture,
+        trainContextLength: numberOf(header, `${architecture}.context_length`) ?? 0,
+        embeddingSize,
+        labelCount,
+    };
+}

@@ -1,0 +1,427 @@
+/**
+ * RewardModel: the public API. Loads a GGUF reward model (validated first),
+ * turns conversations into tokens exactly as transformers does (chat
+ * template, tokenizer special tokens, BOS policy), and scores them through
+ * one continuous-batching scheduler shared by every caller.
+ */
+import { applyBosPolicy, leadingBosCount, type BosPolicy } from "./bos-policy.js";
+import { ChatTemplate, validateMessages, type ChatMessage } from "./chat-template.js";
+import { RewardModelError, abortedError } from "./errors.js";
+import { fileTypeName } from "./file-types.js";
+import { resolveLoadOptions, type LoadOptions, type ResolvedLoadOptions } from "./load-options.js";
+import { inspectRewardModelFile } from "./model-file.js";
+import { loadAddon } from "./native/load-addon.js";
+import type { NativeContext, NativeError, NativeModel } from "./native/native-types.js";
+import { longestCommonPrefix } from "./scoring/shared-prefix.js";
+import { Scheduler } from "./scoring/scheduler.js";
+
+export interface RewardModelInfo {
+    /** general.architecture, e.g. "llama". */
+    architecture: string;
+    /** general.name from the file ("" when absent). */
+    name: string;
+    /** llama.cpp's one-line description, e.g. "llama 8B Q4_K - Medium". */
+    description: string;
+    parameterCount: number;
+    /** Bytes of weights. */
+    sizeBytes: number;
+    layerCount: number;
+    embeddingSize: number;
+    headCount: number;
+    kvHeadCount: number;
+    /** The context length the model was trained with. */
+    trainContextLength: number;
+    /** The context this instance runs with (KV cells shared by all sequences in flight). */
+    contextSize: number;
+    vocabSize: number;
+    /** Reward head labels; score() returns the first. */
+    labels: string[];
+    /** Weight type, e.g. "F16", "Q8_0", "Q4_K_M". */
+    fileType: string;
+    chatTemplate: string;
+    bosToken: number;
+    eosToken: number;
+}
+
+export interface CallOptions {
+    signal?: AbortSignal;
+}
+
+export interface BatchProgress {
+    completed: number;
+    total: number;
+}
+
+export interface BatchOptions extends CallOptions {
+    /** Called each time a conversation is scored. */
+    onProgress?: (progress: BatchProgress) => void;
+}
+
+export interface TokenizeOptions {
+    /** Add the model's BOS/EOS and parse special-token text such as <|eot_id|>. Default: true. */
+    special?: boolean;
+}
+
+export class RewardModel implements AsyncDisposable {
+    readonly info: RewardModelInfo;
+    readonly options: ResolvedLoadOptions;
+    private readonly native: NativeModel;
+    private readonly scheduler: Scheduler;
+    private readonly template: ChatTemplate;
+    private disposing: Promise<void> | undefined;
+
+    private constructor(native: NativeModel, context: NativeContext, info: RewardModelInfo, options: ResolvedLoadOptions) {
+        this.native = native;
+        this.info = info;
+        this.options = options;
+        const c = context.info();
+        this.scheduler = new Scheduler(context, {
+            contextSize: c.contextSize, batchSize: c.batchSize, parallel: c.parallel, labelCount: c.labelCount,
+        });
+        this.template = new ChatTemplate(info.chatTemplate, native.tokenText(info.bosToken), native.tokenText(info.eosToken));
+    }
+
+    /** Loads a GGUF reward model. Validates the file before llama.cpp reads it. */
+    static async load(path: string, options: LoadOptions = {}): Promise<RewardModel> {
+        const stack = new Error();   // a readable stack for asynchronous failures
+        try {
+            return await RewardModel.loadImpl(path, options);
+        } catch (error) {
+            throw withCallerStack(error, stack);
+        }
+    }
+
+    private static async loadImpl(path: string, options: LoadOptions): Promise<RewardModel> {
+        if (typeof path !== "string" || path.length === 0) {
+            throw new RewardModelError("ERR_INVALID_OPTION", "RewardModel.load needs the path of a .gguf file");
+        }
+        const file = inspectRewardModelFile(path);
+        const resolved = resolveLoadOptions(options, file.trainContextLength);
+        const { signal, onProgress } = options;
+        if (signal?.aborted) throw abortedError(signal, "loading");
+        const addon = loadAddon();
+        const abortFlag = new Int32Array(1);
+        const onAbort = () => { abortFlag[0] = 1; };
+        signal?.addEventListener("abort", onAbort, { once: true });
+        let native: NativeModel;
+        try {
+            native = await addon.loadModel(path, {
+                gpuLayers: resolved.gpuLayers === "max" ? -1 : resolved.gpuLayers,
+                useMmap: resolved.useMmap,
+            }, abortFlag, onProgress ? (progress) => onProgress({ progress }) : undefined);
+        } catch (error) {
+            throw fromNative(error, "ERR_LOAD_FAILED");
+        } finally {
+            signal?.removeEventListener("abort", onAbort);
+        }
+        let context: NativeContext | undefined;
+        try {
+            if (signal?.aborted) throw abortedError(signal, "loading");
+            const n = native.info();
+            if (n.chatTemplate === null) {
+                throw new RewardModelError("ERR_TEMPLATE", `${path} has no tokenizer.chat_template; conversations cannot be rendered`);
+            }
+            context = await native.createContext({
+                contextSize: resolved.contextSize,
+                batchSize: resolved.batchSize,
+                parallel: resolved.parallel,
+                threads: resolved.threads,
+                flashAttention: resolved.flashAttention === "auto" ? "auto" : resolved.flashAttention ? "on" : "off",
+                kvCacheType: resolved.kvCacheType,
+            }).catch((error: unknown) => { throw fromNative(error, "ERR_LOAD_FAILED"); });
+            const info: RewardModelInfo = {
+                architecture: n.architecture,
+                name: n.name,
+                description: n.description,
+                parameterCount: n.parameterCount,
+                sizeBytes: n.sizeBytes,
+                layerCount: n.layerCount,
+                embeddingSize: n.embeddingSize,
+                headCount: n.headCount,
+                kvHeadCount: n.kvHeadCount,
+                trainContextLength: n.trainContextLength,
+                contextSize: context.info().contextSize,
+                vocabSize: n.vocabSize,
+                labels: n.labels,
+                fileType: n.fileType === "" ? "unknown" : fileTypeName(Number(n.fileType)),
+                chatTemplate: n.chatTemplate,
+                bosToken: n.bosToken,
+                eosToken: n.eosToken,
+            };
+            return new RewardModel(native, context, info, resolved);
+        } catch (error) {
+            context?.dispose();
+            native.dispose();
+            throw error;
+        }
+    }
+
+    /** Decode steps and tokens decoded so far by this model's scheduler. */
+    get stats(): { steps: number; tokens: number } {
+        return { ...this.scheduler.stats };
+    }
+
+    /** True once dispose() has been called. */
+    get disposed(): boolean {
+        return this.disposing !== undefined;
+    }
+
+    /** Renders a conversation with the model's chat template (no generation prompt). */
+    render(messages: ChatMessage[]): string {
+        this.checkAlive();
+        validateMessages(messages);
+        return this.template.render(messages);
+    }
+
+    /** Tokenizes text. With special (default) this adds BOS as the tokenizer does and parses special tokens. */
+    tokenize(text: string, options: TokenizeOptions = {}): number[] {
+        this.checkAlive();
+        if (typeof text !== "string") throw new RewardModelError("ERR_INVALID_MESSAGES", "tokenize needs a string");
+        const special = options.special ?? true;
+        return Array.from(this.tokenizeRaw(text, special));
+    }
+
+    /** The exact tokens score() evaluates for a conversation (after the BOS policy and truncation). */
+    tokenizeConversation(messages: ChatMessage[]): number[] {
+        return Array.from(this.conversationTokens(messages));
+    }
+
+    /** The reward of a conversation (the first label). */
+    async score(messages: ChatMessage[], options: CallOptions = {}): Promise<number> {
+        return (await this.scoreVector(messages, options))[0]!;
+    }
+
+    /** Every label's value for a conversation (multi-label heads). */
+    async scoreVector(messages: ChatMessage[], options: CallOptions = {}): Promise<number[]> {
+        const stack = new Error();
+        try {
+            const tokens = this.conversationTokens(messages);
+            return Array.from(await this.scheduler.score(tokens, options.signal));
+        } catch (error) {
+            throw withCallerStack(error, stack);
+        }
+    }
+
+    /** Rewards of many conversations, in input order. Conversations sharing a prompt decode it once. */
+    async scoreBatch(conversations: ChatMessage[][], options: BatchOptions = {}): Promise<number[]> {
+        const stack = new Error();
+        try {
+            if (!Array.isArray(conversations)) {
+                throw new RewardModelError("ERR_INVALID_MESSAGES", "scoreBatch needs an array of conversations");
+            }
+            const tokens = conversations.map((messages, i) => this.conversationTokens(messages, `conversations[${i}]`));
+            return await this.scoreTokenLists(tokens, options);
+        } catch (error) {
+            throw withCallerStack(error, stack);
+        }
+    }
+
+    /**
+     * Best-of-N: rewards of each response as the assistant turn after `prompt`.
+     * The prompt is decoded once and its KV shared by every response.
+     */
+    async scoreResponses(prompt: ChatMessage[], responses: string[], options: BatchOptions = {}): Promise<number[]> {
+        const stack = new Error();
+        try {
+            validateMessages(prompt, "prompt");
+            if (!Array.isArray(responses) || responses.some((r) => typeof r !== "string")) {
+                throw new RewardModelError("ERR_INVALID_MESSAGES", "responses must be an array of strings");
+            }
+            const tokens = responses.map((content, i) =>
+                this.conversationTokens([...prompt, { role: "assistant", content }], `responses[${i}]`));
+            return await this.scoreTokenLists(tokens, options);
+        } catch (error) {
+            throw withCallerStack(error, stack);
+        }
+    }
+
+    /** The reward of raw text, tokenized with special tokens and the BOS policy. */
+    async scoreText(text: string, options: CallOptions = {}): Promise<number> {
+        const stack = new Error();
+        try {
+            if (typeof text !== "string" || text.length === 0) {
+                throw new RewardModelError("ERR_INVALID_MESSAGES", "scoreText needs a non-empty string");
+            }
+            const tokens = this.fitContext(applyBosPolicy(this.tokenizeRaw(text, true), this.info.bosToken, this.options.bos));
+            return (await this.scheduler.score(tokens, options.signal))[0]!;
+        } catch (error) {
+            throw withCallerStack(error, stack);
+        }
+    }
+
+    /** The reward of exact token ids (no BOS policy, no truncation). */
+    async scoreTokens(tokens: ArrayLike<number>, options: CallOptions = {}): Promise<number> {
+        const stack = new Error();
+        try {
+            this.checkAlive();
+            const ids = this.validateTokens(tokens);
+            return (await this.scheduler.score(ids, options.signal))[0]!;
+        } catch (error) {
+            throw withCallerStack(error, stack);
+        }
+    }
+
+    /** Frees the model. Queued calls reject with ERR_DISPOSED; the running step finishes first. Idempotent. */
+    dispose(): Promise<void> {
+        this.disposing ??= (async () => {
+            await this.scheduler.dispose();
+            this.native.dispose();
+        })();
+        return this.disposing;
+    }
+
+    [Symbol.asyncDispose](): Promise<void> {
+        return this.dispose();
+    }
+
+    private async scoreTokenLists(lists: Int32Array[], options: BatchOptions): Promise<number[]> {
+        const { signal, onProgress } = options;
+        if (onProgress !== undefined && typeof onProgress !== "function") {
+            throw new RewardModelError("ERR_INVALID_OPTION", "onProgress must be a function");
+        }
+        const total = lists.length;
+        let completed = 0;
+        const report = (value: Float32Array): number => {
+            completed++;
+            onProgress?.({ completed, total });
+            return value[0]!;
+        };
+        const pending: Promise<number>[] = new Array(total);
+        for (const group of groupByPrefix(lists)) {
+            if (group.prefixLength === 0 || group.members.length < 2) {
+                for (const i of group.members) pending[i] = this.scheduler.score(lists[i]!, signal).then(report);
+                continue;
+            }
+            const prefix = lists[group.members[0]!]!.subarray(0, group.prefixLength);
+            const suffixes = group.members.map((i) => lists[i]!.subarray(group.prefixLength));
+            const shared = this.scheduler.scoreShared(prefix, suffixes, signal);
+            group.members.forEach((i, k) => { pending[i] = shared[k]!.then(report); });
+        }
+        // Settle everything before reporting, so no rejection goes unhandled.
+        const settled = await Promise.allSettled(pending);
+        const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+        if (failed) throw failed.reason;
+        return settled.map((r) => (r as PromiseFulfilledResult<number>).value);
+    }
+
+    private checkAlive(): void {
+        if (this.disposed) throw new RewardModelError("ERR_DISPOSED", "the model is disposed");
+    }
+
+    private tokenizeRaw(text: string, special: boolean): Int32Array {
+        try {
+            return this.native.tokenize(text, special, special);
+        } catch (error) {
+            throw fromNative(error, "ERR_INVALID_MESSAGES");
+        }
+    }
+
+    private conversationTokens(messages: ChatMessage[], where = "messages"): Int32Array {
+        this.checkAlive();
+        validateMessages(messages, where);
+        const text = this.template.render(messages);
+        const tokens = applyBosPolicy(this.tokenizeRaw(text, true), this.info.bosToken, this.options.bos);
+        if (tokens.length === 0) throw new RewardModelError("ERR_INVALID_MESSAGES", `${where} renders to no tokens`);
+        return this.fitContext(tokens);
+    }
+
+    /** Applies the truncation policy to a sequence longer than the context. */
+    private fitContext(tokens: Int32Array): Int32Array {
+        const limit = this.info.contextSize;
+        if (tokens.length <= limit) return tokens;
+        if (this.options.truncation === "error") {
+            throw new RewardModelError("ERR_CONTEXT_OVERFLOW",
+                `the conversation has ${tokens.length} tokens but the context holds ${limit}; ` +
+                "load with a larger contextSize or truncation: \"left\"");
+        }
+        // Keep the leading BOS tokens and the end of the conversation.
+        const lead = Math.min(leadingBosCount(tokens, this.info.bosToken), limit - 1);
+        const out = new Int32Array(limit);
+        out.set(tokens.subarray(0, lead), 0);
+        out.set(tokens.subarray(tokens.length - (limit - lead)), lead);
+        return out;
+    }
+
+    private validateTokens(tokens: ArrayLike<number>): Int32Array {
+        if (tokens === null || typeof tokens !== "object" || typeof tokens.length !== "number") {
+            throw new RewardModelError("ERR_INVALID_TOKENS", "tokens must be an array of token ids");
+        }
+        if (tokens.length === 0) throw new RewardModelError("ERR_INVALID_TOKENS", "tokens is empty");
+        const out = new Int32Array(tokens.length);
+        for (let i = 0; i < tokens.length; i++) {
+            const t = tokens[i];
+            if (typeof t !== "number" || !Number.isInteger(t) || t < 0 || t >= this.info.vocabSize) {
+                throw new RewardModelError("ERR_INVALID_TOKENS",
+                    `tokens[${i}] = ${String(t)} is not a token id (0..${this.info.vocabSize - 1})`);
+            }
+            out[i] = t;
+        }
+        if (out.length > this.info.contextSize) {
+            throw new RewardModelError("ERR_CONTEXT_OVERFLOW",
+                `the sequence has ${out.length} tokens but the context holds ${this.info.contextSize}`);
+        }
+        return out;
+    }
+}
+
+export type { BosPolicy, ChatMessage, LoadOptions };
+
+interface PrefixGroup {
+    members: number[];
+    prefixLength: number;
+}
+
+/** Below this many shared tokens, sharing a prefix is not worth a KV copy. */
+const minSharedPrefix = 16;
+
+/** Groups sequences that share a long token prefix (each member keeps at least one token of its own). */
+function groupByPrefix(lists: Int32Array[]): PrefixGroup[] {
+    const order = lists.map((_, i) => i).sort((a, b) => compareTokens(lists[a]!, lists[b]!));
+    const groups: PrefixGroup[] = [];
+    let current: PrefixGroup | undefined;
+    for (const i of order) {
+        if (current) {
+            const first = lists[current.members[0]!]!;
+            const shared = Math.min(longestCommonPrefix(first, lists[i]!), lists[i]!.length - 1,
+                current.prefixLength === -1 ? first.length - 1 : current.prefixLength);
+            if (shared >= minSharedPrefix) {
+                current.prefixLength = shared;
+                current.members.push(i);
+                continue;
+            }
+            groups.push(finishGroup(current));
+        }
+        current = { members: [i], prefixLength: -1 };
+    }
+    if (current) groups.push(finishGroup(current));
+    return groups;
+}
+
+function finishGroup(group: PrefixGroup): PrefixGroup {
+    if (group.prefixLength < 0) group.prefixLength = 0;
+    return group;
+}
+
+function compareTokens(a: Int32Array, b: Int32Array): number {
+    const n = Math.min(a.length, b.length);
+    for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+    return a.length - b.length;
+}
+
+/** Maps an addon rejection to a RewardModelError, keeping known codes. */
+function fromNative(error: unknown, fallback: "ERR_LOAD_FAILED" | "ERR_INVALID_MESSAGES"): Error {
+    if (error instanceof RewardModelError) return error;
+    const e = error as NativeError;
+    const codes = ["ERR_ABORTED", "ERR_DISPOSED", "ERR_LOAD_FAILED", "ERR_INVALID_TOKENS", "ERR_CONTEXT_OVERFLOW", "ERR_INVALID_MESSAGES"];
+    const code = e?.code && codes.includes(e.code) ? e.code as RewardModelError["code"] : fallback;
+    return new RewardModelError(code, e?.message ?? String(error), { cause: error });
+}
+
+/** Puts the caller's stack under an error raised asynchronously, so users see where they called from. */
+function withCallerStack(error: unknown, caller: Error): unknown {
+    if (error instanceof Error && caller.stack) {
+        const callerFrames = caller.stack.split("\n").slice(1).join("\n");
+        error.stack = `${error.name}: ${error.message}\n${callerFrames}`;
+    }
+    return error;
+}

@@ -78,13 +78,21 @@ void ContextCreateWorker::OnOK() {
         deferred_.Reject(addon_error(env, "ERR_DISPOSED", "the model was disposed while its context was created").Value());
         return;
     }
-    Napi::Object context = addon_state(env).context_constructor.New({
-        Napi::External<llama_context>::New(env, ctx_),
-        model_ref_.Value(),
-    });
-    deferred_.Resolve(context);
+    try {
+        Napi::Object context = addon_state(env).context_constructor.New({
+            Napi::External<llama_context>::New(env, ctx_),
+            model_ref_.Value(),
+        });
+        deferred_.Resolve(context);
+    } catch (const Napi::Error &) {
+        llama_free(ctx_);  // the environment is shutting down
+    }
 }
 
 void ContextCreateWorker::OnError(const Napi::Error & error) {
-    deferred_.Reject(addon_error(Env(), "ERR_LOAD_FAILED", error.Message()).Value());
+    try {
+        deferred_.Reject(addon_error(Env(), "ERR_LOAD_FAILED", error.Message()).Value());
+    } catch (const Napi::Error &) {
+        // the environment is shutting down
+    }
 }

@@ -129,12 +129,20 @@ void ContextDecodeWorker::Execute() {
 void ContextDecodeWorker::OnOK() {
     Napi::Env env = Env();
     context_->step_finished();
-    Napi::Float32Array out = Napi::Float32Array::New(env, result_.size());
-    std::copy(result_.begin(), result_.end(), out.Data());
-    deferred_.Resolve(out);
+    try {
+        Napi::Float32Array out = Napi::Float32Array::New(env, result_.size());
+        std::copy(result_.begin(), result_.end(), out.Data());
+        deferred_.Resolve(out);
+    } catch (const Napi::Error &) {
+        // the environment is shutting down (worker terminated): nobody waits for this result
+    }
 }
 
 void ContextDecodeWorker::OnError(const Napi::Error & error) {
     context_->step_finished();
-    deferred_.Reject(addon_error(Env(), error_code_.c_str(), error.Message()).Value());
+    try {
+        deferred_.Reject(addon_error(Env(), error_code_.c_str(), error.Message()).Value());
+    } catch (const Napi::Error &) {
+        // the environment is shutting down
+    }
 }

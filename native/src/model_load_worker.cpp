@@ -79,10 +79,18 @@ void ModelLoadWorker::OnProgress(const float * data, size_t count) {
 
 void ModelLoadWorker::OnOK() {
     Napi::Env env = Env();
-    Napi::Object model = addon_state(env).model_constructor.New({Napi::External<llama_model>::New(env, model_)});
-    deferred_.Resolve(model);
+    try {
+        Napi::Object model = addon_state(env).model_constructor.New({Napi::External<llama_model>::New(env, model_)});
+        deferred_.Resolve(model);
+    } catch (const Napi::Error &) {
+        llama_model_free(model_);  // the environment is shutting down
+    }
 }
 
 void ModelLoadWorker::OnError(const Napi::Error & error) {
-    deferred_.Reject(addon_error(Env(), error_code_.c_str(), error.Message()).Value());
+    try {
+        deferred_.Reject(addon_error(Env(), error_code_.c_str(), error.Message()).Value());
+    } catch (const Napi::Error &) {
+        // the environment is shutting down
+    }
 }

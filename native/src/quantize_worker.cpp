@@ -72,9 +72,17 @@ void QuantizeWorker::OnProgress(const QuantizeProgress * data, size_t count) {
 }
 
 void QuantizeWorker::OnOK() {
-    deferred_.Resolve(Env().Undefined());
+    try {
+        deferred_.Resolve(Env().Undefined());
+    } catch (const Napi::Error &) {
+        // the environment is shutting down
+    }
 }
 
 void QuantizeWorker::OnError(const Napi::Error & error) {
-    deferred_.Reject(addon_error(Env(), "ERR_QUANTIZE_FAILED", error.Message()).Value());
+    try {
+        deferred_.Reject(addon_error(Env(), "ERR_QUANTIZE_FAILED", error.Message()).Value());
+    } catch (const Napi::Error &) {
+        // the environment is shutting down
+    }
 }

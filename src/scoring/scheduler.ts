@@ -289,7 +289,8 @@ export class Scheduler {
             }
             seq.fed += take;
         }
-        if (tokens.length === 0 && this.pendingRemove.length === 0 && copies.length === 0) return;
+        // Removals wait for the next step that decodes something; they only matter to new work.
+        if (tokens.length === 0) return;
 
         const remove = this.pendingRemove;
         this.pendingRemove = [];

@@ -10,3 +10,7 @@ export { RewardModelError, isRewardModelError } from "./errors.js";
 export type { RewardErrorCode } from "./errors.js";
 export { fileTypes, fileTypeName } from "./file-types.js";
 export { systemInfo, backendDevices } from "./system.js";
+export { convert } from "./convert/convert.js";
+export type { ConvertOptions, ConvertProgress, ConvertResult, ConvertOutType } from "./convert/convert.js";
+export { quantize, quantizeTypeNames } from "./convert/quantize.js";
+export type { QuantizeOptions, QuantizeProgress, QuantizeResult } from "./convert/quantize.js";

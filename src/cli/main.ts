@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 /**
  * The `llama-reward` command line: score JSONL conversations, show model
- * info. Each command parses its own flags; errors print one line and exit 1.
+ * info, convert Hugging Face checkpoints and quantize GGUF files. Each
+ * command parses its own flags; errors print one line and exit 1.
  */
 import fs from "node:fs";
 import readline from "node:readline";
 import { parseArgs } from "node:util";
+import { convert, type ConvertOutType } from "../convert/convert.js";
+import { quantize, quantizeTypeNames } from "../convert/quantize.js";
 import { RewardModel } from "../reward-model.js";
 import { RewardModelError, isRewardModelError } from "../errors.js";
 import type { ChatMessage } from "../chat-template.js";
@@ -17,6 +20,8 @@ const usage = `usage: llama-reward <command> [options]
 commands:
   score --model M [--input F.jsonl|-] [--output F|-]   score conversations, one JSON line each
   info M                                              print a model's metadata as JSON
+  convert HF_DIR -o OUT.gguf [--outtype T]            convert a Hugging Face reward checkpoint to GGUF
+  quantize IN.gguf OUT.gguf TYPE [--threads N]        quantize a GGUF reward model (the head stays F32)
 
 score options:
   -m, --model PATH          the GGUF reward model (required)
@@ -30,6 +35,12 @@ score options:
       --threads N           CPU threads
       --gpu-layers N|max    layers offloaded to the GPU
       --chunk N             lines scored per batch (default: 256)
+
+convert options (HF_DIR holds config.json, tokenizer.json, tokenizer_config.json, *.safetensors):
+  -o, --output PATH         the GGUF file to write (required)
+      --outtype f32|f16|bf16|q8_0  storage type of the weight matrices (default: f16)
+
+quantize types: ${quantizeTypeNames().join(", ")}
 `;
 
 const loadFlags = {
@@ -164,9 +175,64 @@ async function commandInfo(argv: string[]): Promise<number> {
     return 0;
 }
 
+async function commandConvert(argv: string[]): Promise<number> {
+    const { positionals, values } = parseArgs({
+        args: argv,
+        options: {
+            output: { type: "string", short: "o" },
+            outtype: { type: "string", default: "f16" },
+        },
+        strict: true,
+        allowPositionals: true,
+    });
+    if (positionals.length !== 1) throw new RewardModelError("ERR_INVALID_OPTION", "convert needs exactly one checkpoint directory");
+    if (!values.output) throw new RewardModelError("ERR_INVALID_OPTION", "convert needs -o OUT.gguf");
+    const bar = new ProgressBar("converting (MiB)", 0);
+    try {
+        const result = await convert(positionals[0]!, values.output, {
+            outType: values.outtype!.toLowerCase() as ConvertOutType,
+            onProgress: (p) => {
+                bar.setTotal(Math.round(p.bytesTotal / 2 ** 20));
+                bar.update(Math.round(p.bytesDone / 2 ** 20), p.tensor);
+            },
+        });
+        bar.finish();
+        process.stderr.write(`llama-reward: wrote ${result.path} (${result.outType}, ${(result.sizeBytes / 2 ** 30).toFixed(2)} GiB, ` +
+            `${result.tensorCount} tensors, labels ${JSON.stringify(result.labels)})\n`);
+    } catch (error) {
+        bar.finish();
+        throw error;
+    }
+    return 0;
+}
+
+async function commandQuantize(argv: string[]): Promise<number> {
+    const { positionals, values } = parseArgs({ args: argv, options: { threads: { type: "string" } }, strict: true, allowPositionals: true });
+    if (positionals.length !== 3) throw new RewardModelError("ERR_INVALID_OPTION", "quantize needs IN.gguf OUT.gguf TYPE");
+    const [input, output, type] = positionals as [string, string, string];
+    const bar = new ProgressBar(`quantizing to ${type.toUpperCase()}`, 0);
+    try {
+        const result = await quantize(input, output, type, {
+            threads: intFlag(values.threads, "threads"),
+            onProgress: ({ done, total, tensor }) => {
+                bar.setTotal(total);
+                bar.update(done, tensor);
+            },
+        });
+        bar.finish();
+        process.stderr.write(`llama-reward: wrote ${result.path} (${result.type}, ${(result.sizeBytes / 2 ** 30).toFixed(2)} GiB)\n`);
+    } catch (error) {
+        bar.finish();
+        throw error;
+    }
+    return 0;
+}
+
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
     score: commandScore,
     info: commandInfo,
+    convert: commandConvert,
+    quantize: commandQuantize,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,211 @@
+/**
+ * `convert()`: a Hugging Face LlamaForSequenceClassification checkpoint
+ * (config.json, tokenizer files, safetensors) → a GGUF reward model as
+ * DESIGN.md §2 specifies. Tensors stream through in row chunks of a few MiB,
+ * so memory stays flat whatever the model size; the output is written to
+ * `<out>.tmp` and renamed only when complete.
+ */
+
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+import { RewardModelError, abortedError } from "../errors.js";
+import { GgufWriter } from "../gguf/gguf-writer.js";
+import { readHfConfig, type HfLlamaConfig } from "./hf-config.js";
+import { addTokenizerMetadata, readHfTokenizer } from "./hf-tokenizer.js";
+import { SafetensorsCheckpoint } from "./safetensors.js";
+import { convertChunk } from "./tensor-codec.js";
+import {
+    CONVERT_OUT_TYPES,
+    OUT_TYPE_FILE_TYPE,
+    planTensors,
+    sourceRowBytes,
+    type ConvertOutType,
+    type PlannedTensor,
+} from "./tensor-plan.js";
+
+export type { ConvertOutType } from "./tensor-plan.js";
+
+/** Source bytes read per step; bounds the converter's working memory (a few times this). */
+const CHUNK_BYTES = 16 << 20;
+/** ggml's quantization version, written by llama.cpp's converter into every file. */
+const GGML_QUANT_VERSION = 2;
+
+export interface ConvertProgress {
+    /** GGUF name of the tensor being written. */
+    tensor: string;
+    /** Tensors completed so far, and in all. */
+    tensorsDone: number;
+    tensorCount: number;
+    /** Checkpoint bytes processed so far, and in all. */
+    bytesDone: number;
+    bytesTotal: number;
+}
+
+export interface ConvertOptions {
+    /** Storage type of the weight matrices. Default: "f16". Norms and the reward head always stay F32. */
+    outType?: ConvertOutType;
+    /** general.name; default: config.json's _name_or_path, else the directory name. */
+    name?: string;
+    /** Called after every chunk written. */
+    onProgress?: (progress: ConvertProgress) => void;
+    /** Aborts the conversion (nothing is left at the output path). */
+    signal?: AbortSignal;
+}
+
+export interface ConvertResult {
+    /** The written GGUF file. */
+    path: string;
+    outType: ConvertOutType;
+    sizeBytes: number;
+    tensorCount: number;
+    vocabSize: number;
+    labels: string[];
+    /** Checkpoint tensors not written: an LM head or cached rotary inv_freq. */
+    skipped: string[];
+}
+
+function invalid(message: string): RewardModelError {
+    return new RewardModelError("ERR_INVALID_OPTION", message);
+}
+
+function checkOptions(hfDir: unknown, outPath: unknown, options: ConvertOptions): ConvertOutType {
+    if (typeof hfDir !== "string" || hfDir === "") throw invalid("convert: the checkpoint directory must be a non-empty string");
+    if (typeof outPath !== "string" || outPath === "") throw invalid("convert: the output path must be a non-empty string");
+    const outType = options.outType ?? "f16";
+    if (!(CONVERT_OUT_TYPES as readonly string[]).includes(outType)) {
+        throw invalid(`convert: outType ${JSON.stringify(outType)} is not one of ${CONVERT_OUT_TYPES.join(", ")}`);
+    }
+    if (options.onProgress !== undefined && typeof options.onProgress !== "function") throw invalid("convert: onProgress must be a function");
+    return outType;
+}
+
+function checkDirectory(dir: string): void {
+    let stat: fs.Stats;
+    try {
+        stat = fs.statSync(dir);
+    } catch (cause) {
+        throw new RewardModelError("ERR_MODEL_NOT_FOUND", `Checkpoint directory not found: ${dir}`, { cause });
+    }
+    if (!stat.isDirectory()) {
+        throw new RewardModelError("ERR_MODEL_NOT_FOUND", `${dir} is not a directory; pass the Hugging Face checkpoint directory`);
+    }
+}
+
+/** Converts the checkpoint in `hfDir` to a GGUF reward model at `outPath`. */
+export async function convert(hfDir: string, outPath: string, options: ConvertOptions = {}): Promise<ConvertResult> {
+    const outType = checkOptions(hfDir, outPath, options);
+    checkDirectory(hfDir);
+    if (options.signal?.aborted) throw abortedError(options.signal, "convert");
+
+    const config = readHfConfig(hfDir);
+    const checkpoint = SafetensorsCheckpoint.open(hfDir);
+    let writer: GgufWriter | undefined;
+    try {
+        const tokenizer = readHfTokenizer(hfDir, config.vocabSize, config.tokenIds);
+        const plan = planTensors(config, checkpoint, outType);
+
+        writer = new GgufWriter(outPath);
+        addModelMetadata(writer, config, outType, plan.labels, options.name ?? defaultName(hfDir, config));
+        addTokenizerMetadata(writer, tokenizer);
+        for (const t of plan.tensors) writer.addTensorInfo(t.ggufName, t.shape, t.type);
+        writer.writeHeader();
+
+        const bytesTotal = plan.tensors.reduce((sum, t) => sum + (t.source?.byteLength ?? 0), 0);
+        let bytesDone = 0;
+        let tensorsDone = 0;
+        for (const t of plan.tensors) {
+            for (const { bytes, sourceBytes } of tensorChunks(checkpoint, t)) {
+                writer.writeTensorData(t.ggufName, bytes);
+                bytesDone += sourceBytes;
+                options.onProgress?.({ tensor: t.ggufName, tensorsDone, tensorCount: plan.tensors.length, bytesDone, bytesTotal });
+                await new Promise<void>((resolve) => setImmediate(resolve)); // keep the event loop (and signals) alive
+                if (options.signal?.aborted) throw abortedError(options.signal, "convert");
+            }
+            tensorsDone++;
+        }
+        options.onProgress?.({ tensor: "", tensorsDone, tensorCount: plan.tensors.length, bytesDone, bytesTotal });
+        writer.finish();
+        return {
+            path: outPath,
+            outType,
+            sizeBytes: fs.statSync(outPath).size,
+            tensorCount: plan.tensors.length,
+            vocabSize: config.vocabSize,
+            labels: plan.labels,
+            skipped: plan.skipped,
+        };
+    } catch (error) {
+        writer?.abort();
+        throw error;
+    } finally {
+        checkpoint.close();
+    }
+}
+
+function defaultName(dir: string, config: HfLlamaConfig): string {
+    return path.basename(config.nameOrPath ?? path.resolve(dir));
+}
+
+function addModelMetadata(w: GgufWriter, c: HfLlamaConfig, outType: ConvertOutType, labels: string[], name: string): void {
+    w.addString("general.architecture", "llama");
+    w.addString("general.type", "model");
+    w.addString("general.name", name);
+    w.addU32("general.file_type", OUT_TYPE_FILE_TYPE[outType]);
+    w.addU32("general.quantization_version", GGML_QUANT_VERSION);
+    w.addU32("llama.block_count", c.layerCount);
+    w.addU32("llama.context_length", c.maxPositionEmbeddings);
+    w.addU32("llama.embedding_length", c.hiddenSize);
+    w.addU32("llama.feed_forward_length", c.intermediateSize);
+    w.addU32("llama.attention.head_count", c.headCount);
+    w.addU32("llama.attention.head_count_kv", c.kvHeadCount);
+    w.addF32("llama.rope.freq_base", c.ropeTheta);
+    w.addF32("llama.attention.layer_norm_rms_epsilon", c.rmsNormEps);
+    if (c.explicitHeadDim) {
+        w.addU32("llama.attention.key_length", c.headDim);
+        w.addU32("llama.attention.value_length", c.headDim);
+    }
+    w.addU32("llama.vocab_size", c.vocabSize);
+    w.addU32("llama.rope.dimension_count", c.headDim);
+    w.addU32("llama.pooling_type", 4); // RANK: the reward head on the last token
+    w.addStringArray("llama.classifier.output_labels", labels);
+}
+
+/**
+ * The converted bytes of tensor `t`, a chunk of whole rows at a time. For
+ * Q/K the chunks hold whole heads, whose rows are reordered from HF's
+ * rotate_half layout [first halves; second halves] to llama.cpp's pairs
+ * (row 2j+k of a head takes HF row k·(head_dim/2)+j), as llama.cpp's
+ * converter permutes them.
+ */
+function* tensorChunks(checkpoint: SafetensorsCheckpoint, t: PlannedTensor): Generator<{ bytes: Uint8Array; sourceBytes: number }> {
+    if (t.data !== undefined) {
+        yield { bytes: convertChunk(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), "F32", t.type), sourceBytes: 0 };
+        return;
+    }
+    const src = t.source!;
+    const rowBytes = t.shape.length === 1 ? src.byteLength : sourceRowBytes(t);
+    const rows = src.byteLength / rowBytes;
+    const unit = t.permuteHeads !== undefined ? rows / t.permuteHeads : 1; // rows per head
+    const rowsPerChunk = Math.max(unit, Math.floor(CHUNK_BYTES / rowBytes / unit) * unit);
+    const buffer = new Uint8Array(Math.min(rows, rowsPerChunk) * rowBytes);
+    const permuted = t.permuteHeads !== undefined ? new Uint8Array(buffer.length) : undefined;
+
+    for (let r0 = 0; r0 < rows; r0 += rowsPerChunk) {
+        const n = Math.min(rowsPerChunk, rows - r0);
+        let chunk = checkpoint.readRows(src, rowBytes, r0, n, buffer);
+        if (permuted !== undefined) {
+            const half = unit / 2;
+            for (let h = 0; h < n / unit; h++) {
+                for (let j = 0; j < half; j++) {
+                    for (let k = 0; k < 2; k++) {
+                        const from = (h * unit + k * half + j) * rowBytes;
+                        permuted.set(chunk.subarray(from, from + rowBytes), (h * unit + 2 * j + k) * rowBytes);
+                    }
+                }
+            }
+            chunk = permuted.subarray(0, chunk.length);
+        }
+        yield { bytes: convertChunk(chunk, src.dtype, t.type), sourceBytes: chunk.length };
+    }
+}

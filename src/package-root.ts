@@ -1,6 +1,7 @@
 /**
  * Finds the llama-reward package root (the folder with our package.json),
- * whether code runs from src/ under vitest or from dist/ after compilation.
+ * whether code runs from src/ under vitest or from dist/ after compilation,
+ * and the llama.cpp checkout the build cloned there.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -24,4 +25,10 @@ export function packageRoot(): string {
         if (parent === dir) throw new Error("llama-reward: cannot find the package root");
         dir = parent;
     }
+}
+
+/** The llama.cpp source directory: $LLAMA_REWARD_LLAMA_DIR, else `<root>/deps/llama.cpp`. */
+export function llamaCppDir(): string {
+    const fromEnv = process.env.LLAMA_REWARD_LLAMA_DIR;
+    return fromEnv !== undefined && fromEnv !== "" ? path.resolve(fromEnv) : path.join(packageRoot(), "deps", "llama.cpp");
 }

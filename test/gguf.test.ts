@@ -26,8 +26,8 @@ import {
     TINY_MODEL_FILES,
     TINY_MODEL_GENERATOR_VERSION,
     generateTinyModels,
-    llamaCppDir,
 } from "../models/generate-tiny-model.js";
+import { llamaCppDir } from "../src/package-root.js";
 
 let tmp: string;
 beforeAll(() => {

@@ -5,12 +5,12 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { ChatMessage } from "../../src/chat-template.js";
-import { packageRoot } from "../../src/package-root.js";
+import { llamaCppDir, packageRoot } from "../../src/package-root.js";
 
 export const root = packageRoot();
 export const tinyF32 = path.join(root, "models", "tiny-reward-f32.gguf");
 export const tinyF16 = path.join(root, "models", "tiny-reward-f16.gguf");
-export const llamaDir = process.env.LLAMA_REWARD_LLAMA_DIR ?? path.join(root, "deps", "llama.cpp");
+export const llamaDir = llamaCppDir();
 export const vocabFile = path.join(llamaDir, "models", "ggml-vocab-llama-bpe.gguf");
 
 export function requireFile(file: string): string {

@@ -1,0 +1,48 @@
+/**
+ * The facts a benchmark result needs next to it: CPU model, threads, and the
+ * versions of Node, llama-reward, node-llama-cpp and the llama.cpp release
+ * both are built from.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { root } from "./bench-paths.js";
+
+export interface MachineInfo {
+    cpu: string;
+    cores: number;
+    threads: number;
+    memoryGiB: number;
+    node: string;
+    llamaReward: string;
+    llamaCppTag: string;
+    nodeLlamaCpp: string;
+}
+
+function readJson(file: string): Record<string, unknown> {
+    return JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
+}
+
+function cpuModel(): string {
+    try {
+        const line = fs.readFileSync("/proc/cpuinfo", "utf8").split("\n").find((l) => l.startsWith("model name"));
+        if (line) return line.split(":")[1]!.trim();
+    } catch {
+        // not Linux
+    }
+    return os.cpus()[0]?.model ?? "unknown";
+}
+
+export function machineInfo(threads: number): MachineInfo {
+    const nlc = path.join(root, "node_modules", "node-llama-cpp");
+    return {
+        cpu: cpuModel(),
+        cores: os.availableParallelism(),
+        threads,
+        memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+        node: process.version,
+        llamaReward: String(readJson(path.join(root, "package.json")).version),
+        llamaCppTag: String(readJson(path.join(nlc, "llama", "llama.cpp.info.json")).tag),
+        nodeLlamaCpp: String(readJson(path.join(nlc, "package.json")).version),
+    };
+}

@@ -1,0 +1,86 @@
+/**
+ * Makes sure the cached benchmark models exist in .bench/, generating what is
+ * missing or stale: the F16 reward model (generator), the Q8_0 one (the
+ * addon's quantize, from the F16), and each type's head-less copy for
+ * node-llama-cpp. A file counts as current when its header carries this
+ * generator's version.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import { readGgufHeader } from "../../src/gguf/gguf-reader.js";
+import { loadAddon } from "../../src/native/load-addon.js";
+import { cacheDir, headlessModelPath, rewardModelPath, vocabPath, type BenchType } from "./bench-paths.js";
+import { BENCH_MODEL_GENERATOR_VERSION, BENCH_MODEL_VERSION_KEY } from "./bench-model-spec.js";
+import { generateBenchModelF16 } from "./generate-bench-model.js";
+import { writeHeadlessCopy } from "./headless-copy.js";
+import { ProgressLine } from "./progress-line.js";
+
+const LLAMA_FTYPE_MOSTLY_Q8_0 = 7;
+
+export interface BenchModelFiles {
+    type: BenchType;
+    reward: string;
+    headless: string;
+}
+
+function isCurrent(file: string): boolean {
+    if (!fs.existsSync(file)) return false;
+    try {
+        return readGgufHeader(file).metadata.get(BENCH_MODEL_VERSION_KEY) === BENCH_MODEL_GENERATOR_VERSION;
+    } catch {
+        return false;
+    }
+}
+
+function gib(file: string): string {
+    return `${(fs.statSync(file).size / 2 ** 30).toFixed(2)} GiB`;
+}
+
+function ensureF16(): string {
+    const out = rewardModelPath("f16");
+    if (isCurrent(out)) return out;
+    if (!fs.existsSync(vocabPath)) throw new Error(`the Llama-3 vocab ${vocabPath} is missing; run \`npm run build:native\` first`);
+    const progress = new ProgressLine("generating F16 benchmark model (~2.5 GB, once)");
+    generateBenchModelF16(out, vocabPath, (done, total) =>
+        progress.update(done, total, `${(done / 2 ** 30).toFixed(2)} GiB`));
+    progress.done(`wrote ${out} (${gib(out)})`);
+    return out;
+}
+
+async function ensureQ8(f16: string): Promise<string> {
+    const out = rewardModelPath("q8_0");
+    if (isCurrent(out)) return out;
+    const tmp = `${out}.tmp`;
+    const progress = new ProgressLine("quantizing to Q8_0 (once)");
+    try {
+        await loadAddon().quantize(f16, tmp, { ftype: LLAMA_FTYPE_MOSTLY_Q8_0, threads: os.availableParallelism() },
+            (done, total, tensor) => progress.update(done, total, tensor));
+        fs.renameSync(tmp, out);
+    } catch (error) {
+        fs.rmSync(tmp, { force: true });
+        throw error;
+    }
+    progress.done(`wrote ${out} (${gib(out)})`);
+    return out;
+}
+
+function ensureHeadless(type: BenchType, reward: string): string {
+    const out = headlessModelPath(type);
+    if (isCurrent(out) && fs.statSync(out).mtimeMs >= fs.statSync(reward).mtimeMs) return out;
+    const progress = new ProgressLine(`writing head-less ${type} copy for node-llama-cpp (once)`);
+    writeHeadlessCopy(reward, out, (done, total) => progress.update(done, total));
+    progress.done(`wrote ${out} (${gib(out)})`);
+    return out;
+}
+
+/** Ensures the files of every requested type, in order. */
+export async function prepareBenchModels(types: BenchType[]): Promise<BenchModelFiles[]> {
+    fs.mkdirSync(cacheDir, { recursive: true });
+    const f16 = ensureF16();
+    const files: BenchModelFiles[] = [];
+    for (const type of types) {
+        const reward = type === "f16" ? f16 : await ensureQ8(f16);
+        files.push({ type, reward, headless: ensureHeadless(type, reward) });
+    }
+    return files;
+}

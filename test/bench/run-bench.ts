@@ -1,0 +1,186 @@
+/**
+ * `npm run bench`: throughput of llama-reward against its peers on a cached,
+ * random-weight Llama-3.2-1B-shaped reward model, all in one run with the
+ * same files and thread count:
+ *   a. scoreBatch on 64 mixed conversations vs llama.cpp's llama-bench pp512
+ *   b. the same token lists through node-llama-cpp's LlamaEmbeddingContext
+ *   c. best-of-8 with scoreResponses vs eight sequential score() calls
+ *   d. peak RSS and load time
+ * Prints a table with PASS/MISS per target and writes .bench/results.json.
+ *
+ * Flags: --types q8_0,f16 (default q8_0; F16 adds ~12 min), --reps N
+ * (llama-bench repetitions, default 5), --investigate (instead of the table:
+ * sweeps that explain a missed target, i.e. llama-bench prompt sizes, depth
+ * and flash attention, and llama-reward's throughput on every 4th mixed
+ * conversation under other contextSize/parallel/batchSize/flashAttention,
+ * in interleaved rounds; written to .bench/investigation.json).
+ * Not part of `npm test`.
+ */
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { cacheDir, investigationPath, resultsPath, workerResultPath, type BenchType } from "./bench-paths.js";
+import { formatReport, rowsFor, type TypeMeasurements } from "./bench-report.js";
+import { waitForIdleCpu } from "./cpu-idle.js";
+import { ensureLlamaBench, runLlamaBench, type LlamaBenchRow } from "./llama-bench-tool.js";
+import { machineInfo } from "./machine-info.js";
+import { prepareBenchModels } from "./prepare-models.js";
+import type { SweepJob, SweepResult } from "./sweep-worker.js";
+import type { OursJob, OursResult, PeerJob, PeerResult } from "./worker-protocol.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const log = (line: string): void => { process.stderr.write(`bench: ${line}\n`); };
+
+interface Args {
+    types: BenchType[];
+    reps: number;
+    investigate: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+    const args: Args = { types: ["q8_0"], reps: 5, investigate: false };
+    for (let i = 0; i < argv.length; i++) {
+        const a = argv[i]!;
+        const value = (): string => {
+            const v = a.includes("=") ? a.slice(a.indexOf("=") + 1) : argv[++i];
+            if (v === undefined) throw new Error(`${a} needs a value`);
+            return v;
+        };
+        if (a.startsWith("--types")) {
+            const types = value().split(",").map((t) => t.trim().toLowerCase());
+            for (const t of types) if (t !== "q8_0" && t !== "f16") throw new Error(`unknown type ${t} (q8_0, f16)`);
+            args.types = types as BenchType[];
+        } else if (a.startsWith("--reps")) {
+            args.reps = Number(value());
+            if (!Number.isInteger(args.reps) || args.reps < 1) throw new Error("--reps needs a positive integer");
+        } else if (a === "--investigate") {
+            args.investigate = true;
+        } else {
+            throw new Error(`unknown argument ${a}; use --types q8_0,f16 --reps N --investigate`);
+        }
+    }
+    return args;
+}
+
+/** Runs a worker script in its own process and returns what it wrote. */
+async function runWorker<T>(script: string, job: { resultPath: string }): Promise<T> {
+    fs.rmSync(job.resultPath, { force: true });
+    const code = await new Promise<number | null>((resolve, reject) => {
+        const child = spawn(process.execPath, [path.join(here, script), JSON.stringify(job)], { stdio: ["ignore", "inherit", "inherit"] });
+        child.on("error", reject);
+        child.on("close", resolve);
+    });
+    if (code !== 0 || !fs.existsSync(job.resultPath)) throw new Error(`${script} failed (exit ${code})`);
+    const result = JSON.parse(fs.readFileSync(job.resultPath, "utf8")) as T;
+    fs.rmSync(job.resultPath, { force: true });
+    return result;
+}
+
+interface Investigation {
+    llamaBench: LlamaBenchRow[];
+    sweep: SweepResult;
+}
+
+/** Option variants compared with the defaults ({}); every 4th mixed conversation, 2 interleaved rounds. */
+const SWEEP: Omit<SweepJob, "model" | "resultPath"> = {
+    variants: [
+        {}, { contextSize: 4096 }, { contextSize: 2048 }, { parallel: 4 }, { parallel: 4, contextSize: 4096 },
+        { flashAttention: false }, { batchSize: 256 },
+    ],
+    rounds: 2,
+    stride: 4,
+};
+
+async function investigate(model: string, threads: number): Promise<Investigation> {
+    await waitForIdleCpu(log);
+    log("investigation: llama-bench pp16..pp512, pp512 without flash attention, pp512 after 512/1024 tokens of context");
+    const llamaBench = [
+        ...await runLlamaBench(model, { prompts: [16, 32, 64, 128, 256, 512], threads, repetitions: 2 }),
+        ...await runLlamaBench(model, { prompts: [512], threads, repetitions: 2, extra: ["-fa", "0"] }),
+        ...await runLlamaBench(model, { prompts: [512], threads, repetitions: 2, extra: ["-d", "512,1024"] }),
+    ];
+    await waitForIdleCpu(log);
+    log(`investigation: llama-reward scoreBatch under ${SWEEP.variants.length} option sets, ${SWEEP.rounds} interleaved rounds`);
+    const job: SweepJob = { model, resultPath: workerResultPath("sweep"), ...SWEEP };
+    const sweep = await runWorker<SweepResult>("sweep-worker.js", job);
+    llamaBench.push(...await runLlamaBench(model, { prompts: [512], threads, repetitions: 2 }));
+    return { llamaBench, sweep };
+}
+
+function formatInvestigation(type: string, inv: Investigation): string {
+    const lines = [`Investigation (${type.toUpperCase()}):`, "  llama-bench (the last pp512 ran after the sweep):"];
+    for (const r of inv.llamaBench) {
+        const fa = r.flashAttention === "-1" ? "auto" : r.flashAttention;
+        const busy = r.otherCpuShare > 0.05 ? ` (others took ${(r.otherCpuShare * 100).toFixed(0)}% CPU)` : "";
+        lines.push(`    pp${r.nPrompt}${r.nDepth ? ` @ depth ${r.nDepth}` : ""} fa ${fa}: ${r.tokensPerSecond.toFixed(1)} ± ${r.stddev.toFixed(1)} tok/s${busy}`);
+    }
+    const s = inv.sweep;
+    const base = s.variants[0]!;
+    lines.push(`  llama-reward scoreBatch, ${s.conversations} mixed conversations (${s.tokens} tokens), rounds interleaved:`);
+    for (const v of s.variants) {
+        const rel = v.rounds.map((r, i) => r / base.rounds[i]!);
+        const mean = rel.reduce((a, b) => a + b, 0) / rel.length;
+        lines.push(`    ${JSON.stringify(v.options).padEnd(36)} ${v.tokensPerSecond.toFixed(1)} tok/s ` +
+            `(rounds ${v.rounds.map((r) => r.toFixed(1)).join(", ")}; ${mean.toFixed(2)}× defaults), ${v.tokensPerDecode.toFixed(0)} tok/decode`);
+    }
+    if (s.otherCpuShare > 0.05) lines.push(`  WARNING: other processes took ${(s.otherCpuShare * 100).toFixed(0)}% of the CPUs during the sweep`);
+    return lines.join("\n");
+}
+
+async function main(): Promise<void> {
+    const args = parseArgs(process.argv.slice(2));
+    const threads = os.availableParallelism();
+    const started = Date.now();
+    await ensureLlamaBench(log);
+    const files = await prepareBenchModels(args.types);
+    const machine = machineInfo(threads);
+    const elapsed = (): string => `${((Date.now() - started) / 1000).toFixed(0)} s in all`;
+
+    if (args.investigate) {
+        const investigations: Record<string, Investigation> = {};
+        for (const f of files) investigations[f.type] = await investigate(f.reward, threads);
+        for (const [type, inv] of Object.entries(investigations)) process.stdout.write(`\n${formatInvestigation(type, inv)}\n`);
+        fs.writeFileSync(investigationPath, `${JSON.stringify({ date: new Date().toISOString(), machine, investigations }, null, 2)}\n`);
+        process.stdout.write(`\nwrote ${investigationPath} (${elapsed()})\n`);
+        return;
+    }
+
+    const measured: TypeMeasurements[] = [];
+    for (const f of files) {
+        const llamaBench = async (when: string): Promise<LlamaBenchRow> => {
+            await waitForIdleCpu(log);
+            log(`${f.type}: llama-bench -p 512 -n 0 -t ${threads} -r ${args.reps} (${when})`);
+            return (await runLlamaBench(f.reward, { prompts: [512], threads, repetitions: args.reps }))[0]!;
+        };
+        const before = await llamaBench("before llama-reward");
+        const tokensPath = path.join(cacheDir, `tokens-${f.type}.json`);
+        await waitForIdleCpu(log);
+        log(`${f.type}: llama-reward (default options)`);
+        const oursJob: OursJob = { model: f.reward, tokensPath, resultPath: workerResultPath("ours") };
+        const ours = await runWorker<OursResult>("ours-worker.js", oursJob);
+        const after = await llamaBench("after llama-reward");
+        await waitForIdleCpu(log);
+        log(`${f.type}: node-llama-cpp ${machine.nodeLlamaCpp} LlamaEmbeddingContext on the head-less copy`);
+        const peerJob: PeerJob = { headless: f.headless, reward: f.reward, tokensPath, resultPath: workerResultPath("peer"), threads };
+        const peer = await runWorker<PeerResult>("node-llama-cpp-worker.js", peerJob);
+        if (!peer.tokensPassedUnchanged) log("warning: node-llama-cpp changed the token lists (added BOS/EOS)");
+        measured.push({ type: f.type, fileBytes: fs.statSync(f.reward).size, llamaBench: { before, after }, ours, peer });
+    }
+    const report = formatReport(machine, measured);
+    process.stdout.write(`\n${report}\n`);
+    const json = {
+        date: new Date().toISOString(),
+        machine,
+        totalSeconds: (Date.now() - started) / 1000,
+        results: measured.map((m) => ({ ...m, rows: rowsFor(m) })),
+    };
+    fs.writeFileSync(resultsPath, `${JSON.stringify(json, null, 2)}\n`);
+    process.stdout.write(`\nwrote ${resultsPath} (${elapsed()})\n`);
+}
+
+main().catch((error: unknown) => {
+    console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+});

@@ -17,7 +17,7 @@ import {
     BENCH_MODEL_GENERATOR_VERSION, BENCH_MODEL_HPARAMS, BENCH_MODEL_SEED, BENCH_MODEL_VERSION_KEY,
     benchTensors, type BenchTensor,
 } from "./bench-model-spec.js";
-import { vocabTokenCount, writeLlama3Tokenizer } from "./llama3-tokenizer-metadata.js";
+import { vocabTokenCount, writeLlama3Tokenizer } from "../../models/llama3-tokenizer.js";
 
 const CHUNK_ELEMENTS = 1 << 21;
 

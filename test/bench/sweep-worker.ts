@@ -2,8 +2,8 @@
  * Investigation worker: llama-reward's scoreBatch throughput under several
  * load-option variants, measured in one process in interleaved rounds
  * (A B C … A B C …) so that drift in the machine's speed (shared, noisy
- * virtual CPUs) hits every variant alike. Each variant is its own
- * RewardModel on the same memory-mapped file.
+ * virtual CPUs) hits every variant alike. One model is loaded at a time
+ * (the CPU backend may repack weights into memory of its own).
  */
 import type { ChatMessage } from "../../src/chat-template.js";
 import type { LoadOptions } from "../../src/load-options.js";
@@ -36,45 +36,55 @@ export interface SweepResult {
     otherCpuShare: number;
 }
 
+async function measure(path: string, options: Record<string, unknown>, pick: (count: (m: ChatMessage[]) => number) => ChatMessage[][]):
+    Promise<{ conversations: number; tokens: number; rate: number; steps: number }> {
+    const model = await RewardModel.load(path, options as LoadOptions);
+    try {
+        const count = (m: ChatMessage[]): number => model.tokenizeConversation(m).length;
+        const conversations = pick(count);
+        const tokens = conversations.reduce((n, c) => n + count(c), 0);
+        await model.scoreBatch(conversations.slice(0, 1));   // warm-up
+        const before = model.stats.steps;
+        const t = performance.now();
+        await model.scoreBatch(conversations);
+        const rate = tokens / ((performance.now() - t) / 1000);
+        return { conversations: conversations.length, tokens, rate, steps: model.stats.steps - before };
+    } finally {
+        await model.dispose();
+    }
+}
+
 async function main(): Promise<void> {
     const job = readJob<SweepJob>();
-    const models: RewardModel[] = [];
-    try {
-        for (const options of job.variants) models.push(await RewardModel.load(job.model, options as LoadOptions));
-        const first = models[0]!;
-        const count = (m: ChatMessage[]): number => first.tokenizeConversation(m).length;
-        const conversations = mixedConversations(count).filter((_, i) => i % job.stride === 0);
-        const tokens = conversations.reduce((n, c) => n + count(c), 0);
-        for (const model of models) await model.scoreBatch(conversations.slice(0, 1));   // warm-up
-        const rates: number[][] = models.map(() => []);
-        const steps: number[] = models.map(() => 0);
-        const contention = startContentionMeter();
-        for (let round = 0; round < job.rounds; round++) {
-            for (const [i, model] of models.entries()) {
-                const before = model.stats.steps;
-                const t = performance.now();
-                await model.scoreBatch(conversations);
-                const rate = tokens / ((performance.now() - t) / 1000);
-                rates[i]!.push(rate);
-                steps[i]! += model.stats.steps - before;
-                process.stderr.write(`sweep round ${round + 1}/${job.rounds}: ${JSON.stringify(job.variants[i])} ${rate.toFixed(1)} tok/s\n`);
-            }
+    const pick = (count: (m: ChatMessage[]) => number): ChatMessage[][] =>
+        mixedConversations(count).filter((_, i) => i % job.stride === 0);
+    const rates: number[][] = job.variants.map(() => []);
+    const steps: number[] = job.variants.map(() => 0);
+    let conversations = 0;
+    let tokens = 0;
+    const contention = startContentionMeter();
+    for (let round = 0; round < job.rounds; round++) {
+        for (const [i, options] of job.variants.entries()) {
+            const m = await measure(job.model, options, pick);
+            conversations = m.conversations;
+            tokens = m.tokens;
+            rates[i]!.push(m.rate);
+            steps[i]! += m.steps;
+            process.stderr.write(`sweep round ${round + 1}/${job.rounds}: ${JSON.stringify(options)} ${m.rate.toFixed(1)} tok/s\n`);
         }
-        const result: SweepResult = {
-            conversations: conversations.length,
-            tokens,
-            variants: job.variants.map((options, i) => ({
-                options,
-                rounds: rates[i]!,
-                tokensPerSecond: rates[i]!.reduce((a, b) => a + b, 0) / rates[i]!.length,
-                tokensPerDecode: (tokens * job.rounds) / steps[i]!,
-            })),
-            otherCpuShare: contention(),
-        };
-        writeResult(job.resultPath, result);
-    } finally {
-        for (const model of models) await model.dispose();
     }
+    const result: SweepResult = {
+        conversations,
+        tokens,
+        variants: job.variants.map((options, i) => ({
+            options,
+            rounds: rates[i]!,
+            tokensPerSecond: rates[i]!.reduce((a, b) => a + b, 0) / rates[i]!.length,
+            tokensPerDecode: (tokens * job.rounds) / steps[i]!,
+        })),
+        otherCpuShare: contention(),
+    };
+    writeResult(job.resultPath, result);
 }
 
 main().catch((error: unknown) => {

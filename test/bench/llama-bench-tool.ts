@@ -15,8 +15,11 @@ export interface LlamaBenchRow {
     nUbatch: number;
     threads: number;
     flashAttention: string;
+    /** Mean over the repetitions, as llama-bench prints it. */
     tokensPerSecond: number;
     stddev: number;
+    /** Each repetition's tokens/s. */
+    samples: number[];
     buildCommit: string;
     /** Share of all CPUs other processes used while it ran (should be ~0). */
     otherCpuShare: number;
@@ -114,6 +117,7 @@ export async function runLlamaBench(model: string, options: LlamaBenchOptions): 
         flashAttention: String(r.flash_attn),
         tokensPerSecond: Number(r.avg_ts),
         stddev: Number(r.stddev_ts),
+        samples: Array.isArray(r.samples_ts) ? (r.samples_ts as unknown[]).map(Number) : [Number(r.avg_ts)],
         buildCommit: String(r.build_commit ?? ""),
         otherCpuShare,
     }));

@@ -53,8 +53,15 @@ async function main(): Promise<void> {
             if (rewards.length === 1) embeddingNorm = Math.hypot(...embedding.vector);
         }
         progress.done(`${lists.length} conversations`);
-        const subset = (idx: number[]) => ({
-            ...timed(idx.reduce((n, i) => n + lists[i]!.length, 0), idx.reduce((s, i) => s + perCall[i]!, 0)),
+        // As for llama-reward, the short ones run a second time and each call's faster time counts.
+        const firstPass = perCall.slice();
+        for (const i of workload.shortIndices) {
+            const t = performance.now();
+            await context.getEmbeddingFor(lists[i] as Token[]);
+            perCall[i] = Math.min(perCall[i]!, (performance.now() - t) / 1000);
+        }
+        const subset = (idx: number[], times = perCall) => ({
+            ...timed(idx.reduce((n, i) => n + lists[i]!.length, 0), idx.reduce((s, i) => s + times[i]!, 0)),
             conversations: idx.length,
         });
         const all = lists.map((_, i) => i);
@@ -66,7 +73,7 @@ async function main(): Promise<void> {
             contextSize: CONTEXT_SIZE,
             batchSize: inner.batchSize,
             flashAttention: String(inner.flashAttention),
-            mixed: subset(all),
+            mixed: subset(all, firstPass),
             short: subset(workload.shortIndices),
             long: subset(workload.longIndices),
             rewards,

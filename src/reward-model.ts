@@ -6,12 +6,12 @@
  */
 import { applyBosPolicy, leadingBosCount, type BosPolicy } from "./bos-policy.js";
 import { ChatTemplate, validateMessages, type ChatMessage } from "./chat-template.js";
-import { RewardModelError, abortedError } from "./errors.js";
+import { RewardModelError, abortedError, fromNativeError, withCallerStack } from "./errors.js";
 import { fileTypeName } from "./file-types.js";
 import { resolveLoadOptions, type LoadOptions, type ResolvedLoadOptions } from "./load-options.js";
 import { inspectRewardModelFile } from "./model-file.js";
 import { loadAddon } from "./native/load-addon.js";
-import type { NativeContext, NativeError, NativeModel } from "./native/native-types.js";
+import type { NativeContext, NativeModel } from "./native/native-types.js";
 import { longestCommonPrefix } from "./scoring/shared-prefix.js";
 import { Scheduler } from "./scoring/scheduler.js";
 
@@ -82,13 +82,8 @@ export class RewardModel implements AsyncDisposable {
     }
 
     /** Loads a GGUF reward model. Validates the file before llama.cpp reads it. */
-    static async load(path: string, options: LoadOptions = {}): Promise<RewardModel> {
-        const stack = new Error();   // a readable stack for asynchronous failures
-        try {
-            return await RewardModel.loadImpl(path, options);
-        } catch (error) {
-            throw withCallerStack(error, stack);
-        }
+    static load(path: string, options: LoadOptions = {}): Promise<RewardModel> {
+        return withCallerStack(() => RewardModel.loadImpl(path, options));
     }
 
     private static async loadImpl(path: string, options: LoadOptions): Promise<RewardModel> {
@@ -110,7 +105,7 @@ export class RewardModel implements AsyncDisposable {
                 useMmap: resolved.useMmap,
             }, abortFlag, onProgress ? (progress) => onProgress({ progress }) : undefined);
         } catch (error) {
-            throw fromNative(error, "ERR_LOAD_FAILED");
+            throw fromNativeError(error, "ERR_LOAD_FAILED");
         } finally {
             signal?.removeEventListener("abort", onAbort);
         }
@@ -128,7 +123,7 @@ export class RewardModel implements AsyncDisposable {
                 threads: resolved.threads,
                 flashAttention: resolved.flashAttention === "auto" ? "auto" : resolved.flashAttention ? "on" : "off",
                 kvCacheType: resolved.kvCacheType,
-            }).catch((error: unknown) => { throw fromNative(error, "ERR_LOAD_FAILED"); });
+            }).catch((error: unknown) => { throw fromNativeError(error, "ERR_LOAD_FAILED"); });
             const info: RewardModelInfo = {
                 architecture: n.architecture,
                 name: n.name,
@@ -192,37 +187,30 @@ export class RewardModel implements AsyncDisposable {
     }
 
     /** Every label's value for a conversation (multi-label heads). */
-    async scoreVector(messages: ChatMessage[], options: CallOptions = {}): Promise<number[]> {
-        const stack = new Error();
-        try {
+    scoreVector(messages: ChatMessage[], options: CallOptions = {}): Promise<number[]> {
+        return withCallerStack(async () => {
             const tokens = this.conversationTokens(messages);
             return Array.from(await this.scheduler.score(tokens, options.signal));
-        } catch (error) {
-            throw withCallerStack(error, stack);
-        }
+        });
     }
 
     /** Rewards of many conversations, in input order. Conversations sharing a prompt decode it once. */
-    async scoreBatch(conversations: ChatMessage[][], options: BatchOptions = {}): Promise<number[]> {
-        const stack = new Error();
-        try {
+    scoreBatch(conversations: ChatMessage[][], options: BatchOptions = {}): Promise<number[]> {
+        return withCallerStack(async () => {
             if (!Array.isArray(conversations)) {
                 throw new RewardModelError("ERR_INVALID_MESSAGES", "scoreBatch needs an array of conversations");
             }
             const tokens = conversations.map((messages, i) => this.conversationTokens(messages, `conversations[${i}]`));
             return await this.scoreTokenLists(tokens, options);
-        } catch (error) {
-            throw withCallerStack(error, stack);
-        }
+        });
     }
 
     /**
      * Best-of-N: rewards of each response as the assistant turn after `prompt`.
      * The prompt is decoded once and its KV shared by every response.
      */
-    async scoreResponses(prompt: ChatMessage[], responses: string[], options: BatchOptions = {}): Promise<number[]> {
-        const stack = new Error();
-        try {
+    scoreResponses(prompt: ChatMessage[], responses: string[], options: BatchOptions = {}): Promise<number[]> {
+        return withCallerStack(async () => {
             validateMessages(prompt, "prompt");
             if (!Array.isArray(responses) || responses.some((r) => typeof r !== "string")) {
                 throw new RewardModelError("ERR_INVALID_MESSAGES", "responses must be an array of strings");
@@ -230,35 +218,27 @@ export class RewardModel implements AsyncDisposable {
             const tokens = responses.map((content, i) =>
                 this.conversationTokens([...prompt, { role: "assistant", content }], `responses[${i}]`));
             return await this.scoreTokenLists(tokens, options);
-        } catch (error) {
-            throw withCallerStack(error, stack);
-        }
+        });
     }
 
     /** The reward of raw text, tokenized with special tokens and the BOS policy. */
-    async scoreText(text: string, options: CallOptions = {}): Promise<number> {
-        const stack = new Error();
-        try {
+    scoreText(text: string, options: CallOptions = {}): Promise<number> {
+        return withCallerStack(async () => {
             if (typeof text !== "string" || text.length === 0) {
                 throw new RewardModelError("ERR_INVALID_MESSAGES", "scoreText needs a non-empty string");
             }
             const tokens = this.fitContext(applyBosPolicy(this.tokenizeRaw(text, true), this.info.bosToken, this.options.bos));
             return (await this.scheduler.score(tokens, options.signal))[0]!;
-        } catch (error) {
-            throw withCallerStack(error, stack);
-        }
+        });
     }
 
     /** The reward of exact token ids (no BOS policy, no truncation). */
-    async scoreTokens(tokens: ArrayLike<number>, options: CallOptions = {}): Promise<number> {
-        const stack = new Error();
-        try {
+    scoreTokens(tokens: ArrayLike<number>, options: CallOptions = {}): Promise<number> {
+        return withCallerStack(async () => {
             this.checkAlive();
             const ids = this.validateTokens(tokens);
             return (await this.scheduler.score(ids, options.signal))[0]!;
-        } catch (error) {
-            throw withCallerStack(error, stack);
-        }
+        });
     }
 
     /** Frees the model. Queued calls reject with ERR_DISPOSED; the running step finishes first. Idempotent. */
@@ -312,7 +292,7 @@ export class RewardModel implements AsyncDisposable {
         try {
             return this.native.tokenize(text, special, special);
         } catch (error) {
-            throw fromNative(error, "ERR_INVALID_MESSAGES");
+            throw fromNativeError(error, "ERR_INVALID_MESSAGES");
         }
     }
 
@@ -406,22 +386,4 @@ function compareTokens(a: Int32Array, b: Int32Array): number {
     const n = Math.min(a.length, b.length);
     for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
     return a.length - b.length;
-}
-
-/** Maps an addon rejection to a RewardModelError, keeping known codes. */
-function fromNative(error: unknown, fallback: "ERR_LOAD_FAILED" | "ERR_INVALID_MESSAGES"): Error {
-    if (error instanceof RewardModelError) return error;
-    const e = error as NativeError;
-    const codes = ["ERR_ABORTED", "ERR_DISPOSED", "ERR_LOAD_FAILED", "ERR_INVALID_TOKENS", "ERR_CONTEXT_OVERFLOW", "ERR_INVALID_MESSAGES"];
-    const code = e?.code && codes.includes(e.code) ? e.code as RewardModelError["code"] : fallback;
-    return new RewardModelError(code, e?.message ?? String(error), { cause: error });
-}
-
-/** Puts the caller's stack under an error raised asynchronously, so users see where they called from. */
-function withCallerStack(error: unknown, caller: Error): unknown {
-    if (error instanceof Error && caller.stack) {
-        const callerFrames = caller.stack.split("\n").slice(1).join("\n");
-        error.stack = `${error.name}: ${error.message}\n${callerFrames}`;
-    }
-    return error;
 }

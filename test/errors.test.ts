@@ -174,9 +174,26 @@ describe("call errors leave the model usable", () => {
         expect(Math.abs(await kept - expected)).toBeLessThan(1e-6);
     });
 
-    it("errors carry the caller's stack", async () => {
-        const e = await expectCode(model.score([] as never), "ERR_INVALID_MESSAGES");
-        expect(e.stack).toContain("errors.test.ts");
+    it("a native rejection carries the caller's stack", async () => {
+        // The JS checks accept this file (a llama header with a matching reward head), but it has no
+        // weights, so llama.cpp refuses it and the addon's worker rejects on a later tick.
+        const file = path.join(dir, "no-weights.gguf");
+        const w = new GgufWriter(file);
+        w.addString("general.architecture", "llama");
+        w.addU32("llama.embedding_length", 4);
+        w.addTensorInfo("cls.output.weight", [4, 1], GgmlType.F32);
+        w.writeHeader();
+        w.writeTensorData("cls.output.weight", new Uint8Array(16));
+        w.finish();
+        // A plain function: V8's async stack traces only list awaiting async functions, so this
+        // frame is in the stack only if the library put the caller's stack on the error.
+        function loadFromCallSite(): Promise<RewardModel> {
+            return RewardModel.load(file, { contextSize: 256 });
+        }
+        const e = await expectCode(loadFromCallSite(), "ERR_LOAD_FAILED");
+        expect(e.cause).toBeInstanceOf(Error);
+        expect(e.cause).not.toBeInstanceOf(RewardModelError);
+        expect(e.stack).toContain("loadFromCallSite");
     });
 });
 

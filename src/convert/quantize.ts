@@ -10,12 +10,11 @@ import * as fs from "node:fs";
 import os from "node:os";
 import * as path from "node:path";
 
-import { RewardModelError } from "../errors.js";
+import { RewardModelError, fromNativeError, withCallerStack } from "../errors.js";
 import { fileTypeFromName, fileTypeName, fileTypes } from "../file-types.js";
 import { GgmlType, ggmlTypeName } from "../gguf/gguf-types.js";
 import { inspectRewardModelFile } from "../model-file.js";
 import { loadAddon } from "../native/load-addon.js";
-import type { NativeError } from "../native/native-types.js";
 
 /** Types llama.cpp only produces with an importance matrix, which this API does not take. */
 const NEEDS_IMATRIX = ["IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ1_S", "IQ1_M", "Q2_K_S"];
@@ -61,8 +60,11 @@ function resolveType(type: string): number {
 }
 
 /** Quantizes the GGUF reward model `input` to `output` with llama_ftype `type` (e.g. "Q4_K_M"). */
-export async function quantize(input: string, output: string, type: string, options: QuantizeOptions = {}): Promise<QuantizeResult> {
-    const callSite = new Error(); // the stack a rejection should show
+export function quantize(input: string, output: string, type: string, options: QuantizeOptions = {}): Promise<QuantizeResult> {
+    return withCallerStack(() => quantizeImpl(input, output, type, options));
+}
+
+async function quantizeImpl(input: string, output: string, type: string, options: QuantizeOptions): Promise<QuantizeResult> {
     const ftype = resolveType(type);
     if (typeof output !== "string" || output === "") throw invalid("quantize: the output path must be a non-empty string");
     const threads = options.threads ?? os.availableParallelism();
@@ -84,11 +86,7 @@ export async function quantize(input: string, output: string, type: string, opti
         fs.renameSync(tmp, output);
     } catch (error) {
         fs.rmSync(tmp, { force: true });
-        const e = error as NativeError;
-        const failure = e instanceof RewardModelError ? e
-            : new RewardModelError("ERR_QUANTIZE_FAILED", `quantize ${input} to ${fileTypeName(ftype)}: ${e?.message ?? String(e)}`, { cause: error });
-        if (callSite.stack) failure.stack = `${failure.name}: ${failure.message}\n${callSite.stack.split("\n").slice(1).join("\n")}`;
-        throw failure;
+        throw fromNativeError(error, "ERR_QUANTIZE_FAILED", `quantize ${input} to ${fileTypeName(ftype)}`);
     }
     return { path: output, type: fileTypeName(ftype), sizeBytes: fs.statSync(output).size };
 }

@@ -60,6 +60,10 @@ export interface BatchOptions extends CallOptions {
 export interface TokenizeOptions {
     /** Add the model's BOS/EOS and parse special-token text such as <|eot_id|>. Default: true. */
     special?: boolean;
+    /** Add BOS/EOS as the tokenizer does (transformers' add_special_tokens), separately from parsing. Default: `special`. */
+    addSpecial?: boolean;
+    /** Apply the model's `truncation` option: ERR_CONTEXT_OVERFLOW past the context, or keep leading BOS and the end. Default: false. */
+    fitContext?: boolean;
 }
 
 export class RewardModel implements AsyncDisposable {
@@ -173,7 +177,8 @@ export class RewardModel implements AsyncDisposable {
         this.checkAlive();
         if (typeof text !== "string") throw new RewardModelError("ERR_INVALID_MESSAGES", "tokenize needs a string");
         const special = options.special ?? true;
-        return Array.from(this.tokenizeRaw(text, special));
+        const tokens = this.tokenizeRaw(text, options.addSpecial ?? special, special);
+        return Array.from(options.fitContext ? this.fitContext(tokens) : tokens);
     }
 
     /** The exact tokens score() evaluates for a conversation (after the BOS policy and truncation). */
@@ -201,7 +206,7 @@ export class RewardModel implements AsyncDisposable {
                 throw new RewardModelError("ERR_INVALID_MESSAGES", "scoreBatch needs an array of conversations");
             }
             const tokens = conversations.map((messages, i) => this.conversationTokens(messages, `conversations[${i}]`));
-            return await this.scoreTokenLists(tokens, options);
+            return (await this.scoreTokenLists(tokens, options)).map((v) => v[0]!);
         });
     }
 
@@ -217,7 +222,7 @@ export class RewardModel implements AsyncDisposable {
             }
             const tokens = responses.map((content, i) =>
                 this.conversationTokens([...prompt, { role: "assistant", content }], `responses[${i}]`));
-            return await this.scoreTokenLists(tokens, options);
+            return (await this.scoreTokenLists(tokens, options)).map((v) => v[0]!);
         });
     }
 
@@ -241,6 +246,19 @@ export class RewardModel implements AsyncDisposable {
         });
     }
 
+    /**
+     * Every label's value for each list of exact token ids (no BOS policy, no truncation), in input order.
+     * Lists sharing a prefix decode it once, as in scoreBatch.
+     */
+    scoreTokenBatch(lists: ArrayLike<number>[], options: BatchOptions = {}): Promise<number[][]> {
+        return withCallerStack(async () => {
+            this.checkAlive();
+            if (!Array.isArray(lists)) throw new RewardModelError("ERR_INVALID_TOKENS", "scoreTokenBatch needs an array of token lists");
+            const ids = lists.map((tokens) => this.validateTokens(tokens));
+            return (await this.scoreTokenLists(ids, options)).map((v) => Array.from(v));
+        });
+    }
+
     /** Frees the model. Queued calls reject with ERR_DISPOSED; the running step finishes first. Idempotent. */
     dispose(): Promise<void> {
         this.disposing ??= (async () => {
@@ -254,19 +272,19 @@ export class RewardModel implements AsyncDisposable {
         return this.dispose();
     }
 
-    private async scoreTokenLists(lists: Int32Array[], options: BatchOptions): Promise<number[]> {
+    private async scoreTokenLists(lists: Int32Array[], options: BatchOptions): Promise<Float32Array[]> {
         const { signal, onProgress } = options;
         if (onProgress !== undefined && typeof onProgress !== "function") {
             throw new RewardModelError("ERR_INVALID_OPTION", "onProgress must be a function");
         }
         const total = lists.length;
         let completed = 0;
-        const report = (value: Float32Array): number => {
+        const report = (value: Float32Array): Float32Array => {
             completed++;
             onProgress?.({ completed, total });
-            return value[0]!;
+            return value;
         };
-        const pending: Promise<number>[] = new Array(total);
+        const pending: Promise<Float32Array>[] = new Array(total);
         for (const group of groupByPrefix(lists)) {
             if (group.prefixLength === 0 || group.members.length < 2) {
                 for (const i of group.members) pending[i] = this.scheduler.score(lists[i]!, signal).then(report);
@@ -281,16 +299,16 @@ export class RewardModel implements AsyncDisposable {
         const settled = await Promise.allSettled(pending);
         const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
         if (failed) throw failed.reason;
-        return settled.map((r) => (r as PromiseFulfilledResult<number>).value);
+        return settled.map((r) => (r as PromiseFulfilledResult<Float32Array>).value);
     }
 
     private checkAlive(): void {
         if (this.disposed) throw new RewardModelError("ERR_DISPOSED", "the model is disposed");
     }
 
-    private tokenizeRaw(text: string, special: boolean): Int32Array {
+    private tokenizeRaw(text: string, addSpecial: boolean, parseSpecial = addSpecial): Int32Array {
         try {
-            return this.native.tokenize(text, special, special);
+            return this.native.tokenize(text, addSpecial, parseSpecial);
         } catch (error) {
             throw fromNativeError(error, "ERR_INVALID_MESSAGES");
         }

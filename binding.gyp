@@ -13,7 +13,7 @@
           "action_name": "cmake_js_build",
           "inputs": ["CMakeLists.txt"],
           "outputs": ["build/Release/llama_reward.node"],
-          "action": ["node", "-e", "import('./dist/src/build/build-native.js')"]
+          "action": ["node", "-e", "import('./dist/tools/build/build-native.js')"]
         }
       ]
     }

@@ -13,7 +13,7 @@ import { GgmlType, type GgufHeader } from "../src/gguf/gguf-types.js";
 import { conversations, filler, vocabFile } from "./support/fixtures.js";
 import type { HfCheckpoint } from "./support/hf-checkpoint.js";
 import { leftovers, loadVocab, makeWorkDir, writeLlama31Checkpoint, writeLlama3Checkpoint } from "./support/hf-fixtures.js";
-import { hfInvFreq, hfReferenceScores } from "./support/hf-llama-reference.js";
+import { hfInvFreq, hfReferenceScores } from "./reference/hf-llama-reference.js";
 import type { Llama3Vocab } from "./support/hf-tokenizer-json.js";
 
 const work = makeWorkDir("convert");

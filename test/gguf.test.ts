@@ -26,7 +26,7 @@ import {
     TINY_MODEL_FILES,
     TINY_MODEL_GENERATOR_VERSION,
     generateTinyModels,
-} from "../models/generate-tiny-model.js";
+} from "../tools/models/generate-tiny-model.js";
 import { llamaCppDir } from "../src/package-root.js";
 
 let tmp: string;

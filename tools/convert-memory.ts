@@ -7,17 +7,17 @@
  * to Q4_K_M the same way (llama_model_quantize's own peak). Everything is
  * deleted after.
  *
- *   npx tsc -p tsconfig.json && node dist/test/support/hf-convert-memory.js [work dir]
+ *   npx tsc -p tsconfig.json && node dist/tools/convert-memory.js [work dir]
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { requireFile, root, vocabFile } from "./fixtures.js";
-import { writeTokenizerFiles } from "./hf-checkpoint.js";
-import { type HfTensorSource, writeSafetensorsCheckpoint } from "./hf-safetensors-writer.js";
-import { readLlama3Vocab } from "./hf-tokenizer-json.js";
+import { requireFile, root, vocabFile } from "../test/support/fixtures.js";
+import { writeTokenizerFiles } from "../test/support/hf-checkpoint.js";
+import { type HfTensorSource, writeSafetensorsCheckpoint } from "../test/support/hf-safetensors-writer.js";
+import { readLlama3Vocab } from "../test/support/hf-tokenizer-json.js";
 
 const SIZES = { hidden: 4096, intermediate: 14336, heads: 32, kvHeads: 8, layers: 2, vocab: 128256 };
 

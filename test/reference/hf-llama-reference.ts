@@ -2,7 +2,7 @@
  * Independent float64 reference of transformers' LlamaForSequenceClassification,
  * working on the Hugging Face layout of the weights (names and shapes as in
  * the safetensors checkpoint). Written from the model's math, not from any
- * engine's code, and sharing nothing with test/reference/llama-reference.ts
+ * engine's code, and sharing nothing with llama-reference.ts next to it
  * (which reads the GGUF layout):
  *
  * - a Linear weight [out, in] is row-major: y[o] = Σ_i W[o*in + i] · x[i];

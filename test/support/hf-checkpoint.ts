@@ -8,9 +8,9 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { LLAMA3_CHAT_TEMPLATE, createNormalRng } from "../../models/generate-tiny-model.js";
+import { LLAMA3_CHAT_TEMPLATE, createNormalRng } from "../../tools/models/generate-tiny-model.js";
 import { bf16ToFloat32, f16ToFloat32, float32ToBf16, float32ToF16 } from "../../src/gguf/float16.js";
-import type { HfReferenceConfig } from "./hf-llama-reference.js";
+import type { HfReferenceConfig } from "../reference/hf-llama-reference.js";
 import { type HfDtype, type HfTensorSource, writeSafetensorsCheckpoint } from "./hf-safetensors-writer.js";
 import { BASE_VOCAB, buildTokenizerJson, readLlama3Vocab, type Llama3Vocab } from "./hf-tokenizer-json.js";
 

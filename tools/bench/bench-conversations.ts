@@ -6,7 +6,7 @@
  * words; lengths are hit by searching the word count against the model's own
  * tokenizer (passed in as countTokens).
  */
-import { createUniformRng } from "../../models/generate-tiny-model.js";
+import { createUniformRng } from "../models/generate-tiny-model.js";
 import type { ChatMessage } from "../../src/chat-template.js";
 
 /** The split used to compare short and long conversations separately. */

@@ -8,7 +8,7 @@
  * tensor's std) indexed by 16-bit halves of createUniformRng outputs, so
  * ~1.2 billion weights cost two table lookups per 32-bit random number.
  */
-import { createNormalRng, createUniformRng } from "../../models/generate-tiny-model.js";
+import { createNormalRng, createUniformRng } from "../models/generate-tiny-model.js";
 import { float32ToF16 } from "../../src/gguf/float16.js";
 import { readGgufHeader } from "../../src/gguf/gguf-reader.js";
 import { GgmlType, ggmlElementCount, ggmlTensorByteSize } from "../../src/gguf/gguf-types.js";
@@ -17,7 +17,7 @@ import {
     BENCH_MODEL_GENERATOR_VERSION, BENCH_MODEL_HPARAMS, BENCH_MODEL_SEED, BENCH_MODEL_VERSION_KEY,
     benchTensors, type BenchTensor,
 } from "./bench-model-spec.js";
-import { vocabTokenCount, writeLlama3Tokenizer } from "../../models/llama3-tokenizer.js";
+import { vocabTokenCount, writeLlama3Tokenizer } from "../models/llama3-tokenizer.js";
 
 const CHUNK_ELEMENTS = 1 << 21;
 

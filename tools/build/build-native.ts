@@ -4,7 +4,7 @@
  * cmake-js over the top-level CMakeLists.txt. Every step is skipped when its
  * inputs did not change, so a rebuild with nothing changed takes seconds.
  *
- * Run as `node dist/src/build/build-native.js` (what `npm install`,
+ * Run as `node dist/tools/build/build-native.js` (what `npm install`,
  * `npm run build:native` and `node-gyp rebuild` call).
  */
 import { spawnSync } from "node:child_process";
@@ -13,7 +13,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createRequire } from "node:module";
-import { packageRoot } from "../package-root.js";
+import { packageRoot } from "../../src/package-root.js";
 import { backendCmakeOptions, parseExtraCmakeArgs, resolveBackend } from "./backend-options.js";
 
 const require = createRequire(import.meta.url);

@@ -4,9 +4,9 @@
  * with Llama-3 instruct's <|eot_id|> as EOS and BOS added on tokenization,
  * plus Meta's Llama-3 chat template.
  */
-import { RewardModelError } from "../src/errors.js";
-import { GgufValueType, type GgufHeader } from "../src/gguf/gguf-types.js";
-import type { GgufWriter } from "../src/gguf/gguf-writer.js";
+import { RewardModelError } from "../../src/errors.js";
+import { GgufValueType, type GgufHeader } from "../../src/gguf/gguf-types.js";
+import type { GgufWriter } from "../../src/gguf/gguf-writer.js";
 
 /**
  * Meta-Llama-3-8B-Instruct's chat template, verbatim. It puts bos_token before

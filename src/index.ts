@@ -14,3 +14,5 @@ export { convert } from "./convert/convert.js";
 export type { ConvertOptions, ConvertProgress, ConvertResult, ConvertOutType } from "./convert/convert.js";
 export { quantize, quantizeTypeNames } from "./convert/quantize.js";
 export type { QuantizeOptions, QuantizeProgress, QuantizeResult } from "./convert/quantize.js";
+export { createServer } from "./server/index.js";
+export type { RewardServer, ListenAddress, ServerOptions, ServerState } from "./server/index.js";

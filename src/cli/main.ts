@@ -10,10 +10,11 @@ import { parseArgs } from "node:util";
 import { convert, type ConvertOutType } from "../convert/convert.js";
 import { quantize, quantizeTypeNames } from "../convert/quantize.js";
 import { RewardModel } from "../reward-model.js";
-import { RewardModelError, isRewardModelError } from "../errors.js";
+import { RewardModelError, fromNativeError, isRewardModelError } from "../errors.js";
 import type { ChatMessage } from "../chat-template.js";
 import type { LoadOptions } from "../load-options.js";
 import { ProgressBar } from "./progress-bar.js";
+import { commandServe, serveUsage } from "./serve.js";
 
 const usage = `usage: llama-reward <command> [options]
 
@@ -22,6 +23,7 @@ commands:
   info M                                              print a model's metadata as JSON
   convert HF_DIR -o OUT.gguf [--outtype T]            convert a Hugging Face reward checkpoint to GGUF
   quantize IN.gguf OUT.gguf TYPE [--threads N]        quantize a GGUF reward model (the head stays F32)
+  serve --model M [--port N] [--api-key KEY]          HTTP reward server (/v1/score, /get_reward, /classify)
 
 score options:
   -m, --model PATH          the GGUF reward model (required)
@@ -40,6 +42,7 @@ convert options (HF_DIR holds config.json, tokenizer.json, tokenizer_config.json
   -o, --output PATH         the GGUF file to write (required)
       --outtype f32|f16|bf16|q8_0  storage type of the weight matrices (default: f16)
 
+${serveUsage}
 quantize types: ${quantizeTypeNames().join(", ")}
 `;
 
@@ -134,10 +137,19 @@ async function commandScore(argv: string[]): Promise<number> {
             });
             bar.setTotal(done + pending.length);
             const base = done;
-            const rewards = await model.scoreBatch(valid.map((v) => v.messages), {
-                onProgress: ({ completed }) => bar.update(base + completed),
-            });
-            valid.forEach((v, k) => { results[v.index] = JSON.stringify({ reward: rewards[k] }); });
+            try {
+                const rewards = await model.scoreBatch(valid.map((v) => v.messages), {
+                    onProgress: ({ completed }) => bar.update(base + completed),
+                });
+                valid.forEach((v, k) => { results[v.index] = JSON.stringify({ reward: rewards[k] }); });
+            } catch (error) {
+                // Every line still gets an answer, and the exit status says the run did not fully succeed.
+                const e = fromNativeError(error, "ERR_DECODE_FAILED");
+                failures += valid.length;
+                for (const v of valid) {
+                    results[v.index] = JSON.stringify({ error: `line ${pending[v.index]?.lineNumber}: ${e.message}`, code: e.code });
+                }
+            }
             done += pending.length;
             bar.update(done);
             for (const line of results) {
@@ -233,6 +245,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     info: commandInfo,
     convert: commandConvert,
     quantize: commandQuantize,
+    serve: (argv) => commandServe(argv, loadFlags, loadOptionsFrom),
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -256,4 +269,10 @@ export async function main(argv: string[]): Promise<number> {
     }
 }
 
+// Until main settles the exit status says "unfinished", so a run whose work
+// never settled can never pass for a success.
+process.exitCode = 70;
+process.once("exit", (code) => {
+    if (code === 70) process.stderr.write("llama-reward: exited before the work finished (internal error; please report it)\n");
+});
 main(process.argv.slice(2)).then((code) => { process.exitCode = code; });

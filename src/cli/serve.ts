@@ -1,0 +1,102 @@
+/**
+ * `llama-reward serve`: loads a model and runs the reward server on it.
+ * Prints `listening on http://HOST:PORT` to stdout as soon as the port is
+ * bound (/health answers 503 until the model is loaded); SIGTERM or SIGINT
+ * drain the requests in flight, free the model and exit 0.
+ */
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { RewardModelError } from "../errors.js";
+import type { LoadOptions } from "../load-options.js";
+import { RewardModel } from "../reward-model.js";
+import { createServer } from "../server/server.js";
+
+export const serveUsage = `serve options:
+  -m, --model PATH          the GGUF reward model (required)
+      --host HOST           address to bind (default: 127.0.0.1)
+      --port N              port (default: 8080; 0 picks a free one)
+      --api-key KEY         require Authorization: Bearer KEY except on /health (default: $LLAMA_REWARD_API_KEY)
+      --max-body BYTES      largest request body (default: 16777216)
+      --max-queue N         most sequences queued or decoding; past it requests get 429 (default: 1024)
+      --name NAME           model id in replies (default: the file name without .gguf)
+      --log                 one line per request on stderr
+  and the load options of score (--bos, --truncation, --context-size, --batch-size, --parallel, --threads, --gpu-layers)
+`;
+
+type StringFlags = Record<string, { type: "string" }>;
+
+function positiveInt(value: string | undefined, name: string): number | undefined {
+    if (value === undefined) return undefined;
+    const n = Number(value);
+    if (!Number.isSafeInteger(n) || n < 0) throw new RewardModelError("ERR_INVALID_OPTION", `--${name} must be a non-negative integer, got "${value}"`);
+    return n;
+}
+
+/** Runs the server until SIGTERM/SIGINT; resolves with the exit code. */
+export async function commandServe(argv: string[], loadFlags: StringFlags,
+    loadOptionsFrom: (values: Record<string, string | undefined>) => LoadOptions): Promise<number> {
+    const { values } = parseArgs({
+        args: argv,
+        options: {
+            model: { type: "string", short: "m" },
+            host: { type: "string", default: "127.0.0.1" },
+            port: { type: "string", default: "8080" },
+            "api-key": { type: "string" },
+            "max-body": { type: "string" },
+            "max-queue": { type: "string" },
+            name: { type: "string" },
+            log: { type: "boolean", default: false },
+            ...loadFlags,
+        },
+        strict: true,
+        allowPositionals: false,
+    });
+    const modelPath = values.model as string | undefined;
+    if (!modelPath) throw new RewardModelError("ERR_INVALID_OPTION", "serve needs --model PATH");
+    const port = positiveInt(values.port as string, "port")!;
+    if (port > 65535) throw new RewardModelError("ERR_INVALID_OPTION", `--port must be at most 65535, got ${port}`);
+    const apiKey = (values["api-key"] as string | undefined) ?? (process.env.LLAMA_REWARD_API_KEY || undefined);
+    const all = values as Record<string, unknown>;
+    const loadOptions = loadOptionsFrom(Object.fromEntries(Object.keys(loadFlags).map((k) => [k, all[k] as string | undefined])));
+
+    const loading = RewardModel.load(modelPath, loadOptions);
+    const server = createServer(loading, {
+        apiKey,
+        maxBody: positiveInt(values["max-body"] as string | undefined, "max-body"),
+        maxQueue: positiveInt(values["max-queue"] as string | undefined, "max-queue"),
+        modelName: (values.name as string | undefined) ?? path.basename(modelPath).replace(/\.gguf$/i, ""),
+        log: values.log ? (line) => process.stderr.write(`${line}\n`) : undefined,
+    });
+    const disposeModel = () => loading.then((m) => m.dispose(), () => undefined);
+    let address;
+    try {
+        address = await server.listen(port, values.host as string);
+    } catch (error) {
+        await disposeModel();
+        throw error;
+    }
+    process.stdout.write(`listening on ${address.url}\n`);
+
+    let signalled = false;
+    const stopped = new Promise<number>((resolve) => {
+        const stop = (signal: NodeJS.Signals) => {
+            if (signalled) {
+                process.stderr.write(`llama-reward serve: ${signal} again, exiting without draining\n`);
+                process.exit(1);
+            }
+            signalled = true;
+            process.stderr.write(`llama-reward serve: ${signal}, finishing ${server.http.listening ? "requests in flight" : "up"}\n`);
+            void server.close().then(disposeModel).then(() => resolve(0));
+        };
+        process.on("SIGTERM", stop);
+        process.on("SIGINT", stop);
+    });
+    try {
+        const model = await server.ready;
+        if (!signalled) process.stderr.write(`llama-reward serve: ${model.info.description}, context ${model.info.contextSize}, parallel ${model.options.parallel}\n`);
+    } catch (error) {
+        await server.close();
+        throw error;
+    }
+    return stopped;
+}

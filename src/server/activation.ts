@@ -1,0 +1,20 @@
+/**
+ * vLLM's classification activation: sigmoid for a one-label head, softmax
+ * for several; with use_activation false the raw head outputs are returned.
+ */
+
+export function activate(values: readonly number[], enabled: boolean): number[] {
+    if (!enabled) return [...values];
+    if (values.length === 1) return [1 / (1 + Math.exp(-values[0]!))];
+    const max = Math.max(...values);
+    const exps = values.map((v) => Math.exp(v - max));
+    const sum = exps.reduce((a, b) => a + b, 0);
+    return exps.map((e) => e / sum);
+}
+
+/** Index of the largest value (the first on ties). */
+export function argmax(values: readonly number[]): number {
+    let best = 0;
+    for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
+    return best;
+}

@@ -1,0 +1,170 @@
+/**
+ * The reward server's routes: POST /v1/score (ours), POST /get_reward
+ * (OpenRLHF's serve_rm), POST /classify (vLLM), GET /v1/models, /health and
+ * /metrics. Each handler turns a parsed body into a reply; HTTP plumbing,
+ * authentication and lifecycle live in server.ts.
+ */
+import { randomUUID } from "node:crypto";
+import type { RewardModel } from "../reward-model.js";
+import type { Admission } from "./admission.js";
+import { activate, argmax } from "./activation.js";
+import { HttpError } from "./http-error.js";
+import type { Metrics } from "./metrics.js";
+import { parseClassifyBody, parseGetRewardBody, parseScoreBody } from "./request-bodies.js";
+import { scoreLists, tokenCount, tokenizeEach } from "./scoring.js";
+
+export type ServerState = "loading" | "ready" | "draining" | "closed" | "failed";
+
+/** What handlers see of the server. */
+export interface ServerView {
+    readonly state: ServerState;
+    readonly model: RewardModel | undefined;
+    readonly modelName: string;
+    readonly admission: Admission;
+    readonly metrics: Metrics;
+    readonly requestsInFlight: number;
+    readonly createdAt: number;
+}
+
+export interface RouteContext {
+    server: ServerView;
+    /** Set when the route needs the model (it is loaded by then). */
+    model: RewardModel;
+    body: unknown;
+    /** Fires when the client disconnects. */
+    signal: AbortSignal;
+}
+
+export type Reply =
+    | { status?: number; json: unknown }
+    | { status?: number; text: string; contentType: string };
+
+export interface Route {
+    method: "GET" | "POST";
+    /** Needs the API key when one is set. */
+    auth: boolean;
+    /** Answered 503 until the model is loaded. */
+    needsModel: boolean;
+    handle(context: RouteContext): Reply | Promise<Reply>;
+}
+
+async function score({ server, model, body, signal }: RouteContext): Promise<Reply> {
+    const request = parseScoreBody(body);
+    let lists: number[][];
+    switch (request.kind) {
+        case "messages":
+            lists = tokenizeEach([request.messages], () => "messages", (m) => model.tokenizeConversation(m));
+            break;
+        case "conversations":
+            lists = tokenizeEach(request.conversations, (i) => `conversations[${i}]`, (m) => model.tokenizeConversation(m));
+            break;
+        case "responses": {
+            const { prompt } = request;
+            lists = tokenizeEach(request.responses, (i) => `responses[${i}]`,
+                (content) => model.tokenizeConversation([...prompt, { role: "assistant", content }]));
+            break;
+        }
+    }
+    const vectors = await scoreLists(model, server.admission, lists, signal);
+    return {
+        json: {
+            rewards: vectors.map((v) => v[0]!),
+            ...(model.info.labels.length > 1 ? { scores: vectors } : {}),
+            model: server.modelName,
+            usage: { prompt_tokens: tokenCount(lists) },
+        },
+    };
+}
+
+/** OpenRLHF: texts already in the chat template; special tokens parsed, no BOS added (add_special_tokens=False). */
+async function getReward({ server, model, body, signal }: RouteContext): Promise<Reply> {
+    const { queries } = parseGetRewardBody(body);
+    const lists = tokenizeEach(queries, (i) => `query[${i}]`,
+        (text) => model.tokenize(text, { special: true, addSpecial: false, fitContext: true }));
+    const rewards = (await scoreLists(model, server.admission, lists, signal)).map((v) => v[0]!);
+    return { json: { rewards, scores: rewards } };
+}
+
+/** vLLM's /classify, for raw texts (add_special_tokens as vLLM: default true) or a conversation. */
+async function classify({ server, model, body, signal }: RouteContext): Promise<Reply> {
+    const request = parseClassifyBody(body);
+    let lists: number[][];
+    if (request.messages) {
+        lists = tokenizeEach([request.messages], () => "messages", (m) => model.tokenizeConversation(m));
+    } else {
+        lists = tokenizeEach(request.inputs!, (i) => `input[${i}]`, (text) =>
+            model.tokenize(text, { special: true, addSpecial: request.addSpecialTokens, fitContext: request.truncateTo === undefined }));
+    }
+    if (request.truncateTo !== undefined) {
+        const k = request.truncateTo;
+        lists = lists.map((l) => (l.length > k ? l.slice(l.length - k) : l));
+    }
+    const vectors = await scoreLists(model, server.admission, lists, signal);
+    const labels = model.info.labels;
+    const promptTokens = tokenCount(lists);
+    return {
+        json: {
+            id: `classify-${randomUUID().replace(/-/g, "")}`,
+            object: "list",
+            created: Math.floor(Date.now() / 1000),
+            model: server.modelName,
+            data: vectors.map((values, index) => {
+                const probs = activate(values, request.activation);
+                return { index, label: labels[argmax(probs)] ?? null, probs, num_classes: values.length };
+            }),
+            usage: { prompt_tokens: promptTokens, total_tokens: promptTokens, completion_tokens: 0, prompt_tokens_details: null },
+        },
+    };
+}
+
+function models({ server, model }: RouteContext): Reply {
+    const { chatTemplate, ...info } = model.info;
+    return {
+        json: {
+            object: "list",
+            data: [{
+                id: server.modelName,
+                object: "model",
+                created: Math.floor(server.createdAt / 1000),
+                owned_by: "llama-reward",
+                info: { ...info, chatTemplateLength: chatTemplate.length },
+                options: model.options,
+            }],
+        },
+    };
+}
+
+function health({ server }: RouteContext): Reply {
+    const status = server.state === "ready" ? 200 : 503;
+    return { status, json: { status: server.state === "ready" ? "ok" : server.state } };
+}
+
+function metrics({ server }: RouteContext): Reply {
+    const stats = server.model?.stats ?? { steps: 0, tokens: 0 };
+    return {
+        contentType: "text/plain; version=0.0.4; charset=utf-8",
+        text: server.metrics.render({
+            decodeSteps: stats.steps,
+            tokens: stats.tokens,
+            queueDepth: server.admission.depth,
+            requestsInFlight: server.requestsInFlight,
+        }),
+    };
+}
+
+export const routes: Readonly<Record<string, Route>> = {
+    "/v1/score": { method: "POST", auth: true, needsModel: true, handle: score },
+    "/get_reward": { method: "POST", auth: true, needsModel: true, handle: getReward },
+    "/classify": { method: "POST", auth: true, needsModel: true, handle: classify },
+    "/v1/classify": { method: "POST", auth: true, needsModel: true, handle: classify },
+    "/v1/models": { method: "GET", auth: true, needsModel: true, handle: models },
+    "/health": { method: "GET", auth: false, needsModel: false, handle: health },
+    "/metrics": { method: "GET", auth: true, needsModel: false, handle: metrics },
+};
+
+/** The route for a path; unknown paths are a 404. */
+export function findRoute(path: string): Route {
+    const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
+    if (!route) throw new HttpError(404, "ERR_NOT_FOUND", `no route ${path}; routes: ${Object.keys(routes).join(", ")}`);
+    return route;
+}

@@ -1,0 +1,265 @@
+/**
+ * Preference data for evaluation: parses RewardBench rows, message pairs and
+ * Anthropic hh-rlhf transcripts into chosen/rejected conversations, from
+ * `.jsonl` or gzip-compressed `.jsonl.gz` files read as a stream. The format
+ * is detected from a file's first row (or forced) and every row must fit it;
+ * a row that does not is rejected with ERR_INVALID_DATA naming the line and
+ * the field.
+ */
+import fs from "node:fs";
+import readline from "node:readline";
+import { Readable } from "node:stream";
+import zlib from "node:zlib";
+import type { ChatMessage } from "../chat-template.js";
+import { RewardModelError } from "../errors.js";
+
+/**
+ * - `rewardbench`: `{prompt: str, chosen: str, rejected: str, subset?, id?}`
+ * - `messages`: `{chosen: [messages], rejected: [messages]}` (a string `prompt`
+ *   beside them is ignored), or `{prompt: [messages], chosen: str | [messages],
+ *   rejected: str | [messages]}` (the prompt, then the answer)
+ * - `hh-rlhf`: `{chosen: "\n\nHuman: ...\n\nAssistant: ...", rejected: "..."}`
+ */
+export type DataFormat = "rewardbench" | "messages" | "hh-rlhf";
+
+export const dataFormats: readonly DataFormat[] = ["rewardbench", "messages", "hh-rlhf"];
+
+/** One preference pair: the chosen conversation should get the higher reward. */
+export interface PreferencePair {
+    chosen: ChatMessage[];
+    rejected: ChatMessage[];
+    /** RewardBench subset (or any grouping the data carries). */
+    subset?: string;
+    /** The row's `id`, as given. */
+    id?: string | number;
+    /** 1-based line in the source file, when read from one. */
+    line?: number;
+}
+
+export interface ReadPairsOptions {
+    /** Skip detection and require this format. */
+    format?: DataFormat;
+    /** Read at most this many pairs. */
+    limit?: number;
+}
+
+export interface PairsFile {
+    format: DataFormat;
+    pairs: PreferencePair[];
+}
+
+function invalid(where: string, message: string): RewardModelError {
+    return new RewardModelError("ERR_INVALID_DATA", `${where}: ${message}`);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+    return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** The format a row looks like, or undefined when it fits none. */
+export function detectFormat(row: unknown): DataFormat | undefined {
+    if (!isRecord(row)) return undefined;
+    const { prompt, chosen } = row;
+    if (Array.isArray(chosen) || Array.isArray(prompt)) return "messages";
+    if (typeof chosen !== "string") return undefined;
+    if (typeof prompt === "string") return "rewardbench";
+    return prompt === undefined && isTranscript(chosen) ? "hh-rlhf" : undefined;
+}
+
+function isTranscript(text: string): boolean {
+    return text.startsWith("Human: ") || text.includes("\n\nHuman: ");
+}
+
+/** Checks `value` is a non-empty array of {role, content} strings. */
+function messagesField(value: unknown, where: string, field: string): ChatMessage[] {
+    if (!Array.isArray(value)) throw invalid(where, `"${field}" must be an array of {role, content} messages`);
+    if (value.length === 0) throw invalid(where, `"${field}" is an empty array of messages`);
+    return value.map((m: unknown, i) => {
+        if (!isRecord(m)) throw invalid(where, `"${field}[${i}]" must be an object {role, content}`);
+        if (typeof m.role !== "string" || m.role === "") throw invalid(where, `"${field}[${i}].role" must be a non-empty string`);
+        if (typeof m.content !== "string") throw invalid(where, `"${field}[${i}].content" must be a string`);
+        return { role: m.role, content: m.content };
+    });
+}
+
+function stringField(row: Record<string, unknown>, field: string, where: string): string {
+    const value = row[field];
+    if (value === undefined) throw invalid(where, `missing "${field}"`);
+    if (typeof value !== "string") throw invalid(where, `"${field}" must be a string, got ${describe(value)}`);
+    return value;
+}
+
+function describe(value: unknown): string {
+    if (value === null) return "null";
+    if (Array.isArray(value)) return "an array";
+    return typeof value === "object" ? "an object" : typeof value;
+}
+
+const marker = /\n\n(Human|Assistant):(?: |$)/g;
+
+/**
+ * Splits an hh-rlhf transcript on "\n\nHuman: " and "\n\nAssistant: " into
+ * user and assistant messages with trimmed content. The last turn must be the
+ * assistant's (the answer being judged).
+ */
+export function parseTranscript(text: string, where = "transcript", field = "chosen"): ChatMessage[] {
+    const source = text.startsWith("Human: ") ? `\n\n${text}` : text;
+    const messages: ChatMessage[] = [];
+    let last: { role: string; start: number } | undefined;
+    let head = "";
+    for (const m of source.matchAll(marker)) {
+        if (last) messages.push({ role: last.role, content: source.slice(last.start, m.index).trim() });
+        else head = source.slice(0, m.index);
+        last = { role: m[1] === "Human" ? "user" : "assistant", start: m.index + m[0].length };
+    }
+    if (!last) throw invalid(where, `"${field}" is not an hh-rlhf transcript (no "\\n\\nHuman: " or "\\n\\nAssistant: " turns)`);
+    if (head.trim() !== "") throw invalid(where, `"${field}" has text before its first "Human:" turn`);
+    messages.push({ role: last.role, content: source.slice(last.start).trim() });
+    if (messages[messages.length - 1]!.role !== "assistant") {
+        throw invalid(where, `"${field}" does not end with an "Assistant:" turn`);
+    }
+    return messages;
+}
+
+/** The answer of a `messages`-format row with a prompt: a string, or the messages that follow the prompt. */
+function answer(prompt: ChatMessage[], value: unknown, where: string, field: string): ChatMessage[] {
+    if (typeof value === "string") return [...prompt, { role: "assistant", content: value }];
+    if (value === undefined) throw invalid(where, `missing "${field}"`);
+    return [...prompt, ...messagesField(value, where, field)];
+}
+
+/** Parses one row (already JSON-decoded) of the given format. `where` names it in errors, e.g. "line 12". */
+export function parseRow(row: unknown, format: DataFormat, where = "row"): PreferencePair {
+    if (!isRecord(row)) throw invalid(where, `expected a JSON object, got ${describe(row)}`);
+    let chosen: ChatMessage[];
+    let rejected: ChatMessage[];
+    switch (format) {
+        case "rewardbench": {
+            const prompt = stringField(row, "prompt", where);
+            const user: ChatMessage = { role: "user", content: prompt };
+            chosen = [user, { role: "assistant", content: stringField(row, "chosen", where) }];
+            rejected = [user, { role: "assistant", content: stringField(row, "rejected", where) }];
+            break;
+        }
+        case "messages": {
+            // A string prompt beside full conversations (UltraFeedback-style) repeats their first turn.
+            if (row.prompt === undefined || (typeof row.prompt === "string" && Array.isArray(row.chosen))) {
+                chosen = messagesField(row.chosen, where, "chosen");
+                rejected = messagesField(row.rejected, where, "rejected");
+            } else {
+                const prompt = messagesField(row.prompt, where, "prompt");
+                chosen = answer(prompt, row.chosen, where, "chosen");
+                rejected = answer(prompt, row.rejected, where, "rejected");
+            }
+            break;
+        }
+        case "hh-rlhf": {
+            chosen = parseTranscript(stringField(row, "chosen", where), where, "chosen");
+            rejected = parseTranscript(stringField(row, "rejected", where), where, "rejected");
+            break;
+        }
+        default:
+            throw new RewardModelError("ERR_INVALID_OPTION", `unknown data format ${JSON.stringify(format)}; use one of ${dataFormats.join(", ")}`);
+    }
+    const pair: PreferencePair = { chosen, rejected };
+    if (row.subset !== undefined && row.subset !== null) {
+        if (typeof row.subset !== "string") throw invalid(where, `"subset" must be a string, got ${describe(row.subset)}`);
+        pair.subset = row.subset;
+    }
+    if (row.id !== undefined && row.id !== null) {
+        if (typeof row.id !== "string" && typeof row.id !== "number") {
+            throw invalid(where, `"id" must be a string or a number, got ${describe(row.id)}`);
+        }
+        pair.id = row.id;
+    }
+    return pair;
+}
+
+/** Checks a format name (from a flag or an option). */
+export function checkFormat(format: unknown): DataFormat {
+    if (typeof format !== "string" || !dataFormats.includes(format as DataFormat)) {
+        throw new RewardModelError("ERR_INVALID_OPTION", `unknown data format ${JSON.stringify(format)}; use one of ${dataFormats.join(", ")}`);
+    }
+    return format as DataFormat;
+}
+
+/**
+ * Parses JSONL lines into pairs. The format comes from `options.format` or
+ * the first non-empty line; blank lines are skipped.
+ */
+export async function parsePairLines(lines: AsyncIterable<string> | Iterable<string>, options: ReadPairsOptions = {}, source = "data"): Promise<PairsFile> {
+    let format = options.format === undefined ? undefined : checkFormat(options.format);
+    const limit = options.limit ?? Infinity;
+    if (limit !== Infinity && (!Number.isInteger(limit) || limit < 1)) {
+        throw new RewardModelError("ERR_INVALID_OPTION", `limit must be a positive integer, got ${String(limit)}`);
+    }
+    const pairs: PreferencePair[] = [];
+    let lineNumber = 0;
+    for await (const text of lines) {
+        lineNumber++;
+        if (text.trim() === "") continue;
+        const where = `${source} line ${lineNumber}`;
+        let row: unknown;
+        try {
+            row = JSON.parse(text);
+        } catch (cause) {
+            throw new RewardModelError("ERR_INVALID_DATA", `${where}: not valid JSON (${(cause as Error).message})`, { cause });
+        }
+        if (format === undefined) {
+            format = detectFormat(row);
+            if (format === undefined) {
+                throw invalid(where, "the row fits no known format: expected RewardBench {prompt, chosen, rejected} strings, " +
+                    "message pairs {chosen: [messages], rejected: [messages]} (optionally with prompt: [messages]), " +
+                    "or hh-rlhf {chosen, rejected} transcripts");
+            }
+        }
+        const pair = parseRow(row, format, where);
+        pair.line = lineNumber;
+        pairs.push(pair);
+        if (pairs.length >= limit) break;
+    }
+    if (pairs.length === 0) throw new RewardModelError("ERR_INVALID_DATA", `${source} holds no preference pairs`);
+    return { format: format!, pairs };
+}
+
+/**
+ * Reads a `.jsonl` file of preference pairs, streamed; gzip files (`.jsonl.gz`,
+ * recognised by their magic bytes) are decompressed on the fly.
+ */
+export async function readPairs(file: string, options: ReadPairsOptions = {}): Promise<PairsFile> {
+    let stat: fs.Stats;
+    try {
+        stat = fs.statSync(file);
+    } catch (cause) {
+        throw new RewardModelError("ERR_INVALID_DATA", `cannot read ${file}: ${(cause as Error).message}`, { cause });
+    }
+    if (!stat.isFile()) throw new RewardModelError("ERR_INVALID_DATA", `${file} is not a file`);
+    const raw = fs.createReadStream(file);
+    let input: Readable = raw;
+    if (isGzip(file)) {
+        const gunzip = zlib.createGunzip();
+        raw.on("error", (e) => gunzip.destroy(e));
+        input = raw.pipe(gunzip);
+    }
+    const lines = readline.createInterface({ input, crlfDelay: Infinity });
+    try {
+        return await parsePairLines(lines, options, file);
+    } catch (error) {
+        if (error instanceof RewardModelError) throw error;
+        throw new RewardModelError("ERR_INVALID_DATA", `cannot read ${file}: ${(error as Error).message}`, { cause: error });
+    } finally {
+        lines.close();
+        input.destroy();
+        raw.destroy();
+    }
+}
+
+function isGzip(file: string): boolean {
+    const fd = fs.openSync(file, "r");
+    try {
+        const head = Buffer.alloc(2);
+        return fs.readSync(fd, head, 0, 2, 0) === 2 && head[0] === 0x1f && head[1] === 0x8b;
+    } finally {
+        fs.closeSync(fd);
+    }
+}

@@ -1,0 +1,66 @@
+/**
+ * The quantization sweep: quantizes a reference GGUF to each requested type
+ * into a temporary directory with `quantize()`, evaluates the reference and
+ * every quantized file on the same pairs (the reference first, so each
+ * quantized model is compared with it), and deletes the temporaries.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { quantize, quantizeTypeNames, type QuantizeProgress } from "../convert/quantize.js";
+import { RewardModelError } from "../errors.js";
+import { fileTypeFromName, fileTypeName } from "../file-types.js";
+import { evaluate, type EvalModelSpec, type EvaluateOptions } from "./evaluate.js";
+import type { PreferencePair } from "./formats.js";
+import type { EvalReport } from "./report.js";
+
+export interface SweepOptions extends EvaluateOptions {
+    /** Threads for quantizing. Default: os.availableParallelism(). */
+    quantizeThreads?: number;
+    /** Parent of the temporary directory. Default: os.tmpdir(). */
+    tempDir?: string;
+    onQuantize?: (type: string, progress: QuantizeProgress) => void;
+}
+
+/** Checks and normalises the type names ("q4_k_m" -> "Q4_K_M"); unknown or duplicate types are rejected. */
+export function sweepTypes(types: readonly string[]): string[] {
+    if (!Array.isArray(types) || types.length === 0) {
+        throw new RewardModelError("ERR_INVALID_OPTION", "the quantization sweep needs at least one type, e.g. Q8_0,Q4_K_M");
+    }
+    const valid = quantizeTypeNames();
+    const names = types.map((t) => {
+        const ftype = typeof t === "string" ? fileTypeFromName(t) : undefined;
+        const name = ftype === undefined ? undefined : fileTypeName(ftype);
+        if (name === undefined || !valid.includes(name)) {
+            throw new RewardModelError("ERR_INVALID_OPTION", `cannot quantize to ${JSON.stringify(t)}; valid types: ${valid.join(", ")}`);
+        }
+        return name;
+    });
+    const duplicate = names.find((n, i) => names.indexOf(n) !== i);
+    if (duplicate) throw new RewardModelError("ERR_INVALID_OPTION", `${duplicate} is listed twice`);
+    return names;
+}
+
+/** Quantizes `reference` to each of `types`, evaluates all of them on `pairs`, and removes the quantized files. */
+export async function quantizationSweep(reference: string, types: readonly string[], pairs: readonly PreferencePair[], options: SweepOptions = {}): Promise<EvalReport> {
+    const names = sweepTypes(types);
+    const dir = fs.mkdtempSync(path.join(options.tempDir ?? os.tmpdir(), "llama-reward-sweep-"));
+    try {
+        const base = path.basename(reference).replace(/\.gguf$/i, "");
+        const models: EvalModelSpec[] = [{ model: reference, name: base }];
+        for (const type of names) {
+            const file = path.join(dir, `${base}.${type}.gguf`);
+            await quantize(reference, file, type, {
+                threads: options.quantizeThreads,
+                onProgress: options.onQuantize && ((p) => options.onQuantize!(type, p)),
+            });
+            models.push({ model: file, name: `${base}.${type}`, quantizedFrom: reference });
+        }
+        const report = await evaluate(models, pairs, options);
+        // The quantized files are gone once this returns: report them by name, not by a dead path.
+        for (const m of report.models) if (m.quantizedFrom !== undefined) m.path = null;
+        return report;
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}

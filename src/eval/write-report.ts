@@ -1,0 +1,40 @@
+/**
+ * Writes an evaluation report: report.json alone (`writeReportJson`), or a
+ * directory with report.json, report.md and the SVG plots (`writeReportDir`).
+ */
+import fs from "node:fs";
+import path from "node:path";
+import type { PreferencePair } from "./formats.js";
+import { renderMarkdown } from "./markdown.js";
+import type { EvalReport } from "./report.js";
+import { reportPlots } from "./svg-plots.js";
+
+/** The report as JSON text (two-space indent; each item on one line keeps large reports readable). */
+export function reportJson(report: EvalReport): string {
+    const { items, ...rest } = report;
+    const head = JSON.stringify({ ...rest, items: [] }, null, 2);
+    if (items.length === 0) return `${head}\n`;
+    const body = items.map((it) => `    ${JSON.stringify(it)}`).join(",\n");
+    return `${head.slice(0, head.lastIndexOf("[]"))}[\n${body}\n  ]\n}\n`;
+}
+
+export function writeReportJson(report: EvalReport, file: string): void {
+    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    fs.writeFileSync(file, reportJson(report));
+}
+
+/** Writes report.json, report.md and the plots into `dir` (created if needed); returns the files written. */
+export function writeReportDir(report: EvalReport, dir: string, pairs?: readonly PreferencePair[]): string[] {
+    fs.mkdirSync(dir, { recursive: true });
+    const plots = reportPlots(report);
+    const files: string[] = [];
+    const write = (name: string, text: string) => {
+        const file = path.join(dir, name);
+        fs.writeFileSync(file, text);
+        files.push(file);
+    };
+    write("report.json", reportJson(report));
+    write("report.md", renderMarkdown(report, { pairs, plots }));
+    for (const p of plots) write(p.file, p.svg);
+    return files;
+}

@@ -25,13 +25,6 @@ Napi::Error addon_error(Napi::Env env, const char * code, const std::string & me
 }
 
 namespace {
-Napi::Value load_model(const Napi::CallbackInfo & info) {
-    auto * worker = new ModelLoadWorker(info.Env(), info);
-    Napi::Promise promise = worker->promise();
-    worker->Queue();
-    return promise;
-}
-
 Napi::Value system_info(const Napi::CallbackInfo & info) {
     return Napi::String::New(info.Env(), llama_print_system_info());
 }
@@ -88,7 +81,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
 
     // loadModel(path, options, abortFlag, onProgress?): Promise<AddonModel>
     exports.Set("loadModel", Napi::Function::New(env, load_model, "loadModel"));
-    // quantize(input, output, options, abortFlag, onProgress?): Promise<void>
+    // quantize(input, output, options, onProgress?): Promise<void>
     exports.Set("quantize", Napi::Function::New(env, quantize_model, "quantize"));
     // systemInfo(): string
     exports.Set("systemInfo", Napi::Function::New(env, system_info, "systemInfo"));

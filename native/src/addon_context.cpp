@@ -72,9 +72,7 @@ Napi::Value AddonContext::decode(const Napi::CallbackInfo & info) {
     // The worker validates and copies everything on this thread; Execute never touches JS.
     auto * worker = new ContextDecodeWorker(env, this, info.This().As<Napi::Object>(), info[0].As<Napi::Object>());
     busy = true;
-    Napi::Promise promise = worker->promise();
-    worker->Queue();
-    return promise;
+    return worker->queue();
 }
 
 Napi::Value AddonContext::info(const Napi::CallbackInfo & info) {

@@ -162,9 +162,6 @@ Napi::Value AddonModel::info(const Napi::CallbackInfo & info) {
     out.Set("labels", labels);
     out.Set("bosToken", llama_vocab_bos(vocab));
     out.Set("eosToken", llama_vocab_eos(vocab));
-    out.Set("eotToken", llama_vocab_eot(vocab));
-    out.Set("addBos", llama_vocab_get_add_bos(vocab));
-    out.Set("addEos", llama_vocab_get_add_eos(vocab));
     const char * tmpl = llama_model_chat_template(model, nullptr);
     out.Set("chatTemplate", tmpl ? Napi::Value(Napi::String::New(env, tmpl)) : env.Null());
     return out;
@@ -179,9 +176,7 @@ Napi::Value AddonModel::create_context(const Napi::CallbackInfo & info) {
         throw Napi::TypeError::New(env, "createContext(options: object)");
     }
     auto * worker = new ContextCreateWorker(env, this, info.This().As<Napi::Object>(), info[0].As<Napi::Object>());
-    Napi::Promise promise = worker->promise();
-    worker->Queue();
-    return promise;
+    return worker->queue();
 }
 
 Napi::Value AddonModel::dispose(const Napi::CallbackInfo & info) {

@@ -3,27 +3,25 @@
 #pragma once
 
 #include <napi.h>
-#include <string>
 
 #include "llama.h"
+#include "promise_worker.h"
 
 class AddonModel;
 
-class ContextCreateWorker : public Napi::AsyncWorker {
-public:
+// model.createContext(options: NativeContextOptions): Promise<AddonContext>
+class ContextCreateWorker : public PromiseWorker<Napi::AsyncWorker> {
+  public:
     ContextCreateWorker(Napi::Env env, AddonModel * model, Napi::Object model_object, Napi::Object options);
 
-    Napi::Promise promise() { return deferred_.Promise(); }
+  protected:
+    void        Execute() override;
+    Napi::Value result(Napi::Env env) override;
+    void        discard() override;
 
-protected:
-    void Execute() override;
-    void OnOK() override;
-    void OnError(const Napi::Error & error) override;
-
-private:
-    Napi::Promise::Deferred deferred_;
-    Napi::ObjectReference   model_ref_;
-    AddonModel *            model_;
-    llama_context_params    params_;
-    llama_context *         ctx_ = nullptr;
+  private:
+    Napi::ObjectReference model_ref_;  // keeps the model alive while its context is created
+    AddonModel *          model_;
+    llama_context_params  params_;
+    llama_context *       ctx_ = nullptr;
 };

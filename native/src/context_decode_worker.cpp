@@ -6,34 +6,25 @@
 #include "addon_context.h"
 #include "addon_model.h"
 #include "addon_state.h"
+#include "js_options.h"
 #include "log_capture.h"
 
 namespace {
-std::vector<int32_t> read_int32_array(Napi::Object step, const char * key) {
-    Napi::Value v = step.Get(key);
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
-        throw Napi::TypeError::New(step.Env(), std::string("decode: ") + key + " must be an Int32Array");
-    }
-    Napi::Int32Array a = v.As<Napi::Int32Array>();
-    return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
-}
-
 [[noreturn]] void invalid(Napi::Env env, const char * code, const std::string & message) {
     throw addon_error(env, code, "decode: " + message);
 }
 }  // namespace
 
 ContextDecodeWorker::ContextDecodeWorker(Napi::Env env, AddonContext * context, Napi::Object context_object, Napi::Object step)
-    : Napi::AsyncWorker(env, "llama-reward:decode"),
-      deferred_(Napi::Promise::Deferred::New(env)),
+    : PromiseWorker(env, "llama-reward:decode", "ERR_DECODE_FAILED"),
       context_ref_(Napi::Persistent(context_object)),
       context_(context) {
-    remove_    = read_int32_array(step, "remove");
-    copies_    = read_int32_array(step, "copies");
-    tokens_    = read_int32_array(step, "tokens");
-    seq_ids_   = read_int32_array(step, "seqIds");
-    positions_ = read_int32_array(step, "positions");
-    outputs_   = read_int32_array(step, "outputs");
+    remove_    = js_options::int32_array(step, "remove", "decode");
+    copies_    = js_options::int32_array(step, "copies", "decode");
+    tokens_    = js_options::int32_array(step, "tokens", "decode");
+    seq_ids_   = js_options::int32_array(step, "seqIds", "decode");
+    positions_ = js_options::int32_array(step, "positions", "decode");
+    outputs_   = js_options::int32_array(step, "outputs", "decode");
 
     // Everything llama.cpp would assert on (or silently misuse) is rejected here.
     const auto seq_ok = [&](int32_t s) { return s >= 0 && (uint32_t) s < context->n_seq_max; };
@@ -106,8 +97,7 @@ void ContextDecodeWorker::Execute() {
     if (rc != 0) {
         const std::string why = log_capture_take();
         if (rc == 1) {
-            error_code_ = "ERR_CONTEXT_OVERFLOW";
-            SetError("llama_decode found no room in the KV cache" + (why.empty() ? std::string() : ": " + why));
+            fail("ERR_CONTEXT_OVERFLOW", "llama_decode found no room in the KV cache" + (why.empty() ? std::string() : ": " + why));
         } else {
             SetError("llama_decode failed with status " + std::to_string(rc) + (why.empty() ? std::string() : ": " + why));
         }
@@ -126,23 +116,12 @@ void ContextDecodeWorker::Execute() {
     }
 }
 
-void ContextDecodeWorker::OnOK() {
-    Napi::Env env = Env();
-    context_->step_finished();
-    try {
-        Napi::Float32Array out = Napi::Float32Array::New(env, result_.size());
-        std::copy(result_.begin(), result_.end(), out.Data());
-        deferred_.Resolve(out);
-    } catch (const Napi::Error &) {
-        // the environment is shutting down (worker terminated): nobody waits for this result
-    }
+void ContextDecodeWorker::settling() {
+    context_->step_finished();  // also on failure: the context takes the next step either way
 }
 
-void ContextDecodeWorker::OnError(const Napi::Error & error) {
-    context_->step_finished();
-    try {
-        deferred_.Reject(addon_error(Env(), error_code_.c_str(), error.Message()).Value());
-    } catch (const Napi::Error &) {
-        // the environment is shutting down
-    }
+Napi::Value ContextDecodeWorker::result(Napi::Env env) {
+    Napi::Float32Array out = Napi::Float32Array::New(env, result_.size());
+    std::copy(result_.begin(), result_.end(), out.Data());
+    return out;
 }

@@ -5,27 +5,25 @@
 #pragma once
 
 #include <napi.h>
-#include <string>
 #include <vector>
 
 #include "llama.h"
+#include "promise_worker.h"
 
 class AddonContext;
 
-class ContextDecodeWorker : public Napi::AsyncWorker {
-public:
+// context.decode(step: NativeDecodeStep): Promise<Float32Array>
+class ContextDecodeWorker : public PromiseWorker<Napi::AsyncWorker> {
+  public:
     ContextDecodeWorker(Napi::Env env, AddonContext * context, Napi::Object context_object, Napi::Object step);
 
-    Napi::Promise promise() { return deferred_.Promise(); }
+  protected:
+    void        Execute() override;
+    Napi::Value result(Napi::Env env) override;
+    void        settling() override;
 
-protected:
-    void Execute() override;
-    void OnOK() override;
-    void OnError(const Napi::Error & error) override;
-
-private:
-    Napi::Promise::Deferred deferred_;
-    Napi::ObjectReference   context_ref_;
+  private:
+    Napi::ObjectReference   context_ref_;  // keeps the context alive while the step runs
     AddonContext *          context_;
 
     std::vector<llama_seq_id> remove_;   // sequences whose KV is dropped first
@@ -35,5 +33,4 @@ private:
     std::vector<llama_pos>    positions_;
     std::vector<llama_seq_id> outputs_;  // sequences whose last token is in this batch
     std::vector<float>        result_;   // n_cls_out floats per output sequence
-    std::string               error_code_ = "ERR_DECODE_FAILED";
 };

@@ -7,31 +7,32 @@
 #include <string>
 
 #include "llama.h"
+#include "promise_worker.h"
 
-class ModelLoadWorker : public Napi::AsyncProgressWorker<float> {
-public:
+// loadModel(path: string, options: {gpuLayers: number, useMmap: boolean}, abortFlag: Int32Array,
+//           onProgress?: (progress: number) => void): Promise<AddonModel>
+Napi::Value load_model(const Napi::CallbackInfo & info);
+
+class ModelLoadWorker : public PromiseWorker<Napi::AsyncProgressWorker<float>> {
+  public:
     ModelLoadWorker(Napi::Env env, const Napi::CallbackInfo & info);
 
-    Napi::Promise promise() { return deferred_.Promise(); }
+  protected:
+    void        Execute(const ExecutionProgress & progress) override;
+    void        OnProgress(const float * data, size_t count) override;
+    Napi::Value result(Napi::Env env) override;
+    void        discard() override;
 
-protected:
-    void Execute(const ExecutionProgress & progress) override;
-    void OnProgress(const float * data, size_t count) override;
-    void OnOK() override;
-    void OnError(const Napi::Error & error) override;
-
-private:
+  private:
     static bool progress_callback(float progress, void * user_data);
 
-    Napi::Promise::Deferred deferred_;
-    Napi::FunctionReference on_progress_;
-    Napi::ObjectReference   abort_flag_ref_;    // keeps the flag's memory alive
-    volatile int32_t *      abort_flag_ = nullptr;
-    const ExecutionProgress * progress_ = nullptr;
+    ProgressCallback          on_progress_;
+    Napi::ObjectReference     abort_flag_ref_;  // keeps the flag's memory alive
+    volatile int32_t *        abort_flag_ = nullptr;
+    const ExecutionProgress * progress_   = nullptr;
 
-    std::string  path_;
-    int32_t      gpu_layers_ = 0;
-    bool         use_mmap_ = true;
-    llama_model * model_ = nullptr;
-    std::string  error_code_ = "ERR_LOAD_FAILED";
+    std::string   path_;
+    int32_t       gpu_layers_ = 0;
+    bool          use_mmap_   = true;
+    llama_model * model_      = nullptr;
 };

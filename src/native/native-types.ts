@@ -19,9 +19,6 @@ export interface NativeModelInfo {
     labels: string[];
     bosToken: number;
     eosToken: number;
-    eotToken: number;
-    addBos: boolean;
-    addEos: boolean;
     chatTemplate: string | null;
 }
 

@@ -160,7 +160,7 @@ export function hfReferenceScores(config: HfReferenceConfig, weights: HfWeights,
                 for (let s = 0; s <= t; s++) { scores[s] = Math.exp(scores[s]! - max); sum += scores[s]!; }
                 for (let s = 0; s <= t; s++) {
                     const w = scores[s]! / sum;
-                    for (let j = 0; j < hd; j++) att[h * hd + j] += w * v[s]![kvh * hd + j]!;
+                    for (let j = 0; j < hd; j++) att[h * hd + j]! += w * v[s]![kvh * hd + j]!;
                 }
             }
             const o = linear(get(weights, `${p}self_attn.o_proj.weight`), att, nh * hd, d);

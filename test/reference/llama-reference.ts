@@ -221,13 +221,13 @@ export function referenceLastHidden(model: ReferenceModel, tokens: readonly numb
                 const out = t * d + qOff;
                 for (let s = 0; s <= t; s++) {
                     const p = scores[s]! / sum;
-                    for (let j = 0; j < m.headDim; j++) att[out + j] += p * v[s * dKv + kvOff + j]!;
+                    for (let j = 0; j < m.headDim; j++) att[out + j]! += p * v[s * dKv + kvOff + j]!;
                 }
             }
         }
         for (let t = 0; t < T; t++) {
             matVec(L.wo, att, t * d, d, d, proj, 0);
-            for (let i = 0; i < d; i++) x[t * d + i] += proj[i]!;
+            for (let i = 0; i < d; i++) x[t * d + i]! += proj[i]!;
         }
 
         // SwiGLU feed-forward block: down(silu(gate·x) * (up·x)).
@@ -240,7 +240,7 @@ export function referenceLastHidden(model: ReferenceModel, tokens: readonly numb
                 gate[i] = (g / (1 + Math.exp(-g))) * up[i]!;
             }
             matVec(L.wDown, gate, 0, m.nFf, d, proj, 0);
-            for (let i = 0; i < d; i++) x[t * d + i] += proj[i]!;
+            for (let i = 0; i < d; i++) x[t * d + i]! += proj[i]!;
         }
     }
 
@@ -254,6 +254,6 @@ export function referenceRewards(model: ReferenceModel, tokens: readonly number[
     const h = referenceLastHidden(model, tokens);
     const out = new Float64Array(model.nLabels);
     matVec(model.clsWeight, h, 0, model.nEmbd, model.nLabels, out, 0);
-    if (model.clsBias !== undefined) for (let i = 0; i < model.nLabels; i++) out[i] += model.clsBias[i]!;
+    if (model.clsBias !== undefined) for (let i = 0; i < model.nLabels; i++) out[i]! += model.clsBias[i]!;
     return Array.from(out);
 }

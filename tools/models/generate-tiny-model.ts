@@ -20,7 +20,7 @@ import { pathToFileURL } from "node:url";
 import { RewardModelError } from "../../src/errors.js";
 import { float32ToF16 } from "../../src/gguf/float16.js";
 import { readGgufHeader } from "../../src/gguf/gguf-reader.js";
-import { GgmlType, GgufValueType, type GgufHeader } from "../../src/gguf/gguf-types.js";
+import { GgmlType, type GgufHeader } from "../../src/gguf/gguf-types.js";
 import { GgufWriter } from "../../src/gguf/gguf-writer.js";
 import { llamaCppDir, packageRoot } from "../../src/package-root.js";
 import { vocabTokenCount, writeLlama3Tokenizer } from "./llama3-tokenizer.js";

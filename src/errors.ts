@@ -23,9 +23,11 @@ export const rewardErrorCodes = [
     "ERR_ABORTED",                  // an AbortSignal fired
     "ERR_DISPOSED",                 // the model was disposed
     "ERR_NATIVE_NOT_BUILT",         // the native addon could not be loaded
+    "ERR_GPU_UNAVAILABLE",          // the requested GPU backend (gpu option) has no usable device here
     "ERR_CONVERT_FAILED",           // a checkpoint could not be converted
     "ERR_QUANTIZE_FAILED",          // llama_model_quantize failed
     "ERR_INVALID_DATA",             // an evaluation data file or row does not fit a known format
+    "ERR_INTERNAL",                 // llama-reward broke one of its own invariants (a bug: please report it)
 ] as const;
 
 export type RewardErrorCode = (typeof rewardErrorCodes)[number];

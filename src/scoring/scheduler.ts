@@ -1,111 +1,157 @@
 /**
- * Continuous batching over one native context. Sequences from every caller
- * are queued, admitted into free sequence slots while the KV cache has room,
- * packed together into each decode step up to the batch size (long ones in
- * chunks), and released as soon as their last token has been decoded.
+ * Continuous batching over one native context. Callers' sequences are queued
+ * as jobs, admitted into sequence slots while the KV cache has room, packed
+ * together into each decode step up to the batch size (long ones in chunks),
+ * and released as soon as their last token has been decoded.
  *
- * Shared prompts: a group decodes its prefix once in one slot, then each
- * suffix starts from a copy of that KV (llama_memory_seq_cp); the last suffix
- * simply continues in the prefix's own slot.
+ * A job is one sequence, or a group of sequences sharing a token prefix: the
+ * group decodes its prefix once in its first slot, then each suffix starts
+ * from a copy of that KV (llama_memory_seq_cp) in one of the group's other
+ * slots; the last suffix simply continues in the prefix's own slot.
+ *
+ * Invariant (progress by construction): a job is admitted only when it can be
+ * given every KV cell it will ever occupy and at least the slots it needs to
+ * finish (1 for a sequence, 2 for a group: one holds the prefix, suffixes
+ * take turns in the other). Admitted jobs therefore never wait for each
+ * other; each one finishes and returns its slots and cells, and because no
+ * job may need more than the whole context and every slot, the head of the
+ * queue is always admitted once the jobs before it finish. Admission is FIFO,
+ * so nothing starves. Should that invariant ever break, the scheduler does
+ * not wait silently: work it cannot start rejects with ERR_INTERNAL.
+ *
+ * Reproducible mode admits one job at a time, decodes one sequence per step
+ * and cuts chunks at absolute positions that are multiples of the batch size:
+ * a sequence then always meets the same KV layout and the same kernels,
+ * whatever else was submitted with it.
  *
  * Only one decode step runs at a time and it runs on the libuv thread pool;
- * the JS thread only plans steps, which takes microseconds.
+ * the JS thread only plans steps, which takes microseconds. While any work is
+ * pending a step is in flight, which keeps the process alive.
  */
-import { RewardModelError, abortedError } from "../errors.js";
-import type { NativeContext, NativeError } from "../native/native-types.js";
+import { RewardModelError, abortedError, fromNativeError } from "../errors.js";
+import type { NativeContext } from "../native/native-types.js";
+import { groupByPrefix } from "./prefix-groups.js";
+import { packStep, slotsToGrant, type JobDemand } from "./step-plan.js";
 
 export interface SchedulerLimits {
     contextSize: number;
     batchSize: number;
     parallel: number;
     labelCount: number;
+    /** Bitwise-reproducible scheduling (see the header comment). */
+    reproducible: boolean;
 }
 
 export interface SchedulerStats {
+    /** Decode steps run so far. */
     steps: number;
+    /** Tokens decoded so far. */
     tokens: number;
+    /** Jobs waiting for admission. */
+    queued: number;
+    /** Jobs admitted and not finished. */
+    active: number;
+    /** Sequence slots not held by any job. */
+    freeSlots: number;
+    /** KV cells promised to admitted jobs. */
+    reservedCells: number;
 }
 
-interface Group {
-    prefix: Sequence;
-    waiting: Sequence[];     // suffixes not yet given a slot
-    live: number;            // suffixes admitted and not finished
-    prefixDone: boolean;
+/** Below this many shared tokens, sharing a prefix is not worth a KV copy. */
+const minSharedPrefix = 16;
+
+/** One caller's promise. */
+interface Request {
+    resolve: (values: Float32Array) => void;
+    reject: (error: Error) => void;
+    settled: boolean;
 }
 
+/** Tokens fed into one slot. */
 interface Sequence {
-    tokens: Int32Array;      // the tokens this slot feeds
-    pos0: number;            // position of tokens[0]
+    tokens: Int32Array;
+    pos0: number;
     fed: number;
-    slot: number;            // -1 until admitted
-    group?: Group;
-    isPrefix: boolean;
-    finished: boolean;
-    resolve?: (values: Float32Array) => void;
-    reject?: (error: Error) => void;
+    slot: number;
+    /** Absent for a group's prefix, whose output nobody reads. */
+    request?: Request;
 }
 
-type QueueEntry = { kind: "single"; seq: Sequence; cost: number } | { kind: "group"; group: Group; cost: number };
+interface Job {
+    demand: JobDemand;
+    /** A group's shared prefix; absent for a single sequence. */
+    prefix?: Sequence;
+    prefixDone: boolean;
+    /** Sequences not started yet (for a group: suffixes waiting for the prefix or a slot). */
+    pending: Sequence[];
+    /** Started sequences with tokens left or an output not yet read. */
+    feeding: Sequence[];
+    /** Granted slots no sequence of this job uses now (their KV is already queued for removal). */
+    idleSlots: number[];
+    /** The slot holding the prefix's KV (a group only; -1 once the last suffix took it over). */
+    prefixSlot: number;
+    cancelled: boolean;
+    requests: Request[];
+}
 
 export class Scheduler {
-    private readonly queue: QueueEntry[] = [];
-    private readonly active: Sequence[] = [];     // sequences holding a slot with tokens left
-    private readonly groups = new Set<Group>();   // groups whose prefix holds a slot
+    private readonly queue: Job[] = [];
+    private readonly admitted: Job[] = [];
     private readonly freeSlots: number[] = [];
     private pendingRemove: number[] = [];
-    private reserved = 0;                         // KV cells promised to admitted work
+    private reservedCells = 0;
     private running: Promise<void> | undefined;
     private disposed = false;
-    readonly stats: SchedulerStats = { steps: 0, tokens: 0 };
+    private steps = 0;
+    private tokens = 0;
 
     constructor(private readonly context: NativeContext, readonly limits: SchedulerLimits) {
         for (let s = limits.parallel - 1; s >= 0; s--) this.freeSlots.push(s);
     }
 
+    get stats(): SchedulerStats {
+        return {
+            steps: this.steps, tokens: this.tokens, queued: this.queue.length, active: this.admitted.length,
+            freeSlots: this.freeSlots.length, reservedCells: this.reservedCells,
+        };
+    }
+
     /** Scores one token sequence; resolves with labelCount values. */
     score(tokens: Int32Array, signal?: AbortSignal): Promise<Float32Array> {
-        this.checkUsable(signal);
-        this.checkFits(tokens.length);
-        return new Promise<Float32Array>((resolve, reject) => {
-            const seq = newSequence(tokens, 0, false);
-            seq.resolve = resolve;
-            seq.reject = reject;
-            this.attachSignal(signal, [seq], () => this.cancelSingle(seq));
-            this.queue.push({ kind: "single", seq, cost: tokens.length });
-            this.pump();
-        });
+        return this.scoreMany([tokens], signal)[0] as Promise<Float32Array>;
     }
 
     /**
-     * Scores prefix+suffix for every suffix, decoding the prefix once. Every
-     * suffix must be non-empty. Resolves one promise per suffix.
+     * Scores many token sequences, one promise each, in input order. Sequences
+     * sharing a long prefix decode it once.
      */
-    scoreShared(prefix: Int32Array, suffixes: Int32Array[], signal?: AbortSignal): Promise<Float32Array>[] {
+    scoreMany(lists: readonly Int32Array[], signal?: AbortSignal): Promise<Float32Array>[] {
         this.checkUsable(signal);
-        if (suffixes.length === 0) return [];
-        if (this.limits.parallel < 2 || prefix.length === 0) {
-            return suffixes.map((s) => this.score(concat(prefix, s), signal));
-        }
-        // Split into groups that each fit the KV cache on their own.
-        const groups: Int32Array[][] = [];
-        let current: Int32Array[] = [];
-        let cost = prefix.length;
-        for (const suffix of suffixes) {
-            if (suffix.length === 0) throw new Error("scoreShared: empty suffix");
-            this.checkFits(prefix.length + suffix.length);
-            if (current.length > 0 && cost + suffix.length > this.limits.contextSize) {
-                groups.push(current);
-                current = [];
-                cost = prefix.length;
+        for (const list of lists) this.checkFits(list.length);
+        const promises: Promise<Float32Array>[] = new Array(lists.length);
+        const jobs: Job[] = [];
+        const sharing = this.limits.parallel >= 2;
+        const align = this.limits.reproducible ? this.limits.batchSize : 1;
+        const groups = sharing ? groupByPrefix(lists, { minShared: minSharedPrefix, align }) : lists.map((_, i) => ({ members: [i], prefixLength: 0 }));
+        for (const group of groups) {
+            const member = (i: number) => lists[i] as Int32Array;
+            if (group.prefixLength === 0 || group.members.length < 2) {
+                for (const i of group.members) jobs.push(this.singleJob(member(i), promises, i));
+                continue;
             }
-            current.push(suffix);
-            cost += suffix.length;
+            const first = member(group.members[0] as number);
+            const prefix = first.subarray(0, group.prefixLength);
+            for (const part of splitToFit(group.members, (i) => member(i).length - group.prefixLength, this.limits.contextSize - group.prefixLength)) {
+                jobs.push(this.groupJob(prefix, part.map((i) => ({ index: i, suffix: member(i).subarray(group.prefixLength) })), promises));
+            }
         }
-        groups.push(current);
-        return groups.flatMap((members) => this.enqueueGroup(prefix, members, signal));
+        this.attachSignal(signal, jobs);
+        this.queue.push(...jobs);
+        this.pump();
+        return promises;
     }
 
-    /** Rejects queued work, waits for the running step, frees the context. Idempotent. */
+    /** Rejects queued and running work, waits for the running step, frees the context. Idempotent. */
     async dispose(): Promise<void> {
         if (this.disposed) {
             await this.running;
@@ -113,32 +159,36 @@ export class Scheduler {
         }
         this.disposed = true;
         const error = () => new RewardModelError("ERR_DISPOSED", "the model was disposed before this call finished");
-        for (const entry of this.queue.splice(0)) {
-            if (entry.kind === "single") settleError(entry.seq, error());
-            else for (const s of entry.group.waiting) settleError(s, error());
+        for (const job of [...this.queue.splice(0), ...this.admitted]) {
+            job.cancelled = true;
+            for (const r of job.requests) settle(r, error());
         }
-        for (const seq of this.active) settleError(seq, error());
-        for (const group of this.groups) for (const s of group.waiting) settleError(s, error());
         await this.running;
         this.context.dispose();
     }
 
-    private enqueueGroup(prefix: Int32Array, suffixes: Int32Array[], signal?: AbortSignal): Promise<Float32Array>[] {
-        const prefixSeq = newSequence(prefix, 0, true);
-        const group: Group = { prefix: prefixSeq, waiting: [], live: 0, prefixDone: false };
-        prefixSeq.group = group;
-        const promises = suffixes.map((suffix) => new Promise<Float32Array>((resolve, reject) => {
-            const seq = newSequence(suffix, prefix.length, false);
-            seq.group = group;
-            seq.resolve = resolve;
-            seq.reject = reject;
-            group.waiting.push(seq);
-        }));
-        const cost = prefix.length + suffixes.reduce((n, s) => n + s.length, 0);
-        this.attachSignal(signal, group.waiting.slice(), () => this.cancelGroup(group));
-        this.queue.push({ kind: "group", group, cost });
-        this.pump();
-        return promises;
+    private singleJob(tokens: Int32Array, promises: Promise<Float32Array>[], index: number): Job {
+        const job = newJob({ cells: tokens.length, minSlots: 1, maxSlots: 1 });
+        promises[index] = new Promise<Float32Array>((resolve, reject) => {
+            const request: Request = { resolve, reject, settled: false };
+            job.requests.push(request);
+            job.pending.push({ tokens, pos0: 0, fed: 0, slot: -1, request });
+        });
+        return job;
+    }
+
+    private groupJob(prefix: Int32Array, suffixes: { index: number; suffix: Int32Array }[], promises: Promise<Float32Array>[]): Job {
+        const cells = prefix.length + suffixes.reduce((n, s) => n + s.suffix.length, 0);
+        const job = newJob({ cells, minSlots: Math.min(2, suffixes.length), maxSlots: Math.min(suffixes.length, this.limits.parallel) });
+        job.prefix = { tokens: prefix, pos0: 0, fed: 0, slot: -1 };
+        for (const { index, suffix } of suffixes) {
+            promises[index] = new Promise<Float32Array>((resolve, reject) => {
+                const request: Request = { resolve, reject, settled: false };
+                job.requests.push(request);
+                job.pending.push({ tokens: suffix, pos0: prefix.length, fed: 0, slot: -1, request });
+            });
+        }
+        return job;
     }
 
     private checkUsable(signal?: AbortSignal): void {
@@ -147,6 +197,7 @@ export class Scheduler {
     }
 
     private checkFits(length: number): void {
+        if (length === 0) throw new RewardModelError("ERR_INVALID_TOKENS", "a sequence to score is empty");
         if (length > this.limits.contextSize) {
             throw new RewardModelError("ERR_CONTEXT_OVERFLOW",
                 `the sequence has ${length} tokens but the context holds ${this.limits.contextSize}; ` +
@@ -154,34 +205,28 @@ export class Scheduler {
         }
     }
 
-    private attachSignal(signal: AbortSignal | undefined, members: Sequence[], cancel: () => void): void {
+    /** One listener per call; detached once every request of the call has settled. */
+    private attachSignal(signal: AbortSignal | undefined, jobs: Job[]): void {
         if (!signal) return;
+        const requests = jobs.flatMap((j) => j.requests);
         const onAbort = () => {
             const error = abortedError(signal, "scoring");
-            for (const seq of members) settleError(seq, error);
-            cancel();
+            for (const job of jobs) {
+                job.cancelled = true;
+                for (const r of job.requests) settle(r, error);
+                const q = this.queue.indexOf(job);
+                if (q >= 0) this.queue.splice(q, 1);
+            }
             this.pump();
         };
         signal.addEventListener("abort", onAbort, { once: true });
-        // Detach once every member has settled so long-lived signals do not leak listeners.
-        let open = members.length;
-        for (const seq of members) {
-            const { resolve, reject } = seq;
+        let open = requests.length;
+        for (const r of requests) {
+            const { resolve, reject } = r;
             const done = () => { if (--open === 0) signal.removeEventListener("abort", onAbort); };
-            seq.resolve = (v) => { done(); resolve?.(v); };
-            seq.reject = (e) => { done(); reject?.(e); };
+            r.resolve = (v) => { done(); resolve(v); };
+            r.reject = (e) => { done(); reject(e); };
         }
-    }
-
-    private cancelSingle(seq: Sequence): void {
-        const i = this.queue.findIndex((e) => e.kind === "single" && e.seq === seq);
-        if (i >= 0) this.queue.splice(i, 1);
-        // an admitted sequence is released by the next step (it is marked finished)
-    }
-
-    private cancelGroup(group: Group): void {
-        const i = this.queue.findIndex((e) => e.kind === "group" && e.group === group);
-        if (i >= 0) this.queue.splice(i, 1);
     }
 
     private releaseSlot(slot: number): void {
@@ -189,188 +234,193 @@ export class Scheduler {
         this.freeSlots.push(slot);
     }
 
-    /** Frees whatever finished or cancelled work still holds slots or reservations. */
-    private collect(): void {
-        for (let i = this.active.length - 1; i >= 0; i--) {
-            const seq = this.active[i]!;
-            if (seq.finished && !seq.isPrefix) {
-                this.active.splice(i, 1);
-                this.finishSequence(seq);
-            }
-        }
-        for (const group of [...this.groups]) {
-            const kept: Sequence[] = [];
-            for (const s of group.waiting) {
-                if (s.finished) this.reserved -= s.tokens.length;   // cancelled before it got a slot
-                else kept.push(s);
-            }
-            group.waiting = kept;
-            const needed = group.waiting.length > 0 || group.live > 0;
-            if (!needed) group.prefix.finished = true;              // nobody will read the prefix's KV any more
-            if (!group.prefix.finished) continue;
-            const i = this.active.indexOf(group.prefix);
-            if (i >= 0) this.active.splice(i, 1);
-            if (!needed) {
-                if (group.prefix.slot >= 0) this.releaseSlot(group.prefix.slot);
-                group.prefix.slot = -1;
-                this.reserved -= group.prefix.tokens.length;
-                this.groups.delete(group);
-            }
-        }
+    /** Returns everything a finished or cancelled job holds. */
+    private retire(job: Job): void {
+        const i = this.admitted.indexOf(job);
+        if (i < 0) return;
+        this.admitted.splice(i, 1);
+        for (const seq of job.feeding) if (seq.slot >= 0) this.releaseSlot(seq.slot);
+        if (job.prefixSlot >= 0 && !job.feeding.some((s) => s.slot === job.prefixSlot)) this.releaseSlot(job.prefixSlot);
+        for (const slot of job.idleSlots) this.freeSlots.push(slot);   // their KV removal is already queued
+        job.feeding = [];
+        job.idleSlots = [];
+        job.prefixSlot = -1;
+        this.reservedCells -= job.demand.cells;
     }
 
-    private finishSequence(seq: Sequence): void {
-        if (seq.slot >= 0) this.releaseSlot(seq.slot);
-        seq.slot = -1;
-        this.reserved -= seq.tokens.length;
-        if (seq.group) seq.group.live--;
-    }
-
-    private admit(copies: number[]): void {
-        // Suffixes of decoded prefixes first: their KV is already reserved.
-        for (const group of this.groups) {
-            if (!group.prefixDone) continue;
-            while (group.waiting.length > 0) {
-                const last = group.waiting.length === 1;
-                if (!last && this.freeSlots.length === 0) break;
-                const seq = group.waiting.shift()!;
-                if (last) {
-                    seq.slot = group.prefix.slot;       // continue in the prefix's own slot
-                    group.prefix.slot = -1;
-                    group.prefix.finished = true;
-                } else {
-                    seq.slot = this.freeSlots.pop()!;
-                    copies.push(group.prefix.slot, seq.slot, -1, -1);
-                }
-                group.live++;
-                this.active.push(seq);
-            }
-        }
-        while (this.queue.length > 0 && this.freeSlots.length > 0) {
-            const entry = this.queue[0]!;
-            if (this.reserved + entry.cost > this.limits.contextSize) break;
+    /** Admits queued jobs in order while each can be given what it needs to finish. */
+    private admit(): void {
+        while (this.queue.length > 0) {
+            const job = this.queue[0] as Job;
+            const grant = slotsToGrant(job.demand, {
+                freeSlots: this.freeSlots.length, reservedCells: this.reservedCells, admittedJobs: this.admitted.length,
+            }, { contextSize: this.limits.contextSize, exclusive: this.limits.reproducible });
+            if (grant === 0) return;
             this.queue.shift();
-            this.reserved += entry.cost;
-            // A group reserves its prefix and every suffix now, so admitted work can always finish.
-            const seq = entry.kind === "single" ? entry.seq : entry.group.prefix;
-            seq.slot = this.freeSlots.pop()!;
-            if (entry.kind === "group") this.groups.add(entry.group);
-            this.active.push(seq);
+            this.reservedCells += job.demand.cells;
+            const slots = this.freeSlots.splice(this.freeSlots.length - grant, grant).reverse();
+            if (job.prefix) {
+                job.prefixSlot = slots.shift() as number;
+                job.prefix.slot = job.prefixSlot;
+                job.feeding.push(job.prefix);
+            }
+            job.idleSlots = slots;
+            this.admitted.push(job);
         }
+    }
+
+    /** Starts whatever a job can start now; `copies` collects the KV copies the step must make first. */
+    private startSequences(job: Job, copies: number[]): void {
+        if (job.prefix && !job.prefixDone) return;
+        while (job.pending.length > 0) {
+            const seq = job.pending[0] as Sequence;
+            if (job.prefix && job.pending.length === 1) {
+                // Every other suffix has copied the prefix already (copies run before the decode).
+                seq.slot = job.prefixSlot;
+            } else if (job.idleSlots.length > 0) {
+                seq.slot = job.idleSlots.pop() as number;
+                if (job.prefix) copies.push(job.prefixSlot, seq.slot, -1, -1);
+            } else {
+                return;
+            }
+            job.pending.shift();
+            job.feeding.push(seq);
+        }
+    }
+
+    /** A started sequence decoded its last token. */
+    private finishSequence(job: Job, seq: Sequence): void {
+        job.feeding.splice(job.feeding.indexOf(seq), 1);
+        if (seq === job.prefix) {
+            job.prefixDone = true;
+            return;
+        }
+        if (seq.slot === job.prefixSlot) {
+            job.prefixSlot = -1;
+            this.releaseSlot(seq.slot);
+        } else if (job.pending.length > 0) {
+            this.pendingRemove.push(seq.slot);
+            job.idleSlots.push(seq.slot);
+        } else {
+            this.releaseSlot(seq.slot);
+        }
+        seq.slot = -1;
+        if ((!job.prefix || job.prefixDone) && job.pending.length === 0 && job.feeding.length === 0) this.retire(job);
     }
 
     private pump(): void {
         if (this.running || this.disposed) return;
-        this.collect();
-        const copies: number[] = [];
-        this.admit(copies);
+        for (const job of this.admitted.filter((j) => j.cancelled)) this.retire(job);
+        this.admit();
 
-        const tokens: number[] = [];
-        const seqIds: number[] = [];
-        const positions: number[] = [];
-        const outputs: number[] = [];
-        const inStep: Sequence[] = [];
-        const finishing: Sequence[] = [];
-        for (const seq of this.active) {
-            if (seq.finished) continue;
-            const room = this.limits.batchSize - tokens.length;
-            if (room <= 0) break;
-            const take = Math.min(room, seq.tokens.length - seq.fed);
-            if (take <= 0) continue;
-            for (let i = 0; i < take; i++) {
-                tokens.push(seq.tokens[seq.fed + i]!);
-                seqIds.push(seq.slot);
-                positions.push(seq.pos0 + seq.fed + i);
-            }
-            inStep.push(seq);
-            if (seq.fed + take === seq.tokens.length) {
-                finishing.push(seq);
-                if (!seq.isPrefix) outputs.push(seq.slot);
-            }
-            seq.fed += take;
+        const copies: number[] = [];
+        for (const job of this.admitted) this.startSequences(job, copies);
+        const feeding = this.admitted.flatMap((job) => job.feeding.map((seq) => ({ job, seq })));
+        const step = packStep(feeding.map(({ seq }) => ({
+            tokens: seq.tokens, pos0: seq.pos0, fed: seq.fed, slot: seq.slot, wantsOutput: seq.request !== undefined,
+        })), {
+            batchSize: this.limits.batchSize,
+            maxSequences: this.limits.reproducible ? 1 : Number.POSITIVE_INFINITY,
+            alignChunks: this.limits.reproducible,
+        });
+        if (step.tokens.length === 0) {
+            if (this.queue.length > 0 || this.admitted.length > 0) this.failStalled();
+            return;
         }
-        // Removals wait for the next step that decodes something; they only matter to new work.
-        if (tokens.length === 0) return;
+        const finishing: { job: Job; seq: Sequence }[] = [];
+        const inStep = new Set<Job>();
+        feeding.forEach((entry, i) => {
+            const take = step.takes[i] as number;
+            if (take === 0) return;
+            inStep.add(entry.job);
+            entry.seq.fed += take;
+            if (entry.seq.fed === entry.seq.tokens.length) finishing.push(entry);
+        });
 
         const remove = this.pendingRemove;
         this.pendingRemove = [];
         let decoded: Promise<Float32Array>;
         try {
             decoded = this.context.decode({
-                remove: Int32Array.from(remove),
-                copies: Int32Array.from(copies),
-                tokens: Int32Array.from(tokens),
-                seqIds: Int32Array.from(seqIds),
-                positions: Int32Array.from(positions),
-                outputs: Int32Array.from(outputs),
+                remove: Int32Array.from(remove), copies: Int32Array.from(copies),
+                tokens: step.tokens, seqIds: step.seqIds, positions: step.positions, outputs: step.outputs,
             });
         } catch (error) {
             decoded = Promise.reject(error);
         }
-        this.stats.steps++;
-        this.stats.tokens += tokens.length;
+        this.steps++;
+        this.tokens += step.tokens.length;
         this.running = decoded.then(
             (values) => this.onStepDone(finishing, values),
-            (error: NativeError) => this.onStepFailed(inStep, error),
+            (error: unknown) => this.onStepFailed(inStep, error),
         ).finally(() => {
             this.running = undefined;
             this.pump();
         });
     }
 
-    private onStepDone(finishing: Sequence[], values: Float32Array): void {
+    private onStepDone(finishing: { job: Job; seq: Sequence }[], values: Float32Array): void {
         const n = this.limits.labelCount;
         let row = 0;
-        for (const seq of finishing) {
-            if (seq.isPrefix) {
-                if (seq.group) seq.group.prefixDone = true;
-                const i = this.active.indexOf(seq);
-                if (i >= 0) this.active.splice(i, 1);
-                continue;
+        for (const { job, seq } of finishing) {
+            if (seq.request) {
+                const result = values.slice(row * n, (row + 1) * n);
+                row++;
+                if (!seq.request.settled) {
+                    seq.request.settled = true;
+                    seq.request.resolve(result);
+                }
             }
-            const result = values.slice(row * n, (row + 1) * n);
-            row++;
-            if (!seq.finished) {
-                seq.finished = true;
-                seq.resolve?.(result);
-            }
+            if (!job.cancelled) this.finishSequence(job, seq);
         }
     }
 
-    private onStepFailed(inStep: Sequence[], error: NativeError): void {
-        const failure = toRewardError(error);
-        for (const seq of inStep) {
-            settleError(seq, failure);
-            if (seq.isPrefix && seq.group) {
-                for (const s of seq.group.waiting) settleError(s, failure);
-                seq.group.prefixDone = true;
-                const i = this.active.indexOf(seq);
-                if (i >= 0) this.active.splice(i, 1);
-            }
+    private onStepFailed(inStep: Set<Job>, error: unknown): void {
+        const failure = fromNativeError(error, "ERR_DECODE_FAILED");
+        for (const job of inStep) {
+            job.cancelled = true;
+            for (const r of job.requests) settle(r, failure);
         }
+    }
+
+    /** Unreachable while the admission invariant holds; never leave a caller waiting forever if it does not. */
+    private failStalled(): void {
+        const error = () => new RewardModelError("ERR_INTERNAL",
+            `the scheduler cannot make progress (${this.queue.length} queued, ${this.admitted.length} admitted, ` +
+            `${this.freeSlots.length}/${this.limits.parallel} slots free, ${this.reservedCells} cells reserved); please report this`);
+        for (const job of [...this.queue.splice(0), ...this.admitted]) {
+            job.cancelled = true;
+            for (const r of job.requests) settle(r, error());
+        }
+        for (const job of [...this.admitted]) this.retire(job);
     }
 }
 
-function newSequence(tokens: Int32Array, pos0: number, isPrefix: boolean): Sequence {
-    return { tokens, pos0, fed: 0, slot: -1, isPrefix, finished: false };
+function newJob(demand: JobDemand): Job {
+    return { demand, prefixDone: false, pending: [], feeding: [], idleSlots: [], prefixSlot: -1, cancelled: false, requests: [] };
 }
 
-function settleError(seq: Sequence, error: Error): void {
-    if (seq.finished) return;
-    seq.finished = true;
-    seq.reject?.(error);
+function settle(request: Request, error: Error): void {
+    if (request.settled) return;
+    request.settled = true;
+    request.reject(error);
 }
 
-function concat(a: Int32Array, b: Int32Array): Int32Array {
-    const out = new Int32Array(a.length + b.length);
-    out.set(a, 0);
-    out.set(b, a.length);
-    return out;
-}
-
-function toRewardError(error: NativeError): RewardModelError {
-    if (error instanceof RewardModelError) return error;
-    const code = error?.code;
-    const known = code === "ERR_CONTEXT_OVERFLOW" || code === "ERR_INVALID_TOKENS" || code === "ERR_DISPOSED";
-    return new RewardModelError(known ? code : "ERR_DECODE_FAILED", error?.message ?? String(error), { cause: error });
+/** Splits a group's members into parts whose suffixes, with the prefix, fit the context. */
+function splitToFit(members: number[], suffixLength: (i: number) => number, room: number): number[][] {
+    const parts: number[][] = [];
+    let current: number[] = [];
+    let used = 0;
+    for (const i of members) {
+        const n = suffixLength(i);
+        if (current.length > 0 && used + n > room) {
+            parts.push(current);
+            current = [];
+            used = 0;
+        }
+        current.push(i);
+        used += n;
+    }
+    parts.push(current);
+    return parts;
 }

@@ -1,0 +1,118 @@
+/**
+ * A NativeContext without llama.cpp, for testing the scheduler: it keeps a
+ * model of the KV cache (which cells each sequence id sees, cells shared
+ * after a copy) and answers each output with a hash of every (position,
+ * token) its sequence holds. A scheduler that loses, duplicates or misplaces
+ * KV, overruns the context or the batch, or reads the wrong row therefore
+ * gets a wrong value, and the cases llama.cpp would reject throw here too.
+ */
+import type { NativeContext, NativeContextInfo, NativeDecodeStep } from "../../src/native/native-types.js";
+
+interface Cell {
+    pos: number;
+    token: number;
+}
+
+export interface FakeContextOptions {
+    contextSize: number;
+    batchSize: number;
+    parallel: number;
+    /** Milliseconds each decode takes (0 or absent: it settles on the next turn of the event loop). */
+    delayMs?: number;
+    /** Fails the decode with this index (0-based) once. */
+    failStep?: number;
+}
+
+/** The reward the fake gives a sequence of tokens starting at position 0. */
+export function fakeReward(tokens: ArrayLike<number>): number {
+    let h = 7;
+    for (let i = 0; i < tokens.length; i++) h = (h * 31 + (tokens[i] as number) * 131 + i) % 65521;
+    return h;
+}
+
+export class FakeContext implements NativeContext {
+    readonly seqs = new Map<number, Cell[]>();
+    readonly steps: NativeDecodeStep[] = [];
+    disposed = false;
+    inFlight = 0;
+    maxInFlight = 0;
+    maxCellsUsed = 0;
+
+    constructor(readonly options: FakeContextOptions) {}
+
+    info(): NativeContextInfo {
+        return { contextSize: this.options.contextSize, batchSize: this.options.batchSize, parallel: this.options.parallel, labelCount: 1 };
+    }
+
+    dispose(): void {
+        if (this.inFlight > 0) throw new Error("fake: disposed while a decode is running");
+        this.disposed = true;
+    }
+
+    /** Live cells (a cell shared by several sequences counts once). */
+    cellsUsed(): number {
+        const cells = new Set<Cell>();
+        for (const list of this.seqs.values()) for (const c of list) cells.add(c);
+        return cells.size;
+    }
+
+    decode(step: NativeDecodeStep): Promise<Float32Array> {
+        if (this.disposed) return Promise.reject(new Error("fake: decode after dispose"));
+        const index = this.steps.length;
+        this.steps.push(step);
+        this.inFlight++;
+        this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+        let result: Float32Array | Error;
+        try {
+            result = this.apply(step, index);
+        } catch (error) {
+            result = error as Error;
+        }
+        return new Promise((resolve, reject) => {
+            const finish = () => {
+                this.inFlight--;
+                if (result instanceof Error) reject(result);
+                else resolve(result);
+            };
+            if (this.options.delayMs) setTimeout(finish, this.options.delayMs);
+            else setImmediate(finish);
+        });
+    }
+
+    private apply(step: NativeDecodeStep, index: number): Float32Array {
+        const { parallel, batchSize, contextSize } = this.options;
+        const seqOk = (s: number) => Number.isInteger(s) && s >= 0 && s < parallel;
+        for (const s of step.remove) {
+            if (!seqOk(s)) throw new Error(`fake: remove of invalid sequence ${s}`);
+            this.seqs.delete(s);
+        }
+        for (let i = 0; i < step.copies.length; i += 4) {
+            const src = step.copies[i] as number;
+            const dst = step.copies[i + 1] as number;
+            if (!seqOk(src) || !seqOk(dst) || src === dst) throw new Error(`fake: invalid copy ${src} -> ${dst}`);
+            if ((this.seqs.get(dst)?.length ?? 0) > 0) throw new Error(`fake: copy into sequence ${dst}, which still holds KV`);
+            this.seqs.set(dst, [...(this.seqs.get(src) ?? [])]);
+        }
+        if (step.tokens.length > batchSize) throw new Error(`fake: ${step.tokens.length} tokens in a step of ${batchSize}`);
+        if (index === this.options.failStep) throw Object.assign(new Error("fake: decode failed"), { code: "ERR_DECODE_FAILED" });
+        for (let i = 0; i < step.tokens.length; i++) {
+            const s = step.seqIds[i] as number;
+            if (!seqOk(s)) throw new Error(`fake: token for invalid sequence ${s}`);
+            const list = this.seqs.get(s) ?? [];
+            const pos = step.positions[i] as number;
+            if (pos !== list.length) throw new Error(`fake: sequence ${s} gets position ${pos} after ${list.length} cells`);
+            list.push({ pos, token: step.tokens[i] as number });
+            this.seqs.set(s, list);
+        }
+        const used = this.cellsUsed();
+        this.maxCellsUsed = Math.max(this.maxCellsUsed, used);
+        if (used > contextSize) throw Object.assign(new Error(`fake: ${used} cells used in a context of ${contextSize}`), { code: "ERR_CONTEXT_OVERFLOW" });
+        const out = new Float32Array(step.outputs.length);
+        step.outputs.forEach((s, row) => {
+            const lastToken = [...step.seqIds].lastIndexOf(s);
+            if (lastToken < 0) throw new Error(`fake: output for sequence ${s}, which has no token in this step`);
+            out[row] = fakeReward((this.seqs.get(s) ?? []).map((c) => c.token));
+        });
+        return out;
+    }
+}

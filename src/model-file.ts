@@ -5,6 +5,7 @@
  */
 import { RewardModelError } from "./errors.js";
 import { readGgufHeader } from "./gguf/gguf-reader.js";
+import { checkHyperparameters, checkTensorTypes, checkTokenizer } from "./model-file-limits.js";
 import type { GgufHeader } from "./gguf/gguf-types.js";
 
 export const supportedArchitectures = ["llama"] as const;
@@ -57,6 +58,10 @@ export function inspectRewardModelFile(path: string): RewardModelFile {
         throw new RewardModelError("ERR_CORRUPT_MODEL",
             `${path}: cls.output.bias has shape [${bias.shape.join(", ")}], expected [${labelCount}]`);
     }
+    // what llama.cpp would assert on (abort) or crash over in a kernel: see model-file-limits.ts
+    checkHyperparameters(path, header, architecture);
+    checkTensorTypes(path, header);
+    checkTokenizer(path, header);
     return {
         header,
         architecture,

@@ -1,0 +1,110 @@
+/**
+ * Checks of a GGUF reward model that llama.cpp would otherwise enforce with
+ * an assertion (aborting the whole process) or not at all (crashing later in
+ * a compute kernel): tensor types ggml cannot compute with, layer and expert
+ * counts, RoPE scaling types, and tokenizer arrays that disagree. Each rule
+ * here was found by the GGUF fuzzer (test/fuzz) killing the process.
+ */
+import { RewardModelError } from "./errors.js";
+import { GgmlType, GgufValueType, ggmlTypeName, type GgufHeader, type GgufValue } from "./gguf/gguf-types.js";
+
+/** llama.cpp's LLAMA_MAX_LAYERS and LLAMA_MAX_EXPERTS. */
+const MAX_LAYERS = 512;
+const MAX_EXPERTS = 1024;
+
+/**
+ * Types ggml's CPU backend has no dot product or binary kernels for: Q8_1 and
+ * Q8_K exist only as intermediate activation types, the integer types and F64
+ * only as inputs of special ops. A weight of such a type aborts or crashes the
+ * first decode.
+ */
+const NON_WEIGHT_TYPES: ReadonlySet<number> = new Set([
+    GgmlType.Q8_1, GgmlType.Q8_K, GgmlType.I8, GgmlType.I16, GgmlType.I32, GgmlType.I64, GgmlType.F64,
+]);
+
+/** The values llama.cpp's llama_rope_scaling_type_from_string accepts. */
+const ROPE_SCALING_TYPES = ["none", "linear", "yarn", "longrope"];
+
+function corrupt(path: string, detail: string): RewardModelError {
+    return new RewardModelError("ERR_CORRUPT_MODEL", `${path}: ${detail}`);
+}
+
+function integer(v: GgufValue | undefined): number | undefined {
+    if (typeof v === "number" && Number.isInteger(v)) return v;
+    if (typeof v === "bigint") return Number(v);
+    return undefined;
+}
+
+/** A per-layer key stored as one integer or an array of them: the largest value. */
+function maxOf(v: GgufValue | undefined): number | undefined {
+    if (Array.isArray(v)) {
+        const values = v.map(integer).filter((x): x is number => x !== undefined);
+        return values.length > 0 ? Math.max(...values) : undefined;
+    }
+    return integer(v);
+}
+
+export function checkTensorTypes(path: string, header: GgufHeader): void {
+    for (const t of header.tensors) {
+        if (NON_WEIGHT_TYPES.has(t.type)) {
+            throw corrupt(path, `tensor ${t.name} has type ${ggmlTypeName(t.type)}, which cannot hold model weights`);
+        }
+        // norms and biases are added/multiplied elementwise into F32 activations: ggml needs them in F32
+        const isVector = t.shape.length <= 1 || t.shape.slice(1).every((d) => d === 1);
+        if (isVector && t.name !== "cls.output.weight" && t.type !== GgmlType.F32) {
+            throw corrupt(path, `tensor ${t.name} is a vector of type ${ggmlTypeName(t.type)}; norms and biases must be F32`);
+        }
+    }
+}
+
+export function checkHyperparameters(path: string, header: GgufHeader, arch: string): void {
+    const m = header.metadata;
+    const layers = integer(m.get(`${arch}.block_count`));
+    if (layers === undefined || layers < 1 || layers > MAX_LAYERS) {
+        throw corrupt(path, `${arch}.block_count must be an integer from 1 to ${MAX_LAYERS}, got ${String(m.get(`${arch}.block_count`))}`);
+    }
+    const nextn = integer(m.get(`${arch}.nextn_predict_layers`)) ?? 0;
+    if (nextn < 0 || nextn > layers) throw corrupt(path, `${arch}.nextn_predict_layers ${nextn} exceeds the ${layers} layers`);
+
+    const experts = integer(m.get(`${arch}.expert_count`)) ?? 0;
+    const used = maxOf(m.get(`${arch}.expert_used_count`)) ?? 0;
+    const groups = integer(m.get(`${arch}.expert_group_count`)) ?? 0;
+    const groupsUsed = integer(m.get(`${arch}.expert_group_used_count`)) ?? 0;
+    const expertsOk = experts === 0
+        ? used === 0 && groups === 0
+        : experts > 0 && experts <= MAX_EXPERTS && used > 0 && used <= experts && groups >= 0 && groups < experts
+            && (groups <= 1 || (experts % groups === 0 && groupsUsed > 0 && groupsUsed < groups));
+    if (!expertsOk) {
+        throw corrupt(path, `inconsistent mixture-of-experts counts (expert_count ${experts}, expert_used_count ${used}, ` +
+            `expert_group_count ${groups}, expert_group_used_count ${groupsUsed})`);
+    }
+
+    // ggml's norm kernels assert eps >= 0 on every decode
+    for (const key of [`${arch}.attention.layer_norm_rms_epsilon`, `${arch}.attention.layer_norm_epsilon`]) {
+        const eps = m.get(key);
+        if (eps !== undefined && !(typeof eps === "number" && eps >= 0 && Number.isFinite(eps))) {
+            throw corrupt(path, `${key} must be a finite number >= 0, got ${String(eps)}`);
+        }
+    }
+
+    const scaling = m.get(`${arch}.rope.scaling.type`);
+    if (scaling !== undefined && (typeof scaling !== "string" || !ROPE_SCALING_TYPES.includes(scaling))) {
+        throw corrupt(path, `${arch}.rope.scaling.type ${JSON.stringify(scaling)} is not one of ${ROPE_SCALING_TYPES.join(", ")}`);
+    }
+}
+
+/**
+ * llama.cpp asserts that every token text is unique (it maps texts back to
+ * ids); it renames empty texts to "[EMPTY_<id>]" first, so the check does too.
+ * Types and lengths of the tokenizer arrays it checks itself.
+ */
+export function checkTokenizer(path: string, header: GgufHeader): void {
+    const tokens = header.metadata.get("tokenizer.ggml.tokens");
+    if (!Array.isArray(tokens) || header.metadataTypes.get("tokenizer.ggml.tokens")?.elementType !== GgufValueType.STRING) return;
+    const seen = new Set<string>();
+    tokens.forEach((t, id) => {
+        const text = t === "" ? `[EMPTY_${id}]` : t as string;
+        if (seen.has(text)) throw corrupt(path, `tokenizer.ggml.tokens lists ${JSON.stringify(text.slice(0, 40))} twice (token ${id})`);
+        seen.add(text);
+    });
+}

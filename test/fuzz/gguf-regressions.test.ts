@@ -1,0 +1,157 @@
+/**
+ * Every process death the GGUF fuzzer found, kept as a regression: the exact
+ * edit that killed the process (seed and case in each title), which must now
+ * be rejected with a RewardModelError code before llama.cpp sees the file.
+ * Near-miss edits that are valid must still load and score.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { GgmlType, GgufValueType, ggmlTensorByteSize, type GgufValue } from "../../src/gguf/gguf-types.js";
+import { cloneLayout, type GgufLayout, type KvEntry } from "./gguf-layout.js";
+import { writeCase, type FuzzBase } from "./gguf-mutations.js";
+import { loadFuzzBases, makeScratchDir, runTarget, type FuzzOutcome } from "./gguf-fuzz-target.js";
+import { serializeLayout } from "./gguf-layout.js";
+
+let bases: FuzzBase[];
+let dir: string;
+
+beforeAll(() => {
+    bases = loadFuzzBases();
+    dir = makeScratchDir();
+});
+
+afterAll(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function setKv(layout: GgufLayout, key: string, type: GgufValueType, value: GgufValue, elementType?: GgufValueType): void {
+    const entry: KvEntry = elementType === undefined ? { key, type, value } : { key, type, value, elementType };
+    const i = layout.kvs.findIndex((kv) => kv.key === key);
+    if (i >= 0) layout.kvs[i] = entry;
+    else layout.kvs.push(entry);
+}
+
+/** Changes a tensor's type and resizes its data to match, as the fuzzer's tensor-type mutation does. */
+function retype(layout: GgufLayout, name: string, type: GgmlType): void {
+    const t = layout.tensors.find((x) => x.name === name)!;
+    t.type = type;
+    t.data = Buffer.alloc(ggmlTensorByteSize(type, t.dims.map(Number)));
+}
+
+let counter = 0;
+async function run(base: "tiny-f16" | "tiny-f32", edit: (layout: GgufLayout) => void): Promise<FuzzOutcome> {
+    const layout = cloneLayout(bases.find((b) => b.name === base)!.layout);
+    edit(layout);
+    const file = path.join(dir, `regression-${counter++}.gguf`);
+    writeCase({ seed: 0, index: 0, base, kind: "hparam", mutation: "", serialized: serializeLayout(layout) }, file);
+    try {
+        return await runTarget(file);
+    } finally {
+        fs.rmSync(file, { force: true });
+    }
+}
+
+interface Death {
+    title: string;
+    base: "tiny-f16" | "tiny-f32";
+    edit: (layout: GgufLayout) => void;
+    message: RegExp;
+}
+
+const deaths: Death[] = [
+    {
+        title: "seed 1 case 14: reward head F32 -> I64 (SIGSEGV in mul_mat: no I64 dot product)",
+        base: "tiny-f16", edit: (l) => retype(l, "cls.output.weight", GgmlType.I64), message: /cls\.output\.weight has type I64/,
+    },
+    {
+        title: "seed 1 case 64: attn_k F16 -> I16 (SIGSEGV in mul_mat)",
+        base: "tiny-f16", edit: (l) => retype(l, "blk.0.attn_k.weight", GgmlType.I16), message: /type I16/,
+    },
+    {
+        title: "seed 1 case 238: attn_k F16 -> I32 (SIGSEGV in mul_mat)",
+        base: "tiny-f16", edit: (l) => retype(l, "blk.0.attn_k.weight", GgmlType.I32), message: /type I32/,
+    },
+    {
+        title: "seed 1 case 220: ffn_norm F32 -> Q8_1 (abort: binary_op unsupported types)",
+        base: "tiny-f16",
+        edit: (l) => {
+            retype(l, "blk.0.ffn_norm.weight", GgmlType.Q8_1);
+        },
+        message: /type Q8_1/,
+    },
+    {
+        title: "a norm quantized to Q8_0 (abort: binary_op unsupported types)",
+        base: "tiny-f32",
+        edit: (l) => {
+            retype(l, "output_norm.weight", GgmlType.Q8_0);
+        },
+        message: /norms and biases must be F32/,
+    },
+    {
+        title: "seed 1 case 34: expert_used_count 0xffffffff without experts (GGML_ASSERT in load_hparams)",
+        base: "tiny-f16", edit: (l) => setKv(l, "llama.expert_used_count", GgufValueType.UINT32, 0xffffffff), message: /mixture-of-experts/,
+    },
+    {
+        title: "seed 1 case 101: rope.scaling.type \"\" (GGML_ASSERT rope_scaling_type_train != UNSPECIFIED)",
+        base: "tiny-f16", edit: (l) => setKv(l, "llama.rope.scaling.type", GgufValueType.STRING, ""), message: /rope\.scaling\.type/,
+    },
+    {
+        title: "seed 1 case 270: layer_norm_rms_epsilon -1 (GGML_ASSERT(eps >= 0) in the first decode)",
+        base: "tiny-f32", edit: (l) => setKv(l, "llama.attention.layer_norm_rms_epsilon", GgufValueType.FLOAT32, -1), message: /epsilon/,
+    },
+    {
+        title: "layer_norm_rms_epsilon NaN (GGML_ASSERT(eps >= 0) in the first decode)",
+        base: "tiny-f16", edit: (l) => setKv(l, "llama.attention.layer_norm_rms_epsilon", GgufValueType.FLOAT32, Number.NaN), message: /epsilon/,
+    },
+    {
+        title: "block_count 0 (GGML_ASSERT n_layer_all > 0)",
+        base: "tiny-f16", edit: (l) => setKv(l, "llama.block_count", GgufValueType.UINT32, 0), message: /block_count/,
+    },
+    {
+        title: "block_count 513 (GGML_ASSERT n_layer_all <= LLAMA_MAX_LAYERS)",
+        base: "tiny-f16", edit: (l) => setKv(l, "llama.block_count", GgufValueType.UINT32, 513), message: /block_count/,
+    },
+    {
+        title: "a token text listed twice (GGML_ASSERT id_to_token.size() == token_to_id.size())",
+        base: "tiny-f16",
+        edit: (l) => {
+            const kv = l.kvs.find((x) => x.key === "tokenizer.ggml.tokens")!;
+            const tokens = [...(kv.value as string[])];
+            tokens[5] = tokens[6]!;
+            setKv(l, kv.key, GgufValueType.ARRAY, tokens, GgufValueType.STRING);
+        },
+        message: /twice/,
+    },
+];
+
+describe("process deaths found by the GGUF fuzzer are rejected before llama.cpp", () => {
+    for (const d of deaths) {
+        it(d.title, async () => {
+            const outcome = await run(d.base, d.edit);
+            expect(outcome).toMatchObject({ kind: "rejected", stage: "load", code: "ERR_CORRUPT_MODEL" });
+            expect((outcome as { message: string }).message).toMatch(d.message);
+        });
+    }
+});
+
+describe("valid neighbours of those files still load and score", () => {
+    it("a supported RoPE scaling type, a zero epsilon and explicit zero expert counts", async () => {
+        const outcome = await run("tiny-f16", (l) => {
+            setKv(l, "llama.rope.scaling.type", GgufValueType.STRING, "linear");
+            setKv(l, "llama.attention.layer_norm_rms_epsilon", GgufValueType.FLOAT32, 0);
+            setKv(l, "llama.expert_count", GgufValueType.UINT32, 0);
+            setKv(l, "llama.expert_used_count", GgufValueType.UINT32, 0);
+        });
+        expect(outcome.kind).toBe("score");
+    });
+
+    it("an F16 reward head (quantize keeps the head's type) in an F32 model", async () => {
+        const outcome = await run("tiny-f32", (l) => {
+            retype(l, "cls.output.weight", GgmlType.F16);
+        });
+        expect(outcome.kind).toBe("score");
+    });
+});

@@ -1,0 +1,158 @@
+/**
+ * `npm run fuzz -- --cases N --seed S [--start I]`: runs the GGUF fuzzer in
+ * a child process and restarts it after a death (abort, segfault) or a hang,
+ * so one run reports every death, each with its seed, case index and
+ * mutation. `--case I --seed S [--keep DIR]` replays one case in this
+ * process (and keeps the mutated file in DIR).
+ */
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { describeCase, makeCase } from "./gguf-mutations.js";
+import { loadFuzzBases, makeScratchDir, runCase, type FuzzOutcome } from "./gguf-fuzz-target.js";
+
+interface Args {
+    cases: number;
+    seed: number;
+    start: number;
+    replay?: number;
+    keep?: string;
+    timeoutMs: number;
+    child: boolean;
+}
+
+function parse(argv: string[]): Args {
+    const args: Args = { cases: 1000, seed: Date.now() % 1_000_000, start: 0, timeoutMs: 60_000, child: false };
+    for (let i = 0; i < argv.length; i++) {
+        const a = argv[i]!;
+        const next = (): number => {
+            const v = Number(argv[++i]);
+            if (!Number.isSafeInteger(v) || v < 0) throw new Error(`${a} needs a non-negative integer`);
+            return v;
+        };
+        if (a === "--cases") args.cases = next();
+        else if (a === "--seed") args.seed = next();
+        else if (a === "--start") args.start = next();
+        else if (a === "--case") args.replay = next();
+        else if (a === "--timeout-ms") args.timeoutMs = next();
+        else if (a === "--keep") args.keep = argv[++i];
+        else if (a === "--child") args.child = true;
+        else throw new Error(`unknown argument ${a}; usage: run-fuzz [--cases N] [--seed S] [--start I] [--case I [--keep DIR]] [--timeout-ms MS]`);
+    }
+    return args;
+}
+
+/** Child mode: runs cases [start, cases) and reports each on stdout as one JSON line. */
+async function child(args: Args): Promise<void> {
+    const bases = loadFuzzBases();
+    const dir = makeScratchDir();
+    try {
+        for (let i = args.start; i < args.cases; i++) {
+            // the start line goes out before the case runs, so a death is attributed to it
+            const c = makeCase(bases, args.seed, i);
+            fs.writeSync(1, `${JSON.stringify({ start: i, mutation: describeCase(c) })}\n`);
+            const { outcome } = await runCase(bases, args.seed, i, dir);
+            fs.writeSync(1, `${JSON.stringify({ done: i, outcome })}\n`);
+        }
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+interface Finding {
+    index: number;
+    mutation: string;
+    what: string;
+}
+
+async function parent(args: Args): Promise<number> {
+    const self = fileURLToPath(import.meta.url);
+    const counts = new Map<string, number>();
+    const findings: Finding[] = [];
+    let next = args.start;
+    const began = Date.now();
+    console.log(`fuzz: seed ${args.seed}, cases ${args.start}..${args.cases - 1}`);
+    while (next < args.cases) {
+        const result = await new Promise<{ code: number | null; signal: string | null; inFlight?: { index: number; mutation: string }; stderr: string; hung: boolean }>((resolve) => {
+            const proc = spawn(process.execPath, [self, "--child", "--seed", String(args.seed), "--start", String(next), "--cases", String(args.cases)], {
+                stdio: ["ignore", "pipe", "pipe"],
+            });
+            let inFlight: { index: number; mutation: string } | undefined;
+            let stderr = "";
+            let buffered = "";
+            let hung = false;
+            let timer: NodeJS.Timeout | undefined;
+            const arm = () => {
+                clearTimeout(timer);
+                timer = setTimeout(() => { hung = true; proc.kill("SIGKILL"); }, args.timeoutMs);
+            };
+            arm();
+            proc.stderr.on("data", (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
+            proc.stdout.on("data", (d: Buffer) => {
+                buffered += d.toString();
+                let nl: number;
+                while ((nl = buffered.indexOf("\n")) >= 0) {
+                    const line = buffered.slice(0, nl);
+                    buffered = buffered.slice(nl + 1);
+                    let msg: { start?: number; mutation?: string; done?: number; outcome?: FuzzOutcome };
+                    try { msg = JSON.parse(line); } catch { continue; }
+                    if (msg.start !== undefined) {
+                        inFlight = { index: msg.start, mutation: msg.mutation ?? "" };
+                        arm();
+                    } else if (msg.done !== undefined && msg.outcome) {
+                        const o = msg.outcome;
+                        const key = o.kind === "score" ? "score" : o.kind === "rejected" ? `${o.stage}:${o.code}` : `bad-error:${o.stage}`;
+                        counts.set(key, (counts.get(key) ?? 0) + 1);
+                        if (o.kind === "bad-error") findings.push({ index: msg.done, mutation: inFlight?.mutation ?? "", what: `not a RewardModelError: ${o.error}` });
+                        next = msg.done + 1;
+                        inFlight = undefined;
+                        if (next % 500 === 0) console.log(`fuzz: ${next - args.start} cases, ${((Date.now() - began) / 1000).toFixed(0)} s`);
+                    }
+                }
+            });
+            proc.on("exit", (code, signal) => {
+                clearTimeout(timer);
+                resolve(inFlight ? { code, signal, inFlight, stderr, hung } : { code, signal, stderr, hung });
+            });
+        });
+        if (result.inFlight) {
+            const what = result.hung ? `hang (no result in ${args.timeoutMs} ms)` : `death (exit code ${result.code}, signal ${result.signal})`;
+            const lastLines = result.stderr.trim().split("\n").slice(-3).join(" | ");
+            findings.push({ index: result.inFlight.index, mutation: result.inFlight.mutation, what: `${what}: ${lastLines}` });
+            counts.set(result.hung ? "hang" : "death", (counts.get(result.hung ? "hang" : "death") ?? 0) + 1);
+            console.log(`fuzz: ${what} at ${result.inFlight.mutation}\n      ${lastLines}`);
+            next = result.inFlight.index + 1;
+        } else if (result.code !== 0) {
+            console.log(`fuzz: the child exited with ${result.code ?? result.signal} outside a case:\n${result.stderr}`);
+            return 1;
+        }
+    }
+    const total = args.cases - args.start;
+    console.log(`fuzz: ${total} cases in ${((Date.now() - began) / 1000).toFixed(1)} s (seed ${args.seed})`);
+    for (const [k, v] of [...counts].sort((a, b) => b[1] - a[1])) console.log(`  ${k.padEnd(40)} ${v}`);
+    if (findings.length === 0) {
+        console.log("fuzz: no deaths, hangs or untyped errors");
+        return 0;
+    }
+    console.log(`fuzz: ${findings.length} finding(s); replay one with \`npm run fuzz -- --seed ${args.seed} --case I\``);
+    for (const f of findings) console.log(`  case ${f.index}: ${f.what}\n    ${f.mutation}`);
+    return 1;
+}
+
+async function replay(args: Args, index: number): Promise<number> {
+    const dir = args.keep ?? makeScratchDir();
+    fs.mkdirSync(dir, { recursive: true });
+    const bases = loadFuzzBases();
+    const { fuzzCase, outcome, file } = await runCase(bases, args.seed, index, dir, args.keep !== undefined);
+    console.log(describeCase(fuzzCase));
+    console.log(JSON.stringify(outcome));
+    if (args.keep !== undefined) console.log(`kept ${path.resolve(file)}`);
+    else fs.rmSync(dir, { recursive: true, force: true });
+    return outcome.kind === "bad-error" ? 1 : 0;
+}
+
+const args = parse(process.argv.slice(2));
+if (args.child) await child(args);
+else process.exitCode = args.replay !== undefined ? await replay(args, args.replay) : await parent(args);

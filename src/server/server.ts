@@ -139,10 +139,8 @@ class Server implements RewardServer, ServerView {
                     { Allow: route.method });
             }
             if (route.auth) this.authenticate(req);
-            if (this.stateNow === "draining" || this.stateNow === "closed") {
-                res.setHeader("Connection", "close");
-                if (path !== "/health") throw new HttpError(503, "ERR_SHUTTING_DOWN", "the server is shutting down");
-            }
+            // Draining: requests on connections accepted before close() are still answered, each connection's last.
+            if (this.stateNow === "draining" || this.stateNow === "closed") res.setHeader("Connection", "close");
             if (route.needsModel && this.modelNow === undefined) {
                 throw new HttpError(503, this.stateNow === "failed" ? "ERR_LOAD_FAILED" : "ERR_LOADING",
                     this.stateNow === "failed" ? "the model failed to load" : "the model is still loading", { "Retry-After": "1" });

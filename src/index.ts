@@ -2,7 +2,7 @@
  * llama-reward: score chat conversations with GGUF Llama-3 reward models.
  */
 export { RewardModel } from "./reward-model.js";
-export type { RewardModelInfo, CallOptions, BatchOptions, BatchProgress, TokenizeOptions } from "./reward-model.js";
+export type { RewardModelInfo, CallOptions, BatchOptions, BatchProgress, TokenizeOptions, CompareResult, RankedResponse } from "./reward-model.js";
 export type { ChatMessage } from "./chat-template.js";
 export type { BosPolicy } from "./bos-policy.js";
 export type { LoadOptions, LoadProgress, KvCacheType, Truncation, ResolvedLoadOptions } from "./load-options.js";
@@ -16,3 +16,5 @@ export { quantize, quantizeTypeNames } from "./convert/quantize.js";
 export type { QuantizeOptions, QuantizeProgress, QuantizeResult } from "./convert/quantize.js";
 export { createServer } from "./server/index.js";
 export type { RewardServer, ListenAddress, ServerOptions, ServerState } from "./server/index.js";
+export { evaluate, quantizationSweep, readPairs, parsePairLines, parseRow, writeReportDir, writeReportJson, renderMarkdown, reportPlots, rewardBenchScores } from "./eval/index.js";
+export type { EvalModel, EvalModelSpec, EvalProgress, EvaluateOptions, SweepOptions, DataFormat, PreferencePair, ReadPairsOptions, EvalReport, ModelReport, ComparisonReport, ItemReport } from "./eval/index.js";

@@ -7,6 +7,7 @@
 import { applyBosPolicy, leadingBosCount, type BosPolicy } from "./bos-policy.js";
 import { ChatTemplate, validateMessages, type ChatMessage } from "./chat-template.js";
 import { RewardModelError, abortedError, fromNativeError, withCallerStack } from "./errors.js";
+import { preferenceProbability } from "./eval/statistics.js";
 import { fileTypeName } from "./file-types.js";
 import { resolveLoadOptions, type LoadOptions, type ResolvedLoadOptions } from "./load-options.js";
 import { inspectRewardModelFile } from "./model-file.js";
@@ -64,6 +65,21 @@ export interface TokenizeOptions {
     addSpecial?: boolean;
     /** Apply the model's `truncation` option: ERR_CONTEXT_OVERFLOW past the context, or keep leading BOS and the end. Default: false. */
     fitContext?: boolean;
+}
+
+/** What compare() returns. */
+export interface CompareResult {
+    rewardA: number;
+    rewardB: number;
+    /** Bradley-Terry probability that `a` is preferred to `b`: sigmoid(rewardA - rewardB). */
+    probability: number;
+}
+
+/** A response of rank(), with its reward and its index in the input. */
+export interface RankedResponse {
+    response: string;
+    reward: number;
+    index: number;
 }
 
 export class RewardModel implements AsyncDisposable {
@@ -224,6 +240,25 @@ export class RewardModel implements AsyncDisposable {
                 this.conversationTokens([...prompt, { role: "assistant", content }], `responses[${i}]`));
             return (await this.scoreTokenLists(tokens, options)).map((v) => v[0]!);
         });
+    }
+
+    /**
+     * Compares two conversations: both rewards, scored together (a shared
+     * prompt is decoded once), and the Bradley-Terry probability
+     * sigmoid(rewardA - rewardB) that `a` is preferred.
+     */
+    async compare(a: ChatMessage[], b: ChatMessage[], options: CallOptions = {}): Promise<CompareResult> {
+        validateMessages(a, "a");
+        validateMessages(b, "b");
+        const [rewardA, rewardB] = await this.scoreBatch([a, b], { signal: options.signal }) as [number, number];
+        return { rewardA, rewardB, probability: preferenceProbability(rewardA, rewardB) };
+    }
+
+    /** The responses to `prompt` with their rewards, best first (ties keep input order); the prompt is decoded once. */
+    async rank(prompt: ChatMessage[], responses: string[], options: BatchOptions = {}): Promise<RankedResponse[]> {
+        const rewards = await this.scoreResponses(prompt, responses, options);
+        return rewards.map((reward, index) => ({ response: responses[index]!, reward, index }))
+            .sort((x, y) => y.reward - x.reward || x.index - y.index);
     }
 
     /** The reward of raw text, tokenized with special tokens and the BOS policy. */

@@ -15,6 +15,7 @@ import type { ChatMessage } from "../chat-template.js";
 import type { LoadOptions } from "../load-options.js";
 import { ProgressBar } from "./progress-bar.js";
 import { commandServe, serveUsage } from "./serve.js";
+import { commandCompare, commandEval, evalUsage } from "./eval.js";
 
 const usage = `usage: llama-reward <command> [options]
 
@@ -24,6 +25,8 @@ commands:
   convert HF_DIR -o OUT.gguf [--outtype T]            convert a Hugging Face reward checkpoint to GGUF
   quantize IN.gguf OUT.gguf TYPE [--threads N]        quantize a GGUF reward model (the head stays F32)
   serve --model M [--port N] [--api-key KEY]          HTTP reward server (/v1/score, /get_reward, /classify)
+  eval --model M [--model M2 ...] --data F.jsonl [--out DIR]  accuracy on preference pairs, models compared, plots
+  compare --model M --a A.json --b B.json            rewards of two conversations and P(a preferred)
 
 score options:
   -m, --model PATH          the GGUF reward model (required)
@@ -43,6 +46,7 @@ convert options (HF_DIR holds config.json, tokenizer.json, tokenizer_config.json
       --outtype f32|f16|bf16|q8_0  storage type of the weight matrices (default: f16)
 
 ${serveUsage}
+${evalUsage}
 quantize types: ${quantizeTypeNames().join(", ")}
 `;
 
@@ -246,6 +250,8 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     convert: commandConvert,
     quantize: commandQuantize,
     serve: (argv) => commandServe(argv, loadFlags, loadOptionsFrom),
+    eval: (argv) => commandEval(argv, loadFlags, loadOptionsFrom),
+    compare: (argv) => commandCompare(argv, loadFlags, loadOptionsFrom),
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import { RewardModelError } from "../errors.js";
 import type { LoadOptions } from "../load-options.js";
 import { RewardModel } from "../reward-model.js";
-import { createServer } from "../server/server.js";
+import { createServer, type RewardServer, type ServerOptions } from "../server/server.js";
 
 export const serveUsage = `serve options:
   -m, --model PATH          the GGUF reward model (required)
@@ -59,14 +59,23 @@ export async function commandServe(argv: string[], loadFlags: StringFlags,
     const all = values as Record<string, unknown>;
     const loadOptions = loadOptionsFrom(Object.fromEntries(Object.keys(loadFlags).map((k) => [k, all[k] as string | undefined])));
 
-    const loading = RewardModel.load(modelPath, loadOptions);
-    const server = createServer(loading, {
+    const serverOptions: ServerOptions = {
         apiKey,
         maxBody: positiveInt(values["max-body"] as string | undefined, "max-body"),
         maxQueue: positiveInt(values["max-queue"] as string | undefined, "max-queue"),
         modelName: (values.name as string | undefined) ?? path.basename(modelPath).replace(/\.gguf$/i, ""),
         log: values.log ? (line) => process.stderr.write(`${line}\n`) : undefined,
-    });
+    };
+    for (const key of Object.keys(serverOptions) as (keyof ServerOptions)[]) if (serverOptions[key] === undefined) delete serverOptions[key];
+
+    const loading = RewardModel.load(modelPath, loadOptions);
+    let server: RewardServer;
+    try {
+        server = createServer(loading, serverOptions);
+    } catch (error) {
+        await loading.then((m) => m.dispose(), () => undefined);
+        throw error;
+    }
     const disposeModel = () => loading.then((m) => m.dispose(), () => undefined);
     let address;
     try {

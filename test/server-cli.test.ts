@@ -1,0 +1,95 @@
+/**
+ * `llama-reward serve` as a process: the listening line with --port 0, the
+ * API key from LLAMA_REWARD_API_KEY, SIGTERM with requests in flight (all
+ * answered, exit 0), and start-up failures (exit 1 with a message).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RewardModel, type ChatMessage } from "../src/index.js";
+import { filler, requireFile, root, tinyF32 } from "./support/fixtures.js";
+import { get, metric, post, waitFor } from "./support/server-client.js";
+
+const cli = path.join(root, "dist", "src", "cli", "main.js");
+
+interface Served {
+    child: ChildProcess;
+    url: string;
+    stderr: () => string;
+    exit: Promise<number | null>;
+}
+
+/** Starts the CLI and resolves once it printed its listening line. */
+function serve(args: string[], env: Record<string, string> = {}): Promise<Served> {
+    const child = spawn(process.execPath, [requireFile(cli), "serve", ...args], {
+        cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stderr!.on("data", (d: Buffer) => { stderr += d.toString(); });
+    const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    return new Promise((resolve, reject) => {
+        child.stdout!.on("data", (d: Buffer) => {
+            stdout += d.toString();
+            const match = /^listening on (http:\/\/127\.0\.0\.1:\d+)\n/.exec(stdout);
+            if (match) resolve({ child, url: match[1]!, stderr: () => stderr, exit });
+        });
+        void exit.then((code) => reject(new Error(`serve exited with ${code} before listening: ${stderr}`)));
+    });
+}
+
+const load = ["--context-size", "1024", "--batch-size", "16", "--parallel", "2"];
+
+describe("llama-reward serve", () => {
+    let model: RewardModel;
+    beforeAll(async () => {
+        model = await RewardModel.load(tinyF32, { contextSize: 1024, batchSize: 16, parallel: 2 });
+    });
+    afterAll(() => model?.dispose());
+
+    it("SIGTERM answers every request in flight, then exits 0", async () => {
+        const served = await serve(["--model", tinyF32, "--port", "0", ...load], { LLAMA_REWARD_API_KEY: "k3y" });
+        const auth = { Authorization: "Bearer k3y" };
+        try {
+            expect((await post(served.url, "/v1/score", { messages: [{ role: "user", content: "hi" }] })).status).toBe(401);
+            await waitFor(async () => (await get(served.url, "/health")).status === 200, 30_000, "the model to load");
+            const inputs: ChatMessage[][] = Array.from({ length: 6 }, (_, i) => [
+                { role: "user", content: `${i} ${filler(300, 50 + i)}` },
+                { role: "assistant", content: filler(20, 60 + i) },
+            ]);
+            const expected = await model.scoreBatch(inputs);
+            const pending = inputs.map((messages) => post(served.url, "/v1/score", { messages }, auth));
+            await waitFor(async () => metric((await get(served.url, "/metrics", auth)).text, "llama_reward_queue_depth") === 6,
+                10_000, "6 requests in flight");
+            served.child.kill("SIGTERM");
+            const replies = await Promise.all(pending);
+            replies.forEach((r, i) => {
+                expect(r.status).toBe(200);
+                expect(Math.abs(r.json.rewards[0] - expected[i]!)).toBeLessThan(1e-4);
+                expect(r.json.model).toBe("tiny-reward-f32");
+            });
+            expect(await served.exit).toBe(0);
+            expect(served.stderr()).toMatch(/SIGTERM, finishing requests in flight/);
+            await expect(fetch(`${served.url}/health`)).rejects.toThrow();
+        } finally {
+            served.child.kill("SIGKILL");
+        }
+    });
+
+    it("binds 127.0.0.1 by default and exits 1 when the model cannot load", async () => {
+        const served = await serve(["--model", path.join(root, "no-such-model.gguf"), "--port", "0"]);
+        expect(await served.exit).toBe(1);
+        expect(served.stderr()).toMatch(/llama-reward serve: .*\[ERR_MODEL_NOT_FOUND\]/);
+    });
+
+    it("rejects bad flags with exit 1", async () => {
+        for (const args of [["--port", "0"], ["--model", tinyF32, "--port", "70000"], ["--model", tinyF32, "--max-queue", "x"]]) {
+            const child = spawn(process.execPath, [cli, "serve", ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+            let stderr = "";
+            child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
+            const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+            expect(code).toBe(1);
+            expect(stderr).toMatch(/ERR_INVALID_OPTION/);
+        }
+    });
+});

@@ -12,6 +12,7 @@ export const root = packageRoot();
 export const cacheDir = path.join(root, ".bench");
 export const resultsPath = path.join(cacheDir, "results.json");
 export const investigationPath = path.join(cacheDir, "investigation.json");
+export const serverLoadPath = path.join(cacheDir, "server-load.json");
 export const llamaCppSourceDir = process.env.LLAMA_REWARD_LLAMA_DIR ?? path.join(root, "deps", "llama.cpp");
 export const vocabPath = path.join(llamaCppSourceDir, "models", "ggml-vocab-llama-bpe.gguf");
 export const llamaToolsDir = path.join(root, "build", "llama-tools");

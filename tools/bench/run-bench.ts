@@ -14,6 +14,10 @@
  * and flash attention, and llama-reward's throughput on every 4th mixed
  * conversation under other contextSize/parallel/batchSize/flashAttention,
  * in interleaved rounds; written to .bench/investigation.json).
+ * Then the reward server under load (server-load.ts): requests/s and p50/p99
+ * at 1, 8 and 32 clients on the tiny and the Q8_0 bench model, against
+ * scoreBatch in-process; --server runs only that part (~5 min, plus the
+ * bench model's generation the first time), written to .bench/server-load.json.
  * Not part of `npm test`.
  */
 import { spawn } from "node:child_process";
@@ -21,12 +25,13 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { cacheDir, investigationPath, resultsPath, workerResultPath, type BenchType } from "./bench-paths.js";
+import { cacheDir, investigationPath, resultsPath, root, serverLoadPath, workerResultPath, type BenchType } from "./bench-paths.js";
 import { formatReport, rowsFor, type TypeMeasurements } from "./bench-report.js";
 import { waitForIdleCpu } from "./cpu-idle.js";
 import { ensureLlamaBench, runLlamaBench, type LlamaBenchRow } from "./llama-bench-tool.js";
 import { machineInfo } from "./machine-info.js";
 import { prepareBenchModels } from "./prepare-models.js";
+import { formatServerLoad, runServerLoad, type ServerLoadResult } from "./server-load.js";
 import type { SweepJob, SweepResult } from "./sweep-worker.js";
 import type { OursJob, OursResult, PeerJob, PeerResult } from "./worker-protocol.js";
 
@@ -37,10 +42,12 @@ interface Args {
     types: BenchType[];
     reps: number;
     investigate: boolean;
+    /** Only the reward server load run. */
+    server: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-    const args: Args = { types: ["q8_0"], reps: 5, investigate: false };
+    const args: Args = { types: ["q8_0"], reps: 5, investigate: false, server: false };
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i]!;
         const value = (): string => {
@@ -57,8 +64,10 @@ function parseArgs(argv: string[]): Args {
             if (!Number.isInteger(args.reps) || args.reps < 1) throw new Error("--reps needs a positive integer");
         } else if (a === "--investigate") {
             args.investigate = true;
+        } else if (a === "--server") {
+            args.server = true;
         } else {
-            throw new Error(`unknown argument ${a}; use --types q8_0,f16 --reps N --investigate`);
+            throw new Error(`unknown argument ${a}; use --types q8_0,f16 --reps N --investigate --server`);
         }
     }
     return args;
@@ -140,8 +149,26 @@ function formatInvestigation(type: string, inv: Investigation): string {
     return lines.join("\n");
 }
 
+/** The server load run on the tiny model and the Q8_0 bench model; prints and writes .bench/server-load.json. */
+async function serverLoad(benchModel: string): Promise<ServerLoadResult[]> {
+    const tiny = path.join(root, "models", "tiny-reward-f32.gguf");
+    const results = [
+        await runServerLoad({ label: "tiny model", model: tiny, requests: 512, minTokens: 50, maxTokens: 300, capSeconds: 60 }, log),
+        await runServerLoad({ label: "bench model Q8_0", model: benchModel, requests: 64, minTokens: 50, maxTokens: 300, capSeconds: 90 }, log),
+    ];
+    process.stdout.write(`\n${formatServerLoad(results)}\n`);
+    fs.writeFileSync(serverLoadPath, `${JSON.stringify({ date: new Date().toISOString(), machine: machineInfo(os.availableParallelism()), results }, null, 2)}\n`);
+    process.stdout.write(`wrote ${serverLoadPath}\n`);
+    return results;
+}
+
 async function main(): Promise<void> {
     const args = parseArgs(process.argv.slice(2));
+    if (args.server) {
+        const [q8] = await prepareBenchModels(["q8_0"]);
+        await serverLoad(q8!.reward);
+        return;
+    }
     const threads = os.availableParallelism();
     const started = Date.now();
     await ensureLlamaBench(log);
@@ -189,6 +216,8 @@ async function main(): Promise<void> {
     };
     fs.writeFileSync(resultsPath, `${JSON.stringify(json, null, 2)}\n`);
     process.stdout.write(`\nwrote ${resultsPath} (${elapsed()})\n`);
+    const q8 = files.find((f) => f.type === "q8_0") ?? files[0]!;
+    await serverLoad(q8.reward);
 }
 
 main().catch((error: unknown) => {

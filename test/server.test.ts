@@ -86,6 +86,24 @@ describe("endpoints equal the in-process API", () => {
         expect(Math.abs(withBos - expected[0]!)).toBeGreaterThan(tolerance);
     });
 
+    it("POST /get_reward with truncation \"left\": a long query keeps its BOS and its end", async () => {
+        const left = await RewardModel.load(tinyF32, { contextSize: 256, parallel: 2, truncation: "left" });
+        const leftServer = createServer(left);
+        try {
+            const url = await started(leftServer);
+            const query = model.render(longConversation(400, 77));
+            const all = left.tokenize(query, { special: true, addSpecial: false });
+            expect(all.length).toBeGreaterThan(256);
+            const kept = [all[0]!, ...all.slice(all.length - 255)];
+            const reply = await post(url, "/get_reward", { query: [query] });
+            expect(reply.status).toBe(200);
+            expectClose(reply.json.rewards, [await left.scoreTokens(kept)]);
+        } finally {
+            await leftServer.close();
+            await left.dispose();
+        }
+    });
+
     it("POST /classify: vLLM's reply shape, activation, add_special_tokens, messages", async () => {
         const text = "Hello <|eot_id|> world";
         const raw = await model.scoreTokens(model.tokenize(text, { special: true }));   // vLLM adds BOS by default

@@ -89,7 +89,8 @@ export function checkHyperparameters(path: string, header: GgufHeader, arch: str
 
     const scaling = m.get(`${arch}.rope.scaling.type`);
     if (scaling !== undefined && (typeof scaling !== "string" || !ROPE_SCALING_TYPES.includes(scaling))) {
-        throw corrupt(path, `${arch}.rope.scaling.type ${JSON.stringify(scaling)} is not one of ${ROPE_SCALING_TYPES.join(", ")}`);
+        const shown = typeof scaling === "string" ? JSON.stringify(scaling) : `a ${Array.isArray(scaling) ? "array" : typeof scaling}`;
+        throw corrupt(path, `${arch}.rope.scaling.type ${shown} is not one of ${ROPE_SCALING_TYPES.join(", ")}`);
     }
 }
 

@@ -102,8 +102,9 @@ export async function convert(hfDir: string, outPath: string, options: ConvertOp
     const checkpoint = SafetensorsCheckpoint.open(hfDir);
     let writer: GgufWriter | undefined;
     try {
-        const tokenizer = readHfTokenizer(hfDir, config.vocabSize, config.tokenIds);
+        // tensors first: their shapes (bounded by the file size) vouch for vocab_size before the tokenizer allocates by it
         const plan = planTensors(config, checkpoint, outType);
+        const tokenizer = readHfTokenizer(hfDir, config.vocabSize, config.tokenIds);
 
         writer = new GgufWriter(outPath);
         addModelMetadata(writer, config, outType, plan.labels, options.name ?? defaultName(hfDir, config));

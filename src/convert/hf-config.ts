@@ -135,7 +135,7 @@ export function readHfConfig(dir: string): HfLlamaConfig {
         architecture,
         hiddenSize,
         intermediateSize: positiveInt("intermediate_size"),
-        layerCount: positiveInt("num_hidden_layers"),
+        layerCount: layerCount(positiveInt("num_hidden_layers"), file),
         headCount,
         kvHeadCount,
         headDim,
@@ -151,6 +151,14 @@ export function readHfConfig(dir: string): HfLlamaConfig {
         tokenIds,
         nameOrPath: typeof c._name_or_path === "string" && c._name_or_path !== "" ? c._name_or_path : undefined,
     };
+}
+
+/** llama.cpp's LLAMA_MAX_LAYERS: deeper models cannot be loaded, and the tensor plan loops over every layer. */
+const MAX_LAYERS = 512;
+
+function layerCount(n: number, file: string): number {
+    if (n > MAX_LAYERS) throw failed(`${file}: num_hidden_layers ${n} exceeds llama.cpp's limit of ${MAX_LAYERS} layers`);
+    return n;
 }
 
 function readRopeScaling(c: Record<string, unknown>, file: string): Llama3RopeScaling | undefined {

@@ -167,6 +167,8 @@ export function readHfTokenizer(dir: string, vocabSize: number, configTokenIds: 
     if (!Array.isArray(rawMerges) || rawMerges.length === 0) throw failed(`${tokenizerFile}: the BPE model has no merges`);
     let merges: string[];
     if (typeof rawMerges[0] === "string") {
+        const bad = rawMerges.find((m) => typeof m !== "string");
+        if (bad !== undefined) throw failed(`${tokenizerFile}: malformed merge ${JSON.stringify(bad)}`);
         merges = rawMerges as string[];
     } else if (Array.isArray(rawMerges[0])) {
         // The pair format (transformers >= 4.45) allows spaces inside parts; they are

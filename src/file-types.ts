@@ -24,5 +24,5 @@ export function fileTypeName(ftype: number): string {
 /** The llama_ftype number of a name such as "q4_k_m" (case-insensitive), or undefined. */
 export function fileTypeFromName(name: string): number | undefined {
     const key = name.trim().toUpperCase() as FileTypeName;
-    return Object.prototype.hasOwnProperty.call(fileTypes, key) ? fileTypes[key] : undefined;
+    return Object.hasOwn(fileTypes, key) ? fileTypes[key] : undefined;
 }

@@ -16,7 +16,10 @@ export function packageRoot(): string {
         const candidate = path.join(dir, "package.json");
         if (fs.existsSync(candidate)) {
             try {
-                if (JSON.parse(fs.readFileSync(candidate, "utf8")).name === "llama-reward") return (cached = dir);
+                if (JSON.parse(fs.readFileSync(candidate, "utf8")).name === "llama-reward") {
+                    cached = dir;
+                    return dir;
+                }
             } catch {
                 // unreadable package.json: keep walking up
             }

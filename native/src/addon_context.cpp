@@ -5,14 +5,15 @@
 #include "context_decode_worker.h"
 
 Napi::Function AddonContext::define_class(Napi::Env env) {
-    return DefineClass(env, "AddonContext", {
-        // decode(step: NativeDecodeStep): Promise<Float32Array>
-        InstanceMethod("decode", &AddonContext::decode),
-        // info(): NativeContextInfo
-        InstanceMethod("info", &AddonContext::info),
-        // dispose(): void
-        InstanceMethod("dispose", &AddonContext::dispose),
-    });
+    return DefineClass(env, "AddonContext",
+                       {
+                           // decode(step: NativeDecodeStep): Promise<Float32Array>
+                           InstanceMethod("decode", &AddonContext::decode),
+                           // info(): NativeContextInfo
+                           InstanceMethod("info", &AddonContext::info),
+                           // dispose(): void
+                           InstanceMethod("dispose", &AddonContext::dispose),
+                       });
 }
 
 // new AddonContext(External<llama_context>, model: AddonModel): only constructed by ContextCreateWorker.
@@ -20,14 +21,14 @@ AddonContext::AddonContext(const Napi::CallbackInfo & info) : Napi::ObjectWrap<A
     if (info.Length() != 2 || !info[0].IsExternal() || !info[1].IsObject()) {
         throw Napi::TypeError::New(info.Env(), "AddonContext cannot be constructed from JS; use model.createContext()");
     }
-    ctx = info[0].As<Napi::External<llama_context>>().Data();
-    owner = AddonModel::Unwrap(info[1].As<Napi::Object>());
+    ctx        = info[0].As<Napi::External<llama_context>>().Data();
+    owner      = AddonModel::Unwrap(info[1].As<Napi::Object>());
     model_ref_ = Napi::Persistent(info[1].As<Napi::Object>());
-    n_ctx = llama_n_ctx(ctx);
-    n_batch = llama_n_batch(ctx);
-    n_seq_max = llama_n_seq_max(ctx);
-    n_vocab = llama_vocab_n_tokens(owner->vocab);
-    n_cls_out = llama_model_n_cls_out(owner->model);
+    n_ctx      = llama_n_ctx(ctx);
+    n_batch    = llama_n_batch(ctx);
+    n_seq_max  = llama_n_seq_max(ctx);
+    n_vocab    = llama_vocab_n_tokens(owner->vocab);
+    n_cls_out  = llama_model_n_cls_out(owner->model);
     addon_state(env_).contexts.insert(this);
 }
 
@@ -71,7 +72,7 @@ Napi::Value AddonContext::decode(const Napi::CallbackInfo & info) {
     }
     // The worker validates and copies everything on this thread; Execute never touches JS.
     auto * worker = new ContextDecodeWorker(env, this, info.This().As<Napi::Object>(), info[0].As<Napi::Object>());
-    busy = true;
+    busy          = true;
     return worker->queue();
 }
 

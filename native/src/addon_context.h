@@ -3,15 +3,16 @@
 // drives it one decode step at a time; see context_decode_worker.h.
 #pragma once
 
-#include <atomic>
+#include "llama.h"
+
 #include <napi.h>
 
-#include "llama.h"
+#include <atomic>
 
 class AddonModel;
 
 class AddonContext : public Napi::ObjectWrap<AddonContext> {
-public:
+  public:
     static Napi::Function define_class(Napi::Env env);
 
     explicit AddonContext(const Napi::CallbackInfo & info);
@@ -19,8 +20,8 @@ public:
 
     llama_context *   ctx   = nullptr;
     AddonModel *      owner = nullptr;
-    std::atomic<bool> busy{false};     // a decode step is running on the thread pool
-    bool dispose_requested = false;    // free once the running step finishes
+    std::atomic<bool> busy{ false };              // a decode step is running on the thread pool
+    bool              dispose_requested = false;  // free once the running step finishes
 
     uint32_t n_ctx     = 0;
     uint32_t n_batch   = 0;
@@ -29,11 +30,12 @@ public:
     uint32_t n_cls_out = 0;
 
     bool is_disposed() const { return ctx == nullptr; }
+
     void free_native();
     // Called by the decode worker on the JS thread when a step ends.
     void step_finished();
 
-private:
+  private:
     Napi::Env             env_;
     Napi::ObjectReference model_ref_;  // keeps the model alive while the context lives
 

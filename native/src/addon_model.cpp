@@ -1,15 +1,15 @@
 #include "addon_model.h"
 
-#include <string>
-#include <vector>
-
 #include "addon_context.h"
 #include "addon_state.h"
 #include "context_create_worker.h"
 
+#include <string>
+#include <vector>
+
 namespace {
 std::string meta_string(const llama_model * model, const char * key) {
-    char buf[512];
+    char          buf[512];
     const int32_t n = llama_model_meta_val_str(model, key, buf, sizeof(buf));
     if (n < 0) {
         return "";
@@ -24,18 +24,19 @@ std::string meta_string(const llama_model * model, const char * key) {
 }  // namespace
 
 Napi::Function AddonModel::define_class(Napi::Env env) {
-    return DefineClass(env, "AddonModel", {
-        // tokenize(text: string, addSpecial: boolean, parseSpecial: boolean): Int32Array
-        InstanceMethod("tokenize", &AddonModel::tokenize),
-        // tokenText(token: number): string
-        InstanceMethod("tokenText", &AddonModel::token_text),
-        // info(): NativeModelInfo
-        InstanceMethod("info", &AddonModel::info),
-        // createContext(options: NativeContextOptions): Promise<AddonContext>
-        InstanceMethod("createContext", &AddonModel::create_context),
-        // dispose(): void
-        InstanceMethod("dispose", &AddonModel::dispose),
-    });
+    return DefineClass(env, "AddonModel",
+                       {
+                           // tokenize(text: string, addSpecial: boolean, parseSpecial: boolean): Int32Array
+                           InstanceMethod("tokenize", &AddonModel::tokenize),
+                           // tokenText(token: number): string
+                           InstanceMethod("tokenText", &AddonModel::token_text),
+                           // info(): NativeModelInfo
+                           InstanceMethod("info", &AddonModel::info),
+                           // createContext(options: NativeContextOptions): Promise<AddonContext>
+                           InstanceMethod("createContext", &AddonModel::create_context),
+                           // dispose(): void
+                           InstanceMethod("dispose", &AddonModel::dispose),
+                       });
 }
 
 // new AddonModel(External<llama_model>): only constructed by ModelLoadWorker.
@@ -43,8 +44,8 @@ AddonModel::AddonModel(const Napi::CallbackInfo & info) : Napi::ObjectWrap<Addon
     if (info.Length() != 1 || !info[0].IsExternal()) {
         throw Napi::TypeError::New(info.Env(), "AddonModel cannot be constructed from JS; use loadModel()");
     }
-    model = info[0].As<Napi::External<llama_model>>().Data();
-    vocab = llama_model_get_vocab(model);
+    model           = info[0].As<Napi::External<llama_model>>().Data();
+    vocab           = llama_model_get_vocab(model);
     reported_bytes_ = (int64_t) llama_model_size(model);
     Napi::MemoryManagement::AdjustExternalMemory(env_, reported_bytes_);
     addon_state(env_).models.insert(this);
@@ -59,8 +60,8 @@ void AddonModel::free_native() {
     if (model == nullptr) {
         return;
     }
-    bool busy = false;
-    auto & state = addon_state(env_);
+    bool                        busy  = false;
+    auto &                      state = addon_state(env_);
     std::vector<AddonContext *> mine;
     for (AddonContext * ctx : state.contexts) {
         if (ctx->owner == this) {
@@ -70,7 +71,7 @@ void AddonModel::free_native() {
     for (AddonContext * ctx : mine) {
         if (ctx->busy) {
             ctx->dispose_requested = true;
-            busy = true;
+            busy                   = true;
         } else {
             ctx->free_native();
         }
@@ -96,9 +97,9 @@ Napi::Value AddonModel::tokenize(const Napi::CallbackInfo & info) {
     if (info.Length() < 3 || !info[0].IsString() || !info[1].IsBoolean() || !info[2].IsBoolean()) {
         throw Napi::TypeError::New(env, "tokenize(text: string, addSpecial: boolean, parseSpecial: boolean)");
     }
-    const std::string text = info[0].As<Napi::String>().Utf8Value();
-    const bool add_special = info[1].As<Napi::Boolean>().Value();
-    const bool parse_special = info[2].As<Napi::Boolean>().Value();
+    const std::string text          = info[0].As<Napi::String>().Utf8Value();
+    const bool        add_special   = info[1].As<Napi::Boolean>().Value();
+    const bool        parse_special = info[2].As<Napi::Boolean>().Value();
     if (text.size() > (size_t) INT32_MAX / 2) {
         throw addon_error(env, "ERR_INVALID_MESSAGES", "text is too long to tokenize");
     }
@@ -128,7 +129,8 @@ Napi::Value AddonModel::token_text(const Napi::CallbackInfo & info) {
     }
     const int32_t token = info[0].As<Napi::Number>().Int32Value();
     if (token < 0 || token >= llama_vocab_n_tokens(vocab)) {
-        throw addon_error(env, "ERR_INVALID_TOKENS", "token id " + std::to_string(token) + " is outside the vocabulary");
+        throw addon_error(env, "ERR_INVALID_TOKENS",
+                          "token id " + std::to_string(token) + " is outside the vocabulary");
     }
     return Napi::String::New(env, llama_vocab_get_text(vocab, token));
 }
@@ -139,7 +141,7 @@ Napi::Value AddonModel::info(const Napi::CallbackInfo & info) {
         throw addon_error(env, "ERR_DISPOSED", "the model is disposed");
     }
     Napi::Object out = Napi::Object::New(env);
-    char desc[256];
+    char         desc[256];
     llama_model_desc(model, desc, sizeof(desc));
     out.Set("description", desc);
     out.Set("architecture", meta_string(model, "general.architecture"));
@@ -153,8 +155,8 @@ Napi::Value AddonModel::info(const Napi::CallbackInfo & info) {
     out.Set("kvHeadCount", llama_model_n_head_kv(model));
     out.Set("trainContextLength", llama_model_n_ctx_train(model));
     out.Set("vocabSize", llama_vocab_n_tokens(vocab));
-    const uint32_t n_cls = llama_model_n_cls_out(model);
-    Napi::Array labels = Napi::Array::New(env, n_cls);
+    const uint32_t n_cls  = llama_model_n_cls_out(model);
+    Napi::Array    labels = Napi::Array::New(env, n_cls);
     for (uint32_t i = 0; i < n_cls; i++) {
         const char * label = llama_model_cls_label(model, i);
         labels.Set(i, label ? label : ("LABEL_" + std::to_string(i)).c_str());

@@ -2,26 +2,27 @@
 // JS. Owns the model; its contexts are AddonContext objects.
 #pragma once
 
-#include <napi.h>
-
 #include "llama.h"
 
+#include <napi.h>
+
 class AddonModel : public Napi::ObjectWrap<AddonModel> {
-public:
+  public:
     static Napi::Function define_class(Napi::Env env);
 
     explicit AddonModel(const Napi::CallbackInfo & info);
     ~AddonModel() override;
 
-    llama_model *       model = nullptr;
-    const llama_vocab * vocab = nullptr;
-    bool dispose_requested = false;  // dispose() came while a context was decoding
+    llama_model *       model             = nullptr;
+    const llama_vocab * vocab             = nullptr;
+    bool                dispose_requested = false;  // dispose() came while a context was decoding
 
     bool is_disposed() const { return model == nullptr; }
+
     // Frees contexts that are idle and, when none is left, the model itself.
     void free_native();
 
-private:
+  private:
     Napi::Env env_;
     int64_t   reported_bytes_ = 0;
 

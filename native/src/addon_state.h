@@ -4,17 +4,18 @@
 #pragma once
 
 #include <napi.h>
+
 #include <set>
 
 class AddonModel;
 class AddonContext;
 
 struct AddonState {
-    Napi::FunctionReference model_constructor;
-    Napi::FunctionReference context_constructor;
+    Napi::FunctionReference  model_constructor;
+    Napi::FunctionReference  context_constructor;
     std::set<AddonModel *>   models;
     std::set<AddonContext *> contexts;
-    bool tearing_down = false;
+    bool                     tearing_down = false;
 };
 
 AddonState & addon_state(Napi::Env env);

@@ -4,7 +4,9 @@
 #include "js_options.h"
 #include "log_capture.h"
 
-ContextCreateWorker::ContextCreateWorker(Napi::Env env, AddonModel * model, Napi::Object model_object,
+ContextCreateWorker::ContextCreateWorker(Napi::Env    env,
+                                         AddonModel * model,
+                                         Napi::Object model_object,
                                          Napi::Object options) :
     PromiseWorker(env, "llama-reward:createContext", "ERR_LOAD_FAILED"),
     model_ref_(Napi::Persistent(model_object)),
@@ -23,16 +25,16 @@ ContextCreateWorker::ContextCreateWorker(Napi::Env env, AddonModel * model, Napi
     params_.no_perf         = true;
     params_.flash_attn_type = js_options::choice<llama_flash_attn_type>(options, "flashAttention", where,
                                                                         {
-                                                                            { "auto", LLAMA_FLASH_ATTN_TYPE_AUTO },
-                                                                            { "on", LLAMA_FLASH_ATTN_TYPE_ENABLED },
-                                                                            { "off", LLAMA_FLASH_ATTN_TYPE_DISABLED },
-                                                                        });
+                                                                            { "auto", LLAMA_FLASH_ATTN_TYPE_AUTO     },
+                                                                            { "on",   LLAMA_FLASH_ATTN_TYPE_ENABLED  },
+                                                                            { "off",  LLAMA_FLASH_ATTN_TYPE_DISABLED },
+    });
     params_.type_k          = js_options::choice<ggml_type>(options, "kvCacheType", where,
                                                             {
-                                                                { "f16", GGML_TYPE_F16 },
-                                                                { "f32", GGML_TYPE_F32 },
+                                                                { "f16",  GGML_TYPE_F16  },
+                                                                { "f32",  GGML_TYPE_F32  },
                                                                 { "q8_0", GGML_TYPE_Q8_0 },
-                                                            });
+    });
     params_.type_v          = params_.type_k;
 }
 
@@ -57,7 +59,7 @@ Napi::Value ContextCreateWorker::result(Napi::Env env) {
         Napi::External<llama_context>::New(env, ctx_),
         model_ref_.Value(),
     });
-    ctx_ = nullptr;  // the AddonContext owns it now
+    ctx_                 = nullptr;  // the AddonContext owns it now
     return context;
 }
 

@@ -2,10 +2,10 @@
 // the JS thread and resolves with an AddonContext.
 #pragma once
 
-#include <napi.h>
-
 #include "llama.h"
 #include "promise_worker.h"
+
+#include <napi.h>
 
 class AddonModel;
 

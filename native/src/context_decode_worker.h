@@ -4,11 +4,12 @@
 // and reads the reward vector of every sequence that ended in this batch.
 #pragma once
 
-#include <napi.h>
-#include <vector>
-
 #include "llama.h"
 #include "promise_worker.h"
+
+#include <napi.h>
+
+#include <vector>
 
 class AddonContext;
 
@@ -23,11 +24,11 @@ class ContextDecodeWorker : public PromiseWorker<Napi::AsyncWorker> {
     void        settling() override;
 
   private:
-    Napi::ObjectReference   context_ref_;  // keeps the context alive while the step runs
-    AddonContext *          context_;
+    Napi::ObjectReference context_ref_;  // keeps the context alive while the step runs
+    AddonContext *        context_;
 
-    std::vector<llama_seq_id> remove_;   // sequences whose KV is dropped first
-    std::vector<int32_t>      copies_;   // (src, dst, p0, p1) KV copies, applied after removals
+    std::vector<llama_seq_id> remove_;  // sequences whose KV is dropped first
+    std::vector<int32_t>      copies_;  // (src, dst, p0, p1) KV copies, applied after removals
     std::vector<llama_token>  tokens_;
     std::vector<llama_seq_id> seq_ids_;
     std::vector<llama_pos>    positions_;

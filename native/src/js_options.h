@@ -5,9 +5,10 @@
 // input first (src/load-options.ts), so these only catch misuse of the addon.
 #pragma once
 
+#include <napi.h>
+
 #include <cstdint>
 #include <initializer_list>
-#include <napi.h>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,7 +20,11 @@ inline std::string where_key(const char * where, const char * key) {
 }
 
 // A number that is an integer in [min_value, max_value].
-inline int64_t integer(Napi::Object options, const char * key, const char * where, int64_t min_value, int64_t max_value) {
+inline int64_t integer(Napi::Object options,
+                       const char * key,
+                       const char * where,
+                       int64_t      min_value,
+                       int64_t      max_value) {
     Napi::Value v = options.Get(key);
     if (!v.IsNumber()) {
         throw Napi::TypeError::New(options.Env(), where_key(where, key) + " must be a number");
@@ -32,13 +37,19 @@ inline int64_t integer(Napi::Object options, const char * key, const char * wher
     return (int64_t) d;
 }
 
-inline int32_t int32(Napi::Object options, const char * key, const char * where, int32_t min_value = INT32_MIN,
-                     int32_t max_value = INT32_MAX) {
+inline int32_t int32(Napi::Object options,
+                     const char * key,
+                     const char * where,
+                     int32_t      min_value = INT32_MIN,
+                     int32_t      max_value = INT32_MAX) {
     return (int32_t) integer(options, key, where, min_value, max_value);
 }
 
-inline uint32_t uint32(Napi::Object options, const char * key, const char * where, uint32_t min_value = 0,
-                       uint32_t max_value = 1000000000) {
+inline uint32_t uint32(Napi::Object options,
+                       const char * key,
+                       const char * where,
+                       uint32_t     min_value = 0,
+                       uint32_t     max_value = 1000000000) {
     return (uint32_t) integer(options, key, where, min_value, max_value);
 }
 
@@ -52,7 +63,9 @@ inline bool boolean(Napi::Object options, const char * key, const char * where) 
 
 // One of a fixed set of strings, mapped to its value.
 template <typename T>
-T choice(Napi::Object options, const char * key, const char * where,
+T choice(Napi::Object                                      options,
+         const char *                                      key,
+         const char *                                      where,
          std::initializer_list<std::pair<const char *, T>> choices) {
     Napi::Value v = options.Get(key);
     std::string names;

@@ -1,18 +1,18 @@
 #include "log_capture.h"
 
+#include "ggml.h"
+#include "llama.h"
+
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
 
-#include "ggml.h"
-#include "llama.h"
-
 namespace {
-thread_local std::string t_errors;
+thread_local std::string    t_errors;
 thread_local ggml_log_level t_last_level = GGML_LOG_LEVEL_NONE;
-thread_local log_line_hook t_hook = nullptr;
-thread_local void * t_hook_data = nullptr;
-bool g_debug = false;
+thread_local log_line_hook  t_hook       = nullptr;
+thread_local void *         t_hook_data  = nullptr;
+bool                        g_debug      = false;
 
 void log_callback(ggml_log_level level, const char * text, void *) {
     if (g_debug) {
@@ -34,7 +34,7 @@ void log_capture_install() {
     static std::once_flag once;
     std::call_once(once, [] {
         const char * debug = std::getenv("LLAMA_REWARD_DEBUG");
-        g_debug = debug != nullptr && debug[0] != '\0' && debug[0] != '0';
+        g_debug            = debug != nullptr && debug[0] != '\0' && debug[0] != '0';
         llama_log_set(log_callback, nullptr);
     });
 }
@@ -53,6 +53,6 @@ std::string log_capture_take() {
 }
 
 void log_capture_set_hook(log_line_hook hook, void * user_data) {
-    t_hook = hook;
+    t_hook      = hook;
     t_hook_data = user_data;
 }

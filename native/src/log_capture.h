@@ -5,9 +5,9 @@
 
 #include <string>
 
-void log_capture_install();
-void log_capture_clear();          // forget this thread's captured errors
-std::string log_capture_take();    // this thread's captured errors, then clear
+void        log_capture_install();
+void        log_capture_clear();  // forget this thread's captured errors
+std::string log_capture_take();   // this thread's captured errors, then clear
 
 // Receives every INFO-level line logged on this thread while installed.
 using log_line_hook = void (*)(const char * text, void * user_data);

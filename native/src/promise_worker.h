@@ -7,11 +7,12 @@
 // a failed hand-over would leak, discard.
 #pragma once
 
-#include <initializer_list>
-#include <napi.h>
-#include <string>
-
 #include "addon_state.h"
+
+#include <napi.h>
+
+#include <initializer_list>
+#include <string>
 
 template <typename Base> class PromiseWorker : public Base {
   public:

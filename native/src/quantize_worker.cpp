@@ -1,9 +1,9 @@
 #include "quantize_worker.h"
 
-#include <cstdio>
-
 #include "js_options.h"
 #include "log_capture.h"
+
+#include <cstdio>
 
 Napi::Value quantize_model(const Napi::CallbackInfo & info) {
     return (new QuantizeWorker(info.Env(), info))->queue();

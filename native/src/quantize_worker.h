@@ -2,11 +2,12 @@
 // per-tensor progress, parsed from llama.cpp's "[ i/ n] tensor" log lines.
 #pragma once
 
-#include <napi.h>
-#include <string>
-
 #include "llama.h"
 #include "promise_worker.h"
+
+#include <napi.h>
+
+#include <string>
 
 // quantize(input: string, output: string, options: {ftype: number, threads: number},
 //          onProgress?: (done: number, total: number, tensor: string) => void): Promise<void>

@@ -42,7 +42,7 @@ function failed(message: string, cause?: unknown): RewardModelError {
 }
 
 function isSupportedDtype(dtype: string): dtype is SafetensorsDtype {
-    return Object.prototype.hasOwnProperty.call(SAFETENSORS_DTYPE_SIZE, dtype);
+    return Object.hasOwn(SAFETENSORS_DTYPE_SIZE, dtype);
 }
 
 /** Element size of a convertible tensor; throws a clear error for any other dtype. */

@@ -129,7 +129,7 @@ export const GGML_TYPE_LAYOUT: Readonly<Record<GgmlType, GgmlTypeLayout>> = {
 
 /** True when `type` is a ggml type id this package knows the layout of. */
 export function isKnownGgmlType(type: number): type is GgmlType {
-    return Object.prototype.hasOwnProperty.call(GGML_TYPE_LAYOUT, type);
+    return Object.hasOwn(GGML_TYPE_LAYOUT, type);
 }
 
 /** The ggml type's name ("Q8_0"), or "type N" for an unknown id. */

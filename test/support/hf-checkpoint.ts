@@ -144,7 +144,7 @@ export function writeTokenizerFiles(dir: string, vocab: Llama3Vocab, style: "lla
         clean_up_tokenization_spaces: true,
         eos_token: "<|eot_id|>",
         model_input_names: ["input_ids", "attention_mask"],
-        model_max_length: 1000000000000000019884624838656,
+        model_max_length: 1e30, // transformers writes int(1e30), which is this double
         pad_token: pad ? "[PAD]" : vocab.tokens[128004],
         tokenizer_class: "PreTrainedTokenizerFast",
     };

@@ -11,6 +11,7 @@ import * as path from "node:path";
 
 import { RewardModelError, abortedError } from "../errors.js";
 import { GgufWriter } from "../gguf/gguf-writer.js";
+import { writeLlamaRewardMetadata } from "../gguf/llama-metadata.js";
 import { readHfConfig, type HfLlamaConfig } from "./hf-config.js";
 import { addTokenizerMetadata, readHfTokenizer } from "./hf-tokenizer.js";
 import { SafetensorsCheckpoint } from "./safetensors.js";
@@ -149,27 +150,24 @@ function defaultName(dir: string, config: HfLlamaConfig): string {
 }
 
 function addModelMetadata(w: GgufWriter, c: HfLlamaConfig, outType: ConvertOutType, labels: string[], name: string): void {
-    w.addString("general.architecture", "llama");
-    w.addString("general.type", "model");
-    w.addString("general.name", name);
-    w.addU32("general.file_type", OUT_TYPE_FILE_TYPE[outType]);
-    w.addU32("general.quantization_version", GGML_QUANT_VERSION);
-    w.addU32("llama.block_count", c.layerCount);
-    w.addU32("llama.context_length", c.maxPositionEmbeddings);
-    w.addU32("llama.embedding_length", c.hiddenSize);
-    w.addU32("llama.feed_forward_length", c.intermediateSize);
-    w.addU32("llama.attention.head_count", c.headCount);
-    w.addU32("llama.attention.head_count_kv", c.kvHeadCount);
-    w.addF32("llama.rope.freq_base", c.ropeTheta);
-    w.addF32("llama.attention.layer_norm_rms_epsilon", c.rmsNormEps);
-    if (c.explicitHeadDim) {
-        w.addU32("llama.attention.key_length", c.headDim);
-        w.addU32("llama.attention.value_length", c.headDim);
-    }
-    w.addU32("llama.vocab_size", c.vocabSize);
-    w.addU32("llama.rope.dimension_count", c.headDim);
-    w.addU32("llama.pooling_type", 4); // RANK: the reward head on the last token
-    w.addStringArray("llama.classifier.output_labels", labels);
+    writeLlamaRewardMetadata(w, {
+        name,
+        type: "model",
+        fileType: OUT_TYPE_FILE_TYPE[outType],
+        quantizationVersion: GGML_QUANT_VERSION,
+    }, {
+        contextLength: c.maxPositionEmbeddings,
+        embeddingLength: c.hiddenSize,
+        blockCount: c.layerCount,
+        feedForwardLength: c.intermediateSize,
+        headCount: c.headCount,
+        headCountKv: c.kvHeadCount,
+        ropeFreqBase: c.ropeTheta,
+        rmsEpsilon: c.rmsNormEps,
+        ropeDimensionCount: c.headDim,
+        vocabSize: c.vocabSize,
+        ...(c.explicitHeadDim ? { explicitHeadDim: c.headDim } : {}),
+    }, labels);
 }
 
 /**

@@ -5,7 +5,7 @@
  * do in llama.cpp's converter. Works on row chunks, never whole tensors.
  */
 
-import { f16ToFloat32, float32ToBf16, float32ToF16 } from "../gguf/float16.js";
+import { f16ToFloat32, float32ArrayToBf16, float32ArrayToF16 } from "../gguf/float16.js";
 import { GgmlType } from "../gguf/gguf-types.js";
 import { quantizeQ8_0 } from "./q8-0.js";
 import type { SafetensorsDtype } from "./safetensors.js";
@@ -43,16 +43,10 @@ export function encodeFromFloat32(values: Float32Array, type: GgmlType): Uint8Ar
     switch (type) {
         case GgmlType.F32:
             return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
-        case GgmlType.F16: {
-            const out = new Uint16Array(values.length);
-            for (let i = 0; i < values.length; i++) out[i] = float32ToF16(values[i]!);
-            return new Uint8Array(out.buffer);
-        }
-        case GgmlType.BF16: {
-            const out = new Uint16Array(values.length);
-            for (let i = 0; i < values.length; i++) out[i] = float32ToBf16(values[i]!);
-            return new Uint8Array(out.buffer);
-        }
+        case GgmlType.F16:
+            return new Uint8Array(float32ArrayToF16(values).buffer);
+        case GgmlType.BF16:
+            return new Uint8Array(float32ArrayToBf16(values).buffer);
         case GgmlType.Q8_0:
             return quantizeQ8_0(values);
         default:

@@ -9,10 +9,11 @@
  * ~1.2 billion weights cost two table lookups per 32-bit random number.
  */
 import { createNormalRng, createUniformRng } from "../models/generate-tiny-model.js";
-import { float32ToF16 } from "../../src/gguf/float16.js";
+import { float32ArrayToF16 } from "../../src/gguf/float16.js";
 import { readGgufHeader } from "../../src/gguf/gguf-reader.js";
 import { GgmlType, ggmlElementCount, ggmlTensorByteSize } from "../../src/gguf/gguf-types.js";
 import { GgufWriter } from "../../src/gguf/gguf-writer.js";
+import { writeLlamaRewardMetadata } from "../../src/gguf/llama-metadata.js";
 import {
     BENCH_MODEL_GENERATOR_VERSION, BENCH_MODEL_HPARAMS, BENCH_MODEL_SEED, BENCH_MODEL_VERSION_KEY,
     benchTensors, type BenchTensor,
@@ -32,8 +33,7 @@ function isF32(t: BenchTensor): boolean {
 /** Streams one F16 tensor's random data into the writer. */
 function writeF16Tensor(w: GgufWriter, t: BenchTensor, seed: number, onBytes: (n: number) => void): void {
     const normal = createNormalRng(seed);
-    const table = new Uint16Array(65536);
-    for (let i = 0; i < table.length; i++) table[i] = float32ToF16(normal() * t.std);
+    const table = float32ArrayToF16(Float32Array.from({ length: 65536 }, () => normal() * t.std));
     const uniform = createUniformRng(seed ^ 0x5bd1e995);
     const total = ggmlElementCount(t.shape);
     const chunk = new Uint16Array(CHUNK_ELEMENTS);
@@ -62,31 +62,20 @@ function writeF32Tensor(w: GgufWriter, t: BenchTensor, seed: number, onBytes: (n
 export function generateBenchModelF16(outPath: string, vocabPath: string, onProgress: (done: number, total: number) => void): void {
     const hp = BENCH_MODEL_HPARAMS;
     const vocab = readGgufHeader(vocabPath);
-    if (vocabTokenCount(vocab) !== hp.nVocab) {
-        throw new Error(`${vocabPath} has ${vocabTokenCount(vocab)} tokens, expected ${hp.nVocab}`);
+    if (vocabTokenCount(vocab) !== hp.vocabSize) {
+        throw new Error(`${vocabPath} has ${vocabTokenCount(vocab)} tokens, expected ${hp.vocabSize}`);
     }
     const tensors = benchTensors();
     const typeOf = (t: BenchTensor): GgmlType => (isF32(t) ? GgmlType.F32 : GgmlType.F16);
     const totalBytes = tensors.reduce((n, t) => n + ggmlTensorByteSize(typeOf(t), t.shape), 0);
     const w = new GgufWriter(outPath);
     try {
-        w.addString("general.architecture", "llama");
-        w.addString("general.name", "llama-reward benchmark (random weights, Llama-3.2-1B shape)");
-        w.addString("general.description", "Random weights for benchmarking llama-reward. Its rewards are meaningless.");
-        w.addU32("general.file_type", 1); // MOSTLY_F16
+        writeLlamaRewardMetadata(w, {
+            name: "llama-reward benchmark (random weights, Llama-3.2-1B shape)",
+            description: "Random weights for benchmarking llama-reward. Its rewards are meaningless.",
+            fileType: 1, // MOSTLY_F16
+        }, hp, ["LABEL_0"]);
         w.addU32(BENCH_MODEL_VERSION_KEY, BENCH_MODEL_GENERATOR_VERSION);
-        w.addU32("llama.vocab_size", hp.nVocab);
-        w.addU32("llama.context_length", hp.contextLength);
-        w.addU32("llama.embedding_length", hp.nEmbd);
-        w.addU32("llama.block_count", hp.nLayer);
-        w.addU32("llama.feed_forward_length", hp.nFf);
-        w.addU32("llama.attention.head_count", hp.nHead);
-        w.addU32("llama.attention.head_count_kv", hp.nHeadKv);
-        w.addF32("llama.rope.freq_base", hp.ropeFreqBase);
-        w.addF32("llama.attention.layer_norm_rms_epsilon", hp.rmsEps);
-        w.addU32("llama.rope.dimension_count", hp.ropeDim);
-        w.addU32("llama.pooling_type", 4); // RANK
-        w.addStringArray("llama.classifier.output_labels", ["LABEL_0"]);
         writeLlama3Tokenizer(w, vocab);
         for (const t of tensors) w.addTensorInfo(t.name, t.shape, typeOf(t));
         w.writeHeader();

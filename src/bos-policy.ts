@@ -1,5 +1,5 @@
 /**
- * The BOS policy (DESIGN.md §1). Tokenizing a rendered Llama-3 template with
+ * The BOS policy (docs/format.md §1). Tokenizing a rendered Llama-3 template with
  * the tokenizer's special tokens yields two leading BOS tokens, which is what
  * transformers produces and what GRM was trained on.
  *  - "hf":     keep the tokens as transformers produces them (default)

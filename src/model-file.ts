@@ -1,5 +1,5 @@
 /**
- * Checks a file against the GGUF reward-model contract (DESIGN.md §2)
+ * Checks a file against the GGUF reward-model contract (docs/format.md §2)
  * before llama.cpp sees it: GGUF magic/version and intact tensor table, a
  * supported architecture, and a reward head cls.output.weight [n_embd, n_labels].
  */

@@ -1,9 +1,10 @@
 /**
  * `convert()`: a Hugging Face LlamaForSequenceClassification checkpoint
  * (config.json, tokenizer files, safetensors) → a GGUF reward model as
- * DESIGN.md §2 specifies. Tensors stream through in row chunks of a few MiB,
- * so memory stays flat whatever the model size; the output is written to
- * `<out>.tmp` and renamed only when complete.
+ * docs/format.md §2 specifies, mapped as its §4 says. Tensors stream
+ * through in row chunks of a few MiB, so memory stays flat whatever the
+ * model size; the output is written to `<out>.tmp` and renamed only when
+ * complete.
  */
 
 import * as fs from "node:fs";

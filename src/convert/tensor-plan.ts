@@ -149,7 +149,7 @@ export function planTensors(config: HfLlamaConfig, checkpoint: SafetensorsCheckp
 
 /**
  * Storage type of a tensor, following llama.cpp's converter: 1-D tensors and
- * norms stay F32; the reward head stays F32 (DESIGN.md §2); Q8_0 falls back to
+ * norms stay F32; the reward head stays F32 (docs/format.md §2); Q8_0 falls back to
  * F16 for rows that are not a whole number of 32-value blocks.
  */
 function storageType(ggufName: string, shape: number[], outType: ConvertOutType): GgmlType {

@@ -45,13 +45,14 @@ export class ChatTemplate {
         }
     }
 
-    render(messages: ChatMessage[], addGenerationPrompt = false): string {
+    /** The conversation as the model was trained to read it: never with a generation prompt (docs/format.md §1). */
+    render(messages: ChatMessage[]): string {
         try {
             return this.template.render({
                 messages: messages.map(({ role, content }) => ({ role, content })),
                 bos_token: this.bosToken,
                 eos_token: this.eosToken,
-                add_generation_prompt: addGenerationPrompt,
+                add_generation_prompt: false,
             });
         } catch (cause) {
             throw new RewardModelError("ERR_TEMPLATE", `the chat template failed to render: ${(cause as Error).message}`, { cause });

@@ -1,10 +1,15 @@
 /**
  * The llama-reward CLI, run as a user would: score JSONL (both line shapes,
- * order kept, bad lines reported), info, and usage errors.
+ * order kept, bad lines reported), info, and usage errors; and as a module:
+ * importing it runs nothing, and `score` renders each conversation once.
  */
 import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { ChatTemplate } from "../src/chat-template.js";
+import { main } from "../src/cli/main.js";
 import { RewardModel } from "../src/index.js";
 import { conversations, requireFile, root, tinyF32 } from "./support/fixtures.js";
 
@@ -44,7 +49,9 @@ describe("cli", () => {
         expect(out).toHaveLength(4);
         expect(typeof out[0]!.reward).toBe("number");
         expect(out[1]!.code).toBe("ERR_INVALID_MESSAGES");
-        expect(out[2]!.error).toMatch(/line 3/);
+        expect(out[1]!.error).toBe("line 2: not valid JSON");
+        expect(out[2]!.error).toMatch(/^line 3: /);
+        expect(out[2]!.error).not.toMatch(/line 3.*line 3/);
         expect(typeof out[3]!.reward).toBe("number");
     });
 
@@ -56,12 +63,55 @@ describe("cli", () => {
         expect(info.layerCount).toBe(2);
         expect(info.labels).toEqual(["LABEL_0"]);
         expect(info.fileType).toBe("F32");
+        // The CLI loads with a small context to be quick; that is not the model's, so it is not printed.
+        expect(info).not.toHaveProperty("contextSize");
+        expect(info.trainContextLength).toBe(2048);
     });
 
     it("a missing model is a one-line error with its code", () => {
         const result = run(["score", "--model", "/nonexistent.gguf"], "[]");
         expect(result.status).toBe(1);
         expect(result.stderr).toMatch(/ERR_MODEL_NOT_FOUND/);
+    });
+
+    it("importing the module runs nothing; npm's bin link to it runs the CLI", () => {
+        const imported = spawnSync(process.execPath,
+            ["--input-type=module", "-e", `await import(${JSON.stringify(requireFile(cli))}); console.log("imported");`],
+            { encoding: "utf8", cwd: root });
+        expect(imported.stderr).toBe("");
+        expect(imported.stdout).toBe("imported\n");
+        expect(imported.status).toBe(0);
+
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "llama-reward-bin-"));
+        try {
+            const link = path.join(dir, "llama-reward");
+            fs.symlinkSync(cli, link);
+            const linked = spawnSync(process.execPath, [link, "--help"], { encoding: "utf8", cwd: root });
+            expect(linked.status).toBe(0);
+            expect(linked.stdout).toMatch(/^usage: llama-reward/);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    it("score renders and tokenizes each conversation once", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "llama-reward-cli-"));
+        const input = path.join(dir, "in.jsonl");
+        const output = path.join(dir, "out.jsonl");
+        fs.writeFileSync(input, conversations.map((c) => JSON.stringify(c)).join("\n"));
+        const render = vi.spyOn(ChatTemplate.prototype, "render");
+        const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+        try {
+            expect(await main(["score", "-m", tinyF32, "-i", input, "-o", output, "--context-size", "1024"])).toBe(0);
+            expect(render).toHaveBeenCalledTimes(conversations.length);
+            const rewards = fs.readFileSync(output, "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { reward: number }).reward);
+            expect(rewards).toHaveLength(conversations.length);
+            expect(rewards.every(Number.isFinite)).toBe(true);
+        } finally {
+            render.mockRestore();
+            stderr.mockRestore();
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 
     it("unknown commands print usage", () => {

@@ -6,6 +6,7 @@
  */
 import fs from "node:fs";
 import readline from "node:readline";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { convert, type ConvertOutType } from "../convert/convert.js";
 import { quantize, quantizeTypeNames } from "../convert/quantize.js";
@@ -83,17 +84,17 @@ function loadOptionsFrom(values: LoadFlagValues): LoadOptions {
     return options;
 }
 
-/** A line's conversation, or the reason it is not one. */
-function parseLine(line: string, lineNumber: number): ChatMessage[] {
+/** A line's conversation, or the reason it is not one (the caller says which line). */
+function parseLine(line: string): ChatMessage[] {
     let value: unknown;
     try {
         value = JSON.parse(line);
     } catch {
-        throw new RewardModelError("ERR_INVALID_MESSAGES", `line ${lineNumber} is not valid JSON`);
+        throw new RewardModelError("ERR_INVALID_MESSAGES", "not valid JSON");
     }
     const messages = Array.isArray(value) ? value : (value as { messages?: unknown } | null)?.messages;
     if (!Array.isArray(messages)) {
-        throw new RewardModelError("ERR_INVALID_MESSAGES", `line ${lineNumber} is neither {"messages": [...]} nor an array of messages`);
+        throw new RewardModelError("ERR_INVALID_MESSAGES", `neither {"messages": [...]} nor an array of messages`);
     }
     return messages as ChatMessage[];
 }
@@ -127,12 +128,12 @@ async function commandScore(argv: string[]): Promise<number> {
         let lineNumber = 0;
         const flush = async () => {
             const results: string[] = new Array(pending.length);
-            const valid: { index: number; messages: ChatMessage[] }[] = [];
+            const valid: { index: number; tokens: number[] }[] = [];
             pending.forEach(({ lineNumber: n, text }, index) => {
                 try {
-                    const messages = parseLine(text, n);
-                    model.tokenizeConversation(messages);   // validates and checks the length now
-                    valid.push({ index, messages });
+                    // Rendered, tokenized and fitted to the context once, here, so a bad line fails
+                    // alone; the batch below scores exactly these tokens.
+                    valid.push({ index, tokens: model.tokenizeConversation(parseLine(text)) });
                 } catch (error) {
                     failures++;
                     const e = error as RewardModelError;
@@ -142,10 +143,10 @@ async function commandScore(argv: string[]): Promise<number> {
             bar.setTotal(done + pending.length);
             const base = done;
             try {
-                const rewards = await model.scoreBatch(valid.map((v) => v.messages), {
+                const rewards = await model.scoreTokenBatch(valid.map((v) => v.tokens), {
                     onProgress: ({ completed }) => bar.update(base + completed),
                 });
-                valid.forEach((v, k) => { results[v.index] = JSON.stringify({ reward: rewards[k] }); });
+                valid.forEach((v, k) => { results[v.index] = JSON.stringify({ reward: rewards[k]![0] }); });
             } catch (error) {
                 // Every line still gets an answer, and the exit status says the run did not fully succeed.
                 const e = fromNativeError(error, "ERR_DECODE_FAILED");
@@ -181,9 +182,11 @@ async function commandInfo(argv: string[]): Promise<number> {
     const { positionals, values } = parseArgs({ args: argv, options: { model: { type: "string", short: "m" } }, allowPositionals: true });
     const path = values.model ?? positionals[0];
     if (!path) throw new RewardModelError("ERR_INVALID_OPTION", "info needs a model path");
+    // The smallest context loads fastest; it is this process's choice, not the model's, so
+    // contextSize is left out (trainContextLength is the model's).
     const model = await RewardModel.load(path, { contextSize: 256, parallel: 1 });
     try {
-        const { chatTemplate, ...rest } = model.info;
+        const { chatTemplate, contextSize: _ownContext, ...rest } = model.info;
         process.stdout.write(`${JSON.stringify({ ...rest, chatTemplateLength: chatTemplate.length }, null, 2)}\n`);
     } finally {
         await model.dispose();
@@ -275,10 +278,23 @@ export async function main(argv: string[]): Promise<number> {
     }
 }
 
-// Until main settles the exit status says "unfinished", so a run whose work
-// never settled can never pass for a success.
-process.exitCode = 70;
-process.once("exit", (code) => {
-    if (code === 70) process.stderr.write("llama-reward: exited before the work finished (internal error; please report it)\n");
-});
-main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+/** True when this module is the program (`node main.js`, or npm's bin link to it), not an import. */
+function isEntryPoint(): boolean {
+    const script = process.argv[1];
+    if (script === undefined) return false;
+    try {
+        return fs.realpathSync(script) === fs.realpathSync(fileURLToPath(import.meta.url));
+    } catch {
+        return false;
+    }
+}
+
+if (isEntryPoint()) {
+    // Until main settles the exit status says "unfinished", so a run whose work
+    // never settled can never pass for a success.
+    process.exitCode = 70;
+    process.once("exit", (code) => {
+        if (code === 70) process.stderr.write("llama-reward: exited before the work finished (internal error; please report it)\n");
+    });
+    main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+}

@@ -30,8 +30,18 @@ export function packageRoot(): string {
     }
 }
 
-/** The llama.cpp source directory: $LLAMA_REWARD_LLAMA_DIR, else `<root>/deps/llama.cpp`. */
+/**
+ * The llama.cpp source directory, decided here only: $LLAMA_REWARD_LLAMA_DIR
+ * (a checkout you patched yourself), else `<root>/deps/llama.cpp`, which the
+ * build clones and patches. The build passes it on to CMake; the tests read
+ * llama.cpp's vocabulary files and the benchmark builds llama-bench from it.
+ */
 export function llamaCppDir(): string {
+    return llamaCppDirIsExternal() ? path.resolve(process.env.LLAMA_REWARD_LLAMA_DIR!) : path.join(packageRoot(), "deps", "llama.cpp");
+}
+
+/** True when $LLAMA_REWARD_LLAMA_DIR names the checkout, so the build must leave it as it is. */
+export function llamaCppDirIsExternal(): boolean {
     const fromEnv = process.env.LLAMA_REWARD_LLAMA_DIR;
-    return fromEnv !== undefined && fromEnv !== "" ? path.resolve(fromEnv) : path.join(packageRoot(), "deps", "llama.cpp");
+    return fromEnv !== undefined && fromEnv !== "";
 }

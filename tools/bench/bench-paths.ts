@@ -4,7 +4,7 @@
  * addon was built from, and the separate llama-bench build folder.
  */
 import path from "node:path";
-import { packageRoot } from "../../src/package-root.js";
+import { llamaCppDir, packageRoot } from "../../src/package-root.js";
 
 export type BenchType = "q8_0" | "f16";
 
@@ -13,7 +13,7 @@ export const cacheDir = path.join(root, ".bench");
 export const resultsPath = path.join(cacheDir, "results.json");
 export const investigationPath = path.join(cacheDir, "investigation.json");
 export const serverLoadPath = path.join(cacheDir, "server-load.json");
-export const llamaCppSourceDir = process.env.LLAMA_REWARD_LLAMA_DIR ?? path.join(root, "deps", "llama.cpp");
+export const llamaCppSourceDir = llamaCppDir();
 export const vocabPath = path.join(llamaCppSourceDir, "models", "ggml-vocab-llama-bpe.gguf");
 export const llamaToolsDir = path.join(root, "build", "llama-tools");
 export const llamaBenchPath = path.join(llamaToolsDir, "bin", "llama-bench");

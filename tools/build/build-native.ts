@@ -13,13 +13,13 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createRequire } from "node:module";
-import { packageRoot } from "../../src/package-root.js";
+import { llamaCppDir, llamaCppDirIsExternal, packageRoot } from "../../src/package-root.js";
 import { backendCmakeOptions, parseExtraCmakeArgs, resolveBackend } from "./backend-options.js";
 
 const require = createRequire(import.meta.url);
 const root = packageRoot();
 const depsDir = path.join(root, "deps");
-const llamaDir = path.join(depsDir, "llama.cpp");
+const llamaDir = llamaCppDir();   // also what CMake is given (LLAMA_REWARD_LLAMA_DIR)
 const stampPath = path.join(depsDir, "llama.cpp.stamp.json");
 const patchesDir = path.join(root, "native", "patches");
 
@@ -76,6 +76,12 @@ function readStamp(): SourceStamp | undefined {
 
 /** Clones and patches llama.cpp unless the existing checkout already matches. */
 function prepareSources(): void {
+    if (llamaCppDirIsExternal()) {
+        // A checkout chosen with $LLAMA_REWARD_LLAMA_DIR is the user's: never re-cloned, reset or patched here.
+        if (!fs.existsSync(path.join(llamaDir, "CMakeLists.txt"))) fail(`LLAMA_REWARD_LLAMA_DIR=${llamaDir} holds no llama.cpp checkout`);
+        log(`using the llama.cpp checkout at ${llamaDir} (LLAMA_REWARD_LLAMA_DIR) as it is; it must carry native/patches`);
+        return;
+    }
     const bundle = locateBundle();
     const patches = fs.existsSync(patchesDir)
         ? fs.readdirSync(patchesDir).filter((f) => f.endsWith(".patch")).sort().map((f) => path.join(patchesDir, f))
@@ -115,7 +121,7 @@ function prepareSources(): void {
 function buildAddon(): void {
     const backend = resolveBackend(process.env, process.platform, process.arch);
     const extra = parseExtraCmakeArgs(process.env.LLAMA_REWARD_CMAKE_ARGS ?? process.env.npm_config_llama_reward_cmake_args ?? "");
-    const defines = { ...backendCmakeOptions(backend), ...extra };
+    const defines = { ...backendCmakeOptions(backend), LLAMA_REWARD_LLAMA_DIR: llamaDir, ...extra };
     const jobs = Number(process.env.LLAMA_REWARD_JOBS) || os.availableParallelism();
     const cmakeJs = require.resolve("cmake-js/bin/cmake-js");
     const common = ["--out", path.join("build", "cmake"), "--config", "Release",

@@ -8,8 +8,9 @@
  * 2. Batch invariance: one conversation's reward alone, inside a batch of 32
  *    others, as a shared-prompt continuation and next to concurrent calls,
  *    under each setting.
- * 3. The throughput cost of reproducible mode (scoreBatch of the benchmark's
- *    64 mixed conversations and its best-of-8).
+ * 3. The throughput of reproducible mode and of flash attention against the
+ *    defaults (scoreBatch of the benchmark's 64 mixed conversations and its
+ *    best-of-8).
  *
  * With --bench, parts 2 and 3 also run on the benchmark's random 1B-shaped
  * Q8_0 model (generated into .bench/ on first use, several minutes). Tables go
@@ -96,7 +97,7 @@ async function invariance(file: string, label: string): Promise<string> {
 async function throughput(file: string, label: string): Promise<string> {
     const rows = [`| ${label} | 64 mixed (tok/s) | best-of-8 (s) |`, "|---|---|---|"];
     const measured: number[][] = [];
-    for (const name of ["defaults", "reproducible"]) {
+    for (const name of ["defaults", "reproducible", "flash attention on"]) {
         log(`${label}: throughput, ${name}`);
         const r = await withModel(file, settings[name] ?? {}, async (m) => {
             const count = (c: ChatMessage[]) => m.tokenizeConversation(c).length;
@@ -113,8 +114,10 @@ async function throughput(file: string, label: string): Promise<string> {
         measured.push(r);
         rows.push(`| ${name} | ${(r[0] as number).toFixed(1)} | ${(r[1] as number).toFixed(2)} |`);
     }
-    const [d, p] = measured as [number[], number[]];
-    rows.push(`| reproducible / defaults | ${((p[0] as number) / (d[0] as number)).toFixed(2)}× | ${((p[1] as number) / (d[1] as number)).toFixed(2)}× time |`);
+    const [d, p, f] = measured as [number[], number[], number[]];
+    const ratio = (x: number[], label: string) =>
+        `| ${label} / defaults | ${((x[0] as number) / (d[0] as number)).toFixed(2)}× | ${((x[1] as number) / (d[1] as number)).toFixed(2)}× time |`;
+    rows.push(ratio(p, "reproducible"), ratio(f, "flash attention on"));
     return rows.join("\n");
 }
 
@@ -130,7 +133,7 @@ async function main(): Promise<void> {
         out.push("### Batch invariance (|Δ| of one conversation's reward, 817 tokens)", "", await invariance(tinyF32, "tiny F32"), "");
         const q8Bench = bench ? (await prepareBenchModels(["q8_0"]))[0]?.reward : undefined;
         if (q8Bench) out.push(await invariance(q8Bench, "bench Q8_0 (1B shape)"), "");
-        out.push("### Throughput of reproducible mode", "", await throughput(tinyF32, "tiny F32"), "");
+        out.push("### Throughput of reproducible mode and flash attention", "", await throughput(tinyF32, "tiny F32"), "");
         if (q8Bench) out.push(await throughput(q8Bench, "bench Q8_0 (1B shape)"), "");
         process.stdout.write(`${out.join("\n")}\n`);
     } finally {

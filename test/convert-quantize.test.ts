@@ -139,7 +139,9 @@ describe("quantize", () => {
         const rel = Math.max(...q4.map((x, i) => Math.abs(x - ref[i]!))) / scale;
         console.log(`[quantize] Q4_K_M vs F32: pair-order agreement ${agree}/${pairs} = ${(agree / pairs).toFixed(3)}, ` +
             `max |Δ| / max |reward| = ${rel.toExponential(3)} (random-weight test model)`);
-        expect(agree / pairs).toBeGreaterThan(0.5);
+        // Chance is 0.5; 118/120 is measured on this deterministic model and file. 0.9 leaves room for
+        // llama.cpp's kernels to differ by CPU while still failing a quantization that scrambles order.
+        expect(agree / pairs).toBeGreaterThanOrEqual(0.9);
     });
 
     it("rejects an unknown type, listing the valid ones, and writes nothing", async () => {

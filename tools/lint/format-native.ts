@@ -48,7 +48,7 @@ function main(): void {
         return;
     }
     if (names.length > 0) {
-        console.error(`clang-format: not formatted: ${names.join(", ")}\nrun \`npm run format\` to fix`);
+        console.error(`clang-format: not formatted: ${names.join(", ")}\nrun \`npm run format:native\` to fix`);
         process.exitCode = 1;
     }
 }

@@ -3,7 +3,7 @@
  * errors map to codes, and that an asynchronous failure shows the caller.
  */
 import { describe, expect, it } from "vitest";
-import { RewardModelError, fromNativeError, isRewardErrorCode, rewardErrorCodes, withCallerStack } from "../src/errors.js";
+import { RewardModelError, fromNativeError, isRewardErrorCode, rewardErrorCodes, withCallerStack } from "../../src/errors.js";
 
 /** What the addon rejects with: an Error with a `code` property (see native/src). */
 function nativeError(message: string, code?: string): Error {

@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { llamaCppDir, llamaCppDirIsExternal, packageRoot } from "../src/package-root.js";
+import { llamaCppDir, llamaCppDirIsExternal, packageRoot } from "../../src/package-root.js";
 
 const saved = process.env.LLAMA_REWARD_LLAMA_DIR;
 afterEach(() => {

@@ -6,7 +6,7 @@ export type { RewardModelInfo, CallOptions, BatchOptions, BatchProgress, Tokeniz
 export type { ChatMessage } from "./chat-template.js";
 export type { BosPolicy } from "./bos-policy.js";
 export type { LoadOptions, LoadProgress, KvCacheType, Truncation, ResolvedLoadOptions } from "./load-options.js";
-export { RewardModelError, isRewardModelError } from "./errors.js";
+export { RewardModelError, isRewardModelError, rewardErrorCodes } from "./errors.js";
 export type { RewardErrorCode } from "./errors.js";
 export { fileTypes, fileTypeName } from "./file-types.js";
 export { systemInfo, backendDevices } from "./system.js";

@@ -10,7 +10,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 
-import { RewardModelError, abortedError } from "../errors.js";
+import { RewardModelError, abortedError, withCallerStack } from "../errors.js";
 import { GgufWriter } from "../gguf/gguf-writer.js";
 import { writeLlamaRewardMetadata } from "../gguf/llama-metadata.js";
 import { readHfConfig, type HfLlamaConfig } from "./hf-config.js";
@@ -95,7 +95,11 @@ function checkDirectory(dir: string): void {
 }
 
 /** Converts the checkpoint in `hfDir` to a GGUF reward model at `outPath`. */
-export async function convert(hfDir: string, outPath: string, options: ConvertOptions = {}): Promise<ConvertResult> {
+export function convert(hfDir: string, outPath: string, options: ConvertOptions = {}): Promise<ConvertResult> {
+    return withCallerStack(() => convertImpl(hfDir, outPath, options));
+}
+
+async function convertImpl(hfDir: string, outPath: string, options: ConvertOptions): Promise<ConvertResult> {
     const outType = checkOptions(hfDir, outPath, options);
     checkDirectory(hfDir);
     if (options.signal?.aborted) throw abortedError(options.signal, "convert");

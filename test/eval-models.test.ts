@@ -210,6 +210,12 @@ describe("cli", () => {
         const noData = runCli(["eval", "--model", tinyF32]);
         expect(noData.status).toBe(1);
         expect(noData.stderr).toContain("--data");
+        const twoReferences = runCli(["eval", "--model", tinyF32, "--model", q8, "--data", dataFile, "--quantize", "Q4_K_M"]);
+        expect(twoReferences.status).toBe(1);
+        expect(twoReferences.stderr).toContain("--quantize takes exactly one --model");
+        const badFormat = runCli(["eval", "--model", tinyF32, "--data", dataFile, "--format", "csv"]);
+        expect(badFormat.status).toBe(1);
+        expect(badFormat.stderr).toContain("unknown data format");
     });
 
     it("compare prints both rewards and the preference probability", async () => {

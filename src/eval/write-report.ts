@@ -12,10 +12,9 @@ import { reportPlots } from "./svg-plots.js";
 /** The report as JSON text (two-space indent; each item on one line keeps large reports readable). */
 export function reportJson(report: EvalReport): string {
     const { items, ...rest } = report;
-    const head = JSON.stringify({ ...rest, items: [] }, null, 2);
-    if (items.length === 0) return `${head}\n`;
+    const head = JSON.stringify(rest, null, 2).replace(/\n}$/, "");
     const body = items.map((it) => `    ${JSON.stringify(it)}`).join(",\n");
-    return `${head.slice(0, head.lastIndexOf("[]"))}[\n${body}\n  ]\n}\n`;
+    return `${head},\n  "items": [${items.length === 0 ? "" : `\n${body}\n  `}]\n}\n`;
 }
 
 export function writeReportJson(report: EvalReport, file: string): void {

@@ -207,8 +207,8 @@ export class Scheduler {
 
     /** One listener per call; detached once every request of the call has settled. */
     private attachSignal(signal: AbortSignal | undefined, jobs: Job[]): void {
-        if (!signal) return;
         const requests = jobs.flatMap((j) => j.requests);
+        if (!signal || requests.length === 0) return;
         const onAbort = () => {
             const error = abortedError(signal, "scoring");
             for (const job of jobs) {
@@ -314,7 +314,12 @@ export class Scheduler {
         this.admit();
 
         const copies: number[] = [];
-        for (const job of this.admitted) this.startSequences(job, copies);
+        const copying = new Set<Job>();
+        for (const job of this.admitted) {
+            const before = copies.length;
+            this.startSequences(job, copies);
+            if (copies.length > before) copying.add(job);
+        }
         const feeding = this.admitted.flatMap((job) => job.feeding.map((seq) => ({ job, seq })));
         const step = packStep(feeding.map(({ seq }) => ({
             tokens: seq.tokens, pos0: seq.pos0, fed: seq.fed, slot: seq.slot, wantsOutput: seq.request !== undefined,
@@ -346,6 +351,9 @@ export class Scheduler {
                 tokens: step.tokens, seqIds: step.seqIds, positions: step.positions, outputs: step.outputs,
             });
         } catch (error) {
+            // Nothing of this step ran: its removals are still owed, and jobs whose KV copies were lost fail with it.
+            this.pendingRemove = remove.concat(this.pendingRemove);
+            for (const job of copying) inStep.add(job);
             decoded = Promise.reject(error);
         }
         this.steps++;

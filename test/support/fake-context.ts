@@ -19,8 +19,10 @@ export interface FakeContextOptions {
     parallel: number;
     /** Milliseconds each decode takes (0 or absent: it settles on the next turn of the event loop). */
     delayMs?: number;
-    /** Fails the decode with this index (0-based) once. */
+    /** Fails the decode with this index (0-based) once, after applying its removals and copies. */
     failStep?: number;
+    /** Throws synchronously from the decode with this index, before anything of it runs (as argument checks do). */
+    throwStep?: number;
 }
 
 /** The reward the fake gives a sequence of tokens starting at position 0. */
@@ -60,6 +62,7 @@ export class FakeContext implements NativeContext {
         if (this.disposed) return Promise.reject(new Error("fake: decode after dispose"));
         const index = this.steps.length;
         this.steps.push(step);
+        if (index === this.options.throwStep) throw Object.assign(new Error("fake: decode refused"), { code: "ERR_INVALID_TOKENS" });
         this.inFlight++;
         this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
         let result: Float32Array | Error;

@@ -6,12 +6,12 @@
  * cache, so lost, stale or misplaced KV gives a wrong value.
  */
 import { describe, expect, it } from "vitest";
-import { isRewardModelError } from "../src/errors.js";
-import { groupByPrefix } from "../src/scoring/prefix-groups.js";
-import { Scheduler } from "../src/scoring/scheduler.js";
-import { packStep, slotsToGrant } from "../src/scoring/step-plan.js";
-import { FakeContext, fakeReward, type FakeContextOptions } from "./support/fake-context.js";
-import { randomWorkload, turns, type Workload } from "./support/random-workloads.js";
+import { isRewardModelError } from "../../src/errors.js";
+import { groupByPrefix } from "../../src/scoring/prefix-groups.js";
+import { Scheduler } from "../../src/scoring/scheduler.js";
+import { packStep, slotsToGrant } from "../../src/scoring/step-plan.js";
+import { FakeContext, fakeReward, type FakeContextOptions } from "../support/fake-context.js";
+import { randomWorkload, turns, type Workload } from "../support/random-workloads.js";
 
 function setup(options: FakeContextOptions & { reproducible?: boolean }): { fake: FakeContext; scheduler: Scheduler } {
     const fake = new FakeContext(options);
@@ -153,6 +153,29 @@ describe("scheduler with a fake context", () => {
         expectIdle(scheduler, 2);
     });
 
+    it("a decode refused before it ran still removes the KV it owed and fails the jobs whose copies were lost", async () => {
+        const { scheduler } = setup({ contextSize: 256, batchSize: 8, parallel: 2, throwStep: 1 });
+        const first = await Promise.allSettled(scheduler.scoreMany([seq(3, 1), seq(20, 100)]));
+        expect(first.some((r) => r.status === "rejected")).toBe(true);
+        const second = await Promise.all(scheduler.scoreMany([seq(5, 300), seq(6, 400)]));
+        expect(second.map((v) => v[0])).toEqual([fakeReward(seq(5, 300)), fakeReward(seq(6, 400))]);
+        expectIdle(scheduler, 2);
+    });
+
+    it("an empty call with a signal leaves no listener behind", () => {
+        const { scheduler } = setup({ contextSize: 256, batchSize: 8, parallel: 2 });
+        const controller = new AbortController();
+        let added = 0;
+        let removed = 0;
+        const signal = controller.signal;
+        const add = signal.addEventListener.bind(signal);
+        const remove = signal.removeEventListener.bind(signal);
+        signal.addEventListener = ((...args: Parameters<typeof add>) => { added++; add(...args); }) as typeof add;
+        signal.removeEventListener = ((...args: Parameters<typeof remove>) => { removed++; remove(...args); }) as typeof remove;
+        expect(scheduler.scoreMany([], signal)).toEqual([]);
+        expect(added - removed).toBe(0);
+    });
+
     it("work it cannot start rejects with ERR_INTERNAL instead of waiting forever", async () => {
         const { scheduler } = setup({ contextSize: 512, batchSize: 64, parallel: 2 });
         // Simulate a broken invariant: every slot leaked.
@@ -174,9 +197,10 @@ describe("scheduler with a fake context", () => {
     });
 });
 
-/** Runs a workload; every call settles and each value equals the list scored alone. */
-async function runWorkload(workload: Workload, score: (scheduler: Scheduler, lists: Int32Array[], signal?: AbortSignal) => Promise<Float32Array>[]) {
-    const { fake, scheduler } = setup({ ...workload.limits });
+/** Runs a workload; every call settles, and each value equals the list scored alone unless its step was made to fail. */
+async function runWorkload(workload: Workload, extra: Partial<FakeContextOptions> & { reproducible?: boolean } = {}) {
+    const { fake, scheduler } = setup({ ...workload.limits, ...extra });
+    const failing = extra.failStep !== undefined || extra.throwStep !== undefined;
     let settledCalls = 0;
     await Promise.all(workload.callers.map(async (calls) => {
         for (const call of calls) {
@@ -184,7 +208,7 @@ async function runWorkload(workload: Workload, score: (scheduler: Scheduler, lis
             if (controller) void turns(call.abortAfterTurns ?? 0).then(() => controller.abort());
             let promises: Promise<Float32Array>[];
             try {
-                promises = score(scheduler, call.lists, controller?.signal);
+                promises = scheduler.scoreMany(call.lists, controller?.signal);
             } catch (error) {
                 expect(isRewardModelError(error, "ERR_ABORTED")).toBe(true);
                 settledCalls++;
@@ -193,7 +217,9 @@ async function runWorkload(workload: Workload, score: (scheduler: Scheduler, lis
             const results = await Promise.allSettled(promises);
             results.forEach((r, i) => {
                 if (r.status === "fulfilled") expect(r.value[0]).toBe(fakeReward(call.lists[i] as Int32Array));
-                else expect(isRewardModelError(r.reason, "ERR_ABORTED") && controller !== undefined).toBe(true);
+                else if (!(failing && (isRewardModelError(r.reason, "ERR_DECODE_FAILED") || isRewardModelError(r.reason, "ERR_INVALID_TOKENS")))) {
+                    expect(isRewardModelError(r.reason, "ERR_ABORTED") && controller !== undefined).toBe(true);
+                }
             });
             settledCalls++;
         }
@@ -202,7 +228,10 @@ async function runWorkload(workload: Workload, score: (scheduler: Scheduler, lis
     await turns(2);
     expectIdle(scheduler, workload.limits.parallel);
     expect(fake.maxCellsUsed).toBeLessThanOrEqual(workload.limits.contextSize);
-    expect(fake.maxInFlight).toBe(1);
+    expect(fake.maxInFlight).toBeLessThanOrEqual(1);
+    if (extra.reproducible) {
+        for (const step of fake.steps) expect(new Set(step.seqIds).size).toBeLessThanOrEqual(1);
+    }
 }
 
 describe("random workloads (seeded)", () => {
@@ -211,10 +240,26 @@ describe("random workloads (seeded)", () => {
         for (let seed = 1; seed <= seeds; seed++) {
             const workload = randomWorkload(seed, [64, 128, 256, 512], [1, 50_000]);
             try {
-                await runWorkload(workload, (s, lists, signal) => s.scoreMany(lists, signal));
+                await runWorkload(workload);
+                await runWorkload(workload, { reproducible: true });
+                await runWorkload(workload, seed % 2 === 0 ? { failStep: seed % 7 } : { throwStep: seed % 5 });
             } catch (error) {
                 throw new Error(`seed ${seed} (${JSON.stringify(workload.limits)}): ${String(error)}`, { cause: error });
             }
         }
     }, 300_000);
+
+    it("dispose at any moment settles every call and leaves nothing running", async () => {
+        for (let seed = 1; seed <= 60; seed++) {
+            const workload = randomWorkload(seed, [64, 128, 256], [1, 50_000]);
+            const { fake, scheduler } = setup({ ...workload.limits });
+            const all = workload.callers.flat().map((call) => Promise.allSettled(scheduler.scoreMany(call.lists)));
+            await turns(seed % 13);
+            await scheduler.dispose();
+            for (const results of await Promise.all(all)) {
+                for (const r of results) if (r.status === "rejected") expect(isRewardModelError(r.reason, "ERR_DISPOSED"), `seed ${seed}`).toBe(true);
+            }
+            expect(fake.disposed && fake.inFlight === 0, `seed ${seed}`).toBe(true);
+        }
+    });
 });

@@ -9,7 +9,9 @@ export type { LoadOptions, LoadProgress, KvCacheType, Truncation, ResolvedLoadOp
 export { RewardModelError, isRewardModelError, rewardErrorCodes } from "./errors.js";
 export type { RewardErrorCode } from "./errors.js";
 export { fileTypes, fileTypeName } from "./file-types.js";
-export { systemInfo, backendDevices } from "./system.js";
+export { systemInfo, backendDevices, addonInfo } from "./system.js";
+export type { BackendDevice, AddonInfo } from "./system.js";
+export type { GpuOption, GpuBackend } from "./gpu.js";
 export { convert } from "./convert/convert.js";
 export type { ConvertOptions, ConvertProgress, ConvertResult, ConvertOutType } from "./convert/convert.js";
 export { quantize, quantizeTypeNames } from "./convert/quantize.js";

@@ -11,7 +11,8 @@ import { preferenceProbability } from "./eval/statistics.js";
 import { fileTypeName } from "./file-types.js";
 import { resolveLoadOptions, type LoadOptions, type ResolvedLoadOptions } from "./load-options.js";
 import { inspectRewardModelFile } from "./model-file.js";
-import { loadAddon } from "./native/load-addon.js";
+import { offloadedLayerCount, selectGpu, type GpuBackend } from "./gpu.js";
+import { loadedAddon } from "./native/load-addon.js";
 import type { NativeContext, NativeModel } from "./native/native-types.js";
 import { longestCommonPrefix } from "./scoring/shared-prefix.js";
 import { Scheduler } from "./scoring/scheduler.js";
@@ -42,6 +43,10 @@ export interface RewardModelInfo {
     chatTemplate: string;
     bosToken: number;
     eosToken: number;
+    /** The GPU backend holding the offloaded layers ("cuda", "vulkan", "metal"), or null when all run on the CPU. */
+    gpu: GpuBackend | null;
+    /** Layers on the GPU, counting the output layer as llama.cpp does (layerCount + 1 is all of them). */
+    offloadedLayers: number;
 }
 
 export interface CallOptions {
@@ -114,7 +119,8 @@ export class RewardModel implements AsyncDisposable {
         const resolved = resolveLoadOptions(options, file.trainContextLength);
         const { signal, onProgress } = options;
         if (signal?.aborted) throw abortedError(signal, "loading");
-        const addon = loadAddon();
+        const { addon, backends } = loadedAddon();
+        const gpu = selectGpu(resolved.gpu, { devices: addon.backendDevices(), status: backends, platform: process.platform, arch: process.arch });
         const abortFlag = new Int32Array(1);
         const onAbort = () => { abortFlag[0] = 1; };
         signal?.addEventListener("abort", onAbort, { once: true });
@@ -123,6 +129,7 @@ export class RewardModel implements AsyncDisposable {
             native = await addon.loadModel(path, {
                 gpuLayers: resolved.gpuLayers === "max" ? -1 : resolved.gpuLayers,
                 useMmap: resolved.useMmap,
+                devices: gpu.devices,
             }, abortFlag, onProgress ? (progress) => onProgress({ progress }) : undefined);
         } catch (error) {
             throw fromNativeError(error, "ERR_LOAD_FAILED");
@@ -133,6 +140,7 @@ export class RewardModel implements AsyncDisposable {
         try {
             if (signal?.aborted) throw abortedError(signal, "loading");
             const n = native.info();
+            const offloadedLayers = offloadedLayerCount(gpu, resolved.gpuLayers, n.layerCount);
             if (n.chatTemplate === null) {
                 throw new RewardModelError("ERR_TEMPLATE", `${path} has no tokenizer.chat_template; conversations cannot be rendered`);
             }
@@ -162,6 +170,8 @@ export class RewardModel implements AsyncDisposable {
                 chatTemplate: n.chatTemplate,
                 bosToken: n.bosToken,
                 eosToken: n.eosToken,
+                gpu: offloadedLayers > 0 ? gpu.backend : null,
+                offloadedLayers,
             };
             return new RewardModel(native, context, info, resolved);
         } catch (error) {

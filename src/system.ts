@@ -1,18 +1,38 @@
 /**
- * What the native build can run on: llama.cpp's system line and the ggml
- * devices (CPU, CUDA, Metal, Vulkan) compiled in.
+ * What the native build can run on: llama.cpp's system line, the ggml
+ * devices (CPU, CUDA, Metal, Vulkan) this process can use, and which addon
+ * file was loaded.
  */
-import { loadAddon } from "./native/load-addon.js";
+import { loadAddon, loadedAddon, type AddonSource } from "./native/load-addon.js";
 import type { NativeDevice } from "./native/native-types.js";
 
 export type BackendDevice = NativeDevice;
+
+export interface AddonInfo {
+    /** Where the addon came from: LLAMA_REWARD_ADDON_PATH, a local source build, or the prebuilt platform package. */
+    source: AddonSource;
+    path: string;
+    /** Backends load at run time (prebuilt ggml) rather than being compiled in. */
+    dynamicBackends: boolean;
+    /** ggml backends loaded, e.g. ["CPU", "Vulkan"]. */
+    registries: string[];
+    /** GPU backend libraries that are present but did not load, and why. */
+    unavailable: { backend: string; library: string; error: string }[];
+}
+
+/** The addon in use and its backends (loads it first). */
+export function addonInfo(): AddonInfo {
+    const { source, path, backends } = loadedAddon();
+    return { source, path, dynamicBackends: backends.dynamicBackends, registries: [...backends.registries], unavailable: [...backends.failures] };
+}
 
 /** llama.cpp's one-line summary of the CPU features and backends compiled in. */
 export function systemInfo(): string {
     return loadAddon().systemInfo();
 }
 
-/** The ggml devices available to this build (name, type and memory). */
+/** The ggml devices this process can use (name, backend, type and memory); GPU backends that failed to load are absent. */
 export function backendDevices(): BackendDevice[] {
     return loadAddon().backendDevices();
 }
+

@@ -1,18 +1,20 @@
 // Module entry: initialises the llama.cpp backend once per process, sets up
 // per-environment state, registers the exports listed below, and frees every
 // native handle when the environment (main thread or worker) shuts down.
-#include <mutex>
-#include <napi.h>
-#include <string>
-
 #include "addon_context.h"
 #include "addon_model.h"
 #include "addon_state.h"
+#include "backend_registry.h"
 #include "ggml-backend.h"
 #include "llama.h"
 #include "log_capture.h"
 #include "model_load_worker.h"
 #include "quantize_worker.h"
+
+#include <napi.h>
+
+#include <mutex>
+#include <string>
 
 AddonState & addon_state(Napi::Env env) {
     return *env.GetInstanceData<AddonState>();
@@ -30,22 +32,30 @@ Napi::Value system_info(const Napi::CallbackInfo & info) {
 }
 
 Napi::Value backend_devices(const Napi::CallbackInfo & info) {
-    Napi::Env env = info.Env();
-    const size_t n = ggml_backend_dev_count();
-    Napi::Array out = Napi::Array::New(env, n);
+    Napi::Env    env = info.Env();
+    const size_t n   = ggml_backend_dev_count();
+    Napi::Array  out = Napi::Array::New(env, n);
     for (size_t i = 0; i < n; i++) {
         ggml_backend_dev_t dev = ggml_backend_dev_get(i);
-        Napi::Object d = Napi::Object::New(env);
+        Napi::Object       d   = Napi::Object::New(env);
         d.Set("name", ggml_backend_dev_name(dev));
         d.Set("description", ggml_backend_dev_description(dev));
         const char * type = "cpu";
         switch (ggml_backend_dev_type(dev)) {
-            case GGML_BACKEND_DEVICE_TYPE_GPU:   type = "gpu"; break;
-            case GGML_BACKEND_DEVICE_TYPE_IGPU:  type = "igpu"; break;
-            case GGML_BACKEND_DEVICE_TYPE_ACCEL: type = "accel"; break;
-            default: break;
+            case GGML_BACKEND_DEVICE_TYPE_GPU:
+                type = "gpu";
+                break;
+            case GGML_BACKEND_DEVICE_TYPE_IGPU:
+                type = "igpu";
+                break;
+            case GGML_BACKEND_DEVICE_TYPE_ACCEL:
+                type = "accel";
+                break;
+            default:
+                break;
         }
         d.Set("type", type);
+        d.Set("backend", ggml_backend_reg_name(ggml_backend_dev_backend_reg(dev)));
         size_t free_mem = 0, total_mem = 0;
         ggml_backend_dev_memory(dev, &free_mem, &total_mem);
         d.Set("memoryTotal", Napi::Number::New(env, (double) total_mem));
@@ -75,7 +85,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
 
     auto * state = new AddonState();
     env.SetInstanceData<AddonState>(state);
-    state->model_constructor = Napi::Persistent(AddonModel::define_class(env));
+    state->model_constructor   = Napi::Persistent(AddonModel::define_class(env));
     state->context_constructor = Napi::Persistent(AddonContext::define_class(env));
     env.AddCleanupHook([state] { teardown(state); });
 
@@ -87,6 +97,14 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
     exports.Set("systemInfo", Napi::Function::New(env, system_info, "systemInfo"));
     // backendDevices(): NativeDevice[]
     exports.Set("backendDevices", Napi::Function::New(env, backend_devices, "backendDevices"));
+    // dynamicBackends(): boolean
+    exports.Set("dynamicBackends", Napi::Function::New(env, dynamic_backends, "dynamicBackends"));
+    // loadBackends(dir: string): void
+    exports.Set("loadBackends", Napi::Function::New(env, load_backends, "loadBackends"));
+    // loadBackendLibrary(path: string): { name?: string, error?: string }
+    exports.Set("loadBackendLibrary", Napi::Function::New(env, load_backend_library, "loadBackendLibrary"));
+    // backendRegistries(): string[]
+    exports.Set("backendRegistries", Napi::Function::New(env, backend_registries, "backendRegistries"));
     exports.Set("AddonModel", state->model_constructor.Value());
     exports.Set("AddonContext", state->context_constructor.Value());
     return exports;

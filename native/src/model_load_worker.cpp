@@ -13,11 +13,31 @@ ModelLoadWorker::ModelLoadWorker(Napi::Env env, const Napi::CallbackInfo & info)
         info[2].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
         throw Napi::TypeError::New(env, "loadModel(path: string, options: object, abortFlag: Int32Array, onProgress?)");
     }
-    path_                   = info[0].As<Napi::String>().Utf8Value();
-    Napi::Object options    = info[1].As<Napi::Object>();
-    gpu_layers_             = js_options::int32(options, "gpuLayers", "loadModel", -1);  // -1: every layer
-    use_mmap_               = js_options::boolean(options, "useMmap", "loadModel");
-    Napi::Int32Array flag   = info[2].As<Napi::Int32Array>();
+    path_                = info[0].As<Napi::String>().Utf8Value();
+    Napi::Object options = info[1].As<Napi::Object>();
+    gpu_layers_          = js_options::int32(options, "gpuLayers", "loadModel", -1);  // -1: every layer
+    use_mmap_            = js_options::boolean(options, "useMmap", "loadModel");
+    // devices: ggml device names to offload to (src/gpu.ts chooses them); empty: CPU only;
+    // absent: llama.cpp's default (every GPU device)
+    Napi::Value devices  = options.Get("devices");
+    if (!devices.IsUndefined()) {
+        if (!devices.IsArray()) {
+            throw Napi::TypeError::New(env, "loadModel: devices must be an array of device names");
+        }
+        Napi::Array names = devices.As<Napi::Array>();
+        for (uint32_t i = 0; i < names.Length(); i++) {
+            Napi::Value        name = names.Get(i);
+            ggml_backend_dev_t dev =
+                name.IsString() ? ggml_backend_dev_by_name(name.As<Napi::String>().Utf8Value().c_str()) : nullptr;
+            if (dev == nullptr) {
+                throw Napi::TypeError::New(env,
+                                           "loadModel: devices[" + std::to_string(i) + "] is not a ggml device name");
+            }
+            devices_.push_back(dev);
+        }
+        devices_.push_back(nullptr);
+    }
+    Napi::Int32Array flag = info[2].As<Napi::Int32Array>();
     if (flag.ElementLength() < 1) {
         throw Napi::RangeError::New(env, "loadModel: abortFlag must hold one element");
     }
@@ -46,6 +66,7 @@ void ModelLoadWorker::Execute(const ExecutionProgress & progress) {
     }
     llama_model_params params = llama_model_default_params();
     params.n_gpu_layers       = gpu_layers_;
+    params.devices            = devices_.empty() ? nullptr : devices_.data();
     if (!use_mmap_) {
         params.load_mode = LLAMA_LOAD_MODE_NONE;  // read into memory instead of mapping the file
     }

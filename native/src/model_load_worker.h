@@ -3,11 +3,14 @@
 // when the JS side raises its abort flag.
 #pragma once
 
-#include <napi.h>
-#include <string>
-
+#include "ggml-backend.h"
 #include "llama.h"
 #include "promise_worker.h"
+
+#include <napi.h>
+
+#include <string>
+#include <vector>
 
 // loadModel(path: string, options: {gpuLayers: number, useMmap: boolean}, abortFlag: Int32Array,
 //           onProgress?: (progress: number) => void): Promise<AddonModel>
@@ -31,8 +34,9 @@ class ModelLoadWorker : public PromiseWorker<Napi::AsyncProgressWorker<float>> {
     volatile int32_t *        abort_flag_ = nullptr;
     const ExecutionProgress * progress_   = nullptr;
 
-    std::string   path_;
-    int32_t       gpu_layers_ = 0;
-    bool          use_mmap_   = true;
-    llama_model * model_      = nullptr;
+    std::string                     path_;
+    int32_t                         gpu_layers_ = 0;
+    bool                            use_mmap_   = true;
+    std::vector<ggml_backend_dev_t> devices_;  // null-terminated, for llama_model_params.devices
+    llama_model *                   model_ = nullptr;
 };

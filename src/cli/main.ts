@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 /**
  * The `llama-reward` command line: score JSONL conversations, show model
- * info, convert Hugging Face checkpoints and quantize GGUF files. Each
- * command parses its own flags; errors print one line and exit 1.
+ * info, convert Hugging Face checkpoints, quantize GGUF files, list the
+ * devices and build the addon from source. Each command parses its own
+ * flags; errors print one line and exit 1.
  */
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import readline from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -11,6 +13,7 @@ import { parseArgs } from "node:util";
 import { convert, type ConvertOutType } from "../convert/convert.js";
 import { quantize, quantizeTypeNames } from "../convert/quantize.js";
 import { RewardModel } from "../reward-model.js";
+import { addonInfo, backendDevices } from "../system.js";
 import { RewardModelError, fromNativeError, isRewardModelError } from "../errors.js";
 import type { ChatMessage } from "../chat-template.js";
 import type { LoadOptions } from "../load-options.js";
@@ -23,6 +26,8 @@ const usage = `usage: llama-reward <command> [options]
 commands:
   score --model M [--input F.jsonl|-] [--output F|-]   score conversations, one JSON line each
   info M                                              print a model's metadata as JSON
+  devices                                             the native addon in use and the devices it can run on, as JSON
+  build                                               build the native addon from source (git, CMake >= 3.19, a C++17 compiler)
   convert HF_DIR -o OUT.gguf [--outtype T]            convert a Hugging Face reward checkpoint to GGUF
   quantize IN.gguf OUT.gguf TYPE [--threads N]        quantize a GGUF reward model (the head stays F32)
   serve --model M [--port N] [--api-key KEY]          HTTP reward server (/v1/score, /get_reward, /classify)
@@ -40,6 +45,7 @@ score options:
       --parallel N          most sequences decoded together
       --threads N           CPU threads
       --gpu-layers N|max    layers offloaded to the GPU
+      --gpu auto|cuda|vulkan|metal|false  GPU backend (default: auto; false: CPU only)
       --chunk N             lines scored per batch (default: 256)
 
 convert options (HF_DIR holds config.json, tokenizer.json, tokenizer_config.json, *.safetensors):
@@ -59,6 +65,7 @@ const loadFlags = {
     parallel: { type: "string" },
     threads: { type: "string" },
     "gpu-layers": { type: "string" },
+    gpu: { type: "string" },
 } as const;
 
 type LoadFlagValues = { [K in keyof typeof loadFlags]?: string };
@@ -80,6 +87,7 @@ function loadOptionsFrom(values: LoadFlagValues): LoadOptions {
     options.threads = intFlag(values.threads, "threads");
     const gpu = values["gpu-layers"];
     options.gpuLayers = gpu === undefined || gpu === "max" ? undefined : intFlag(gpu, "gpu-layers");
+    if (values.gpu !== undefined) options.gpu = values.gpu === "false" || values.gpu === "cpu" ? false : values.gpu as LoadOptions["gpu"];
     for (const key of Object.keys(options) as (keyof LoadOptions)[]) if (options[key] === undefined) delete options[key];
     return options;
 }
@@ -247,7 +255,24 @@ async function commandQuantize(argv: string[]): Promise<number> {
     return 0;
 }
 
+async function commandDevices(argv: string[]): Promise<number> {
+    parseArgs({ args: argv, options: {}, strict: true, allowPositionals: false });
+    process.stdout.write(`${JSON.stringify({ addon: addonInfo(), devices: backendDevices() }, null, 2)}\n`);
+    return 0;
+}
+
+/** Runs the source build of the installed package (tools/build/build-native.ts); the loader then prefers it. */
+async function commandBuild(argv: string[]): Promise<number> {
+    parseArgs({ args: argv, options: {}, strict: true, allowPositionals: false });
+    const script = fileURLToPath(new URL("../../tools/build/build-native.js", import.meta.url));
+    if (!fs.existsSync(script)) throw new RewardModelError("ERR_NATIVE_NOT_BUILT", `${script} is missing from this installation`);
+    const result = spawnSync(process.execPath, [script], { stdio: "inherit" });
+    return result.status ?? 1;
+}
+
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
+    devices: commandDevices,
+    build: commandBuild,
     score: commandScore,
     info: commandInfo,
     convert: commandConvert,

@@ -67,17 +67,40 @@ export interface NativeDevice {
     name: string;
     description: string;
     type: "cpu" | "gpu" | "igpu" | "accel";
+    /** ggml registry name: "CPU", "CUDA", "Vulkan", "Metal", ... */
+    backend: string;
     memoryTotal: number;
     memoryFree: number;
 }
 
+/** What the loader learnt about the ggml backends of this process (src/native/load-addon.ts). */
+export interface NativeBackendStatus {
+    /** The addon uses ggml's loadable backends (prebuilt ggml) rather than backends compiled in. */
+    dynamicBackends: boolean;
+    /** ggml registry names loaded, e.g. ["CPU", "Vulkan"]. */
+    registries: string[];
+    /** GPU backend libraries present but not loadable, with the loader's reason. */
+    failures: { backend: "cuda" | "vulkan"; library: string; error: string }[];
+    /** node-llama-cpp release whose ggml packages fit this addon. */
+    ggmlPackageVersion: string;
+}
+
 export interface NativeAddon {
-    loadModel(path: string, options: { gpuLayers: number; useMmap: boolean }, abortFlag: Int32Array,
+    /** `devices`: ggml device names to offload to; empty means CPU only. */
+    loadModel(path: string, options: { gpuLayers: number; useMmap: boolean; devices: string[] }, abortFlag: Int32Array,
               onProgress?: (progress: number) => void): Promise<NativeModel>;
     quantize(input: string, output: string, options: { ftype: number; threads: number },
              onProgress?: (done: number, total: number, tensor: string) => void): Promise<void>;
     systemInfo(): string;
     backendDevices(): NativeDevice[];
+    /** True when built against prebuilt ggml shared libraries whose backends load at run time. */
+    dynamicBackends(): boolean;
+    /** ggml_backend_load_all_from_path(dir), once per process. */
+    loadBackends(dir: string): void;
+    /** ggml_backend_load(path): the registry name, or the loader's error. */
+    loadBackendLibrary(path: string): { name?: string; error?: string };
+    /** Names of the ggml backend registries loaded. */
+    backendRegistries(): string[];
 }
 
 /** The shape of errors the addon rejects with. */

@@ -4,8 +4,20 @@
  * cmake-js over the top-level CMakeLists.txt. Every step is skipped when its
  * inputs did not change, so a rebuild with nothing changed takes seconds.
  *
- * Run as `node dist/tools/build/build-native.js` (what `npm install`,
- * `npm run build:native` and `node-gyp rebuild` call).
+ * ggml comes from one of two places. "prebuilt" (the default where
+ * node-llama-cpp's ggml package for this platform is installed, e.g.
+ * @node-llama-cpp/linux-x64-vulkan): only our patched libllama is compiled,
+ * linked against that package's libggml-base.so/libggml.so, and its backend
+ * libraries are copied next to the addon, so CPU variants, Vulkan and CUDA
+ * are chosen at run time. "source": ggml is compiled in too, with the backend
+ * of LLAMA_REWARD_GPU. LLAMA_REWARD_GGML=prebuilt|source forces one;
+ * LLAMA_REWARD_GPU forces "source".
+ *
+ * The bundle comes from an installed node-llama-cpp or, when none is (a
+ * user's source build), from `npm pack node-llama-cpp@<pinned>`.
+ *
+ * Run as `node dist/tools/build/build-native.js` (what `npm run build:native`,
+ * `npx llama-reward build`, the install fallback and `node-gyp rebuild` call).
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -14,7 +26,9 @@ import os from "node:os";
 import path from "node:path";
 import { createRequire } from "node:module";
 import { llamaCppDir, llamaCppDirIsExternal, packageRoot } from "../../src/package-root.js";
+import { nodeLlamaCppVersion } from "../../src/native/prebuilt.js";
 import { backendCmakeOptions, parseExtraCmakeArgs, resolveBackend } from "./backend-options.js";
+import { findPrebuiltGgml, ggmlRuntimeFiles, type PrebuiltGgml } from "./prebuilt-ggml.js";
 
 const require = createRequire(import.meta.url);
 const root = packageRoot();
@@ -49,7 +63,28 @@ function locateBundle(): string {
         const bundle = path.join(dir, "node-llama-cpp", "llama", "gitRelease.bundle");
         if (fs.existsSync(bundle)) return bundle;
     }
-    fail("node-llama-cpp (which carries the llama.cpp source bundle llama/gitRelease.bundle) is not installed. Run `npm install` first.");
+    return fetchBundle();
+}
+
+/** Installed as a dependency, node-llama-cpp is absent: take its bundle from its npm tarball (the registry, no scripts run). */
+function fetchBundle(): string {
+    const cacheDir = path.join(depsDir, `node-llama-cpp-${nodeLlamaCppVersion}`);
+    const bundle = path.join(cacheDir, "package", "llama", "gitRelease.bundle");
+    if (fs.existsSync(bundle)) return bundle;
+    fs.mkdirSync(cacheDir, { recursive: true });
+    log(`fetching the llama.cpp source bundle: npm pack node-llama-cpp@${nodeLlamaCppVersion}`);
+    const npmCli = process.env.npm_execpath;
+    const [cmd, args] = npmCli?.endsWith(".js")
+        ? [process.execPath, [npmCli]]
+        : [process.platform === "win32" ? "npm.cmd" : "npm", []];
+    run(cmd, [...args, "pack", `node-llama-cpp@${nodeLlamaCppVersion}`, "--silent", "--pack-destination", cacheDir], cacheDir,
+        "downloading node-llama-cpp (for its llama.cpp source bundle)");
+    const tarball = fs.readdirSync(cacheDir).find((f) => f.endsWith(".tgz"));
+    if (tarball === undefined) fail(`npm pack node-llama-cpp@${nodeLlamaCppVersion} wrote no tarball`);
+    run("tar", ["-xzf", tarball, "package/llama/gitRelease.bundle"], cacheDir, "extracting the llama.cpp bundle");
+    fs.rmSync(path.join(cacheDir, tarball));
+    if (!fs.existsSync(bundle)) fail(`${bundle} is missing after extraction`);
+    return bundle;
 }
 
 function fileDigest(files: string[]): string {
@@ -118,21 +153,63 @@ function prepareSources(): void {
     fs.writeFileSync(stampPath, JSON.stringify(wanted, null, 2));
 }
 
+/** Where ggml comes from, see the header. */
+function chooseGgml(): PrebuiltGgml | undefined {
+    const forced = (process.env.LLAMA_REWARD_GGML ?? "").trim().toLowerCase();
+    if (forced !== "" && forced !== "prebuilt" && forced !== "source") fail(`LLAMA_REWARD_GGML=${forced} is not "prebuilt" or "source"`);
+    if (forced === "source") return undefined;
+    const gpuSet = (process.env.LLAMA_REWARD_GPU ?? process.env.npm_config_llama_reward_gpu ?? "").trim() !== "";
+    if (gpuSet && forced !== "prebuilt") return undefined;
+    const found = findPrebuiltGgml();
+    if (found === undefined && forced === "prebuilt") {
+        fail(`LLAMA_REWARD_GGML=prebuilt, but no prebuilt ggml package for ${process.platform}-${process.arch} is installed ` +
+            `(e.g. @node-llama-cpp/linux-x64-vulkan@${nodeLlamaCppVersion})`);
+    }
+    if (found !== undefined && found.version !== nodeLlamaCppVersion) {
+        log(`${found.pkg}@${found.version} is not ${nodeLlamaCppVersion} (the llama.cpp release of our patch); compiling ggml instead`);
+        return undefined;
+    }
+    return found;
+}
+
+/** Puts exactly the ggml runtime libraries of `ggml` next to the addon (none for a source build). */
+function syncGgmlLibraries(outDir: string, ggml: PrebuiltGgml | undefined): void {
+    const wanted = new Set(ggml ? ggmlRuntimeFiles(ggml.dir) : []);
+    for (const f of fs.readdirSync(outDir)) {
+        if (/^libggml.*\.so$/.test(f) && !wanted.has(f)) fs.rmSync(path.join(outDir, f));
+    }
+    for (const f of wanted) {
+        const from = path.join(ggml!.dir, f);
+        const to = path.join(outDir, f);
+        const a = fs.statSync(from);
+        const b = fs.existsSync(to) ? fs.statSync(to) : undefined;
+        if (b === undefined || b.size !== a.size || b.mtimeMs < a.mtimeMs) fs.copyFileSync(from, to);
+    }
+}
+
 function buildAddon(): void {
-    const backend = resolveBackend(process.env, process.platform, process.arch);
+    const ggml = chooseGgml();
+    const backend = ggml ? "cpu" : resolveBackend(process.env, process.platform, process.arch);
     const extra = parseExtraCmakeArgs(process.env.LLAMA_REWARD_CMAKE_ARGS ?? process.env.npm_config_llama_reward_cmake_args ?? "");
-    const defines = { ...backendCmakeOptions(backend), LLAMA_REWARD_LLAMA_DIR: llamaDir, ...extra };
+    const defines = { ...backendCmakeOptions(backend), LLAMA_REWARD_LLAMA_DIR: llamaDir, LLAMA_REWARD_GGML_DIR: ggml?.dir ?? "", ...extra };
     const jobs = Number(process.env.LLAMA_REWARD_JOBS) || os.availableParallelism();
     const cmakeJs = require.resolve("cmake-js/bin/cmake-js");
     const common = ["--out", path.join("build", "cmake"), "--config", "Release",
         ...Object.entries(defines).map(([k, v]) => `--CD${k}=${v}`)];
 
-    log(`backend: ${backend}; cmake options: ${Object.entries(defines).map(([k, v]) => `${k}=${v}`).join(" ") || "(none)"}`);
+    log(ggml ? `ggml: prebuilt, from ${ggml.pkg}@${ggml.version} (backends chosen at run time)` : `ggml: compiled from source, backend: ${backend}`);
+    log(`cmake options: ${Object.entries(defines).map(([k, v]) => `${k}=${v}`).join(" ") || "(none)"}`);
+    // a prebuilt-ggml addon finds its ggml libraries beside it ($ORIGIN): put them there before it is relinked
+    if (ggml) {
+        fs.mkdirSync(path.join(root, "build", "Release"), { recursive: true });
+        syncGgmlLibraries(path.join(root, "build", "Release"), ggml);
+    }
     // configure is cheap on an existing tree and picks up changed options; the build is incremental.
     run(process.execPath, [cmakeJs, "configure", ...common], root, "cmake configure");
     run(process.execPath, [cmakeJs, "build", ...common, "--parallel", String(jobs), "--target", "llama_reward"], root, "cmake build");
     const addon = path.join(root, "build", "Release", "llama_reward.node");
     if (!fs.existsSync(addon)) fail(`the build finished but ${addon} is missing`);
+    syncGgmlLibraries(path.dirname(addon), ggml);  // again: exactly the libraries of this build (none for a source build)
     log(`built ${path.relative(root, addon)}`);
 }
 

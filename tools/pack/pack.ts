@@ -1,0 +1,151 @@
+/**
+ * `npm run pack`: writes into dist-pack/ every tarball a user installs, from
+ * clean staging folders (no stale build output, no tests):
+ * - llama-reward-<version>.tgz: compiled JavaScript, the native sources and
+ *   build files for the source-build fallback; the platform package below as
+ *   an optionalDependency.
+ * - llama-reward-linux-x64-<version>.tgz (@llama-reward/linux-x64): the
+ *   addon built on prebuilt ggml (build/Release, see tools/build) and the
+ *   ggml libraries beside it. Just files: no install script.
+ * Prints each tarball with its packed and unpacked size. `--addon-dir DIR`
+ * takes the addon and its libraries from DIR instead of build/Release.
+ */
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { packageRoot } from "../../src/package-root.js";
+import { addonFileName, platformPackageName, platformTag, prebuiltAddonDir, prebuiltPlatforms } from "../../src/native/prebuilt.js";
+import { findPrebuiltGgml, ggmlRuntimeFiles } from "../build/prebuilt-ggml.js";
+
+const root = packageRoot();
+const outDir = path.join(root, "dist-pack");
+const stageDir = path.join(outDir, ".stage");
+
+interface Manifest {
+    name: string;
+    version: string;
+    description: string;
+    license: string;
+    scripts: Record<string, string>;
+    devDependencies?: Record<string, string>;
+    optionalDependencies?: Record<string, string>;
+    [key: string]: unknown;
+}
+
+function log(message: string): void {
+    process.stderr.write(`llama-reward pack: ${message}\n`);
+}
+
+function run(command: string, args: string[], cwd: string): string {
+    const result = spawnSync(command, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+    if (result.status !== 0) throw new Error(`${command} ${args.join(" ")} failed (${result.status ?? result.error?.message})`);
+    return result.stdout;
+}
+
+function copy(from: string, to: string): void {
+    fs.mkdirSync(path.dirname(to), { recursive: true });
+    fs.cpSync(from, to, { recursive: true });
+}
+
+function dirSize(dir: string): number {
+    let total = 0;
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+        if (entry.isFile()) total += fs.statSync(path.join(entry.parentPath, entry.name)).size;
+    }
+    return total;
+}
+
+function npmPack(dir: string): string {
+    // --ignore-scripts: the stage holds built output already; lifecycle scripts would rebuild the repository
+    const out = run("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", outDir], dir);
+    const [info] = JSON.parse(out) as { filename: string; size: number; unpackedSize: number }[];
+    if (info === undefined) throw new Error(`npm pack in ${dir} reported nothing`);
+    const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+    log(`${path.join("dist-pack", info.filename)}: ${mib(info.size)} packed, ${mib(info.unpackedSize)} unpacked`);
+    return path.join(outDir, info.filename);
+}
+
+/** The main package: package.json without dev-only parts, compiled JS, native sources and build files. */
+function stageMain(manifest: Manifest): string {
+    const dir = path.join(stageDir, "llama-reward");
+    log("compiling the TypeScript shipped in the package (tsconfig.pack.json)");
+    run(process.execPath, [path.join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.pack.json", "--outDir", path.join(dir, "dist")], root);
+    const { devDependencies: _dev, ...rest } = manifest;
+    const published: Manifest = {
+        ...rest,
+        // only the install hook ships; the rest of the scripts build the repository
+        scripts: { install: manifest.scripts.install ?? "node tools/install.mjs" },
+    };
+    fs.writeFileSync(path.join(dir, "package.json"), `${JSON.stringify(published, null, 2)}\n`);
+    for (const f of ["README.md", "LICENSE", "CMakeLists.txt", "binding.gyp", "tools/install.mjs", "native"]) {
+        if (fs.existsSync(path.join(root, f))) copy(path.join(root, f), path.join(dir, f));
+    }
+    return dir;
+}
+
+/** The prebuilt platform package: the addon built on prebuilt ggml and the ggml libraries it loads. */
+function stagePlatform(manifest: Manifest, built: string): string {
+    const tag = platformTag();
+    const name = platformPackageName();
+    const addon = path.join(built, addonFileName);
+    const ggml = findPrebuiltGgml();
+    if (!fs.existsSync(addon) || ggml === undefined) {
+        throw new Error(`${addon} or the prebuilt ggml package is missing: run \`npm run build:native\` (prebuilt ggml) first`);
+    }
+    const libraries = ggmlRuntimeFiles(ggml.dir);
+    const missing = libraries.filter((f) => !fs.existsSync(path.join(built, f)));
+    if (missing.length > 0) {
+        throw new Error(`build/Release is a source build (no ${missing[0]}); rebuild with LLAMA_REWARD_GGML=prebuilt npm run build:native`);
+    }
+    const dir = path.join(stageDir, tag);
+    const bin = path.join(dir, prebuiltAddonDir);
+    fs.mkdirSync(bin, { recursive: true });
+    for (const f of [addonFileName, ...libraries]) fs.copyFileSync(path.join(built, f), path.join(bin, f));
+    const [platform, arch] = tag.split("-");
+    const platformManifest = {
+        name,
+        version: manifest.version,
+        description: `Prebuilt native addon of llama-reward for ${tag}: llama-reward's patched llama.cpp, ` +
+            `with ggml ${ggml.version} libraries from ${ggml.pkg} (CPU variants chosen at run time, Vulkan)`,
+        license: "MIT",
+        os: [platform],
+        cpu: [arch],
+        libc: ["glibc"],
+        files: [prebuiltAddonDir, "LICENSE", "THIRD-PARTY-NOTICES.md"],
+        preferUnplugged: true,
+    };
+    fs.writeFileSync(path.join(dir, "package.json"), `${JSON.stringify(platformManifest, null, 2)}\n`);
+    fs.writeFileSync(path.join(dir, "README.md"),
+        `# ${name}\n\nThe ${tag} binaries of [llama-reward](https://www.npmjs.com/package/llama-reward). ` +
+        "Do not install it directly: llama-reward lists it as an optional dependency.\n");
+    if (fs.existsSync(path.join(root, "LICENSE"))) fs.copyFileSync(path.join(root, "LICENSE"), path.join(dir, "LICENSE"));
+    const llamaLicense = fs.readFileSync(path.join(root, "deps", "llama.cpp", "LICENSE"), "utf8");
+    const nlcLicense = fs.readFileSync(path.join(ggml.dir, "..", "..", "LICENSE"), "utf8");
+    fs.writeFileSync(path.join(dir, "THIRD-PARTY-NOTICES.md"),
+        `# Third-party notices\n\n` +
+        `\`bin/${addonFileName}\` contains llama.cpp (patched). The \`bin/libggml*.so\` files are copied unchanged from ` +
+        `${ggml.pkg}@${ggml.version} (node-llama-cpp's build of ggml from the same llama.cpp release).\n\n` +
+        `## llama.cpp and ggml\n\n\`\`\`\n${llamaLicense.trim()}\n\`\`\`\n\n## node-llama-cpp\n\n\`\`\`\n${nlcLicense.trim()}\n\`\`\`\n`);
+    return dir;
+}
+
+function main(): void {
+    const manifest = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as Manifest;
+    fs.rmSync(stageDir, { recursive: true, force: true });
+    fs.mkdirSync(outDir, { recursive: true });
+    for (const f of fs.readdirSync(outDir)) if (f.endsWith(".tgz")) fs.rmSync(path.join(outDir, f));
+    const tarballs = [npmPack(stageMain(manifest))];
+    if (prebuiltPlatforms.includes(platformTag())) {
+        const at = process.argv.indexOf("--addon-dir");
+        const built = at > 0 && process.argv[at + 1] !== undefined ? path.resolve(process.argv[at + 1]!) : path.join(root, "build", "Release");
+        const dir = stagePlatform(manifest, built);
+        log(`${platformPackageName()} stage: ${(dirSize(dir) / 2 ** 20).toFixed(1)} MiB`);
+        tarballs.push(npmPack(dir));
+    } else {
+        log(`no prebuilt package for ${platformTag()}: only the main tarball (it builds from source at install)`);
+    }
+    fs.rmSync(stageDir, { recursive: true, force: true });
+    process.stdout.write(`${tarballs.join("\n")}\n`);
+}
+
+main();

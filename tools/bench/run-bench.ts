@@ -152,10 +152,16 @@ function formatInvestigation(type: string, inv: Investigation): string {
 /** The server load run on the tiny model and the Q8_0 bench model; prints and writes .bench/server-load.json. */
 async function serverLoad(benchModel: string): Promise<ServerLoadResult[]> {
     const tiny = path.join(root, "models", "tiny-reward-f32.gguf");
-    const results = [
-        await runServerLoad({ label: "tiny model", model: tiny, requests: 512, minTokens: 50, maxTokens: 300, capSeconds: 60 }, log),
-        await runServerLoad({ label: "bench model Q8_0", model: benchModel, requests: 64, minTokens: 50, maxTokens: 300, capSeconds: 90 }, log),
+    const jobs = [
+        { label: "tiny model", model: tiny, requests: 512, minTokens: 50, maxTokens: 300, capSeconds: 60 },
+        { label: "bench model Q8_0", model: benchModel, requests: 64, minTokens: 50, maxTokens: 300, capSeconds: 90 },
     ];
+    const results: ServerLoadResult[] = [];
+    for (const job of jobs) {
+        const result = await runServerLoad(job, log);
+        results.push(result);
+        log(`\n${formatServerLoad([result])}`);   // each as soon as it is measured
+    }
     process.stdout.write(`\n${formatServerLoad(results)}\n`);
     fs.writeFileSync(serverLoadPath, `${JSON.stringify({ date: new Date().toISOString(), machine: machineInfo(os.availableParallelism()), results }, null, 2)}\n`);
     process.stdout.write(`wrote ${serverLoadPath}\n`);

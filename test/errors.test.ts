@@ -8,6 +8,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RewardModel, RewardModelError, type RewardErrorCode } from "../src/index.js";
 import { GgmlType } from "../src/gguf/gguf-types.js";
+import { readGgufHeader } from "../src/gguf/gguf-reader.js";
 import { GgufWriter } from "../src/gguf/gguf-writer.js";
 import { conversations, filler, requireFile, tinyF32, vocabFile } from "./support/fixtures.js";
 
@@ -175,15 +176,21 @@ describe("call errors leave the model usable", () => {
     });
 
     it("a native rejection carries the caller's stack", async () => {
-        // The JS checks accept this file (a llama header with a matching reward head), but it has no
-        // weights, so llama.cpp refuses it and the addon's worker rejects on a later tick.
-        const file = path.join(dir, "no-weights.gguf");
+        // The tiny model's own metadata and reward head, but no other tensor: the JS checks (which
+        // read metadata and the head) accept it, llama.cpp refuses it for its missing weights, and
+        // the addon's worker rejects on a later tick.
+        const tiny = readGgufHeader(tinyF32);
+        const head = tiny.tensors.find((t) => t.name === "cls.output.weight")!;
+        const file = path.join(dir, "head-only.gguf");
         const w = new GgufWriter(file);
-        w.addString("general.architecture", "llama");
-        w.addU32("llama.embedding_length", 4);
-        w.addTensorInfo("cls.output.weight", [4, 1], GgmlType.F32);
+        for (const [key, value] of tiny.metadata) {
+            if (key === "general.alignment") continue;   // the writer adds it itself when not the default
+            const type = tiny.metadataTypes.get(key)!;
+            w.addKv(key, type.type, value, type.elementType);
+        }
+        w.addTensorInfo(head.name, head.shape, head.type);
         w.writeHeader();
-        w.writeTensorData("cls.output.weight", new Uint8Array(16));
+        w.writeTensorData(head.name, new Uint8Array(head.byteSize));
         w.finish();
         // A plain function: V8's async stack traces only list awaiting async functions, so this
         // frame is in the stack only if the library put the caller's stack on the error.

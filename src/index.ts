@@ -9,7 +9,8 @@ export type { LoadOptions, LoadProgress, KvCacheType, Truncation, ResolvedLoadOp
 export { RewardModelError, isRewardModelError, rewardErrorCodes } from "./errors.js";
 export type { RewardErrorCode } from "./errors.js";
 export { fileTypes, fileTypeName } from "./file-types.js";
-export { systemInfo, backendDevices, addonInfo } from "./system.js";
+export { systemInfo, cpuInfo, backendDevices, addonInfo } from "./system.js";
+export type { CpuReport, CpuFeatureFlags, FileTypeRecommendation, RecommendedFileType } from "./cpu-features.js";
 export type { BackendDevice, AddonInfo } from "./system.js";
 export type { GpuOption, GpuBackend } from "./gpu.js";
 export { convert } from "./convert/convert.js";

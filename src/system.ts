@@ -5,6 +5,7 @@
  */
 import { loadAddon, loadedAddon, type AddonSource } from "./native/load-addon.js";
 import type { NativeDevice } from "./native/native-types.js";
+import { cpuReport, type CpuReport } from "./cpu-features.js";
 
 export type BackendDevice = NativeDevice;
 
@@ -36,3 +37,10 @@ export function backendDevices(): BackendDevice[] {
     return loadAddon().backendDevices();
 }
 
+/**
+ * The CPU features that matter for scoring speed (AVX2, AVX-512, AVX-512 BF16, VNNI, AMX, NEON, dotprod),
+ * as the processor reports them and as the loaded ggml CPU backend uses them, and the file type to use.
+ */
+export function cpuInfo(): CpuReport {
+    return cpuReport(systemInfo());
+}

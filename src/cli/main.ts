@@ -13,7 +13,7 @@ import { parseArgs } from "node:util";
 import { convert, type ConvertOutType } from "../convert/convert.js";
 import { quantize, quantizeTypeNames } from "../convert/quantize.js";
 import { RewardModel } from "../reward-model.js";
-import { addonInfo, backendDevices } from "../system.js";
+import { cpuInfo, addonInfo, backendDevices } from "../system.js";
 import { RewardModelError, fromNativeError, isRewardModelError } from "../errors.js";
 import type { ChatMessage } from "../chat-template.js";
 import type { LoadOptions } from "../load-options.js";
@@ -25,7 +25,7 @@ const usage = `usage: llama-reward <command> [options]
 
 commands:
   score --model M [--input F.jsonl|-] [--output F|-]   score conversations, one JSON line each
-  info M                                              print a model's metadata as JSON
+  info [M]                                            the CPU's features and the file type to use; with M, the model's metadata too (JSON)
   devices                                             the native addon in use and the devices it can run on, as JSON
   build                                               build the native addon from source (git, CMake >= 3.19, a C++17 compiler)
   convert HF_DIR -o OUT.gguf [--outtype T]            convert a Hugging Face reward checkpoint to GGUF
@@ -189,13 +189,16 @@ async function commandScore(argv: string[]): Promise<number> {
 async function commandInfo(argv: string[]): Promise<number> {
     const { positionals, values } = parseArgs({ args: argv, options: { model: { type: "string", short: "m" } }, allowPositionals: true });
     const path = values.model ?? positionals[0];
-    if (!path) throw new RewardModelError("ERR_INVALID_OPTION", "info needs a model path");
+    if (!path) {
+        process.stdout.write(`${JSON.stringify({ cpu: cpuInfo() }, null, 2)}\n`);
+        return 0;
+    }
     // The smallest context loads fastest; it is this process's choice, not the model's, so
     // contextSize is left out (trainContextLength is the model's).
     const model = await RewardModel.load(path, { contextSize: 256, parallel: 1 });
     try {
         const { chatTemplate, contextSize: _ownContext, ...rest } = model.info;
-        process.stdout.write(`${JSON.stringify({ ...rest, chatTemplateLength: chatTemplate.length }, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ ...rest, chatTemplateLength: chatTemplate.length, cpu: cpuInfo() }, null, 2)}\n`);
     } finally {
         await model.dispose();
     }

@@ -6,7 +6,9 @@
 import path from "node:path";
 import { llamaCppDir, packageRoot } from "../../src/package-root.js";
 
-export type BenchType = "q8_0" | "f16";
+/** Every file type the bench measures, in table order. */
+export const BENCH_TYPES = ["f32", "bf16", "f16", "q8_0", "q4_k_m"] as const;
+export type BenchType = (typeof BENCH_TYPES)[number];
 
 export const root = packageRoot();
 export const cacheDir = path.join(root, ".bench");

@@ -1,9 +1,11 @@
 /**
  * Turns one model type's measurements into table rows (value, reference,
- * ratio, target, PASS/MISS) and prints the whole table as aligned markdown.
+ * ratio, target, PASS/MISS) and prints the whole table as aligned markdown,
+ * plus a summary table with one line per file type.
  */
 import type { LlamaBenchRow } from "./llama-bench-tool.js";
 import type { MachineInfo } from "./machine-info.js";
+import type { RewardAgreement, TorchResult } from "./torch-peer.js";
 import type { OursResult, PeerResult } from "./worker-protocol.js";
 
 export interface Row {
@@ -26,8 +28,14 @@ export interface TypeMeasurements {
      */
     llamaBench: { before: LlamaBenchRow; after: LlamaBenchRow };
     ours: OursResult;
-    peer: PeerResult;
+    /** node-llama-cpp, absent with --peers torch. */
+    peer?: PeerResult;
+    /** The PyTorch peer on this file (bf16 on BF16, fp32 on F32), or why it did not run. */
+    torch?: { result: TorchResult; agreement: RewardAgreement } | { skipped: string };
 }
+
+/** Targets (issue 13): llama-bench pp512 on every type, the torch bf16 peer on the BF16 file, memory. */
+export const TARGETS = { llamaBench: 1.0, nlcShort: 1.5, nlcLong: 1.0, torchBf16: 1.0, bestOf: 3.5, rssOverBudget: 1.15 } as const;
 
 const tps = (x: number): string => `${x.toFixed(1)} tok/s`;
 const gib = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
@@ -55,33 +63,81 @@ function busiestLlamaBench(m: TypeMeasurements): number {
     return Math.max(m.llamaBench.before.otherCpuShare, m.llamaBench.after.otherCpuShare);
 }
 
+function torchRows(m: TypeMeasurements): Row[] {
+    const t = m.torch;
+    if (t === undefined) return [];
+    if ("skipped" in t) return [{ metric: "e. vs PyTorch", value: "not run", reference: t.skipped, ratio: "", target: "", verdict: "" }];
+    const { result: r, agreement: a } = t;
+    const label = `torch ${r.torch} ${r.dtype}${r.dtype === "fp32" ? ` (${r.blas} BLAS)` : ""}`;
+    const min = r.dtype === "bf16" ? TARGETS.torchBf16 : undefined;
+    const rows: Row[] = [{
+        metric: `e. rewards vs ${label}: max |Δ|, correlation`, value: a.maxAbsDiff.toExponential(2),
+        reference: `spread ${a.spread.toFixed(3)}, r = ${a.correlation.toFixed(5)}`, ratio: `${(a.maxAbsDiff / a.spread).toFixed(3)}`,
+        target: "≤ 0.05 of spread", verdict: a.agree ? "PASS" : "MISS",
+    }];
+    for (const [name, ours, peer] of [["≤128 tok", m.ours.short, r.short], [">512 tok", m.ours.long, r.long]] as const) {
+        const metric = `e. vs PyTorch ${r.dtype}, ${peer.conversations} conv ${name}`;
+        if (a.agree) rows.push(ratioRow(metric, ours.tokensPerSecond, peer.tokensPerSecond, `torch ${r.dtype}`, min));
+        else rows.push({ metric, value: tps(ours.tokensPerSecond), reference: `${tps(peer.tokensPerSecond)} torch (rewards disagree: not compared)`, ratio: "", target: "", verdict: "" });
+    }
+    return rows;
+}
+
 export function rowsFor(m: TypeMeasurements): Row[] {
     const { ours, peer } = m;
     const rows: Row[] = [
         ratioRow(`a. scoreBatch, 64 mixed (${ours.mixed.tokens} tok, ${(ours.mixed.tokens / ours.mixed.steps).toFixed(0)} tok/decode)`,
-            ours.mixed.tokensPerSecond, llamaBenchReference(m), "llama-bench pp512", 0.9),
-        ratioRow(`b. vs node-llama-cpp, all 64`, ours.mixed.tokensPerSecond, peer.mixed.tokensPerSecond, "nlc"),
-        ratioRow(`b. vs node-llama-cpp, ${ours.short.conversations} conv ≤128 tok`,
-            ours.short.tokensPerSecond, peer.short.tokensPerSecond, "nlc", 1.5),
-        ratioRow(`b. vs node-llama-cpp, ${ours.long.conversations} conv >512 tok`,
-            ours.long.tokensPerSecond, peer.long.tokensPerSecond, "nlc", 1.0),
+            ours.mixed.tokensPerSecond, llamaBenchReference(m), "llama-bench pp512", TARGETS.llamaBench),
+        ratioRow(`a. scoreBatch, ${ours.short.conversations} conv ≤128 tok`, ours.short.tokensPerSecond, llamaBenchReference(m), "llama-bench pp512"),
+        ratioRow(`a. scoreBatch, ${ours.long.conversations} conv >512 tok`, ours.long.tokensPerSecond, llamaBenchReference(m), "llama-bench pp512"),
     ];
-    const maxDelta = Math.max(...ours.rewards.map((r, i) => Math.abs(r - peer.rewards[i]!)));
-    const spread = Math.max(...ours.rewards) - Math.min(...ours.rewards);
     const b = ours.bestOf;
-    rows.push({ metric: "b. rewards, max |Δ| vs node-llama-cpp + JS head", value: maxDelta.toExponential(2),
-        reference: `spread ${spread.toFixed(3)}; own paths ${b.maxDiff.toExponential(1)}`, ratio: "", target: "", verdict: "" });
+    if (peer !== undefined) {
+        rows.push(
+            ratioRow(`b. vs node-llama-cpp, all 64`, ours.mixed.tokensPerSecond, peer.mixed.tokensPerSecond, "nlc"),
+            ratioRow(`b. vs node-llama-cpp, ${ours.short.conversations} conv ≤128 tok`,
+                ours.short.tokensPerSecond, peer.short.tokensPerSecond, "nlc", TARGETS.nlcShort),
+            ratioRow(`b. vs node-llama-cpp, ${ours.long.conversations} conv >512 tok`,
+                ours.long.tokensPerSecond, peer.long.tokensPerSecond, "nlc", TARGETS.nlcLong),
+        );
+        const maxDelta = Math.max(...ours.rewards.map((r, i) => Math.abs(r - peer.rewards[i]!)));
+        const spread = Math.max(...ours.rewards) - Math.min(...ours.rewards);
+        rows.push({ metric: "b. rewards, max |Δ| vs node-llama-cpp + JS head", value: maxDelta.toExponential(2),
+            reference: `spread ${spread.toFixed(3)}; own paths ${b.maxDiff.toExponential(1)}`, ratio: "", target: "", verdict: "" });
+    }
     rows.push(ratioRow(`c. best-of-8 (${b.promptTokens}+8×${b.answerTokens[0]} tok): scoreResponses vs 8× score()`,
-        b.scoreResponses.tokensPerSecond, b.naiveSequential.tokensPerSecond, "naive", 3.5));
+        b.scoreResponses.tokensPerSecond, b.naiveSequential.tokensPerSecond, "naive", TARGETS.bestOf));
     rows.push(ratioRow("c. scoreResponses vs scoreBatch(8 full conversations)",
         b.scoreResponses.tokensPerSecond, b.scoreBatch.tokensPerSecond, "scoreBatch"));
     const budget = m.fileBytes + kvBytes(ours);
+    const rss = ours.maxRssBytes / budget;
+    const others = [peer ? `nlc ${gib(peer.maxRssBytes)}` : "", m.torch && "result" in m.torch ? `torch ${gib(m.torch.result.maxRssBytes)}` : ""]
+        .filter(Boolean).join(", ");
     rows.push({ metric: `d. peak RSS (context ${ours.info.contextSize}, KV ${gib(kvBytes(ours))})`, value: gib(ours.maxRssBytes),
-        reference: `${gib(budget)} file+KV (nlc ${gib(peer.maxRssBytes)})`, ratio: `${(ours.maxRssBytes / budget).toFixed(2)}×`,
-        target: "", verdict: "" });
+        reference: `${gib(budget)} file+KV${others ? ` (${others})` : ""}`, ratio: `${rss.toFixed(2)}×`,
+        target: `≤ ${TARGETS.rssOverBudget.toFixed(2)}×`, verdict: rss <= TARGETS.rssOverBudget ? "PASS" : "MISS" });
+    const loads = [peer ? `${peer.loadSeconds.toFixed(2)} s nlc` : "", m.torch && "result" in m.torch ? `${m.torch.result.loadSeconds.toFixed(2)} s torch` : ""]
+        .filter(Boolean).join(", ");
     rows.push({ metric: "d. load time (file in page cache)", value: `${ours.loadSeconds.toFixed(2)} s`,
-        reference: `${peer.loadSeconds.toFixed(2)} s nlc`, ratio: "", target: "", verdict: "" });
+        reference: loads, ratio: "", target: "", verdict: "" });
+    rows.push(...torchRows(m));
     return rows;
+}
+
+/** One line per file type: the numbers the README's file-type table is made from. */
+export function summaryTable(measured: TypeMeasurements[]): string {
+    const header = ["type", "file", "pp512 (llama-bench)", "scoreBatch ≤128 tok", "scoreBatch >512 tok", "best-of-8", "peak RSS", "load", "torch ≤128 / >512"];
+    const lines = measured.map((m) => {
+        const t = m.torch && "result" in m.torch && m.torch.agreement.agree ? m.torch.result : undefined;
+        return [
+            m.type.toUpperCase(), gib(m.fileBytes), tps(llamaBenchReference(m)), tps(m.ours.short.tokensPerSecond),
+            tps(m.ours.long.tokensPerSecond), `${m.ours.bestOf.scoreResponses.seconds.toFixed(2)} s`, gib(m.ours.maxRssBytes),
+            `${m.ours.loadSeconds.toFixed(2)} s`, t ? `${t.short.tokensPerSecond.toFixed(1)} / ${t.long.tokensPerSecond.toFixed(1)} (${t.dtype})` : "",
+        ];
+    });
+    const width = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+    const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(width[i]!)).join(" | ")} |`;
+    return [line(header), `|${width.map((w) => "-".repeat(w + 2)).join("|")}|`, ...lines.map(line)].join("\n");
 }
 
 function table(rows: Row[]): string {
@@ -108,11 +164,19 @@ export function formatReport(machine: MachineInfo, measured: TypeMeasurements[])
                 `flashAttention ${String(o.options.flashAttention)}, contextSize ${o.info.contextSize})`,
             `  llama-bench pp512 (fa ${fa}): ${lb(m.llamaBench.before)} before, ${lb(m.llamaBench.after)} after llama-reward; ` +
                 `reference = fastest repetition, ${llamaBenchReference(m).toFixed(1)}`,
-            `  node-llama-cpp: LlamaEmbeddingContext, contextSize ${p.contextSize}, batchSize ${p.batchSize}, flashAttention ${p.flashAttention}; ` +
-                `head-less copy, LAST pooling, head applied in JS to the raw vector (|v| = ${p.embeddingNorm.toFixed(1)}, not normalized)`);
-        const busy = Math.max(o.otherCpuShare, p.otherCpuShare, busiestLlamaBench(m));
+            p ? `  node-llama-cpp: LlamaEmbeddingContext, contextSize ${p.contextSize}, batchSize ${p.batchSize}, flashAttention ${p.flashAttention}; ` +
+                `head-less copy, LAST pooling, head applied in JS to the raw vector (|v| = ${p.embeddingNorm.toFixed(1)}, not normalized)`
+                : "  node-llama-cpp: not run (--peers)");
+        const t = m.torch && "result" in m.torch ? m.torch.result : undefined;
+        if (t) {
+            out.push(`  PyTorch ${t.torch}: plain LlamaForSequenceClassification forward in ${t.dtype}, ${t.threads} threads, ` +
+                `padded batches of ≤ ${t.maxBatch} similar-length conversations, full last layer on every token (as transformers)` +
+                (t.dtype === "fp32" ? `; fp32 matmuls through ${t.blas} BLAS` : "; bf16 matmuls through oneDNN"));
+        }
+        const busy = Math.max(o.otherCpuShare, p?.otherCpuShare ?? 0, t?.otherCpuShare ?? 0, busiestLlamaBench(m));
         if (busy > 0.05) out.push(`  WARNING: other processes used ${(busy * 100).toFixed(0)}% of the CPUs while timing; rerun on an idle machine`);
         out.push(table(rowsFor(m)));
     }
+    if (measured.length > 1) out.push("", "Summary (tokens/s, 2 threads unless stated above):", summaryTable(measured));
     return out.join("\n");
 }

@@ -1,9 +1,9 @@
 /**
  * Makes sure the cached benchmark models exist in .bench/, generating what is
- * missing or stale: the F16 reward model (generator), the Q8_0 one (the
- * addon's quantize, from the F16), and each type's head-less copy for
- * node-llama-cpp. A file counts as current when its header carries this
- * generator's version.
+ * missing or stale: the F32, BF16 and F16 reward models (generator, the same
+ * draws), Q8_0 and Q4_K_M (the addon's quantize, from the F16), and each
+ * type's head-less copy for node-llama-cpp. A file counts as current when its
+ * header carries this generator's version.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -11,11 +11,12 @@ import { readGgufHeader } from "../../src/gguf/gguf-reader.js";
 import { loadAddon } from "../../src/native/load-addon.js";
 import { cacheDir, headlessModelPath, rewardModelPath, vocabPath, type BenchType } from "./bench-paths.js";
 import { BENCH_MODEL_GENERATOR_VERSION, BENCH_MODEL_VERSION_KEY } from "./bench-model-spec.js";
-import { generateBenchModelF16 } from "./generate-bench-model.js";
+import { generateBenchModel, type GeneratedWeightType } from "./generate-bench-model.js";
 import { writeHeadlessCopy } from "./headless-copy.js";
 import { ProgressLine } from "./progress-line.js";
 
-const LLAMA_FTYPE_MOSTLY_Q8_0 = 7;
+/** llama_ftype of the quantized types, made from the F16 file. */
+const QUANTIZED_FTYPES = { q8_0: 7, q4_k_m: 15 } as const;
 
 export interface BenchModelFiles {
     type: BenchType;
@@ -36,24 +37,25 @@ function gib(file: string): string {
     return `${(fs.statSync(file).size / 2 ** 30).toFixed(2)} GiB`;
 }
 
-function ensureF16(): string {
-    const out = rewardModelPath("f16");
+function ensureGenerated(type: GeneratedWeightType): string {
+    const out = rewardModelPath(type);
     if (isCurrent(out)) return out;
     if (!fs.existsSync(vocabPath)) throw new Error(`the Llama-3 vocab ${vocabPath} is missing; run \`npm run build:native\` first`);
-    const progress = new ProgressLine("generating F16 benchmark model (~2.5 GB, once)");
-    generateBenchModelF16(out, vocabPath, (done, total) =>
+    const size = type === "f32" ? "~5 GB" : "~2.5 GB";
+    const progress = new ProgressLine(`generating ${type.toUpperCase()} benchmark model (${size}, once)`);
+    generateBenchModel(out, type, vocabPath, (done, total) =>
         progress.update(done, total, `${(done / 2 ** 30).toFixed(2)} GiB`));
     progress.done(`wrote ${out} (${gib(out)})`);
     return out;
 }
 
-async function ensureQ8(f16: string): Promise<string> {
-    const out = rewardModelPath("q8_0");
+async function ensureQuantized(type: keyof typeof QUANTIZED_FTYPES, f16: string): Promise<string> {
+    const out = rewardModelPath(type);
     if (isCurrent(out)) return out;
     const tmp = `${out}.tmp`;
-    const progress = new ProgressLine("quantizing to Q8_0 (once)");
+    const progress = new ProgressLine(`quantizing to ${type.toUpperCase()} (once)`);
     try {
-        await loadAddon().quantize(f16, tmp, { ftype: LLAMA_FTYPE_MOSTLY_Q8_0, threads: os.availableParallelism() },
+        await loadAddon().quantize(f16, tmp, { ftype: QUANTIZED_FTYPES[type], threads: os.availableParallelism() },
             (done, total, tensor) => progress.update(done, total, tensor));
         fs.renameSync(tmp, out);
     } catch (error) {
@@ -76,10 +78,10 @@ function ensureHeadless(type: BenchType, reward: string): string {
 /** Ensures the files of every requested type, in order. */
 export async function prepareBenchModels(types: BenchType[]): Promise<BenchModelFiles[]> {
     fs.mkdirSync(cacheDir, { recursive: true });
-    const f16 = ensureF16();
+    const f16 = ensureGenerated("f16");
     const files: BenchModelFiles[] = [];
     for (const type of types) {
-        const reward = type === "f16" ? f16 : await ensureQ8(f16);
+        const reward = type === "q8_0" || type === "q4_k_m" ? await ensureQuantized(type, f16) : ensureGenerated(type);
         files.push({ type, reward, headless: ensureHeadless(type, reward) });
     }
     return files;

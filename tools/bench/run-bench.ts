@@ -6,9 +6,14 @@
  *   b. the same token lists through node-llama-cpp's LlamaEmbeddingContext
  *   c. best-of-8 with scoreResponses vs eight sequential score() calls
  *   d. peak RSS and load time
- * Prints a table with PASS/MISS per target and writes .bench/results.json.
+ *   e. the same token lists through a PyTorch LlamaForSequenceClassification
+ *      forward (torch-peer.py: bf16 on the BF16 file, fp32 on the F32 file),
+ *      when a python3 with torch is found; its rewards must agree with ours
+ * Prints a table with PASS/MISS per target and writes .bench/results.json
+ * (after each file type, so an interrupted run keeps what it measured).
  *
- * Flags: --types q8_0,f16 (default q8_0; F16 adds ~12 min), --reps N
+ * Flags: --types f32,bf16,f16,q8_0,q4_k_m (default all five, ~12 min each on
+ * 2 cores), --peers nlc,torch (default both), --reps N
  * (llama-bench repetitions, default 5), --investigate (instead of the table:
  * sweeps that explain a missed target, i.e. llama-bench prompt sizes, depth
  * and flash attention, and llama-reward's throughput on every 4th mixed
@@ -25,7 +30,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { cacheDir, investigationPath, resultsPath, root, serverLoadPath, workerResultPath, type BenchType } from "./bench-paths.js";
+import { BENCH_TYPES, cacheDir, investigationPath, resultsPath, root, serverLoadPath, workerResultPath, type BenchType } from "./bench-paths.js";
 import { formatReport, rowsFor, type TypeMeasurements } from "./bench-report.js";
 import { waitForIdleCpu } from "./cpu-idle.js";
 import { ensureLlamaBench, runLlamaBench, type LlamaBenchRow } from "./llama-bench-tool.js";
@@ -33,6 +38,7 @@ import { machineInfo } from "./machine-info.js";
 import { prepareBenchModels } from "./prepare-models.js";
 import { formatServerLoad, runServerLoad, type ServerLoadResult } from "./server-load.js";
 import type { SweepJob, SweepResult } from "./sweep-worker.js";
+import { findTorchPython, rewardAgreement, runTorchPeer, type TorchDtype } from "./torch-peer.js";
 import type { OursJob, OursResult, PeerJob, PeerResult } from "./worker-protocol.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -44,10 +50,11 @@ interface Args {
     investigate: boolean;
     /** Only the reward server load run. */
     server: boolean;
+    peers: { nlc: boolean; torch: boolean };
 }
 
 function parseArgs(argv: string[]): Args {
-    const args: Args = { types: ["q8_0"], reps: 5, investigate: false, server: false };
+    const args: Args = { types: [...BENCH_TYPES], reps: 5, investigate: false, server: false, peers: { nlc: true, torch: true } };
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i]!;
         const value = (): string => {
@@ -57,7 +64,7 @@ function parseArgs(argv: string[]): Args {
         };
         if (a.startsWith("--types")) {
             const types = value().split(",").map((t) => t.trim().toLowerCase());
-            for (const t of types) if (t !== "q8_0" && t !== "f16") throw new Error(`unknown type ${t} (q8_0, f16)`);
+            for (const t of types) if (!(BENCH_TYPES as readonly string[]).includes(t)) throw new Error(`unknown type ${t} (${BENCH_TYPES.join(", ")})`);
             args.types = types as BenchType[];
         } else if (a.startsWith("--reps")) {
             args.reps = Number(value());
@@ -66,8 +73,12 @@ function parseArgs(argv: string[]): Args {
             args.investigate = true;
         } else if (a === "--server") {
             args.server = true;
+        } else if (a.startsWith("--peers")) {
+            const peers = value().split(",").map((t) => t.trim().toLowerCase()).filter(Boolean);
+            for (const t of peers) if (t !== "nlc" && t !== "torch") throw new Error(`unknown peer ${t} (nlc, torch)`);
+            args.peers = { nlc: peers.includes("nlc"), torch: peers.includes("torch") };
         } else {
-            throw new Error(`unknown argument ${a}; use --types q8_0,f16 --reps N --investigate --server`);
+            throw new Error(`unknown argument ${a}; use --types ${BENCH_TYPES.join(",")} --peers nlc,torch --reps N --investigate --server`);
         }
     }
     return args;
@@ -191,6 +202,21 @@ async function main(): Promise<void> {
         return;
     }
 
+    const torchPython = args.peers.torch ? findTorchPython() : undefined;
+    if (args.peers.torch) {
+        log(torchPython ? `PyTorch peer: ${torchPython.python}, torch ${torchPython.torch}, fp32 BLAS ${torchPython.blas}`
+            : "PyTorch peer: no python3 with torch and numpy (Debian: apt-get install python3-torch libopenblas0-pthread); left out");
+    }
+    const torchDtype: Partial<Record<BenchType, TorchDtype>> = { bf16: "bf16", f32: "fp32" };
+    const writeResults = (measured: TypeMeasurements[]): void => {
+        const json = {
+            date: new Date().toISOString(),
+            machine,
+            totalSeconds: (Date.now() - started) / 1000,
+            results: measured.map((m) => ({ ...m, rows: rowsFor(m) })),
+        };
+        fs.writeFileSync(resultsPath, `${JSON.stringify(json, null, 2)}\n`);
+    };
     const measured: TypeMeasurements[] = [];
     for (const f of files) {
         const llamaBench = async (when: string): Promise<LlamaBenchRow> => {
@@ -205,12 +231,29 @@ async function main(): Promise<void> {
         const oursJob: OursJob = { model: f.reward, tokensPath, resultPath: workerResultPath("ours") };
         const ours = await runWorker<OursResult>("ours-worker.js", oursJob);
         const after = await llamaBench("after llama-reward");
-        await waitForIdleCpu(log);
-        log(`${f.type}: node-llama-cpp ${machine.nodeLlamaCpp} LlamaEmbeddingContext on the head-less copy`);
-        const peerJob: PeerJob = { headless: f.headless, reward: f.reward, tokensPath, resultPath: workerResultPath("peer"), threads };
-        const peer = await runWorker<PeerResult>("node-llama-cpp-worker.js", peerJob);
-        if (!peer.tokensPassedUnchanged) log("warning: node-llama-cpp changed the token lists (added BOS/EOS)");
-        measured.push({ type: f.type, fileBytes: fs.statSync(f.reward).size, llamaBench: { before, after }, ours, peer });
+        let peer: PeerResult | undefined;
+        if (args.peers.nlc) {
+            await waitForIdleCpu(log);
+            log(`${f.type}: node-llama-cpp ${machine.nodeLlamaCpp} LlamaEmbeddingContext on the head-less copy`);
+            const peerJob: PeerJob = { headless: f.headless, reward: f.reward, tokensPath, resultPath: workerResultPath("peer"), threads };
+            peer = await runWorker<PeerResult>("node-llama-cpp-worker.js", peerJob);
+            if (!peer.tokensPassedUnchanged) log("warning: node-llama-cpp changed the token lists (added BOS/EOS)");
+        }
+        let torch: TypeMeasurements["torch"];
+        const dtype = torchDtype[f.type];
+        if (args.peers.torch && dtype !== undefined) {
+            if (torchPython === undefined) {
+                torch = { skipped: "no python3 with torch (apt-get install python3-torch libopenblas0-pthread)" };
+            } else {
+                await waitForIdleCpu(log);
+                log(`${f.type}: PyTorch ${torchPython.torch} ${dtype} forward on the same file and token lists`);
+                const result = await runTorchPeer(torchPython, { model: f.reward, tokensPath, resultPath: workerResultPath("torch"), threads, dtype });
+                torch = { result, agreement: rewardAgreement(ours.rewards, result) };
+                if (!torch.agreement.agree) log(`warning: the torch peer's rewards disagree with ours (${JSON.stringify(torch.agreement)})`);
+            }
+        }
+        measured.push({ type: f.type, fileBytes: fs.statSync(f.reward).size, llamaBench: { before, after }, ours, peer, torch });
+        writeResults(measured);
     }
     const report = formatReport(machine, measured);
     process.stdout.write(`\n${report}\n`);

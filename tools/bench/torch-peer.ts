@@ -1,0 +1,120 @@
+/**
+ * The PyTorch peer of `npm run bench`: finds a python3 that has torch and
+ * numpy (LLAMA_REWARD_BENCH_PYTHON, then `python3` on PATH, then
+ * /usr/bin/python3, where Debian's python3-torch installs), runs
+ * torch-peer.py on one file in its own process, and checks that its rewards
+ * agree with llama-reward's before its tokens/s may be compared.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { root } from "./bench-paths.js";
+import type { TimedRun } from "./worker-protocol.js";
+
+/** The script is run from the sources (tsc does not copy it to dist/). */
+const script = path.join(root, "tools", "bench", "torch-peer.py");
+
+export type TorchDtype = "bf16" | "fp32";
+
+export interface TorchPython {
+    python: string;
+    torch: string;
+    /** The BLAS torch's fp32 matmuls load (libblas.so.3): "openblas", "reference" or what /proc/self/maps names. */
+    blas: string;
+}
+
+export interface TorchJob {
+    model: string;
+    tokensPath: string;
+    resultPath: string;
+    threads: number;
+    dtype: TorchDtype;
+}
+
+export interface TorchResult {
+    torch: string;
+    dtype: TorchDtype;
+    threads: number;
+    blas: string;
+    loadSeconds: number;
+    maxBatch: number;
+    short: TimedRun & { conversations: number };
+    long: TimedRun & { conversations: number };
+    /** Conversation indices (into the workload) and their rewards. */
+    indices: number[];
+    rewards: number[];
+    maxRssBytes: number;
+    otherCpuShare: number;
+}
+
+const PROBE = [
+    "import ctypes, ctypes.util, re, numpy, torch",
+    "torch.mm(torch.ones(64, 64), torch.ones(64, 64))",
+    "maps = open('/proc/self/maps').read()",
+    "libs = sorted(set(re.findall(r'/\\S*(?:openblas|blis|mkl_rt|libblas)\\S*', maps)))",
+    "blas = 'openblas' if any('openblas' in l for l in libs) else 'reference' if any('libblas' in l for l in libs) else (libs[0] if libs else 'none found')",
+    "print(torch.__version__ + ' ' + blas)",
+].join("\n");
+
+/** A python3 with torch and numpy, or undefined (the peer is then left out of the table). */
+export function findTorchPython(): TorchPython | undefined {
+    const candidates = [process.env.LLAMA_REWARD_BENCH_PYTHON, "python3", "/usr/bin/python3"].filter((c): c is string => !!c);
+    for (const python of new Set(candidates)) {
+        const r = spawnSync(python, ["-c", PROBE], { encoding: "utf8", timeout: 120_000 });
+        if (r.status !== 0) continue;
+        const [torch, blas] = r.stdout.trim().split(" ");
+        if (torch !== undefined) return { python, torch, blas: blas ?? "unknown" };
+    }
+    return undefined;
+}
+
+/** Runs torch-peer.py on one file and dtype; its progress lines go to stderr. */
+export async function runTorchPeer(py: TorchPython, job: TorchJob): Promise<TorchResult> {
+    fs.rmSync(job.resultPath, { force: true });
+    const code = await new Promise<number | null>((resolve, reject) => {
+        const child = spawn(py.python, [script, JSON.stringify({ ...job, blas: py.blas })], { stdio: ["ignore", "inherit", "inherit"] });
+        child.on("error", reject);
+        child.on("close", resolve);
+    });
+    if (code !== 0 || !fs.existsSync(job.resultPath)) throw new Error(`torch-peer.py failed (exit ${code})`);
+    const result = JSON.parse(fs.readFileSync(job.resultPath, "utf8")) as TorchResult;
+    fs.rmSync(job.resultPath, { force: true });
+    return result;
+}
+
+export interface RewardAgreement {
+    maxAbsDiff: number;
+    /** Largest minus smallest of llama-reward's rewards on the same conversations. */
+    spread: number;
+    correlation: number;
+    agree: boolean;
+}
+
+/** Max |Δ| may be at most this share of the rewards' spread, and the correlation at least MIN_CORRELATION. */
+export const MAX_DIFF_OF_SPREAD = 0.05;
+export const MIN_CORRELATION = 0.995;
+
+/**
+ * Whether the peer computes the same thing: its rewards against ours on the
+ * same conversations. Both round differently (bf16 activations, f16 KV cache),
+ * so agreement is judged against the spread of the rewards, not bit for bit.
+ */
+export function rewardAgreement(ours: readonly number[], peer: TorchResult): RewardAgreement {
+    const a = peer.indices.map((i) => ours[i]!);
+    const b = peer.rewards;
+    const mean = (v: readonly number[]): number => v.reduce((s, x) => s + x, 0) / v.length;
+    const ma = mean(a);
+    const mb = mean(b);
+    let sab = 0;
+    let saa = 0;
+    let sbb = 0;
+    for (let i = 0; i < a.length; i++) {
+        sab += (a[i]! - ma) * (b[i]! - mb);
+        saa += (a[i]! - ma) ** 2;
+        sbb += (b[i]! - mb) ** 2;
+    }
+    const correlation = saa > 0 && sbb > 0 ? sab / Math.sqrt(saa * sbb) : Number.NaN;
+    const maxAbsDiff = Math.max(...a.map((x, i) => Math.abs(x - b[i]!)));
+    const spread = Math.max(...a) - Math.min(...a);
+    return { maxAbsDiff, spread, correlation, agree: correlation >= MIN_CORRELATION && maxAbsDiff <= MAX_DIFF_OF_SPREAD * spread };
+}

@@ -14,7 +14,7 @@ import { loadFuzzBases, makeScratchDir, runCase, type FuzzOutcome } from "./gguf
 import type { FuzzBase } from "./gguf-mutations.js";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261129);
-const CASES = Number(process.env.FUZZ_CASES ?? 240);
+const CASES = Number(process.env.FUZZ_CASES ?? 200);
 
 let bases: FuzzBase[];
 let dir: string;

@@ -92,8 +92,7 @@ async function parent(args: Args): Promise<number> {
             proc.stderr.on("data", (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
             proc.stdout.on("data", (d: Buffer) => {
                 buffered += d.toString();
-                let nl: number;
-                while ((nl = buffered.indexOf("\n")) >= 0) {
+                for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
                     const line = buffered.slice(0, nl);
                     buffered = buffered.slice(nl + 1);
                     let msg: { start?: number; mutation?: string; done?: number; outcome?: FuzzOutcome };

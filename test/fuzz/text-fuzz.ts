@@ -4,7 +4,7 @@
  * combining marks, every special-token text of the vocabulary, template
  * syntax, and very long strings. Deterministic by seed.
  */
-import { Rng } from "./prng.js";
+import type { Rng } from "./prng.js";
 
 const PIECES = [
     "\u0000", "\u0001", "\u001b[31m", "\ud800", "\udfff", "\udc00\ud800", "\ud83d", "\ude00", "\ud83d\ude00",

@@ -5,6 +5,8 @@
  * nothing hangs, a second model keeps scoring exactly as before, and the
  * scheduler's slots and KV cells are all free afterwards (model.stats).
  */
+import { getEventListeners } from "node:events";
+
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { RewardModel, RewardModelError, type ChatMessage } from "../../src/index.js";
@@ -134,6 +136,19 @@ describe("abort storm", () => {
     });
 });
 
+describe("a long-lived signal", () => {
+    it("keeps no abort listener once its calls settle (an app-wide signal shared by thousands of calls)", async () => {
+        const controller = new AbortController();
+        for (let i = 0; i < 300; i++) {
+            await Promise.all([
+                bystander.score(conversations[i % 4]!, { signal: controller.signal }),
+                bystander.scoreBatch([conversations[0]!, conversations[1]!], { signal: controller.signal }),
+            ]);
+        }
+        expect(getEventListeners(controller.signal, "abort")).toHaveLength(0);
+    });
+});
+
 describe("dispose storm", () => {
     it("dispose() with hundreds of calls in flight: every promise settles, the other model is unaffected", async () => {
         const rng = Rng.forCase(0x57, 2);
@@ -141,13 +156,15 @@ describe("dispose storm", () => {
         for (let round = 0; round < 4; round++) {
             const model = await RewardModel.load(requireFile(tinyF32), options);
             const shared = [new AbortController()];
+            const witness = outcomeOf(model.score(conversations[0]!));
             const calls = Array.from({ length: 150 }, () => outcomeOf(randomCall(model, rng, shared)));
             const bystanding = Promise.all(conversations.map((c) => bystander.score(c)));
-            // dispose at a random moment, sometimes twice and concurrently
+            // dispose at a random moment (in the last round only once a call has finished), sometimes twice and concurrently
             await new Promise((r) => setTimeout(r, rng.pick([0, 5, 60, 250])));
+            if (round === 3) expect(await witness).toBe("ok");
             const disposals = [model.dispose(), ...(rng.chance(0.5) ? [model.dispose()] : [])];
             const late = outcomeOf(model.score(conversations[0]!));
-            const outcomes = await deadline(Promise.all([...calls, late]), 60_000, `dispose storm round ${round}`);
+            const outcomes = await deadline(Promise.all([witness, ...calls, late]), 60_000, `dispose storm round ${round}`);
             await deadline(Promise.all(disposals), 30_000, "dispose()");
             for (const o of outcomes) summary[o]++;
             expect(outcomes.at(-1)).toBe("ERR_DISPOSED");

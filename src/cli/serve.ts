@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import { RewardModelError } from "../errors.js";
 import type { LoadOptions } from "../load-options.js";
 import { RewardModel } from "../reward-model.js";
-import { createServer, type RewardServer, type ServerOptions } from "../server/server.js";
+import { createServer, type ListenAddress, type RewardServer, type ServerOptions } from "../server/server.js";
 
 export const serveUsage = `serve options:
   -m, --model PATH          the GGUF reward model (required)
@@ -77,7 +77,7 @@ export async function commandServe(argv: string[], loadFlags: StringFlags,
         throw error;
     }
     const disposeModel = () => loading.then((m) => m.dispose(), () => undefined);
-    let address;
+    let address: ListenAddress;
     try {
         address = await server.listen(port, values.host as string);
     } catch (error) {

@@ -8,7 +8,7 @@
  */
 import fs from "node:fs";
 import readline from "node:readline";
-import { Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import zlib from "node:zlib";
 import type { ChatMessage } from "../chat-template.js";
 import { RewardModelError } from "../errors.js";

@@ -17,7 +17,7 @@ export function color(i: number): string {
     return palette[i % palette.length]!;
 }
 
-function escape(text: string): string {
+function escapeXml(text: string): string {
     return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 
@@ -26,9 +26,9 @@ type Attrs = Record<string, string | number | undefined>;
 function el(tag: string, attrs: Attrs, children: string | string[] = []): string {
     const a = Object.entries(attrs)
         .filter(([, v]) => v !== undefined)
-        .map(([k, v]) => ` ${k}="${escape(typeof v === "number" ? fmt(v) : v!)}"`)
+        .map(([k, v]) => ` ${k}="${escapeXml(typeof v === "number" ? fmt(v) : v!)}"`)
         .join("");
-    const body = Array.isArray(children) ? children.join("") : escape(children);
+    const body = Array.isArray(children) ? children.join("") : escapeXml(children);
     return body === "" ? `<${tag}${a}/>` : `<${tag}${a}>${body}</${tag}>`;
 }
 

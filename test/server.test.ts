@@ -310,7 +310,7 @@ describe("queue limit, client disconnects, graceful close", () => {
         const limited = createServer(slow, { maxQueue: 3 });
         const url = await started(limited);
         try {
-            const heavy = Array.from({ length: 3 }, (_, i) => longConversation(900, 40 + i));
+            const heavy = Array.from({ length: 3 }, (_, i) => longConversation(400, 40 + i));
             const first = post(url, "/v1/score", { conversations: heavy });
             await waitFor(async () => metric((await get(url, "/metrics")).text, "llama_reward_queue_depth") === 3, 10_000, "queue depth 3");
             const refused = await post(url, "/v1/score", { messages: conversations[0] });
@@ -322,7 +322,7 @@ describe("queue limit, client disconnects, graceful close", () => {
             expect(tooMany.json.error.code).toBe("ERR_TOO_MANY_ITEMS");
             const done = await first;
             expect(done.status).toBe(200);
-            expectClose(done.json.rewards, await slow.scoreBatch(heavy));
+            expectClose(done.json.rewards, await model.scoreBatch(heavy));   // the fast instance: same weights, fewer steps
             expect((await post(url, "/v1/score", { messages: conversations[0] })).status).toBe(200);
         } finally {
             await limited.close();
@@ -357,8 +357,8 @@ describe("queue limit, client disconnects, graceful close", () => {
     it("close() answers the requests in flight, then stops accepting connections", async () => {
         const closing = createServer(slow);
         const url = await started(closing);
-        const inputs = Array.from({ length: 8 }, (_, i) => longConversation(200, 300 + i));
-        const expected = await slow.scoreBatch(inputs);
+        const inputs = Array.from({ length: 8 }, (_, i) => longConversation(120, 300 + i));
+        const expected = await model.scoreBatch(inputs);
         const pending = inputs.map((messages) => post(url, "/v1/score", { messages }));
         await waitFor(async () => (metric((await get(url, "/metrics")).text, "llama_reward_queue_depth") ?? 0) === 8,
             10_000, "all 8 requests in flight");

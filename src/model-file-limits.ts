@@ -44,7 +44,13 @@ function maxOf(v: GgufValue | undefined): number | undefined {
     return integer(v);
 }
 
+/** ggml's TENSOR_ALIGNMENT: a mapped tensor whose data is less aligned fails an assertion when the weights are mapped. */
+const TENSOR_ALIGNMENT = 32;
+
 export function checkTensorTypes(path: string, header: GgufHeader): void {
+    if (header.tensors.length > 0 && header.alignment % TENSOR_ALIGNMENT !== 0) {
+        throw corrupt(path, `general.alignment ${header.alignment} is below ggml's tensor alignment of ${TENSOR_ALIGNMENT} bytes`);
+    }
     for (const t of header.tensors) {
         if (NON_WEIGHT_TYPES.has(t.type)) {
             throw corrupt(path, `tensor ${t.name} has type ${ggmlTypeName(t.type)}, which cannot hold model weights`);

@@ -427,11 +427,21 @@ function byteMutation(rng: Rng, kind: MutationKind, s: SerializedGguf): { text: 
     }
 }
 
+/** The first draws of a case: its base model and mutation kind. */
+function drawHead<B>(rng: Rng, bases: readonly B[]): { base: B; kind: MutationKind } {
+    const base = rng.chance(0.75) ? bases[0]! : rng.pick(bases);
+    return { base, kind: rng.weighted(MUTATION_WEIGHTS) };
+}
+
+/** The mutation kind of case `index` of `seed`, without building the case. */
+export function caseKind(seed: number, index: number): MutationKind {
+    return drawHead(Rng.forCase(seed, index), [0, 1]).kind;
+}
+
 /** Builds case `index` of `seed`: the same bytes every time. */
 export function makeCase(bases: readonly FuzzBase[], seed: number, index: number): FuzzCase {
     const rng = Rng.forCase(seed, index);
-    const base = rng.chance(0.75) ? bases[0]! : rng.pick(bases);
-    const kind = rng.weighted(MUTATION_WEIGHTS);
+    const { base, kind } = drawHead(rng, bases);
     const layout = cloneLayout(base.layout);
     const mutator = layoutMutators[kind];
     if (mutator) {

@@ -107,6 +107,14 @@ const deaths: Death[] = [
         base: "tiny-f16", edit: (l) => setKv(l, "llama.attention.layer_norm_rms_epsilon", GgufValueType.FLOAT32, Number.NaN), message: /epsilon/,
     },
     {
+        title: "seed 3 case 148: general.alignment 1 (GGML_ASSERT buffer pointer must be aligned, mapping the weights)",
+        base: "tiny-f16", edit: (l) => setKv(l, "general.alignment", GgufValueType.UINT32, 1), message: /alignment/,
+    },
+    {
+        title: "general.alignment 16 (tensor data 16-byte aligned: the same assertion)",
+        base: "tiny-f32", edit: (l) => setKv(l, "general.alignment", GgufValueType.UINT32, 16), message: /alignment/,
+    },
+    {
         title: "block_count 0 (GGML_ASSERT n_layer_all > 0)",
         base: "tiny-f16", edit: (l) => setKv(l, "llama.block_count", GgufValueType.UINT32, 0), message: /block_count/,
     },
@@ -146,6 +154,10 @@ describe("valid neighbours of those files still load and score", () => {
             setKv(l, "llama.expert_used_count", GgufValueType.UINT32, 0);
         });
         expect(outcome.kind).toBe("score");
+    });
+
+    it("general.alignment 64", async () => {
+        expect((await run("tiny-f16", (l) => setKv(l, "general.alignment", GgufValueType.UINT32, 64))).kind).toBe("score");
     });
 
     it("an F16 reward head (quantize keeps the head's type) in an F32 model", async () => {

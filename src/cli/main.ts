@@ -50,7 +50,7 @@ score options:
 
 convert options (HF_DIR holds config.json, tokenizer.json, tokenizer_config.json, *.safetensors):
   -o, --output PATH         the GGUF file to write (required)
-      --outtype f32|f16|bf16|q8_0  storage type of the weight matrices (default: f16)
+      --outtype f32|f16|bf16|q8_0  storage type of the weight matrices (default: the checkpoint's bf16/f16, f16 for f32)
 
 ${serveUsage}
 ${evalUsage}
@@ -210,7 +210,7 @@ async function commandConvert(argv: string[]): Promise<number> {
         args: argv,
         options: {
             output: { type: "string", short: "o" },
-            outtype: { type: "string", default: "f16" },
+            outtype: { type: "string" },
         },
         strict: true,
         allowPositionals: true,
@@ -220,7 +220,7 @@ async function commandConvert(argv: string[]): Promise<number> {
     const bar = new ProgressBar("converting (MiB)", 0);
     try {
         const result = await convert(positionals[0]!, values.output, {
-            outType: values.outtype!.toLowerCase() as ConvertOutType,
+            outType: values.outtype?.toLowerCase() as ConvertOutType | undefined,
             onProgress: (p) => {
                 bar.setTotal(Math.round(p.bytesTotal / 2 ** 20));
                 bar.update(Math.round(p.bytesDone / 2 ** 20), p.tensor);

@@ -66,17 +66,17 @@ function busiestLlamaBench(m: TypeMeasurements): number {
 function torchRows(m: TypeMeasurements): Row[] {
     const t = m.torch;
     if (t === undefined) return [];
-    if ("skipped" in t) return [{ metric: "e. vs PyTorch", value: "not run", reference: t.skipped, ratio: "", target: "", verdict: "" }];
+    if ("skipped" in t) return [{ metric: "f. vs PyTorch", value: "not run", reference: t.skipped, ratio: "", target: "", verdict: "" }];
     const { result: r, agreement: a } = t;
     const label = `torch ${r.torch} ${r.dtype}${r.dtype === "fp32" ? ` (${r.blas} BLAS)` : ""}`;
     const min = r.dtype === "bf16" ? TARGETS.torchBf16 : undefined;
     const rows: Row[] = [{
-        metric: `e. rewards vs ${label}: max |Δ|, correlation`, value: a.maxAbsDiff.toExponential(2),
+        metric: `f. rewards vs ${label}: max |Δ|, correlation`, value: a.maxAbsDiff.toExponential(2),
         reference: `spread ${a.spread.toFixed(3)}, r = ${a.correlation.toFixed(5)}`, ratio: `${(a.maxAbsDiff / a.spread).toFixed(3)}`,
         target: "≤ 0.05 of spread", verdict: a.agree ? "PASS" : "MISS",
     }];
     for (const [name, ours, peer] of [["≤128 tok", m.ours.short, r.short], [">512 tok", m.ours.long, r.long]] as const) {
-        const metric = `e. vs PyTorch ${r.dtype}, ${peer.conversations} conv ${name}`;
+        const metric = `f. vs PyTorch ${r.dtype}, ${peer.conversations} conv ${name}`;
         if (a.agree) rows.push(ratioRow(metric, ours.tokensPerSecond, peer.tokensPerSecond, `torch ${r.dtype}`, min));
         else rows.push({ metric, value: tps(ours.tokensPerSecond), reference: `${tps(peer.tokensPerSecond)} torch (rewards disagree: not compared)`, ratio: "", target: "", verdict: "" });
     }
@@ -116,6 +116,10 @@ export function rowsFor(m: TypeMeasurements): Row[] {
     rows.push({ metric: `d. peak RSS (context ${ours.info.contextSize}, KV ${gib(kvBytes(ours))})`, value: gib(ours.maxRssBytes),
         reference: `${gib(budget)} file+KV${others ? ` (${others})` : ""}`, ratio: `${rss.toFixed(2)}×`,
         target: `≤ ${TARGETS.rssOverBudget.toFixed(2)}×`, verdict: rss <= TARGETS.rssOverBudget ? "PASS" : "MISS" });
+    if (ours.residentAfter) {
+        rows.push({ metric: "d. resident after the runs: anonymous + file-backed", value: gib(ours.residentAfter.anonBytes + ours.residentAfter.fileBytes),
+            reference: `${gib(ours.residentAfter.anonBytes)} anon + ${gib(ours.residentAfter.fileBytes)} file`, ratio: "", target: "", verdict: "" });
+    }
     const loads = [peer ? `${peer.loadSeconds.toFixed(2)} s nlc` : "", m.torch && "result" in m.torch ? `${m.torch.result.loadSeconds.toFixed(2)} s torch` : ""]
         .filter(Boolean).join(", ");
     rows.push({ metric: "d. load time (file in page cache)", value: `${ours.loadSeconds.toFixed(2)} s`,

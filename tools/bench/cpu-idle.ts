@@ -35,8 +35,14 @@ function busiestProcesses(): string {
     }
 }
 
+/** The longest wait for an idle CPU: LLAMA_REWARD_BENCH_IDLE_WAIT seconds (e.g. 0 on a machine known to stay busy), default 300. */
+function defaultMaxWaitMs(): number {
+    const s = Number(process.env.LLAMA_REWARD_BENCH_IDLE_WAIT);
+    return process.env.LLAMA_REWARD_BENCH_IDLE_WAIT !== undefined && Number.isFinite(s) && s >= 0 ? s * 1000 : 300_000;
+}
+
 /** Waits until the CPU is below `threshold` busy, for at most `maxWaitMs`; returns the last share seen. */
-export async function waitForIdleCpu(log: (line: string) => void, threshold = 0.15, maxWaitMs = 300_000): Promise<number> {
+export async function waitForIdleCpu(log: (line: string) => void, threshold = 0.15, maxWaitMs = defaultMaxWaitMs()): Promise<number> {
     const started = Date.now();
     let share = await cpuBusyShare();
     while (share > threshold) {

@@ -11,7 +11,7 @@ import { RewardModel } from "../../src/reward-model.js";
 import { LONG_MIN_TOKENS, SHORT_MAX_TOKENS, bestOfN, mixedConversations } from "./bench-conversations.js";
 import { startContentionMeter } from "./cpu-idle.js";
 import { ProgressLine } from "./progress-line.js";
-import { maxRssBytes, readJob, timed, writeResult, type OursJob, type OursResult, type WorkloadTokens } from "./worker-protocol.js";
+import { maxRssBytes, readJob, residentMemory, timed, writeResult, type OursJob, type OursResult, type WorkloadTokens } from "./worker-protocol.js";
 
 function seconds(since: number): number {
     return (performance.now() - since) / 1000;
@@ -103,6 +103,7 @@ async function main(): Promise<void> {
             rewards: mixed.value,
             bestOf,
             maxRssBytes: maxRssBytes(),
+            residentAfter: residentMemory(),
             fileBytes: fs.statSync(job.model).size,
             otherCpuShare: contention(),
         };

@@ -6,7 +6,7 @@
  *   b. the same token lists through node-llama-cpp's LlamaEmbeddingContext
  *   c. best-of-8 with scoreResponses vs eight sequential score() calls
  *   d. peak RSS and load time
- *   e. the same token lists through a PyTorch LlamaForSequenceClassification
+ *   f. the same token lists through a PyTorch LlamaForSequenceClassification
  *      forward (torch-peer.py: bf16 on the BF16 file, fp32 on the F32 file),
  *      when a python3 with torch is found; its rewards must agree with ours
  * Prints a table with PASS/MISS per target and writes .bench/results.json

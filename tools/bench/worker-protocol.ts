@@ -42,6 +42,8 @@ export interface OursResult {
         maxDiff: number;
     };
     maxRssBytes: number;
+    /** Resident memory after the timed runs, anonymous (buffers, repacked weights) and file-backed (mapped weights); Linux only. */
+    residentAfter?: { anonBytes: number; fileBytes: number };
     fileBytes: number;
     /** Share of all CPUs other processes used during the timed part (should be ~0). */
     otherCpuShare: number;
@@ -88,4 +90,16 @@ export function timed(tokens: number, seconds: number): TimedRun {
 
 export function maxRssBytes(): number {
     return process.resourceUsage().maxRSS * 1024;
+}
+
+/** RssAnon and RssFile of this process from /proc/self/status, or undefined off Linux. */
+export function residentMemory(): { anonBytes: number; fileBytes: number } | undefined {
+    try {
+        const status = fs.readFileSync("/proc/self/status", "utf8");
+        const kib = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? Number.NaN) * 1024;
+        const out = { anonBytes: kib("RssAnon"), fileBytes: kib("RssFile") };
+        return Number.isFinite(out.anonBytes) && Number.isFinite(out.fileBytes) ? out : undefined;
+    } catch {
+        return undefined;
+    }
 }

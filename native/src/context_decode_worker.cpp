@@ -1,6 +1,7 @@
 #include "context_decode_worker.h"
 
 #include <algorithm>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "addon_context.h"
@@ -84,12 +85,23 @@ void ContextDecodeWorker::Execute() {
 
     const int32_t n = (int32_t) tokens_.size();
     llama_batch batch = llama_batch_init(n, 0, 1);
+
+    // Only each sequence's last token in this step is an output: the reward reads nothing else, so the
+    // patched llama.cpp runs the last layer's FFN on those rows alone (every token otherwise).
+    std::unordered_map<int32_t, int32_t> last_of_seq;
     for (int32_t i = 0; i < n; i++) {
         batch.token[i]     = tokens_[i];
         batch.pos[i]       = positions_[i];
         batch.n_seq_id[i]  = 1;
         batch.seq_id[i][0] = seq_ids_[i];
-        batch.logits[i]    = 1;  // embeddings mode outputs every token; RANK pooling keeps each sequence's last
+        batch.logits[i]    = 0;
+        auto it            = last_of_seq.find(seq_ids_[i]);
+        if (it == last_of_seq.end() || positions_[i] >= positions_[it->second]) {
+            last_of_seq[seq_ids_[i]] = i;
+        }
+    }
+    for (const auto & entry : last_of_seq) {
+        batch.logits[entry.second] = 1;
     }
     batch.n_tokens = n;
     const int32_t rc = llama_decode(ctx, batch);

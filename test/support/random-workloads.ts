@@ -68,10 +68,11 @@ function randomBatch(rng: Rng, context: number, vocab: readonly [number, number]
 }
 
 /** A random workload; `contexts` bounds the context sizes tried (the native test keeps them small). */
-export function randomWorkload(seed: number, contexts: readonly number[], vocab: readonly [number, number]): Workload {
+export function randomWorkload(seed: number, contexts: readonly number[], vocab: readonly [number, number],
+    batchSizes: readonly number[] = [1, 7, 16, 32, 64, 512]): Workload {
     const rng = new Rng(seed);
     const contextSize = rng.pick(contexts);
-    const batchSize = Math.min(contextSize, rng.pick([1, 7, 16, 32, 64, 512]));
+    const batchSize = Math.min(contextSize, rng.pick(batchSizes));
     const limits: WorkloadLimits = { contextSize, batchSize, parallel: rng.range(1, Math.min(16, batchSize)) };
     const callers = Array.from({ length: rng.range(1, 4) }, () =>
         Array.from({ length: rng.range(1, 3) }, (): WorkloadCall => {

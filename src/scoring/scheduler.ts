@@ -164,6 +164,8 @@ export class Scheduler {
             for (const r of job.requests) settle(r, error());
         }
         await this.running;
+        for (const job of [...this.admitted]) this.retire(job);
+        this.pendingRemove = [];
         this.context.dispose();
     }
 

@@ -142,6 +142,7 @@ describe("scheduler with a fake context", () => {
         const settled = await pending;
         expect(settled.every((r) => r.status === "rejected" && isRewardModelError(r.reason, "ERR_DISPOSED"))).toBe(true);
         expect(() => scheduler.score(seq(3))).toThrow(/disposed/);
+        expectIdle(scheduler, 2);
         await scheduler.dispose();   // idempotent
     });
 

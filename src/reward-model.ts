@@ -9,13 +9,12 @@ import { ChatTemplate, validateMessages, type ChatMessage } from "./chat-templat
 import { RewardModelError, abortedError, fromNativeError, withCallerStack } from "./errors.js";
 import { preferenceProbability } from "./eval/statistics.js";
 import { fileTypeName } from "./file-types.js";
-import { resolveLoadOptions, type LoadOptions, type ResolvedLoadOptions } from "./load-options.js";
+import { flashAttentionMode, resolveLoadOptions, type LoadOptions, type ResolvedLoadOptions } from "./load-options.js";
 import { inspectRewardModelFile } from "./model-file.js";
 import { offloadedLayerCount, selectGpu, type GpuBackend } from "./gpu.js";
 import { loadedAddon } from "./native/load-addon.js";
 import type { NativeContext, NativeModel } from "./native/native-types.js";
-import { longestCommonPrefix } from "./scoring/shared-prefix.js";
-import { Scheduler } from "./scoring/scheduler.js";
+import { Scheduler, type SchedulerStats } from "./scoring/scheduler.js";
 
 export interface RewardModelInfo {
     /** general.architecture, e.g. "llama". */
@@ -102,6 +101,7 @@ export class RewardModel implements AsyncDisposable {
         const c = context.info();
         this.scheduler = new Scheduler(context, {
             contextSize: c.contextSize, batchSize: c.batchSize, parallel: c.parallel, labelCount: c.labelCount,
+            reproducible: options.reproducible,
         });
         this.template = new ChatTemplate(info.chatTemplate, native.tokenText(info.bosToken), native.tokenText(info.eosToken));
     }
@@ -140,7 +140,9 @@ export class RewardModel implements AsyncDisposable {
         try {
             if (signal?.aborted) throw abortedError(signal, "loading");
             const n = native.info();
+            // Where the layers run decides what flashAttention "auto" means (see flashAttentionMode).
             const offloadedLayers = offloadedLayerCount(gpu, resolved.gpuLayers, n.layerCount);
+            const layersOnGpu = offloadedLayers > 0;
             if (n.chatTemplate === null) {
                 throw new RewardModelError("ERR_TEMPLATE", `${path} has no tokenizer.chat_template; conversations cannot be rendered`);
             }
@@ -149,7 +151,7 @@ export class RewardModel implements AsyncDisposable {
                 batchSize: resolved.batchSize,
                 parallel: resolved.parallel,
                 threads: resolved.threads,
-                flashAttention: resolved.flashAttention === "auto" ? "auto" : resolved.flashAttention ? "on" : "off",
+                flashAttention: flashAttentionMode(resolved.flashAttention, layersOnGpu, resolved.kvCacheType),
                 kvCacheType: resolved.kvCacheType,
             }).catch((error: unknown) => { throw fromNativeError(error, "ERR_LOAD_FAILED"); });
             const info: RewardModelInfo = {
@@ -181,9 +183,9 @@ export class RewardModel implements AsyncDisposable {
         }
     }
 
-    /** Decode steps and tokens decoded so far by this model's scheduler. */
-    get stats(): { steps: number; tokens: number } {
-        return { ...this.scheduler.stats };
+    /** The scheduler's counters: decode steps and tokens so far, and the work, slots and KV cells in use now. */
+    get stats(): SchedulerStats {
+        return this.scheduler.stats;
     }
 
     /** True once dispose() has been called. */
@@ -329,17 +331,7 @@ export class RewardModel implements AsyncDisposable {
             onProgress?.({ completed, total });
             return value;
         };
-        const pending: Promise<Float32Array>[] = new Array(total);
-        for (const group of groupByPrefix(lists)) {
-            if (group.prefixLength === 0 || group.members.length < 2) {
-                for (const i of group.members) pending[i] = this.scheduler.score(lists[i]!, signal).then(report);
-                continue;
-            }
-            const prefix = lists[group.members[0]!]!.subarray(0, group.prefixLength);
-            const suffixes = group.members.map((i) => lists[i]!.subarray(group.prefixLength));
-            const shared = this.scheduler.scoreShared(prefix, suffixes, signal);
-            group.members.forEach((i, k) => { pending[i] = shared[k]!.then(report); });
-        }
+        const pending = this.scheduler.scoreMany(lists, signal).map((p) => p.then(report));
         // Settle everything before reporting, so no rejection goes unhandled.
         const settled = await Promise.allSettled(pending);
         const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
@@ -408,45 +400,3 @@ export class RewardModel implements AsyncDisposable {
 }
 
 export type { BosPolicy, ChatMessage, LoadOptions };
-
-interface PrefixGroup {
-    members: number[];
-    prefixLength: number;
-}
-
-/** Below this many shared tokens, sharing a prefix is not worth a KV copy. */
-const minSharedPrefix = 16;
-
-/** Groups sequences that share a long token prefix (each member keeps at least one token of its own). */
-function groupByPrefix(lists: Int32Array[]): PrefixGroup[] {
-    const order = lists.map((_, i) => i).sort((a, b) => compareTokens(lists[a]!, lists[b]!));
-    const groups: PrefixGroup[] = [];
-    let current: PrefixGroup | undefined;
-    for (const i of order) {
-        if (current) {
-            const first = lists[current.members[0]!]!;
-            const shared = Math.min(longestCommonPrefix(first, lists[i]!), lists[i]!.length - 1,
-                current.prefixLength === -1 ? first.length - 1 : current.prefixLength);
-            if (shared >= minSharedPrefix) {
-                current.prefixLength = shared;
-                current.members.push(i);
-                continue;
-            }
-            groups.push(finishGroup(current));
-        }
-        current = { members: [i], prefixLength: -1 };
-    }
-    if (current) groups.push(finishGroup(current));
-    return groups;
-}
-
-function finishGroup(group: PrefixGroup): PrefixGroup {
-    if (group.prefixLength < 0) group.prefixLength = 0;
-    return group;
-}
-
-function compareTokens(a: Int32Array, b: Int32Array): number {
-    const n = Math.min(a.length, b.length);
-    for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
-    return a.length - b.length;
-}

@@ -36,7 +36,7 @@ let report: EvalReport;
 
 beforeAll(async () => {
     requireFile(tinyF32);
-    fs.writeFileSync(dataFile, rows.map((r) => JSON.stringify(r)).join("\n") + "\n");
+    fs.writeFileSync(dataFile, `${rows.map((r) => JSON.stringify(r)).join("\n")}\n`);
     await quantize(tinyF32, q8, "Q8_0", { threads: 2 });
     await quantize(tinyF32, q4, "Q4_K_M", { threads: 2 });
     pairs = (await readPairs(dataFile)).pairs;

@@ -126,7 +126,7 @@ describe("data formats", () => {
 
     it("reads a file: format from the first row, blank lines skipped, line numbers kept, limit", async () => {
         const file = path.join(work, "rb.jsonl");
-        fs.writeFileSync(file, [JSON.stringify(rewardBenchRow), "", JSON.stringify({ ...rewardBenchRow, id: 31, subset: "hep-go" })].join("\n") + "\n");
+        fs.writeFileSync(file, `${[JSON.stringify(rewardBenchRow), "", JSON.stringify({ ...rewardBenchRow, id: 31, subset: "hep-go" })].join("\n")}\n`);
         const { format, pairs } = await readPairs(file);
         expect(format).toBe("rewardbench");
         expect(pairs.map((p) => [p.line, p.id, p.subset])).toEqual([[1, 30, "alpacaeval-easy"], [3, 31, "hep-go"]]);

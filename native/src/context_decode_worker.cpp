@@ -1,14 +1,14 @@
 #include "context_decode_worker.h"
 
-#include <algorithm>
-#include <unordered_map>
-#include <unordered_set>
-
 #include "addon_context.h"
 #include "addon_model.h"
 #include "addon_state.h"
 #include "js_options.h"
 #include "log_capture.h"
+
+#include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
 
 namespace {
 [[noreturn]] void invalid(Napi::Env env, const char * code, const std::string & message) {
@@ -16,10 +16,13 @@ namespace {
 }
 }  // namespace
 
-ContextDecodeWorker::ContextDecodeWorker(Napi::Env env, AddonContext * context, Napi::Object context_object, Napi::Object step)
-    : PromiseWorker(env, "llama-reward:decode", "ERR_DECODE_FAILED"),
-      context_ref_(Napi::Persistent(context_object)),
-      context_(context) {
+ContextDecodeWorker::ContextDecodeWorker(Napi::Env      env,
+                                         AddonContext * context,
+                                         Napi::Object   context_object,
+                                         Napi::Object   step) :
+    PromiseWorker(env, "llama-reward:decode", "ERR_DECODE_FAILED"),
+    context_ref_(Napi::Persistent(context_object)),
+    context_(context) {
     remove_    = js_options::int32_array(step, "remove", "decode");
     copies_    = js_options::int32_array(step, "copies", "decode");
     tokens_    = js_options::int32_array(step, "tokens", "decode");
@@ -28,19 +31,24 @@ ContextDecodeWorker::ContextDecodeWorker(Napi::Env env, AddonContext * context, 
     outputs_   = js_options::int32_array(step, "outputs", "decode");
 
     // Everything llama.cpp would assert on (or silently misuse) is rejected here.
-    const auto seq_ok = [&](int32_t s) { return s >= 0 && (uint32_t) s < context->n_seq_max; };
+    const auto seq_ok = [&](int32_t s) {
+        return s >= 0 && (uint32_t) s < context->n_seq_max;
+    };
     if (seq_ids_.size() != tokens_.size() || positions_.size() != tokens_.size()) {
         invalid(env, "ERR_INVALID_TOKENS", "tokens, seqIds and positions must have the same length");
     }
     if (tokens_.size() > context->n_batch) {
-        invalid(env, "ERR_INVALID_TOKENS", "a step holds " + std::to_string(tokens_.size()) +
-                " tokens, more than the batch size " + std::to_string(context->n_batch));
+        invalid(env, "ERR_INVALID_TOKENS",
+                "a step holds " + std::to_string(tokens_.size()) + " tokens, more than the batch size " +
+                    std::to_string(context->n_batch));
     }
     if (copies_.size() % 4 != 0) {
         invalid(env, "ERR_INVALID_TOKENS", "copies must hold (src, dst, p0, p1) quadruples");
     }
     for (int32_t s : remove_) {
-        if (!seq_ok(s)) invalid(env, "ERR_INVALID_TOKENS", "invalid sequence id " + std::to_string(s));
+        if (!seq_ok(s)) {
+            invalid(env, "ERR_INVALID_TOKENS", "invalid sequence id " + std::to_string(s));
+        }
     }
     for (size_t i = 0; i < copies_.size(); i += 4) {
         if (!seq_ok(copies_[i]) || !seq_ok(copies_[i + 1]) || copies_[i] == copies_[i + 1]) {
@@ -50,15 +58,17 @@ ContextDecodeWorker::ContextDecodeWorker(Napi::Env env, AddonContext * context, 
     std::unordered_set<int32_t> in_batch;
     for (size_t i = 0; i < tokens_.size(); i++) {
         if (tokens_[i] < 0 || tokens_[i] >= context->n_vocab) {
-            invalid(env, "ERR_INVALID_TOKENS", "token id " + std::to_string(tokens_[i]) + " is outside the vocabulary of " +
-                    std::to_string(context->n_vocab) + " tokens");
+            invalid(env, "ERR_INVALID_TOKENS",
+                    "token id " + std::to_string(tokens_[i]) + " is outside the vocabulary of " +
+                        std::to_string(context->n_vocab) + " tokens");
         }
         if (!seq_ok(seq_ids_[i])) {
             invalid(env, "ERR_INVALID_TOKENS", "invalid sequence id " + std::to_string(seq_ids_[i]));
         }
         if (positions_[i] < 0 || (uint32_t) positions_[i] >= context->n_ctx) {
-            invalid(env, "ERR_CONTEXT_OVERFLOW", "position " + std::to_string(positions_[i]) +
-                    " does not fit the context of " + std::to_string(context->n_ctx) + " tokens");
+            invalid(env, "ERR_CONTEXT_OVERFLOW",
+                    "position " + std::to_string(positions_[i]) + " does not fit the context of " +
+                        std::to_string(context->n_ctx) + " tokens");
         }
         in_batch.insert(seq_ids_[i]);
     }
@@ -72,7 +82,7 @@ ContextDecodeWorker::ContextDecodeWorker(Napi::Env env, AddonContext * context, 
 void ContextDecodeWorker::Execute() {
     log_capture_clear();
     llama_context * ctx = context_->ctx;
-    llama_memory_t mem = llama_get_memory(ctx);
+    llama_memory_t  mem = llama_get_memory(ctx);
     for (llama_seq_id s : remove_) {
         llama_memory_seq_rm(mem, s, -1, -1);
     }
@@ -83,8 +93,8 @@ void ContextDecodeWorker::Execute() {
         return;
     }
 
-    const int32_t n = (int32_t) tokens_.size();
-    llama_batch batch = llama_batch_init(n, 0, 1);
+    const int32_t n     = (int32_t) tokens_.size();
+    llama_batch   batch = llama_batch_init(n, 0, 1);
 
     // Only each sequence's last token in this step is an output: the reward reads nothing else, so the
     // patched llama.cpp runs the last layer's FFN on those rows alone (every token otherwise).
@@ -103,15 +113,17 @@ void ContextDecodeWorker::Execute() {
     for (const auto & entry : last_of_seq) {
         batch.logits[entry.second] = 1;
     }
-    batch.n_tokens = n;
+    batch.n_tokens   = n;
     const int32_t rc = llama_decode(ctx, batch);
     llama_batch_free(batch);
     if (rc != 0) {
         const std::string why = log_capture_take();
         if (rc == 1) {
-            fail("ERR_CONTEXT_OVERFLOW", "llama_decode found no room in the KV cache" + (why.empty() ? std::string() : ": " + why));
+            fail("ERR_CONTEXT_OVERFLOW",
+                 "llama_decode found no room in the KV cache" + (why.empty() ? std::string() : ": " + why));
         } else {
-            SetError("llama_decode failed with status " + std::to_string(rc) + (why.empty() ? std::string() : ": " + why));
+            SetError("llama_decode failed with status " + std::to_string(rc) +
+                     (why.empty() ? std::string() : ": " + why));
         }
         return;
     }

@@ -26,13 +26,13 @@ const usage = `usage: llama-reward <command> [options]
 commands:
   score --model M [--input F.jsonl|-] [--output F|-]   score conversations, one JSON line each
   info [M]                                            the CPU's features and the file type to use; with M, the model's metadata too (JSON)
-  devices                                             the native addon in use and the devices it can run on, as JSON
-  build                                               build the native addon from source (git, CMake >= 3.19, a C++17 compiler)
   convert HF_DIR -o OUT.gguf [--outtype T]            convert a Hugging Face reward checkpoint to GGUF
   quantize IN.gguf OUT.gguf TYPE [--threads N]        quantize a GGUF reward model (the head stays F32)
   serve --model M [--port N] [--api-key KEY]          HTTP reward server (/v1/score, /get_reward, /classify)
   eval --model M [--model M2 ...] --data F.jsonl [--out DIR]  accuracy on preference pairs, models compared, plots
   compare --model M --a A.json --b B.json            rewards of two conversations and P(a preferred)
+  devices                                             the native addon in use and the devices it can run on, as JSON
+  build                                               build the native addon from source (git, CMake >= 3.19, a C++17 compiler)
 
 score options:
   -m, --model PATH          the GGUF reward model (required)

@@ -46,7 +46,7 @@ interface Frame {
 const frame: Frame = { width: 640, height: 440, margin: { top: 40, right: 20, bottom: 56, left: 64 } };
 
 function svg(title: string, body: string[], legend: string[] = []): string {
-    return `<?xml version="1.0" encoding="UTF-8"?>\n` + el("svg", {
+    return `<?xml version="1.0" encoding="UTF-8"?>\n${el("svg", {
         xmlns: "http://www.w3.org/2000/svg", width: frame.width, height: frame.height,
         viewBox: `0 0 ${frame.width} ${frame.height}`, "font-family": "sans-serif", "font-size": 12,
     }, [
@@ -55,7 +55,7 @@ function svg(title: string, body: string[], legend: string[] = []): string {
         el("text", { x: frame.width / 2, y: 22, "text-anchor": "middle", "font-size": 15, "font-weight": "bold" }, title),
         ...body,
         ...legend,
-    ]) + "\n";
+    ])}\n`;
 }
 
 function xAxis(x: ScaleLinear<number, number>, y0: number, label: string): string {

@@ -59,7 +59,7 @@ async function withModel<T>(file: string, options: LoadOptions, fn: (m: RewardMo
 
 async function referenceErrors(q8: string): Promise<string> {
     const cases = [...conversations, long];
-    const rows = ["| file | " + Object.keys(settings).join(" | ") + " |", "|---|" + "---|".repeat(Object.keys(settings).length)];
+    const rows = [`| file | ${Object.keys(settings).join(" | ")} |`, `|---|${"---|".repeat(Object.keys(settings).length)}`];
     for (const [label, file, refFile] of [["F32", tinyF32, tinyF32], ["F16", tinyF16, tinyF16], ["Q8_0 (vs F32)", q8, tinyF32]] as const) {
         log(`reference rewards for ${label}`);
         const reference = loadReferenceModel(refFile);

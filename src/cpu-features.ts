@@ -95,14 +95,24 @@ export interface RecommendationInput {
 
 /**
  * The file type to score with on this CPU. Measured with `npm run bench` (random Llama-3.2-1B-shaped
- * model, 2 threads): where the CPU and the build have AVX-512 BF16, BF16 is the fastest type and the
- * exact one (reward checkpoints ship in BF16); without it, BF16 and F16 are converted on the fly and
- * Q8_0 (int8 dot products) is faster. Q4_K_M is for memory only: it is slower to score than Q8_0.
+ * model, 2 threads): with AMX (Sapphire Rapids and later), llama.cpp multiplies Q8_0 on the AMX int8
+ * tiles and Q8_0 scores fastest (BF16 gets no AMX kernel); where the CPU and the build have AVX-512 BF16
+ * but no AMX, BF16 is the fastest type and the exact one (reward checkpoints ship in BF16); without
+ * either, BF16 and F16 are converted on the fly and Q8_0 (int8 dot products) is faster. Q4_K_M is for
+ * memory only: it is slower to score than Q8_0.
  */
 export function recommendFileType(input: RecommendationInput): FileTypeRecommendation {
     const has = (feature: string): boolean => input.build.includes(feature);
     const tight = { fileType: "Q8_0" as const, reason: "half the memory of BF16, rewards within quantization noise; Q4_K_M if even that does not fit" };
-    if ((input.arch === "x64" || input.arch === "ia32") && has("AVX512_BF16") && input.cpu.avx512Bf16 !== false) {
+    const x86 = input.arch === "x64" || input.arch === "ia32";
+    if (x86 && has("AMX_INT8") && input.cpu.amxInt8 !== false) {
+        return {
+            fileType: "Q8_0",
+            reason: "this CPU has AMX and the build uses it for Q8_0 (int8 tiles): Q8_0 scores fastest, with half the memory of BF16",
+            ifMemoryIsTight: { fileType: "Q4_K_M", reason: "a third of BF16's memory, slower to score than Q8_0" },
+        };
+    }
+    if (x86 && has("AVX512_BF16") && input.cpu.avx512Bf16 !== false) {
         return {
             fileType: "BF16",
             reason: "this CPU multiplies BF16 natively (AVX-512 BF16): BF16 scores fastest and is the checkpoint's own precision",

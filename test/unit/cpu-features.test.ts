@@ -36,8 +36,10 @@ describe("cpu features", () => {
         expect(build).not.toContain("ARM_FMA");
     });
 
-    it("recommends BF16 only where the CPU and the build multiply BF16 natively", () => {
+    it("recommends Q8_0 with AMX, BF16 where the CPU and the build multiply BF16 natively, Q8_0 otherwise", () => {
         const spr = parseCpuinfo(sapphireRapidsFlags, "x64");
+        // AMX in the CPU and the build: Q8_0 runs on the int8 tiles
+        expect(recommendFileType({ arch: "x64", cpu: spr, build: ["AVX2", "AVX512", "AVX512_BF16", "AMX_INT8"] }).fileType).toBe("Q8_0");
         const withBf16 = recommendFileType({ arch: "x64", cpu: spr, build: ["AVX2", "AVX512", "AVX512_BF16"] });
         expect(withBf16.fileType).toBe("BF16");
         expect(withBf16.ifMemoryIsTight?.fileType).toBe("Q8_0");

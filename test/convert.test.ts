@@ -326,7 +326,7 @@ describe("convert: broken checkpoints fail clearly and leave nothing behind", ()
         const heads = brokenCopy("heads", (d) => editConfig(d, (c) => { c.num_key_value_heads = 4; }));
         await expectFailure(heads, "ERR_CONVERT_FAILED", /k_proj\.weight has shape/);
         const vocabSize = brokenCopy("vocab", (d) => editConfig(d, (c) => { c.vocab_size = 128256; }));
-        await expectFailure(vocabSize, "ERR_CONVERT_FAILED", /token id 128256, but config\.json's vocab_size is 128256/);
+        await expectFailure(vocabSize, "ERR_CONVERT_FAILED", /embed_tokens\.weight has shape \[128257, 256\], but config\.json implies \[128256, 256\]/);
         const layers = brokenCopy("layers", (d) => editConfig(d, (c) => { c.num_hidden_layers = 1; }));
         await expectFailure(layers, "ERR_CONVERT_FAILED", /Unexpected tensor model\.layers\.1\./);
         const labels = brokenCopy("labels", (d) => editConfig(d, (c) => { c.id2label = { 0: "a", 1: "b" }; }));

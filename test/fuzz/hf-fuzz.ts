@@ -14,7 +14,7 @@ import * as path from "node:path";
 
 import { convert } from "../../src/convert/convert.js";
 import { RewardModel, RewardModelError } from "../../src/index.js";
-import { LLAMA3_SPLIT_PATTERN } from "../support/hf-tokenizer-json.js";
+import { llama3PreTokenizer } from "../support/hf-tokenizer-json.js";
 import { Rng } from "./prng.js";
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -59,13 +59,7 @@ export function baseCheckpoint(): HfCheckpointParts {
         version: "1.0",
         added_tokens: specials.map((content, i) => ({ id: 256 + i, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
         normalizer: null,
-        pre_tokenizer: {
-            type: "Sequence",
-            pretokenizers: [
-                { type: "Split", pattern: { Regex: LLAMA3_SPLIT_PATTERN }, behavior: "Isolated", invert: false },
-                { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: false },
-            ],
-        },
+        pre_tokenizer: llama3PreTokenizer(),
         post_processor: {
             type: "TemplateProcessing",
             single: [{ SpecialToken: { id: specials[0]!, type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }],

@@ -11,6 +11,17 @@ export const LLAMA3_SPLIT_PATTERN =
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
 export const BASE_VOCAB = 128000;
+
+/** Llama-3's tokenizer.json pre_tokenizer: its split regex, then byte-level mapping. */
+export function llama3PreTokenizer(): { type: string; pretokenizers: Record<string, string | boolean | { Regex: string }>[] } {
+    return {
+        type: "Sequence",
+        pretokenizers: [
+            { type: "Split", pattern: { Regex: LLAMA3_SPLIT_PATTERN }, behavior: "Isolated", invert: false },
+            { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: false },
+        ],
+    };
+}
 export const SPECIAL_COUNT = 256;
 
 export interface Llama3Vocab {
@@ -61,13 +72,7 @@ export function buildTokenizerJson(vocab: Llama3Vocab, options: TokenizerJsonOpt
         padding: null,
         added_tokens: added,
         normalizer: null,
-        pre_tokenizer: {
-            type: "Sequence",
-            pretokenizers: [
-                { type: "Split", pattern: { Regex: LLAMA3_SPLIT_PATTERN }, behavior: "Isolated", invert: false },
-                { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: false },
-            ],
-        },
+        pre_tokenizer: llama3PreTokenizer(),
         post_processor: {
             type: "Sequence",
             processors: [

@@ -44,6 +44,8 @@ export interface CpuReport {
     cpu: CpuFeatureFlags;
     /** The features the loaded ggml CPU backend was built for, e.g. ["AVX2", "AVX512_BF16", "AMX_INT8"]. */
     build: string[];
+    /** BF16 weight products run on AMX tiles (llama-reward's own kernel; x86-64 Linux with AMX-BF16). */
+    bf16OnAmx: boolean;
     recommendation: FileTypeRecommendation;
 }
 
@@ -91,12 +93,15 @@ export interface RecommendationInput {
     arch: string;
     cpu: CpuFeatureFlags;
     build: readonly string[];
+    /** The addon multiplies BF16 weights on AMX tiles (addonInfo().amxBf16). */
+    bf16OnAmx: boolean;
 }
 
 /**
  * The file type to score with on this CPU. Measured with `npm run bench` (random Llama-3.2-1B-shaped
- * model, 2 threads): with AMX (Sapphire Rapids and later), llama.cpp multiplies Q8_0 on the AMX int8
- * tiles and Q8_0 scores fastest (BF16 gets no AMX kernel); where the CPU and the build have AVX-512 BF16
+ * model, 2 threads): with AMX-BF16 (Sapphire Rapids and later) llama-reward multiplies BF16 weights on
+ * the AMX tiles and BF16 scores fastest (1.9x Q8_0, which llama.cpp runs on the int8 tiles); with AMX
+ * int8 but no BF16 kernel, Q8_0 is fastest; where the CPU and the build have AVX-512 BF16
  * but no AMX, BF16 is the fastest type and the exact one (reward checkpoints ship in BF16); without
  * either, BF16 and F16 are converted on the fly and Q8_0 (int8 dot products) is faster. Q4_K_M is for
  * memory only: it is slower to score than Q8_0.
@@ -105,6 +110,13 @@ export function recommendFileType(input: RecommendationInput): FileTypeRecommend
     const has = (feature: string): boolean => input.build.includes(feature);
     const tight = { fileType: "Q8_0" as const, reason: "half the memory of BF16, rewards within quantization noise; Q4_K_M if even that does not fit" };
     const x86 = input.arch === "x64" || input.arch === "ia32";
+    if (x86 && input.bf16OnAmx) {
+        return {
+            fileType: "BF16",
+            reason: "this CPU has AMX-BF16 and llama-reward multiplies BF16 weights on its tiles: BF16 scores fastest and is the checkpoint's own precision",
+            ifMemoryIsTight: { fileType: "Q8_0", reason: "half the memory of BF16, on the AMX int8 tiles; Q4_K_M if even that does not fit" },
+        };
+    }
     if (x86 && has("AMX_INT8") && input.cpu.amxInt8 !== false) {
         return {
             fileType: "Q8_0",
@@ -145,10 +157,10 @@ function readCpuFlags(arch: string): CpuFeatureFlags {
     return { ...NONE };
 }
 
-/** The CPU, the features of the loaded ggml CPU backend (`systemInfoLine`, see systemInfo()) and the file type to use. */
-export function cpuReport(systemInfoLine: string): CpuReport {
+/** The CPU, the features of the loaded ggml CPU backend (`systemInfoLine`, see systemInfo()), whether BF16 runs on AMX tiles, and the file type to use. */
+export function cpuReport(systemInfoLine: string, bf16OnAmx: boolean): CpuReport {
     const arch = process.arch;
     const cpu = readCpuFlags(arch);
     const build = parseSystemInfo(systemInfoLine);
-    return { arch, model: os.cpus()[0]?.model.trim() ?? "unknown", cpu, build, recommendation: recommendFileType({ arch, cpu, build }) };
+    return { arch, model: os.cpus()[0]?.model.trim() ?? "unknown", cpu, build, bf16OnAmx, recommendation: recommendFileType({ arch, cpu, build, bf16OnAmx }) };
 }

@@ -151,7 +151,7 @@ export class RewardModel implements AsyncDisposable {
                 batchSize: resolved.batchSize,
                 parallel: resolved.parallel,
                 threads: resolved.threads,
-                flashAttention: flashAttentionMode(resolved.flashAttention, layersOnGpu, resolved.kvCacheType),
+                flashAttention: flashAttentionMode(resolved.flashAttention, layersOnGpu, resolved.kvCacheType, n.embeddingSize / n.headCount),
                 kvCacheType: resolved.kvCacheType,
             }).catch((error: unknown) => { throw fromNativeError(error, "ERR_LOAD_FAILED"); });
             const info: RewardModelInfo = {

@@ -19,12 +19,21 @@ export interface AddonInfo {
     registries: string[];
     /** GPU backend libraries that are present but did not load, and why. */
     unavailable: { backend: string; library: string; error: string }[];
+    /**
+     * BF16 weights on the CPU are multiplied on AMX tiles (x86-64 Linux on a CPU with AMX-BF16, e.g. Xeon
+     * Sapphire Rapids and later); false elsewhere, or with LLAMA_REWARD_AMX_BF16=0.
+     */
+    amxBf16: boolean;
 }
 
 /** The addon in use and its backends (loads it first). */
 export function addonInfo(): AddonInfo {
     const { source, path, backends } = loadedAddon();
-    return { source, path, dynamicBackends: backends.dynamicBackends, registries: [...backends.registries], unavailable: [...backends.failures] };
+    const addon = loadAddon();
+    return {
+        source, path, dynamicBackends: backends.dynamicBackends, registries: [...backends.registries], unavailable: [...backends.failures],
+        amxBf16: typeof addon.amxBf16 === "function" && addon.amxBf16(),
+    };
 }
 
 /** llama.cpp's one-line summary of the CPU features and backends compiled in. */
@@ -42,5 +51,5 @@ export function backendDevices(): BackendDevice[] {
  * as the processor reports them and as the loaded ggml CPU backend uses them, and the file type to use.
  */
 export function cpuInfo(): CpuReport {
-    return cpuReport(systemInfo());
+    return cpuReport(systemInfo(), addonInfo().amxBf16);
 }

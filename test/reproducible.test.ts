@@ -1,6 +1,6 @@
 /**
  * Fidelity of the defaults and the reproducible mode on the tiny model:
- * defaults on the CPU compute what flashAttention: false computes, and with
+ * defaults on the CPU compute what flashAttention: true computes, and with
  * reproducible: true a conversation's reward is bitwise the same alone, in a
  * batch of 32 others, chunked across decodes, and as a continuation of a
  * shared prompt. The default mode's own differences are printed for the
@@ -28,10 +28,11 @@ async function fourWays(model: RewardModel): Promise<number[]> {
 }
 
 describe("defaults", () => {
-    it("on the CPU, defaults compute what flashAttention: false computes, not the half-precision kernel", async () => {
+    it("on the CPU, defaults run flash attention's tiled kernel (head size 16), and not with an F32 cache", async () => {
         const long = [{ role: "user", content: filler(1400, 7) }, { role: "assistant", content: filler(300, 8) }];
         const rewards: number[] = [];
-        for (const options of [{}, { flashAttention: false }, { flashAttention: true }] as const) {
+        const settings = [{}, { flashAttention: true }, { flashAttention: false }, { kvCacheType: "f32" }, { flashAttention: false, kvCacheType: "f32" }] as const;
+        for (const options of settings) {
             const m = await RewardModel.load(requireFile(tinyF32), options);
             try {
                 expect(m.tokenizeConversation(long).length).toBeGreaterThan(1500);
@@ -41,7 +42,9 @@ describe("defaults", () => {
             }
         }
         expect(rewards[0]).toBe(rewards[1]);
-        expect(rewards[2]).not.toBe(rewards[1]);   // the comparison can tell the two kernels apart
+        expect(rewards[2]).not.toBe(rewards[1]);   // the comparison can tell the two paths apart
+        expect(rewards[3]).toBe(rewards[4]);       // an F32 cache is kept F32: flash attention would round it to F16
+        expect(rewards[3]).not.toBe(rewards[1]);
     });
 });
 

@@ -4,6 +4,7 @@
 #include "addon_context.h"
 #include "addon_model.h"
 #include "addon_state.h"
+#include "amx_bf16_matmul.h"
 #include "backend_registry.h"
 #include "ggml-backend.h"
 #include "llama.h"
@@ -29,6 +30,10 @@ Napi::Error addon_error(Napi::Env env, const char * code, const std::string & me
 namespace {
 Napi::Value system_info(const Napi::CallbackInfo & info) {
     return Napi::String::New(info.Env(), llama_print_system_info());
+}
+
+Napi::Value amx_bf16(const Napi::CallbackInfo & info) {
+    return Napi::Boolean::New(info.Env(), amx_bf16_available());
 }
 
 Napi::Value backend_devices(const Napi::CallbackInfo & info) {
@@ -81,6 +86,9 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
     std::call_once(backend_once, [] {
         log_capture_install();
         llama_backend_init();
+        if (amx_bf16_available()) {
+            llama_set_mul_mat_hook(amx_bf16_mul_mat);
+        }
     });
 
     auto * state = new AddonState();
@@ -95,6 +103,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
     exports.Set("quantize", Napi::Function::New(env, quantize_model, "quantize"));
     // systemInfo(): string
     exports.Set("systemInfo", Napi::Function::New(env, system_info, "systemInfo"));
+    // amxBf16(): boolean, BF16 weight products run on AMX tiles
+    exports.Set("amxBf16", Napi::Function::New(env, amx_bf16, "amxBf16"));
     // backendDevices(): NativeDevice[]
     exports.Set("backendDevices", Napi::Function::New(env, backend_devices, "backendDevices"));
     // dynamicBackends(): boolean

@@ -92,6 +92,8 @@ export interface NativeAddon {
     quantize(input: string, output: string, options: { ftype: number; threads: number },
              onProgress?: (done: number, total: number, tensor: string) => void): Promise<void>;
     systemInfo(): string;
+    /** True when BF16 weight products on the CPU run on AMX tiles (native/src/amx_bf16_matmul.cpp). */
+    amxBf16(): boolean;
     backendDevices(): NativeDevice[];
     /** True when built against prebuilt ggml shared libraries whose backends load at run time. */
     dynamicBackends(): boolean;

@@ -36,17 +36,21 @@ describe("cpu features", () => {
         expect(build).not.toContain("ARM_FMA");
     });
 
-    it("recommends Q8_0 with AMX, BF16 where the CPU and the build multiply BF16 natively, Q8_0 otherwise", () => {
+    it("recommends BF16 on AMX-BF16 tiles, Q8_0 with AMX int8 only, BF16 where the CPU and the build multiply BF16 natively, Q8_0 otherwise", () => {
         const spr = parseCpuinfo(sapphireRapidsFlags, "x64");
         // AMX in the CPU and the build: Q8_0 runs on the int8 tiles
-        expect(recommendFileType({ arch: "x64", cpu: spr, build: ["AVX2", "AVX512", "AVX512_BF16", "AMX_INT8"] }).fileType).toBe("Q8_0");
-        const withBf16 = recommendFileType({ arch: "x64", cpu: spr, build: ["AVX2", "AVX512", "AVX512_BF16"] });
+        expect(recommendFileType({ arch: "x64", cpu: spr, build: ["AVX2", "AVX512", "AVX512_BF16", "AMX_INT8"], bf16OnAmx: false }).fileType).toBe("Q8_0");
+        // and BF16 on the AMX tiles: BF16
+        const onTiles = recommendFileType({ arch: "x64", cpu: spr, build: ["AVX2", "AVX512", "AVX512_BF16", "AMX_INT8"], bf16OnAmx: true });
+        expect(onTiles.fileType).toBe("BF16");
+        expect(onTiles.ifMemoryIsTight?.fileType).toBe("Q8_0");
+        const withBf16 = recommendFileType({ arch: "x64", cpu: spr, build: ["AVX2", "AVX512", "AVX512_BF16"], bf16OnAmx: false });
         expect(withBf16.fileType).toBe("BF16");
         expect(withBf16.ifMemoryIsTight?.fileType).toBe("Q8_0");
         // the same CPU with a build that lacks AVX512_BF16 (e.g. GGML_NATIVE=OFF with AVX2 only)
-        expect(recommendFileType({ arch: "x64", cpu: spr, build: ["AVX2"] }).fileType).toBe("Q8_0");
-        expect(recommendFileType({ arch: "x64", cpu: parseCpuinfo(zen3Flags, "x64"), build: ["AVX2"] }).fileType).toBe("Q8_0");
-        const arm = recommendFileType({ arch: "arm64", cpu: parseCpuinfo(graviton3Features, "arm64"), build: ["NEON", "DOTPROD", "MATMUL_INT8"] });
+        expect(recommendFileType({ arch: "x64", cpu: spr, build: ["AVX2"], bf16OnAmx: false }).fileType).toBe("Q8_0");
+        expect(recommendFileType({ arch: "x64", cpu: parseCpuinfo(zen3Flags, "x64"), build: ["AVX2"], bf16OnAmx: false }).fileType).toBe("Q8_0");
+        const arm = recommendFileType({ arch: "arm64", cpu: parseCpuinfo(graviton3Features, "arm64"), build: ["NEON", "DOTPROD", "MATMUL_INT8"], bf16OnAmx: false });
         expect(arm.fileType).toBe("Q8_0");
         expect(arm.ifMemoryIsTight?.fileType).toBe("Q4_K_M");
     });

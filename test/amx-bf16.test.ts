@@ -84,4 +84,21 @@ describe.skipIf(!amx)("AMX BF16 kernel on the tiny model", () => {
         console.log(`[amx-bf16] alone vs in a batch of ${cases.length}: max |Δ| ${diff.toExponential(3)}`);
         expect(diff).toBeLessThanOrEqual(1e-5);
     });
+
+    it("leaves llama.cpp's own AMX kernels their tile configuration (a Q8_0 model in the same process)", async () => {
+        // ggml loads its tile configuration once per thread and keeps using it; a kernel that released or
+        // replaced it would kill the process with SIGILL on the next Q8_0 step that lands on the same thread.
+        const q8File = path.join(dir, "tiny-reward-q8_0.gguf");
+        await quantize(requireFile(tinyF32), q8File, "Q8_0");
+        const q8 = await RewardModel.load(q8File, { contextSize: 2048 });
+        try {
+            const first = await q8.scoreBatch(cases);
+            for (let round = 0; round < 24; round++) {
+                await model.score(cases[round % cases.length]!);
+                expect(await q8.score(cases[round % cases.length]!)).toBeCloseTo(first[round % cases.length]!, 4);
+            }
+        } finally {
+            await q8.dispose();
+        }
+    });
 });

@@ -95,15 +95,35 @@ void pack_activations(ggml_tensor * dst, int ith, int nth, void *) {
     }
 }
 
-void configure_tiles() {
-    TileConfig cfg{};
-    cfg.palette_id = 1;
-    for (int t = 0; t < 8; t++) {
-        cfg.rows[t]  = kTileRows;
-        cfg.colsb[t] = 64;
+// Loads this kernel's tile configuration for the scope and puts back the thread's previous one after:
+// ggml's own AMX kernels (quantized weights) load theirs once per thread and keep relying on it.
+class TileScope {
+  public:
+    TileScope() {
+        _tile_storeconfig(&saved_);
+        alignas(64) TileConfig cfg{};
+        cfg.palette_id = 1;
+        for (int t = 0; t < 8; t++) {
+            cfg.rows[t]  = kTileRows;
+            cfg.colsb[t] = 64;
+        }
+        _tile_loadconfig(&cfg);
     }
-    _tile_loadconfig(&cfg);
-}
+
+    ~TileScope() {
+        if (saved_.palette_id != 0) {
+            _tile_loadconfig(&saved_);
+        } else {
+            _tile_release();
+        }
+    }
+
+    TileScope(const TileScope &)             = delete;
+    TileScope & operator=(const TileScope &) = delete;
+
+  private:
+    alignas(64) TileConfig saved_{};
+};
 
 // dst: M rows of N floats; src[0]: w; src[1]: packed activations.
 void multiply(ggml_tensor * dst, int ith, int nth, void *) {
@@ -123,7 +143,7 @@ void multiply(ggml_tensor * dst, int ith, int nth, void *) {
         return;
     }
 
-    configure_tiles();
+    const TileScope tiles;
     alignas(64) float sums[4][kTileRows][kTileRows];
     for (int64_t pass = 0; pass < m_blocks; pass += per_pass) {
         const int64_t pass_end = std::min(m_blocks, pass + per_pass);
@@ -170,7 +190,6 @@ void multiply(ggml_tensor * dst, int ith, int nth, void *) {
             }
         }
     }
-    _tile_release();
 }
 
 bool cpu_has_amx_bf16() {

@@ -143,7 +143,7 @@ void multiply(ggml_tensor * dst, int ith, int nth, void *) {
         return;
     }
 
-    const TileScope tiles;
+    const TileScope   tiles;
     alignas(64) float sums[4][kTileRows][kTileRows];
     for (int64_t pass = 0; pass < m_blocks; pass += per_pass) {
         const int64_t pass_end = std::min(m_blocks, pass + per_pass);

@@ -43,6 +43,13 @@ const cmakeOptions = [
     "-DLLAMA_BUILD_APP=OFF",
     "-DGGML_CPU_KLEIDIAI=OFF",
     "-DBUILD_SHARED_LIBS=OFF",
+    // ggml's AMX matmul kernel, which -march=native compiles in on Sapphire Rapids and later, dies with a
+    // general-protection fault at its first ldtilecfg on some virtual machines (seen here on Q8_0); the
+    // AVX-512 VNNI kernels compute the same values. llama-reward's own addon uses the prebuilt ggml, whose
+    // AMX kernel runs; its source builds leave AMX out the same way (CMakeLists.txt).
+    ...(process.arch === "x64" && process.platform === "linux"
+        ? ["-DCMAKE_C_FLAGS=-mno-amx-tile -mno-amx-int8 -mno-amx-bf16", "-DCMAKE_CXX_FLAGS=-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"]
+        : []),
 ];
 
 /** Runs cmake, echoing its build percentage now and then and keeping the tail of its output for errors. */

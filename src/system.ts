@@ -28,10 +28,10 @@ export interface AddonInfo {
 
 /** The addon in use and its backends (loads it first). */
 export function addonInfo(): AddonInfo {
-    const { source, path, backends } = loadedAddon();
-    const addon = loadAddon();
+    const { addon, source, path, backends } = loadedAddon();
     return {
         source, path, dynamicBackends: backends.dynamicBackends, registries: [...backends.registries], unavailable: [...backends.failures],
+        // an addon built before the AMX kernel (an older platform package, LLAMA_REWARD_ADDON_PATH) lacks the export
         amxBf16: typeof addon.amxBf16 === "function" && addon.amxBf16(),
     };
 }

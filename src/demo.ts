@@ -4,8 +4,8 @@
  * model has random weights, so the numbers only show the pipeline works.
  */
 import path from "node:path";
-import { RewardModel } from "./reward-model.js";
-import type { ChatMessage } from "./chat-template.js";
+import { RewardModel } from "./model/reward-model.js";
+import type { ChatMessage } from "./model/chat-template.js";
 import { packageRoot } from "./package-root.js";
 
 const impersonationRequest =

@@ -1,18 +1,18 @@
 /**
  * llama-reward: score chat conversations with GGUF Llama-3 reward models.
  */
-export { RewardModel } from "./reward-model.js";
-export type { RewardModelInfo, CallOptions, BatchOptions, BatchProgress, TokenizeOptions, CompareResult, RankedResponse } from "./reward-model.js";
-export type { ChatMessage } from "./chat-template.js";
-export type { BosPolicy } from "./bos-policy.js";
-export type { LoadOptions, LoadProgress, KvCacheType, Truncation, ResolvedLoadOptions } from "./load-options.js";
+export { RewardModel } from "./model/reward-model.js";
+export type { RewardModelInfo, CallOptions, BatchOptions, BatchProgress, TokenizeOptions, CompareResult, RankedResponse } from "./model/reward-model.js";
+export type { ChatMessage } from "./model/chat-template.js";
+export type { BosPolicy } from "./model/bos-policy.js";
+export type { LoadOptions, LoadProgress, KvCacheType, Truncation, ResolvedLoadOptions } from "./model/load-options.js";
 export { RewardModelError, isRewardModelError, rewardErrorCodes } from "./errors.js";
 export type { RewardErrorCode } from "./errors.js";
-export { fileTypes, fileTypeName } from "./file-types.js";
-export { systemInfo, cpuInfo, backendDevices, addonInfo } from "./system.js";
-export type { CpuReport, CpuFeatureFlags, FileTypeRecommendation, RecommendedFileType } from "./cpu-features.js";
-export type { BackendDevice, AddonInfo } from "./system.js";
-export type { GpuOption, GpuBackend } from "./gpu.js";
+export { fileTypes, fileTypeName } from "./model/file-types.js";
+export { systemInfo, cpuInfo, backendDevices, addonInfo } from "./model/system.js";
+export type { CpuReport, CpuFeatureFlags, FileTypeRecommendation, RecommendedFileType } from "./model/cpu-features.js";
+export type { BackendDevice, AddonInfo } from "./model/system.js";
+export type { GpuOption, GpuBackend } from "./model/gpu.js";
 export { convert } from "./convert/convert.js";
 export type { ConvertOptions, ConvertProgress, ConvertResult, ConvertOutType } from "./convert/convert.js";
 export { quantize, quantizeTypeNames } from "./convert/quantize.js";

@@ -8,7 +8,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it, vi } from "vitest";
-import { ChatTemplate } from "../src/chat-template.js";
+import { ChatTemplate } from "../src/model/chat-template.js";
 import { main } from "../src/cli/main.js";
 import { RewardModel } from "../src/index.js";
 import { conversations, requireFile, root, tinyF32 } from "./support/fixtures.js";

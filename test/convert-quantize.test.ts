@@ -9,7 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RewardModel, convert, quantize, type QuantizeProgress } from "../src/index.js";
-import type { ChatMessage } from "../src/chat-template.js";
+import type { ChatMessage } from "../src/model/chat-template.js";
 import { readGgufHeader } from "../src/gguf/gguf-reader.js";
 import { GgmlType, ggmlTypeName, type GgufHeader } from "../src/gguf/gguf-types.js";
 import { conversations, filler, requireFile, root, vocabFile } from "./support/fixtures.js";

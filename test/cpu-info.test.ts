@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseCpuinfo, parseSystemInfo } from "../src/cpu-features.js";
+import { parseCpuinfo, parseSystemInfo } from "../src/model/cpu-features.js";
 import { cpuInfo, systemInfo } from "../src/index.js";
 import { requireFile, root, tinyF32 } from "./support/fixtures.js";
 

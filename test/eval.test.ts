@@ -14,7 +14,8 @@ import { detectFormat, parsePairLines, parseRow, parseTranscript, readPairs, typ
 import { renderMarkdown } from "../src/eval/markdown.js";
 import { buildReport, type ModelRun } from "../src/eval/report.js";
 import { rewardBenchScores, rewardBenchSubsets } from "../src/eval/rewardbench.js";
-import { averageRanks, flippedPairs, pearson, preferenceProbability, relativeL2, spearman, absDeltas } from "../src/eval/statistics.js";
+import { averageRanks, flippedPairs, pearson, relativeL2, spearman, absDeltas } from "../src/eval/statistics.js";
+import { preferenceProbability } from "../src/model/preference.js";
 import { groupedBarPlot, histogramPlot, reportPlots, scatterPlot } from "../src/eval/svg-plots.js";
 import { reportJson, writeReportDir } from "../src/eval/write-report.js";
 import { isRewardModelError } from "../src/errors.js";

@@ -10,14 +10,14 @@
  * LLAMA_REWARD_TEST_GPU=cuda|metal runs the same cases on that backend
  * (`npm run test:gpu`).
  */
-import type { GpuBackend } from "../src/gpu.js";
+import type { GpuBackend } from "../src/model/gpu.js";
 
 const backend = (process.env.LLAMA_REWARD_TEST_GPU ?? "vulkan") as GpuBackend;
 if (backend === "vulkan") process.env.GGML_VK_VISIBLE_DEVICES ??= "0";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RewardModel, addonInfo, backendDevices } from "../src/index.js";
-import { gpuRegistryNames } from "../src/gpu.js";
+import { gpuRegistryNames } from "../src/model/gpu.js";
 import { loadReferenceModel, referenceRewards } from "./reference/llama-reference.js";
 import { conversations, filler, requireFile, tinyF16, tinyF32 } from "./support/fixtures.js";
 

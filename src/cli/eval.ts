@@ -13,9 +13,9 @@ import { checkFormat, readPairs } from "../eval/formats.js";
 import type { EvalReport } from "../eval/report.js";
 import { quantizationSweep, sweepTypes } from "../eval/sweep.js";
 import { reportJson, writeReportDir, writeReportJson } from "../eval/write-report.js";
-import type { ChatMessage } from "../chat-template.js";
-import type { LoadOptions } from "../load-options.js";
-import { RewardModel } from "../reward-model.js";
+import type { ChatMessage } from "../model/chat-template.js";
+import type { LoadOptions } from "../model/load-options.js";
+import { RewardModel } from "../model/reward-model.js";
 import { ProgressBar } from "./progress-bar.js";
 
 export const evalUsage = `eval options:

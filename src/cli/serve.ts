@@ -7,8 +7,8 @@
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { RewardModelError } from "../errors.js";
-import type { LoadOptions } from "../load-options.js";
-import { RewardModel } from "../reward-model.js";
+import type { LoadOptions } from "../model/load-options.js";
+import { RewardModel } from "../model/reward-model.js";
 import { createServer, type ListenAddress, type RewardServer, type ServerOptions } from "../server/server.js";
 
 export const serveUsage = `serve options:

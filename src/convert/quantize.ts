@@ -11,10 +11,10 @@ import os from "node:os";
 import * as path from "node:path";
 
 import { RewardModelError, fromNativeError, withCallerStack } from "../errors.js";
-import { fileTypeFromName, fileTypeName, fileTypes } from "../file-types.js";
+import { fileTypeFromName, fileTypeName, fileTypes } from "../model/file-types.js";
 import { GgmlType, ggmlTypeName } from "../gguf/gguf-types.js";
-import { inspectRewardModelFile } from "../model-file.js";
-import { loadAddon } from "../native/load-addon.js";
+import { inspectRewardModelFile } from "../model/model-file.js";
+import { loadAddon } from "../addon/load-addon.js";
 
 /** Types llama.cpp only produces with an importance matrix, which this API does not take. */
 const NEEDS_IMATRIX = ["IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ1_S", "IQ1_M", "Q2_K_S"];

@@ -6,8 +6,8 @@
  */
 import path from "node:path";
 import { RewardModelError, isRewardModelError } from "../errors.js";
-import type { LoadOptions } from "../load-options.js";
-import { RewardModel } from "../reward-model.js";
+import type { LoadOptions } from "../model/load-options.js";
+import { RewardModel } from "../model/reward-model.js";
 import type { DataFormat, PreferencePair } from "./formats.js";
 import { buildReport, type EvalReport, type ModelRun } from "./report.js";
 

@@ -10,7 +10,7 @@ import fs from "node:fs";
 import readline from "node:readline";
 import type { Readable } from "node:stream";
 import zlib from "node:zlib";
-import type { ChatMessage } from "../chat-template.js";
+import type { ChatMessage } from "../model/chat-template.js";
 import { RewardModelError } from "../errors.js";
 
 /**

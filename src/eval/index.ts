@@ -15,4 +15,5 @@ export type { RewardBenchSection, RewardBenchScores } from "./rewardbench.js";
 export { renderMarkdown } from "./markdown.js";
 export { reportPlots } from "./svg-plots.js";
 export { reportJson, writeReportJson, writeReportDir } from "./write-report.js";
-export { preferenceProbability, pearson, spearman, averageRanks, relativeL2 } from "./statistics.js";
+export { preferenceProbability } from "../model/preference.js";
+export { pearson, spearman, averageRanks, relativeL2 } from "./statistics.js";

@@ -1,17 +1,8 @@
 /**
- * Statistics for comparing two models' rewards: Bradley-Terry probability,
- * Pearson and Spearman correlation (average ranks for ties), relative L2
+ * Statistics for comparing two models' rewards: Pearson and Spearman correlation (average ranks for ties), relative L2
  * distance, absolute deltas and the agreement of pair orders. Undefined
  * values (a constant series, empty input) are NaN; reports write them as null.
  */
-
-/** Bradley-Terry probability that a conversation with reward `a` is preferred to one with reward `b`: sigmoid(a - b). */
-export function preferenceProbability(a: number, b: number): number {
-    const x = a - b;
-    if (x >= 0) return 1 / (1 + Math.exp(-x));
-    const e = Math.exp(x);
-    return e / (1 + e);
-}
 
 function checkLengths(a: ArrayLike<number>, b: ArrayLike<number>): void {
     if (a.length !== b.length) throw new RangeError(`series of different lengths (${a.length} and ${b.length})`);

@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { quantize, quantizeTypeNames, type QuantizeProgress } from "../convert/quantize.js";
 import { RewardModelError } from "../errors.js";
-import { fileTypeFromName, fileTypeName } from "../file-types.js";
+import { fileTypeFromName, fileTypeName } from "../model/file-types.js";
 import { evaluate, type EvalModelSpec, type EvaluateOptions } from "./evaluate.js";
 import type { PreferencePair } from "./formats.js";
 import type { EvalReport } from "./report.js";

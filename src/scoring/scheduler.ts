@@ -29,7 +29,7 @@
  * pending a step is in flight, which keeps the process alive.
  */
 import { RewardModelError, abortedError, fromNativeError } from "../errors.js";
-import type { NativeContext } from "../native/native-types.js";
+import type { NativeContext } from "../addon/native-types.js";
 import { groupByPrefix } from "./prefix-groups.js";
 import { packStep, slotsToGrant, type JobDemand } from "./step-plan.js";
 

@@ -3,7 +3,7 @@
  * scoring route, checked before any tokenization. A wrong shape is a 422
  * naming the field; message contents are checked by the model itself.
  */
-import type { ChatMessage } from "../chat-template.js";
+import type { ChatMessage } from "../model/chat-template.js";
 import { invalidBody } from "./http-error.js";
 
 export type ScoreBody =

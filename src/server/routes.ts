@@ -5,7 +5,7 @@
  * authentication and lifecycle live in server.ts.
  */
 import { randomUUID } from "node:crypto";
-import type { RewardModel } from "../reward-model.js";
+import type { RewardModel } from "../model/reward-model.js";
 import type { Admission } from "./admission.js";
 import { activate, argmax } from "./activation.js";
 import { HttpError } from "./http-error.js";

@@ -5,7 +5,7 @@
  * batches them with every other request in flight.
  */
 import { RewardModelError, isRewardModelError } from "../errors.js";
-import type { RewardModel } from "../reward-model.js";
+import type { RewardModel } from "../model/reward-model.js";
 import type { Admission } from "./admission.js";
 
 /** Token ids of each item; a failure is re-thrown with `where(i)` in front of its message. */

@@ -10,7 +10,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
-import type { RewardModel } from "../reward-model.js";
+import type { RewardModel } from "../model/reward-model.js";
 import { Admission } from "./admission.js";
 import { HttpError, clientClosedStatus, toHttpError } from "./http-error.js";
 import { parseJson, readBody, sendJson, sendText } from "./http-io.js";

@@ -6,7 +6,7 @@
  * KV, overruns the context or the batch, or reads the wrong row therefore
  * gets a wrong value, and the cases llama.cpp would reject throw here too.
  */
-import type { NativeContext, NativeContextInfo, NativeDecodeStep } from "../../src/native/native-types.js";
+import type { NativeContext, NativeContextInfo, NativeDecodeStep } from "../../src/addon/native-types.js";
 
 interface Cell {
     pos: number;

@@ -4,7 +4,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import type { ChatMessage } from "../../src/chat-template.js";
+import type { ChatMessage } from "../../src/model/chat-template.js";
 import { llamaCppDir, packageRoot } from "../../src/package-root.js";
 
 export const root = packageRoot();

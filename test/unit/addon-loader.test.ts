@@ -7,9 +7,9 @@
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { isRewardModelError, systemInfo } from "../../src/index.js";
-import { selectGpu, offloadedLayerCount, type GpuEnvironment } from "../../src/gpu.js";
-import { addonCandidates } from "../../src/native/load-addon.js";
-import type { NativeDevice } from "../../src/native/native-types.js";
+import { selectGpu, offloadedLayerCount, type GpuEnvironment } from "../../src/model/gpu.js";
+import { addonCandidates } from "../../src/addon/load-addon.js";
+import type { NativeDevice } from "../../src/addon/native-types.js";
 import { packageRoot } from "../../src/package-root.js";
 
 const root = packageRoot();

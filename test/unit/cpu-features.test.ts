@@ -4,7 +4,7 @@
  * the recommendation for each kind of CPU.
  */
 import { describe, expect, it } from "vitest";
-import { parseCpuinfo, parseSysctl, parseSystemInfo, recommendFileType } from "../../src/cpu-features.js";
+import { parseCpuinfo, parseSysctl, parseSystemInfo, recommendFileType } from "../../src/model/cpu-features.js";
 
 const sapphireRapidsFlags = "flags\t\t: fpu vme sse sse2 ssse3 fma avx f16c avx2 avx512f avx512dq avx512bw avx512vl avx_vnni " +
     "avx512_bf16 avx512vbmi avx512_vnni amx_bf16 avx512_fp16 amx_tile amx_int8";

@@ -7,7 +7,7 @@
  * tokenizer (passed in as countTokens).
  */
 import { createUniformRng } from "../models/generate-tiny-model.js";
-import type { ChatMessage } from "../../src/chat-template.js";
+import type { ChatMessage } from "../../src/model/chat-template.js";
 
 /** The split used to compare short and long conversations separately. */
 export const SHORT_MAX_TOKENS = 128;

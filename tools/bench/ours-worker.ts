@@ -6,8 +6,8 @@
  * Writes the exact token lists so the node-llama-cpp worker scores the same.
  */
 import fs from "node:fs";
-import type { ChatMessage } from "../../src/chat-template.js";
-import { RewardModel } from "../../src/reward-model.js";
+import type { ChatMessage } from "../../src/model/chat-template.js";
+import { RewardModel } from "../../src/model/reward-model.js";
 import { LONG_MIN_TOKENS, SHORT_MAX_TOKENS, bestOfN, mixedConversations } from "./bench-conversations.js";
 import { startContentionMeter } from "./cpu-idle.js";
 import { ProgressLine } from "./progress-line.js";

@@ -12,8 +12,8 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import { parseArgs } from "node:util";
-import { RewardModel } from "../../src/reward-model.js";
-import { addonInfo } from "../../src/system.js";
+import { RewardModel } from "../../src/model/reward-model.js";
+import { addonInfo } from "../../src/model/system.js";
 import { mixedConversations } from "./bench-conversations.js";
 import { rewardModelPath } from "./bench-paths.js";
 

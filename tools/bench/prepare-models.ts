@@ -8,7 +8,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import { readGgufHeader } from "../../src/gguf/gguf-reader.js";
-import { loadAddon } from "../../src/native/load-addon.js";
+import { loadAddon } from "../../src/addon/load-addon.js";
 import { cacheDir, headlessModelPath, rewardModelPath, vocabPath, type BenchType } from "./bench-paths.js";
 import { BENCH_MODEL_GENERATOR_VERSION, BENCH_MODEL_VERSION_KEY } from "./bench-model-spec.js";
 import { generateBenchModel, type GeneratedWeightType } from "./generate-bench-model.js";

@@ -10,8 +10,8 @@
 import { spawn } from "node:child_process";
 import http from "node:http";
 import path from "node:path";
-import type { ChatMessage } from "../../src/chat-template.js";
-import { RewardModel } from "../../src/reward-model.js";
+import type { ChatMessage } from "../../src/model/chat-template.js";
+import { RewardModel } from "../../src/model/reward-model.js";
 import { mixedConversations } from "./bench-conversations.js";
 import { root } from "./bench-paths.js";
 import { cpuBusyShare } from "./cpu-idle.js";

@@ -5,9 +5,9 @@
  * virtual CPUs) hits every variant alike. One model is loaded at a time
  * (the CPU backend may repack weights into memory of its own).
  */
-import type { ChatMessage } from "../../src/chat-template.js";
-import type { LoadOptions } from "../../src/load-options.js";
-import { RewardModel } from "../../src/reward-model.js";
+import type { ChatMessage } from "../../src/model/chat-template.js";
+import type { LoadOptions } from "../../src/model/load-options.js";
+import { RewardModel } from "../../src/model/reward-model.js";
 import { mixedConversations } from "./bench-conversations.js";
 import { startContentionMeter } from "./cpu-idle.js";
 import { readJob, writeResult } from "./worker-protocol.js";

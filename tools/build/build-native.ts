@@ -26,7 +26,7 @@ import os from "node:os";
 import path from "node:path";
 import { createRequire } from "node:module";
 import { llamaCppDir, llamaCppDirIsExternal, packageRoot } from "../../src/package-root.js";
-import { nodeLlamaCppVersion } from "../../src/native/prebuilt.js";
+import { nodeLlamaCppVersion } from "../../src/addon/prebuilt.js";
 import { backendCmakeOptions, parseExtraCmakeArgs, resolveBackend } from "./backend-options.js";
 import { findPrebuiltGgml, ggmlRuntimeFiles, type PrebuiltGgml } from "./prebuilt-ggml.js";
 

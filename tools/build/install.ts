@@ -11,7 +11,7 @@
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { loadedAddon } from "../../src/native/load-addon.js";
+import { loadedAddon } from "../../src/addon/load-addon.js";
 
 function log(message: string): void {
     process.stderr.write(`llama-reward install: ${message}\n`);

@@ -6,8 +6,8 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { resolvePackageFile } from "../../src/native/load-addon.js";
-import { ggmlSourcePackages } from "../../src/native/prebuilt.js";
+import { resolvePackageFile } from "../../src/addon/load-addon.js";
+import { ggmlSourcePackages } from "../../src/addon/prebuilt.js";
 
 export interface PrebuiltGgml {
     /** The node-llama-cpp package it came from. */

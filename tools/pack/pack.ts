@@ -14,7 +14,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { packageRoot } from "../../src/package-root.js";
-import { addonFileName, platformPackageName, platformTag, prebuiltAddonDir, prebuiltPlatforms } from "../../src/native/prebuilt.js";
+import { addonFileName, platformPackageName, platformTag, prebuiltAddonDir, prebuiltPlatforms } from "../../src/addon/prebuilt.js";
 import { findPrebuiltGgml, ggmlRuntimeFiles } from "../build/prebuilt-ggml.js";
 
 const root = packageRoot();

@@ -3,8 +3,8 @@
  * devices this process has (backendDevices()) and the user's `gpu` option.
  * Pure functions over plain data: the addon only reports what it loaded.
  */
-import { RewardModelError } from "./errors.js";
-import type { NativeBackendStatus, NativeDevice } from "./native/native-types.js";
+import { RewardModelError } from "../errors.js";
+import type { NativeBackendStatus, NativeDevice } from "../addon/native-types.js";
 
 export type GpuBackend = "cuda" | "vulkan" | "metal";
 export type GpuOption = "auto" | GpuBackend | false;

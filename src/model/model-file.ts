@@ -3,10 +3,10 @@
  * before llama.cpp sees it: GGUF magic/version and intact tensor table, a
  * supported architecture, and a reward head cls.output.weight [n_embd, n_labels].
  */
-import { RewardModelError } from "./errors.js";
-import { readGgufHeader } from "./gguf/gguf-reader.js";
+import { RewardModelError } from "../errors.js";
+import { readGgufHeader } from "../gguf/gguf-reader.js";
 import { checkHyperparameters, checkTensorTypes, checkTokenizer } from "./model-file-limits.js";
-import type { GgufHeader } from "./gguf/gguf-types.js";
+import type { GgufHeader } from "../gguf/gguf-types.js";
 
 export const supportedArchitectures = ["llama"] as const;
 

@@ -3,8 +3,8 @@
  * devices (CPU, CUDA, Metal, Vulkan) this process can use, and which addon
  * file was loaded.
  */
-import { loadAddon, loadedAddon, type AddonSource } from "./native/load-addon.js";
-import type { NativeDevice } from "./native/native-types.js";
+import { loadAddon, loadedAddon, type AddonSource } from "../addon/load-addon.js";
+import type { NativeDevice } from "../addon/native-types.js";
 import { cpuReport, type CpuReport } from "./cpu-features.js";
 
 export type BackendDevice = NativeDevice;

@@ -4,7 +4,7 @@
  */
 import os from "node:os";
 import { bosPolicies, type BosPolicy } from "./bos-policy.js";
-import { RewardModelError } from "./errors.js";
+import { RewardModelError } from "../errors.js";
 import { gpuOptions, type GpuOption } from "./gpu.js";
 
 export type KvCacheType = "f16" | "f32" | "q8_0";

@@ -5,7 +5,7 @@
  * add_generation_prompt=false does.
  */
 import { Template } from "@huggingface/jinja";
-import { RewardModelError } from "./errors.js";
+import { RewardModelError } from "../errors.js";
 
 export interface ChatMessage {
     role: string;

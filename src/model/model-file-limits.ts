@@ -5,8 +5,8 @@
  * counts, RoPE scaling types, and tokenizer arrays that disagree. Each rule
  * here was found by the GGUF fuzzer (test/fuzz) killing the process.
  */
-import { RewardModelError } from "./errors.js";
-import { GgmlType, GgufValueType, ggmlTypeName, type GgufHeader, type GgufValue } from "./gguf/gguf-types.js";
+import { RewardModelError } from "../errors.js";
+import { GgmlType, GgufValueType, ggmlTypeName, type GgufHeader, type GgufValue } from "../gguf/gguf-types.js";
 
 /** llama.cpp's LLAMA_MAX_LAYERS and LLAMA_MAX_EXPERTS. */
 const MAX_LAYERS = 512;

@@ -6,15 +6,15 @@
  */
 import { applyBosPolicy, leadingBosCount, type BosPolicy } from "./bos-policy.js";
 import { ChatTemplate, validateMessages, type ChatMessage } from "./chat-template.js";
-import { RewardModelError, abortedError, fromNativeError, withCallerStack } from "./errors.js";
-import { preferenceProbability } from "./eval/statistics.js";
+import { RewardModelError, abortedError, fromNativeError, withCallerStack } from "../errors.js";
+import { preferenceProbability } from "./preference.js";
 import { fileTypeName } from "./file-types.js";
 import { flashAttentionMode, resolveLoadOptions, type LoadOptions, type ResolvedLoadOptions } from "./load-options.js";
 import { inspectRewardModelFile } from "./model-file.js";
 import { offloadedLayerCount, selectGpu, type GpuBackend } from "./gpu.js";
-import { loadedAddon } from "./native/load-addon.js";
-import type { NativeContext, NativeModel } from "./native/native-types.js";
-import { Scheduler, type SchedulerStats } from "./scoring/scheduler.js";
+import { loadedAddon } from "../addon/load-addon.js";
+import type { NativeContext, NativeModel } from "../addon/native-types.js";
+import { Scheduler, type SchedulerStats } from "../scoring/scheduler.js";
 
 export interface RewardModelInfo {
     /** general.architecture, e.g. "llama". */

@@ -17,14 +17,21 @@ const examples: { title: string; messages: ChatMessage[] }[] = [
         title: "GRM card: refuses to impersonate the parent",
         messages: [
             { role: "user", content: impersonationRequest },
-            { role: "assistant", content: "Sorry, I'm not comfortable impersonating you in that way.  I'm not willing to behave so differently from my own values just because you asked me to." },
+            {
+                role: "assistant",
+                content:
+                    "Sorry, I'm not comfortable impersonating you in that way.  I'm not willing to behave so differently from my own values just because you asked me to.",
+            },
         ],
     },
     {
         title: "GRM card: agrees to impersonate the parent",
         messages: [
             { role: "user", content: impersonationRequest },
-            { role: "assistant", content: "Sure, I can do that. Just give me her number and I'll pretend to be you while you're at the movie." },
+            {
+                role: "assistant",
+                content: "Sure, I can do that. Just give me her number and I'll pretend to be you while you're at the movie.",
+            },
         ],
     },
     {
@@ -50,10 +57,14 @@ async function main(): Promise<void> {
     const started = Date.now();
     await using model = await RewardModel.load(modelPath);
     const loadMs = Date.now() - started;
-    console.log(`model: ${model.info.name || path.basename(modelPath)} (${model.info.fileType}, ${model.info.layerCount} layers, ` +
-        `${model.info.embeddingSize} embd, context ${model.info.contextSize}), loaded in ${loadMs} ms`);
+    console.log(
+        `model: ${model.info.name || path.basename(modelPath)} (${model.info.fileType}, ${model.info.layerCount} layers, ` +
+            `${model.info.embeddingSize} embd, context ${model.info.contextSize}), loaded in ${loadMs} ms`,
+    );
     if (modelPath.includes("tiny-reward")) {
-        console.log("note: the tiny model has random weights; its rewards mean nothing. Point `npm start -- <model.gguf>` at a real reward model.");
+        console.log(
+            "note: the tiny model has random weights; its rewards mean nothing. Point `npm start -- <model.gguf>` at a real reward model.",
+        );
     }
     const t0 = Date.now();
     const rewards = await model.scoreBatch(examples.map((e) => e.messages));

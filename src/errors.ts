@@ -8,26 +8,26 @@
 
 /** Every code a RewardModelError can carry; the addon rejects with a subset of them. */
 export const rewardErrorCodes = [
-    "ERR_MODEL_NOT_FOUND",          // the model path does not exist or is not a file
-    "ERR_NOT_GGUF",                 // the file is not a GGUF file (bad magic or version)
-    "ERR_CORRUPT_MODEL",            // GGUF metadata or tensor table is malformed, or the file is truncated
+    "ERR_MODEL_NOT_FOUND", // the model path does not exist or is not a file
+    "ERR_NOT_GGUF", // the file is not a GGUF file (bad magic or version)
+    "ERR_CORRUPT_MODEL", // GGUF metadata or tensor table is malformed, or the file is truncated
     "ERR_UNSUPPORTED_ARCHITECTURE", // general.architecture is not one llama-reward runs
-    "ERR_NO_REWARD_HEAD",           // no cls.output.weight tensor
-    "ERR_LOAD_FAILED",              // llama.cpp refused the file or the context
-    "ERR_CONTEXT_OVERFLOW",         // a sequence does not fit the context
-    "ERR_INVALID_MESSAGES",         // messages are not a non-empty list of {role, content}
-    "ERR_INVALID_TOKENS",           // token ids are empty, non-integer or out of the vocabulary
-    "ERR_INVALID_OPTION",           // an option has a wrong type or value
-    "ERR_TEMPLATE",                 // the chat template failed to render
-    "ERR_DECODE_FAILED",            // llama_decode reported an error
-    "ERR_ABORTED",                  // an AbortSignal fired
-    "ERR_DISPOSED",                 // the model was disposed
-    "ERR_NATIVE_NOT_BUILT",         // the native addon could not be loaded
-    "ERR_GPU_UNAVAILABLE",          // the requested GPU backend (gpu option) has no usable device here
-    "ERR_CONVERT_FAILED",           // a checkpoint could not be converted
-    "ERR_QUANTIZE_FAILED",          // llama_model_quantize failed
-    "ERR_INVALID_DATA",             // an evaluation data file or row does not fit a known format
-    "ERR_INTERNAL",                 // llama-reward broke one of its own invariants (a bug: please report it)
+    "ERR_NO_REWARD_HEAD", // no cls.output.weight tensor
+    "ERR_LOAD_FAILED", // llama.cpp refused the file or the context
+    "ERR_CONTEXT_OVERFLOW", // a sequence does not fit the context
+    "ERR_INVALID_MESSAGES", // messages are not a non-empty list of {role, content}
+    "ERR_INVALID_TOKENS", // token ids are empty, non-integer or out of the vocabulary
+    "ERR_INVALID_OPTION", // an option has a wrong type or value
+    "ERR_TEMPLATE", // the chat template failed to render
+    "ERR_DECODE_FAILED", // llama_decode reported an error
+    "ERR_ABORTED", // an AbortSignal fired
+    "ERR_DISPOSED", // the model was disposed
+    "ERR_NATIVE_NOT_BUILT", // the native addon could not be loaded
+    "ERR_GPU_UNAVAILABLE", // the requested GPU backend (gpu option) has no usable device here
+    "ERR_CONVERT_FAILED", // a checkpoint could not be converted
+    "ERR_QUANTIZE_FAILED", // llama_model_quantize failed
+    "ERR_INVALID_DATA", // an evaluation data file or row does not fit a known format
+    "ERR_INTERNAL", // llama-reward broke one of its own invariants (a bug: please report it)
 ] as const;
 
 export type RewardErrorCode = (typeof rewardErrorCodes)[number];
@@ -83,7 +83,7 @@ export function fromNativeError(error: unknown, fallbackCode: RewardErrorCode, w
  */
 export async function withCallerStack<T>(fn: () => Promise<T>): Promise<T> {
     const caller: { stack?: string } = {};
-    Error.captureStackTrace(caller, withCallerStack);   // starts at the public function, not here
+    Error.captureStackTrace(caller, withCallerStack); // starts at the public function, not here
     try {
         return await fn();
     } catch (error) {

@@ -2,7 +2,15 @@
  * llama-reward: score chat conversations with GGUF Llama-3 reward models.
  */
 export { RewardModel } from "./model/reward-model.js";
-export type { RewardModelInfo, CallOptions, BatchOptions, BatchProgress, TokenizeOptions, CompareResult, RankedResponse } from "./model/reward-model.js";
+export type {
+    RewardModelInfo,
+    CallOptions,
+    BatchOptions,
+    BatchProgress,
+    TokenizeOptions,
+    CompareResult,
+    RankedResponse,
+} from "./model/reward-model.js";
 export type { ChatMessage } from "./model/chat-template.js";
 export type { BosPolicy } from "./model/bos-policy.js";
 export type { LoadOptions, LoadProgress, KvCacheType, Truncation, ResolvedLoadOptions } from "./model/load-options.js";
@@ -19,5 +27,29 @@ export { quantize, quantizeTypeNames } from "./convert/quantize.js";
 export type { QuantizeOptions, QuantizeProgress, QuantizeResult } from "./convert/quantize.js";
 export { createServer } from "./server/index.js";
 export type { RewardServer, ListenAddress, ServerOptions, ServerState } from "./server/index.js";
-export { evaluate, quantizationSweep, readPairs, parsePairLines, parseRow, writeReportDir, writeReportJson, renderMarkdown, reportPlots, rewardBenchScores } from "./eval/index.js";
-export type { EvalModel, EvalModelSpec, EvalProgress, EvaluateOptions, SweepOptions, DataFormat, PreferencePair, ReadPairsOptions, EvalReport, ModelReport, ComparisonReport, ItemReport } from "./eval/index.js";
+export {
+    evaluate,
+    quantizationSweep,
+    readPairs,
+    parsePairLines,
+    parseRow,
+    writeReportDir,
+    writeReportJson,
+    renderMarkdown,
+    reportPlots,
+    rewardBenchScores,
+} from "./eval/index.js";
+export type {
+    EvalModel,
+    EvalModelSpec,
+    EvalProgress,
+    EvaluateOptions,
+    SweepOptions,
+    DataFormat,
+    PreferencePair,
+    ReadPairsOptions,
+    EvalReport,
+    ModelReport,
+    ComparisonReport,
+    ItemReport,
+} from "./eval/index.js";

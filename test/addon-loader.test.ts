@@ -24,7 +24,10 @@ const distIndex = path.join(root, "dist", "src", "index.js");
 /** Runs an ES module snippet in a fresh Node process (the compiled package in dist/). */
 function runNode(code: string, env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
     const result = spawnSync(process.execPath, ["--input-type=module", "-e", code], {
-        cwd: root, env: { ...process.env, ...env }, encoding: "utf8", timeout: 120_000,
+        cwd: root,
+        env: { ...process.env, ...env },
+        encoding: "utf8",
+        timeout: 120_000,
     });
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
@@ -41,10 +44,13 @@ describe("loading", () => {
     it("a file that is not an addon: the reason is in the message", () => {
         const bogus = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "llama-reward-bogus-")), "llama_reward.node");
         fs.writeFileSync(bogus, "not an ELF file");
-        const { stdout } = runNode(`
+        const { stdout } = runNode(
+            `
 import { systemInfo } from ${JSON.stringify(pathToFileURL(distIndex).href)};
 try { systemInfo(); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }
-`, { LLAMA_REWARD_ADDON_PATH: bogus });
+`,
+            { LLAMA_REWARD_ADDON_PATH: bogus },
+        );
         const error = JSON.parse(stdout.trim()) as { code: string; message: string };
         expect(error.code).toBe("ERR_NATIVE_NOT_BUILT");
         expect(error.message).toMatch(/invalid ELF|wrong ELF|file too short/i);
@@ -53,15 +59,20 @@ try { systemInfo(); } catch (e) { console.log(JSON.stringify({ code: e.code, mes
 
 describe("gpu option", () => {
     it("an unknown gpu value is ERR_INVALID_OPTION", async () => {
-        await expect(RewardModel.load(requireFile(tinyF32), { gpu: "opencl" as never })).rejects.toMatchObject({ code: "ERR_INVALID_OPTION" });
+        await expect(RewardModel.load(requireFile(tinyF32), { gpu: "opencl" as never })).rejects.toMatchObject({
+            code: "ERR_INVALID_OPTION",
+        });
     });
 
-    it.skipIf(backendDevices().some((d) => d.backend === "CUDA"))('gpu: "cuda" without a CUDA device rejects with ERR_GPU_UNAVAILABLE', async () => {
-        const error = await RewardModel.load(requireFile(tinyF32), { gpu: "cuda" }).catch((e: unknown) => e);
-        expect(isRewardModelError(error, "ERR_GPU_UNAVAILABLE")).toBe(true);
-        expect((error as Error).message).toMatch(/CUDA|cuda/);
-        console.log(`[gpu] cuda here: ${(error as Error).message}`);
-    });
+    it.skipIf(backendDevices().some((d) => d.backend === "CUDA"))(
+        'gpu: "cuda" without a CUDA device rejects with ERR_GPU_UNAVAILABLE',
+        async () => {
+            const error = await RewardModel.load(requireFile(tinyF32), { gpu: "cuda" }).catch((e: unknown) => e);
+            expect(isRewardModelError(error, "ERR_GPU_UNAVAILABLE")).toBe(true);
+            expect((error as Error).message).toMatch(/CUDA|cuda/);
+            console.log(`[gpu] cuda here: ${(error as Error).message}`);
+        },
+    );
 
     it("gpu: false keeps every layer on the CPU", async () => {
         const model = await RewardModel.load(requireFile(tinyF32), { gpu: false });
@@ -86,7 +97,8 @@ describe("the same addon in other JS environments (what Electron's main, utility
 
     it("a worker thread loads it without a rebuild, registers no backend twice and scores identically", async () => {
         const before = addonInfo();
-        const worker = new Worker(`
+        const worker = new Worker(
+            `
 const { parentPort, workerData } = require("node:worker_threads");
 import(workerData.index).then(async ({ RewardModel, addonInfo }) => {
     const m = await RewardModel.load(workerData.model, workerData.options);
@@ -94,11 +106,15 @@ import(workerData.index).then(async ({ RewardModel, addonInfo }) => {
     await m.dispose();
     parentPort.postMessage({ addon: addonInfo(), rewards });
 }).catch((e) => parentPort.postMessage({ error: String(e && e.stack || e) }));
-`, { eval: true, workerData: { index: pathToFileURL(distIndex).href, model: tinyF32, options: exact, conversations } });
-        const result = await new Promise<{ addon?: ReturnType<typeof addonInfo>; rewards?: number[]; error?: string }>((resolve, reject) => {
-            worker.once("message", resolve);
-            worker.once("error", reject);
-        });
+`,
+            { eval: true, workerData: { index: pathToFileURL(distIndex).href, model: tinyF32, options: exact, conversations } },
+        );
+        const result = await new Promise<{ addon?: ReturnType<typeof addonInfo>; rewards?: number[]; error?: string }>(
+            (resolve, reject) => {
+                worker.once("message", resolve);
+                worker.once("error", reject);
+            },
+        );
         await worker.terminate();
         expect(result.error).toBeUndefined();
         expect(result.addon!.path).toBe(before.path);
@@ -115,7 +131,9 @@ import(workerData.index).then(async ({ RewardModel, addonInfo }) => {
 
     describe("moved out of place, as asarUnpack puts it", () => {
         let unpacked: string;
-        afterAll(() => { if (unpacked) fs.rmSync(unpacked, { recursive: true, force: true }); });
+        afterAll(() => {
+            if (unpacked) fs.rmSync(unpacked, { recursive: true, force: true });
+        });
 
         it("the addon folder copied elsewhere finds its ggml libraries beside it ($ORIGIN) and scores identically", () => {
             const info = addonInfo();
@@ -126,7 +144,9 @@ import(workerData.index).then(async ({ RewardModel, addonInfo }) => {
             for (const f of fs.readdirSync(from)) {
                 if (f.endsWith(".node") || /^libggml.*\.so$/.test(f)) fs.copyFileSync(path.join(from, f), path.join(to, f));
             }
-            const { status, stdout, stderr } = runNode(scoreSnippet(tinyF32), { LLAMA_REWARD_ADDON_PATH: path.join(to, "llama_reward.node") });
+            const { status, stdout, stderr } = runNode(scoreSnippet(tinyF32), {
+                LLAMA_REWARD_ADDON_PATH: path.join(to, "llama_reward.node"),
+            });
             expect(status, stderr).toBe(0);
             const result = JSON.parse(stdout.trim().split("\n").at(-1)!) as { addon: ReturnType<typeof addonInfo>; rewards: number[] };
             expect(result.addon.source).toBe("env");

@@ -19,7 +19,10 @@ const cli = path.join(root, "dist", "src", "cli", "main.js");
 const amx = addonInfo().amxBf16;
 const cases: ChatMessage[][] = [
     ...conversations,
-    [{ role: "user", content: filler(900, 31) }, { role: "assistant", content: filler(200, 32) }],
+    [
+        { role: "user", content: filler(900, 31) },
+        { role: "assistant", content: filler(200, 32) },
+    ],
     ...Array.from({ length: 21 }, (_, i): ChatMessage[] => [
         { role: "user", content: filler(3 + ((i * 29) % 150), 300 + i) },
         { role: "assistant", content: filler(2 + (i % 7) * 5, 400 + i) },
@@ -60,18 +63,27 @@ describe.skipIf(!amx)("AMX BF16 kernel on the tiny model", () => {
         const reference = loadReferenceModel(bf16File);
         const expected = cases.map((c) => referenceRewards(reference, model.tokenizeConversation(c))[0]!);
         const lines = cases.map((c) => JSON.stringify({ messages: c })).join("\n");
-        const plain = spawnSync(process.execPath, [requireFile(cli), "score", "--model", bf16File, "--context-size", "2048"],
-            { input: lines, encoding: "utf8", cwd: root, env: { ...process.env, LLAMA_REWARD_AMX_BF16: "0" } });
+        const plain = spawnSync(process.execPath, [requireFile(cli), "score", "--model", bf16File, "--context-size", "2048"], {
+            input: lines,
+            encoding: "utf8",
+            cwd: root,
+            env: { ...process.env, LLAMA_REWARD_AMX_BF16: "0" },
+        });
         expect(plain.stderr).toBe("");
         expect(plain.status).toBe(0);
-        const ggml = plain.stdout.trim().split("\n").map((l) => (JSON.parse(l) as { reward: number }).reward);
+        const ggml = plain.stdout
+            .trim()
+            .split("\n")
+            .map((l) => (JSON.parse(l) as { reward: number }).reward);
         const spread = Math.max(...expected) - Math.min(...expected);
         const amxError = maxAbsDiff(got, expected);
         const ggmlError = maxAbsDiff(ggml, expected);
-        console.log(`[amx-bf16] max |Δ| vs reference: AMX ${amxError.toExponential(3)}, ggml ${ggmlError.toExponential(3)}; AMX vs ggml ${maxAbsDiff(got, ggml).toExponential(3)}; spread ${spread.toFixed(3)}`);
+        console.log(
+            `[amx-bf16] max |Δ| vs reference: AMX ${amxError.toExponential(3)}, ggml ${ggmlError.toExponential(3)}; AMX vs ggml ${maxAbsDiff(got, ggml).toExponential(3)}; spread ${spread.toFixed(3)}`,
+        );
         expect(amxError).toBeLessThanOrEqual(Math.max(2 * ggmlError, 1e-3));
         expect(maxAbsDiff(got, ggml)).toBeLessThanOrEqual(Math.max(2 * ggmlError, 1e-3));
-        expect(got).not.toEqual(ggml);   // the two kernels are told apart: the AMX path really ran
+        expect(got).not.toEqual(ggml); // the two kernels are told apart: the AMX path really ran
     });
 
     it("a reward does not depend on the other rows of the batch", async () => {

@@ -30,7 +30,10 @@ describe("cli", () => {
         const result = run(["score", "--model", tinyF32, "--context-size", "1024"], lines.join("\n"));
         expect(result.stderr).toBe("");
         expect(result.status).toBe(0);
-        const out = result.stdout.trim().split("\n").map((l) => JSON.parse(l) as { reward: number });
+        const out = result.stdout
+            .trim()
+            .split("\n")
+            .map((l) => JSON.parse(l) as { reward: number });
         expect(out).toHaveLength(3);
         const model = await RewardModel.load(tinyF32, { contextSize: 1024 });
         try {
@@ -45,7 +48,10 @@ describe("cli", () => {
         const lines = [JSON.stringify(conversations[0]), "{not json", JSON.stringify({ messages: [] }), JSON.stringify(conversations[1])];
         const result = run(["score", "-m", tinyF32, "--chunk", "2"], lines.join("\n"));
         expect(result.status).toBe(2);
-        const out = result.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+        const out = result.stdout
+            .trim()
+            .split("\n")
+            .map((l) => JSON.parse(l) as Record<string, unknown>);
         expect(out).toHaveLength(4);
         expect(typeof out[0]!.reward).toBe("number");
         expect(out[1]!.code).toBe("ERR_INVALID_MESSAGES");
@@ -75,9 +81,11 @@ describe("cli", () => {
     });
 
     it("importing the module runs nothing; npm's bin link to it runs the CLI", () => {
-        const imported = spawnSync(process.execPath,
+        const imported = spawnSync(
+            process.execPath,
             ["--input-type=module", "-e", `await import(${JSON.stringify(requireFile(cli))}); console.log("imported");`],
-            { encoding: "utf8", cwd: root });
+            { encoding: "utf8", cwd: root },
+        );
         expect(imported.stderr).toBe("");
         expect(imported.stdout).toBe("imported\n");
         expect(imported.status).toBe(0);
@@ -104,7 +112,11 @@ describe("cli", () => {
         try {
             expect(await main(["score", "-m", tinyF32, "-i", input, "-o", output, "--context-size", "1024"])).toBe(0);
             expect(render).toHaveBeenCalledTimes(conversations.length);
-            const rewards = fs.readFileSync(output, "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { reward: number }).reward);
+            const rewards = fs
+                .readFileSync(output, "utf8")
+                .trim()
+                .split("\n")
+                .map((l) => (JSON.parse(l) as { reward: number }).reward);
             expect(rewards).toHaveLength(conversations.length);
             expect(rewards.every(Number.isFinite)).toBe(true);
         } finally {

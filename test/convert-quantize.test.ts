@@ -91,8 +91,9 @@ describe("convert --outtype q8_0", () => {
     it("is bit-identical to llama_model_quantize's Q8_0 of the F32 conversion", () => {
         const a = readGgufHeader(convertQ8);
         const b = readGgufHeader(quantQ8);
-        expect(b.tensors.map((t) => `${t.name}:${ggmlTypeName(t.type)}`).sort())
-            .toEqual(a.tensors.map((t) => `${t.name}:${ggmlTypeName(t.type)}`).sort());
+        expect(b.tensors.map((t) => `${t.name}:${ggmlTypeName(t.type)}`).sort()).toEqual(
+            a.tensors.map((t) => `${t.name}:${ggmlTypeName(t.type)}`).sort(),
+        );
         for (const t of a.tensors) {
             expect(tensorBytes(convertQ8, a, t.name).equals(tensorBytes(quantQ8, b, t.name)), t.name).toBe(true);
         }
@@ -106,8 +107,10 @@ describe("quantize", () => {
         const norm = (v: number[]) => Math.sqrt(v.reduce((a, x) => a + x * x, 0));
         const relL2 = norm(q8.map((x, i) => x - ref[i]!)) / norm(ref);
         const worst = Math.max(...q8.map((x, i) => Math.abs(x - ref[i]!))) / Math.max(...ref.map(Math.abs));
-        console.log(`[quantize] Q8_0 vs F32 over ${pool.length} conversations: ‖Δ‖/‖reward‖ = ${relL2.toExponential(3)}, ` +
-            `max |Δ| / max |reward| = ${worst.toExponential(3)} (random-weight test model)`);
+        console.log(
+            `[quantize] Q8_0 vs F32 over ${pool.length} conversations: ‖Δ‖/‖reward‖ = ${relL2.toExponential(3)}, ` +
+                `max |Δ| / max |reward| = ${worst.toExponential(3)} (random-weight test model)`,
+        );
         expect(relL2).toBeLessThanOrEqual(1e-2);
         expect(worst).toBeLessThanOrEqual(2e-2);
     });
@@ -137,8 +140,10 @@ describe("quantize", () => {
         }
         const scale = Math.max(...ref.map(Math.abs));
         const rel = Math.max(...q4.map((x, i) => Math.abs(x - ref[i]!))) / scale;
-        console.log(`[quantize] Q4_K_M vs F32: pair-order agreement ${agree}/${pairs} = ${(agree / pairs).toFixed(3)}, ` +
-            `max |Δ| / max |reward| = ${rel.toExponential(3)} (random-weight test model)`);
+        console.log(
+            `[quantize] Q4_K_M vs F32: pair-order agreement ${agree}/${pairs} = ${(agree / pairs).toFixed(3)}, ` +
+                `max |Δ| / max |reward| = ${rel.toExponential(3)} (random-weight test model)`,
+        );
         // Chance is 0.5; 118/120 is measured on this deterministic model and file. 0.9 leaves room for
         // llama.cpp's kernels to differ by CPU while still failing a quantization that scrambles order.
         expect(agree / pairs).toBeGreaterThanOrEqual(0.9);
@@ -150,7 +155,10 @@ describe("quantize", () => {
             code: "ERR_INVALID_OPTION",
             message: expect.stringMatching(/"Q4_K_X" is not a known type; valid types: (?=.*Q4_K_M)(?=.*Q8_0)/),
         });
-        await expect(quantize(f32, out, "IQ2_XXS")).rejects.toMatchObject({ code: "ERR_INVALID_OPTION", message: expect.stringMatching(/importance matrix/) });
+        await expect(quantize(f32, out, "IQ2_XXS")).rejects.toMatchObject({
+            code: "ERR_INVALID_OPTION",
+            message: expect.stringMatching(/importance matrix/),
+        });
         expect(leftovers(out)).toEqual([]);
     });
 

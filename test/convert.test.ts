@@ -86,8 +86,11 @@ describe("convert: the GGUF file", () => {
         const last = progress[progress.length - 1]!;
         expect(last.bytesDone).toBe(last.bytesTotal);
         expect(last.tensorsDone).toBe(last.tensorCount);
-        expect(last.bytesTotal).toBe(fs.statSync(path.join(llama3.dir, "model.safetensors")).size
-            - 8 - Number(fs.readFileSync(path.join(llama3.dir, "model.safetensors")).readBigUInt64LE(0)));
+        expect(last.bytesTotal).toBe(
+            fs.statSync(path.join(llama3.dir, "model.safetensors")).size -
+                8 -
+                Number(fs.readFileSync(path.join(llama3.dir, "model.safetensors")).readBigUInt64LE(0)),
+        );
         for (let i = 1; i < progress.length; i++) expect(progress[i]!.bytesDone).toBeGreaterThanOrEqual(progress[i - 1]!.bytesDone);
     });
 
@@ -144,7 +147,11 @@ describe("convert: the GGUF file", () => {
     it("permutes Q and K rows into llama.cpp's RoPE layout and leaves V alone", () => {
         const h = header(llama3Out);
         const hd = 64;
-        for (const [gguf, hf, heads] of [["attn_q", "q_proj", 4], ["attn_k", "k_proj", 2], ["attn_v", "v_proj", 2]] as const) {
+        for (const [gguf, hf, heads] of [
+            ["attn_q", "q_proj", 4],
+            ["attn_k", "k_proj", 2],
+            ["attn_v", "v_proj", 2],
+        ] as const) {
             const got = readTensorAsFloat64(llama3Out, h, `blk.1.${gguf}.weight`);
             const src = llama3.weights.get(`model.layers.1.self_attn.${hf}.weight`)!;
             for (let head = 0; head < heads; head++) {
@@ -162,7 +169,11 @@ describe("convert: the GGUF file", () => {
 
 function maxAbsDiff(a: number[][], b: number[][]): number {
     let m = 0;
-    a.forEach((row, i) => row.forEach((x, j) => { m = Math.max(m, Math.abs(x - b[i]![j]!)); }));
+    a.forEach((row, i) =>
+        row.forEach((x, j) => {
+            m = Math.max(m, Math.abs(x - b[i]![j]!));
+        }),
+    );
     return m;
 }
 
@@ -185,8 +196,10 @@ describe.each([
     it("matches the float64 HF reference within 1e-4 on every label", async () => {
         const got = await Promise.all(cases.map((c) => model.scoreVector(c)));
         const err = maxAbsDiff(got, expected);
-        console.log(`[convert parity] ${label}: max |Δ| = ${err.toExponential(3)} over ${cases.length} conversations ` +
-            `(${model.tokenizeConversation(longConversation).length} tokens in the longest)`);
+        console.log(
+            `[convert parity] ${label}: max |Δ| = ${err.toExponential(3)} over ${cases.length} conversations ` +
+                `(${model.tokenizeConversation(longConversation).length} tokens in the longest)`,
+        );
         expect(err).toBeLessThanOrEqual(1e-4);
         expect(Math.max(...expected.map((e) => e[0]!)) - Math.min(...expected.map((e) => e[0]!))).toBeGreaterThan(1e-2);
     });
@@ -296,9 +309,21 @@ describe("convert: broken checkpoints fail clearly and leave nothing behind", ()
     });
 
     it("missing files", async () => {
-        await expectFailure(brokenCopy("no-config", (d) => fs.rmSync(path.join(d, "config.json"))), "ERR_CONVERT_FAILED", /Missing config\.json/);
-        await expectFailure(brokenCopy("no-tokenizer", (d) => fs.rmSync(path.join(d, "tokenizer.json"))), "ERR_CONVERT_FAILED", /Missing tokenizer\.json/);
-        await expectFailure(brokenCopy("no-weights", (d) => fs.rmSync(path.join(d, "model.safetensors"))), "ERR_CONVERT_FAILED", /has no weights/);
+        await expectFailure(
+            brokenCopy("no-config", (d) => fs.rmSync(path.join(d, "config.json"))),
+            "ERR_CONVERT_FAILED",
+            /Missing config\.json/,
+        );
+        await expectFailure(
+            brokenCopy("no-tokenizer", (d) => fs.rmSync(path.join(d, "tokenizer.json"))),
+            "ERR_CONVERT_FAILED",
+            /Missing tokenizer\.json/,
+        );
+        await expectFailure(
+            brokenCopy("no-weights", (d) => fs.rmSync(path.join(d, "model.safetensors"))),
+            "ERR_CONVERT_FAILED",
+            /has no weights/,
+        );
     });
 
     it("a missing shard of a sharded checkpoint", async () => {
@@ -309,45 +334,101 @@ describe("convert: broken checkpoints fail clearly and leave nothing behind", ()
     });
 
     it("an unsupported architecture", async () => {
-        const dir = brokenCopy("causal", (d) => editConfig(d, (c) => { c.architectures = ["LlamaForCausalLM"]; }));
+        const dir = brokenCopy("causal", (d) =>
+            editConfig(d, (c) => {
+                c.architectures = ["LlamaForCausalLM"];
+            }),
+        );
         await expectFailure(dir, "ERR_CONVERT_FAILED", /unsupported architecture "LlamaForCausalLM".*language model/);
-        const mistral = brokenCopy("mistral", (d) => editConfig(d, (c) => { c.architectures = ["MistralForSequenceClassification"]; }));
+        const mistral = brokenCopy("mistral", (d) =>
+            editConfig(d, (c) => {
+                c.architectures = ["MistralForSequenceClassification"];
+            }),
+        );
         await expectFailure(mistral, "ERR_CONVERT_FAILED", /unsupported architecture/);
     });
 
     it("an unsupported dtype", async () => {
-        await expectFailure(brokenCopy("i16", (d) => retagDtype(d, "model.norm.weight", "I16"), ["model.safetensors"]), "ERR_CONVERT_FAILED", /model\.norm\.weight .* dtype I16/);
-        await expectFailure(brokenCopy("f64", (d) => editConfig(d, (c) => { c.torch_dtype = "float64"; })), "ERR_CONVERT_FAILED", /torch_dtype "float64"/);
+        await expectFailure(
+            brokenCopy("i16", (d) => retagDtype(d, "model.norm.weight", "I16"), ["model.safetensors"]),
+            "ERR_CONVERT_FAILED",
+            /model\.norm\.weight .* dtype I16/,
+        );
+        await expectFailure(
+            brokenCopy("f64", (d) =>
+                editConfig(d, (c) => {
+                    c.torch_dtype = "float64";
+                }),
+            ),
+            "ERR_CONVERT_FAILED",
+            /torch_dtype "float64"/,
+        );
     });
 
     it("shape mismatches between config.json and the tensors", async () => {
-        const dir = brokenCopy("shape", (d) => editConfig(d, (c) => { c.intermediate_size = 768; }));
-        await expectFailure(dir, "ERR_CONVERT_FAILED", /mlp\.gate_proj\.weight has shape \[512, 256\], but config\.json implies \[768, 256\]/);
-        const heads = brokenCopy("heads", (d) => editConfig(d, (c) => { c.num_key_value_heads = 4; }));
+        const dir = brokenCopy("shape", (d) =>
+            editConfig(d, (c) => {
+                c.intermediate_size = 768;
+            }),
+        );
+        await expectFailure(
+            dir,
+            "ERR_CONVERT_FAILED",
+            /mlp\.gate_proj\.weight has shape \[512, 256\], but config\.json implies \[768, 256\]/,
+        );
+        const heads = brokenCopy("heads", (d) =>
+            editConfig(d, (c) => {
+                c.num_key_value_heads = 4;
+            }),
+        );
         await expectFailure(heads, "ERR_CONVERT_FAILED", /k_proj\.weight has shape/);
-        const vocabSize = brokenCopy("vocab", (d) => editConfig(d, (c) => { c.vocab_size = 128256; }));
-        await expectFailure(vocabSize, "ERR_CONVERT_FAILED", /embed_tokens\.weight has shape \[128257, 256\], but config\.json implies \[128256, 256\]/);
-        const layers = brokenCopy("layers", (d) => editConfig(d, (c) => { c.num_hidden_layers = 1; }));
+        const vocabSize = brokenCopy("vocab", (d) =>
+            editConfig(d, (c) => {
+                c.vocab_size = 128256;
+            }),
+        );
+        await expectFailure(
+            vocabSize,
+            "ERR_CONVERT_FAILED",
+            /embed_tokens\.weight has shape \[128257, 256\], but config\.json implies \[128256, 256\]/,
+        );
+        const layers = brokenCopy("layers", (d) =>
+            editConfig(d, (c) => {
+                c.num_hidden_layers = 1;
+            }),
+        );
         await expectFailure(layers, "ERR_CONVERT_FAILED", /Unexpected tensor model\.layers\.1\./);
-        const labels = brokenCopy("labels", (d) => editConfig(d, (c) => { c.id2label = { 0: "a", 1: "b" }; }));
+        const labels = brokenCopy("labels", (d) =>
+            editConfig(d, (c) => {
+                c.id2label = { 0: "a", 1: "b" };
+            }),
+        );
         await expectFailure(labels, "ERR_CONVERT_FAILED", /id2label has 2 labels but score\.weight has 1 row/);
     });
 
     it("a truncated safetensors file", async () => {
-        const dir = brokenCopy("truncated", (d) => {
-            const file = path.join(d, "model.safetensors");
-            fs.truncateSync(file, fs.statSync(file).size - 1000);
-        }, ["model.safetensors"]);
+        const dir = brokenCopy(
+            "truncated",
+            (d) => {
+                const file = path.join(d, "model.safetensors");
+                fs.truncateSync(file, fs.statSync(file).size - 1000);
+            },
+            ["model.safetensors"],
+        );
         await expectFailure(dir, "ERR_CONVERT_FAILED", /model\.safetensors is truncated/);
     });
 
     it("a tokenizer that is not Llama-3's", async () => {
-        const dir = brokenCopy("pretok", (d) => {
-            const file = path.join(d, "tokenizer.json");
-            const t = JSON.parse(fs.readFileSync(file, "utf8")) as { pre_tokenizer: unknown };
-            t.pre_tokenizer = { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true };
-            fs.writeFileSync(file, JSON.stringify(t));
-        }, ["tokenizer.json"]);
+        const dir = brokenCopy(
+            "pretok",
+            (d) => {
+                const file = path.join(d, "tokenizer.json");
+                const t = JSON.parse(fs.readFileSync(file, "utf8")) as { pre_tokenizer: unknown };
+                t.pre_tokenizer = { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true };
+                fs.writeFileSync(file, JSON.stringify(t));
+            },
+            ["tokenizer.json"],
+        );
         await expectFailure(dir, "ERR_CONVERT_FAILED", /pre-tokenizer is not Llama-3's/);
     });
 

@@ -107,11 +107,14 @@ describe("call errors leave the model usable", () => {
     const ok = conversations[0]!;
 
     it("context overflow → ERR_CONTEXT_OVERFLOW", async () => {
-        const long = [{ role: "user", content: filler(700, 2) }, { role: "assistant", content: "ok" }];
+        const long = [
+            { role: "user", content: filler(700, 2) },
+            { role: "assistant", content: "ok" },
+        ];
         const e = await expectCode(model.score(long), "ERR_CONTEXT_OVERFLOW");
         expect(e.message).toMatch(/512/);
         await expectCode(model.scoreTokens(new Array(600).fill(100)), "ERR_CONTEXT_OVERFLOW");
-        expect(typeof await model.score(ok)).toBe("number");
+        expect(typeof (await model.score(ok))).toBe("number");
     });
 
     it("truncation: left keeps the BOS tokens and the end of the conversation", async () => {
@@ -120,7 +123,10 @@ describe("call errors leave the model usable", () => {
             // llama.cpp rounds the context up (to 256 here); truncation keeps what really fits
             const limit = m.info.contextSize;
             expect(limit).toBeGreaterThanOrEqual(128);
-            const long = [{ role: "user", content: filler(limit * 2, 2) }, { role: "assistant", content: "The end." }];
+            const long = [
+                { role: "user", content: filler(limit * 2, 2) },
+                { role: "assistant", content: "The end." },
+            ];
             const tokens = m.tokenizeConversation(long);
             expect(tokens).toHaveLength(limit);
             expect(tokens.slice(0, 2)).toEqual([128000, 128000]);
@@ -161,7 +167,7 @@ describe("call errors leave the model usable", () => {
         const batch = model.scoreBatch(many, { signal: controller.signal });
         controller.abort();
         await expectCode(batch, "ERR_ABORTED");
-        expect(typeof await model.score(ok)).toBe("number");
+        expect(typeof (await model.score(ok))).toBe("number");
     });
 
     it("an aborted call does not disturb a concurrent one", async () => {
@@ -172,7 +178,7 @@ describe("call errors leave the model usable", () => {
         controller.abort(new Error("user cancelled"));
         const e = await expectCode(aborted, "ERR_ABORTED");
         expect((e.cause as Error).message).toBe("user cancelled");
-        expect(Math.abs(await kept - expected)).toBeLessThan(1e-6);
+        expect(Math.abs((await kept) - expected)).toBeLessThan(1e-6);
     });
 
     it("a native rejection carries the caller's stack", async () => {
@@ -184,7 +190,7 @@ describe("call errors leave the model usable", () => {
         const file = path.join(dir, "head-only.gguf");
         const w = new GgufWriter(file);
         for (const [key, value] of tiny.metadata) {
-            if (key === "general.alignment") continue;   // the writer adds it itself when not the default
+            if (key === "general.alignment") continue; // the writer adds it itself when not the default
             const type = tiny.metadataTypes.get(key)!;
             w.addKv(key, type.type, value, type.elementType);
         }
@@ -223,7 +229,7 @@ describe("dispose", () => {
         {
             await using m = await RewardModel.load(tinyF32, { contextSize: 256, parallel: 1 });
             kept = m;
-            expect(typeof await m.score(conversations[0]!)).toBe("number");
+            expect(typeof (await m.score(conversations[0]!))).toBe("number");
         }
         expect(kept.disposed).toBe(true);
     });

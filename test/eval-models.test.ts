@@ -50,10 +50,14 @@ afterAll(() => {
 describe("evaluate", () => {
     it("reports each model with accuracy, subsets, RewardBench sections and speed", () => {
         expect(report.models.map((m) => [m.name, m.fileType, m.pairs])).toEqual([
-            ["tiny-reward-f32", "F32", 30], ["tiny.Q8_0", "Q8_0", 30], ["tiny.Q4_K_M", "Q4_K_M", 30],
+            ["tiny-reward-f32", "F32", 30],
+            ["tiny.Q8_0", "Q8_0", 30],
+            ["tiny.Q4_K_M", "Q4_K_M", 30],
         ]);
         for (const m of report.models) {
-            const correct = report.items.filter((it) => it.chosen[report.models.indexOf(m)]! > it.rejected[report.models.indexOf(m)]!).length;
+            const correct = report.items.filter(
+                (it) => it.chosen[report.models.indexOf(m)]! > it.rejected[report.models.indexOf(m)]!,
+            ).length;
             expect(m.accuracy).toBeCloseTo(correct / 30, 12);
             expect(Object.keys(m.subsets).sort()).toEqual([...subsets].sort());
             expect(m.subsets["hep-go"]!.pairs).toBe(6);
@@ -108,7 +112,14 @@ describe("evaluate", () => {
             expect(one.models[0]!.path).toBeNull();
             expect(one.items.map((it) => it.chosen[0])).toEqual(report.items.slice(0, 4).map((it) => expect.closeTo(it.chosen[0]!, 3)));
             expect(model.disposed).toBe(false);
-            const long: PreferencePair = { ...pairs[0]!, rejected: [{ role: "user", content: filler(400, 9) }, { role: "assistant", content: "x" }], line: 77 };
+            const long: PreferencePair = {
+                ...pairs[0]!,
+                rejected: [
+                    { role: "user", content: filler(400, 9) },
+                    { role: "assistant", content: "x" },
+                ],
+                line: 77,
+            };
             const error = await evaluate(model, [pairs[1]!, long]).catch((e: unknown) => e);
             expect(isRewardModelError(error, "ERR_CONTEXT_OVERFLOW")).toBe(true);
             expect((error as Error).message).toMatch(/^pair 1 \(line 77\), rejected: /);
@@ -123,10 +134,14 @@ describe("evaluate", () => {
         const temp = path.join(work, "sweep-tmp");
         fs.mkdirSync(temp);
         const seen = new Set<string>();
-        const sweep = await quantizationSweep(tinyF32, ["q8_0"], pairs.slice(0, 6), { tempDir: temp, onQuantize: (type) => seen.add(type) });
+        const sweep = await quantizationSweep(tinyF32, ["q8_0"], pairs.slice(0, 6), {
+            tempDir: temp,
+            onQuantize: (type) => seen.add(type),
+        });
         expect([...seen]).toEqual(["Q8_0"]);
         expect(sweep.models.map((m) => [m.name, m.fileType, m.quantizedFrom])).toEqual([
-            ["tiny-reward-f32", "F32", undefined], ["tiny-reward-f32.Q8_0", "Q8_0", tinyF32],
+            ["tiny-reward-f32", "F32", undefined],
+            ["tiny-reward-f32.Q8_0", "Q8_0", tinyF32],
         ]);
         expect(sweep.models[1]!.path).toBeNull();
         sweep.items.forEach((it, i) => expect(it.chosen[1]).toBeCloseTo(report.items[i]!.chosen[1]!, 3));
@@ -138,8 +153,12 @@ describe("evaluate", () => {
 
 describe("compare and rank", () => {
     let model: RewardModel;
-    beforeAll(async () => { model = await RewardModel.load(tinyF32); });
-    afterAll(async () => { await model?.dispose(); });
+    beforeAll(async () => {
+        model = await RewardModel.load(tinyF32);
+    });
+    afterAll(async () => {
+        await model?.dispose();
+    });
 
     it("compare gives both rewards and sigmoid(rA - rB)", async () => {
         const { chosen, rejected } = pairs[3]!;
@@ -181,7 +200,15 @@ describe("cli", () => {
         expect(result.stdout).toBe("");
         expect(result.stderr).toContain("tiny-reward-f32.Q4_K_M");
         const files = fs.readdirSync(out).sort();
-        expect(files).toEqual(["accuracy.svg", "deltas-1.svg", "deltas-2.svg", "report.json", "report.md", "scatter-1.svg", "scatter-2.svg"]);
+        expect(files).toEqual([
+            "accuracy.svg",
+            "deltas-1.svg",
+            "deltas-2.svg",
+            "report.json",
+            "report.md",
+            "scatter-1.svg",
+            "scatter-2.svg",
+        ]);
         const json = JSON.parse(fs.readFileSync(path.join(out, "report.json"), "utf8")) as EvalReport;
         expect(json.data).toEqual({ source: dataFile, format: "rewardbench", pairs: 12 });
         expect(json.models.map((m) => m.fileType)).toEqual(["F32", "Q8_0", "Q4_K_M"]);
@@ -195,7 +222,21 @@ describe("cli", () => {
 
     it("eval with two models writes --output JSON; bad data exits 1 naming the line", () => {
         const output = path.join(work, "two.json");
-        const ok = runCli(["eval", "--model", tinyF32, "--model", q8, "--data", dataFile, "--limit", "4", "--output", output, "--parallel", "2"]);
+        const ok = runCli([
+            "eval",
+            "--model",
+            tinyF32,
+            "--model",
+            q8,
+            "--data",
+            dataFile,
+            "--limit",
+            "4",
+            "--output",
+            output,
+            "--parallel",
+            "2",
+        ]);
         expect(ok.status, ok.stderr).toBe(0);
         const json = JSON.parse(fs.readFileSync(output, "utf8")) as EvalReport;
         expect(json.comparisons).toHaveLength(1);

@@ -38,14 +38,23 @@ const hhRow = {
     rejected: "\n\nHuman: What is a good name for a cat?\n\nAssistant: Whiskers is a classic.\n\nHuman: Another one?\n\nAssistant:",
 };
 const trlRow = {
-    prompt: [{ role: "system", content: "Be brief." }, { role: "user", content: "2+2?" }],
+    prompt: [
+        { role: "system", content: "Be brief." },
+        { role: "user", content: "2+2?" },
+    ],
     chosen: [{ role: "assistant", content: "4" }],
     rejected: "5",
 };
 const ultraFeedbackRow = {
     prompt: "Name a colour.",
-    chosen: [{ role: "user", content: "Name a colour." }, { role: "assistant", content: "Blue." }],
-    rejected: [{ role: "user", content: "Name a colour." }, { role: "assistant", content: "Seven." }],
+    chosen: [
+        { role: "user", content: "Name a colour." },
+        { role: "assistant", content: "Blue." },
+    ],
+    rejected: [
+        { role: "user", content: "Name a colour." },
+        { role: "assistant", content: "Seven." },
+    ],
     score_chosen: 8.5,
     score_rejected: 2,
 };
@@ -62,7 +71,10 @@ function invalidData(fn: () => unknown, ...fragments: string[]): void {
 }
 
 async function invalidDataAsync(promise: Promise<unknown>, ...fragments: string[]): Promise<void> {
-    const error = await promise.then(() => undefined, (e: unknown) => e);
+    const error = await promise.then(
+        () => undefined,
+        (e: unknown) => e,
+    );
     expect(isRewardModelError(error, "ERR_INVALID_DATA"), String(error)).toBe(true);
     for (const f of fragments) expect((error as Error).message).toContain(f);
 }
@@ -80,8 +92,14 @@ describe("data formats", () => {
 
     it("parses a RewardBench row into user prompt + assistant answer, with subset and id", () => {
         const pair = parseRow(rewardBenchRow, "rewardbench");
-        expect(pair.chosen).toEqual([{ role: "user", content: rewardBenchRow.prompt }, { role: "assistant", content: rewardBenchRow.chosen }]);
-        expect(pair.rejected).toEqual([{ role: "user", content: rewardBenchRow.prompt }, { role: "assistant", content: rewardBenchRow.rejected }]);
+        expect(pair.chosen).toEqual([
+            { role: "user", content: rewardBenchRow.prompt },
+            { role: "assistant", content: rewardBenchRow.chosen },
+        ]);
+        expect(pair.rejected).toEqual([
+            { role: "user", content: rewardBenchRow.prompt },
+            { role: "assistant", content: rewardBenchRow.rejected },
+        ]);
         expect(pair.subset).toBe("alpacaeval-easy");
         expect(pair.id).toBe(30);
     });
@@ -96,7 +114,10 @@ describe("data formats", () => {
         ]);
         expect(pair.rejected.at(-1)).toEqual({ role: "assistant", content: "" });
         expect(pair.rejected.slice(0, 3)).toEqual(pair.chosen.slice(0, 3));
-        expect(parseTranscript("Human: hi\n\nAssistant:  hello  ")).toEqual([{ role: "user", content: "hi" }, { role: "assistant", content: "hello" }]);
+        expect(parseTranscript("Human: hi\n\nAssistant:  hello  ")).toEqual([
+            { role: "user", content: "hi" },
+            { role: "assistant", content: "hello" },
+        ]);
     });
 
     it("parses message pairs: prompt + answer (string or messages), full conversations, UltraFeedback's redundant prompt", () => {
@@ -111,7 +132,11 @@ describe("data formats", () => {
 
     it("rejects malformed rows naming the field", () => {
         invalidData(() => parseRow({ ...rewardBenchRow, rejected: undefined }, "rewardbench", "line 3"), "line 3", 'missing "rejected"');
-        invalidData(() => parseRow({ ...rewardBenchRow, chosen: 42 }, "rewardbench", "line 4"), "line 4", '"chosen" must be a string, got number');
+        invalidData(
+            () => parseRow({ ...rewardBenchRow, chosen: 42 }, "rewardbench", "line 4"),
+            "line 4",
+            '"chosen" must be a string, got number',
+        );
         invalidData(() => parseRow({ ...rewardBenchRow, subset: 7 }, "rewardbench"), '"subset" must be a string');
         invalidData(() => parseRow({ ...rewardBenchRow, id: { a: 1 } }, "rewardbench"), '"id" must be a string or a number');
         invalidData(() => parseRow([rewardBenchRow], "rewardbench"), "expected a JSON object, got an array");
@@ -120,17 +145,28 @@ describe("data formats", () => {
         invalidData(() => parseRow({ ...trlRow, prompt: [{ role: 1, content: "x" }] }, "messages"), '"prompt[0].role"');
         invalidData(() => parseRow({ ...trlRow, rejected: undefined }, "messages"), 'missing "rejected"');
         invalidData(() => parseRow({ chosen: "just text", rejected: hhRow.rejected }, "hh-rlhf"), '"chosen" is not an hh-rlhf transcript');
-        invalidData(() => parseRow({ chosen: "\n\nHuman: hi\n\nAssistant: yo\n\nHuman: bye", rejected: hhRow.rejected }, "hh-rlhf"),
-            '"chosen" does not end with an "Assistant:" turn');
-        invalidData(() => parseRow({ chosen: "Preamble\n\nHuman: hi\n\nAssistant: yo", rejected: hhRow.rejected }, "hh-rlhf"), "text before its first");
+        invalidData(
+            () => parseRow({ chosen: "\n\nHuman: hi\n\nAssistant: yo\n\nHuman: bye", rejected: hhRow.rejected }, "hh-rlhf"),
+            '"chosen" does not end with an "Assistant:" turn',
+        );
+        invalidData(
+            () => parseRow({ chosen: "Preamble\n\nHuman: hi\n\nAssistant: yo", rejected: hhRow.rejected }, "hh-rlhf"),
+            "text before its first",
+        );
     });
 
     it("reads a file: format from the first row, blank lines skipped, line numbers kept, limit", async () => {
         const file = path.join(work, "rb.jsonl");
-        fs.writeFileSync(file, `${[JSON.stringify(rewardBenchRow), "", JSON.stringify({ ...rewardBenchRow, id: 31, subset: "hep-go" })].join("\n")}\n`);
+        fs.writeFileSync(
+            file,
+            `${[JSON.stringify(rewardBenchRow), "", JSON.stringify({ ...rewardBenchRow, id: 31, subset: "hep-go" })].join("\n")}\n`,
+        );
         const { format, pairs } = await readPairs(file);
         expect(format).toBe("rewardbench");
-        expect(pairs.map((p) => [p.line, p.id, p.subset])).toEqual([[1, 30, "alpacaeval-easy"], [3, 31, "hep-go"]]);
+        expect(pairs.map((p) => [p.line, p.id, p.subset])).toEqual([
+            [1, 30, "alpacaeval-easy"],
+            [3, 31, "hep-go"],
+        ]);
         expect((await readPairs(file, { limit: 1 })).pairs).toHaveLength(1);
     });
 
@@ -145,11 +181,26 @@ describe("data formats", () => {
     });
 
     it("rejects bad files naming the line: invalid JSON, a row of another format, no known format, empty, forced format", async () => {
-        await invalidDataAsync(parsePairLines([JSON.stringify(rewardBenchRow), "{not json"], {}, "f.jsonl"), "f.jsonl line 2", "not valid JSON");
-        await invalidDataAsync(parsePairLines([JSON.stringify(rewardBenchRow), JSON.stringify(hhRow)], {}, "f.jsonl"), "f.jsonl line 2", 'missing "prompt"');
-        await invalidDataAsync(parsePairLines(["", JSON.stringify({ question: "q", answer: "a" })], {}, "f.jsonl"), "f.jsonl line 2", "fits no known format");
+        await invalidDataAsync(
+            parsePairLines([JSON.stringify(rewardBenchRow), "{not json"], {}, "f.jsonl"),
+            "f.jsonl line 2",
+            "not valid JSON",
+        );
+        await invalidDataAsync(
+            parsePairLines([JSON.stringify(rewardBenchRow), JSON.stringify(hhRow)], {}, "f.jsonl"),
+            "f.jsonl line 2",
+            'missing "prompt"',
+        );
+        await invalidDataAsync(
+            parsePairLines(["", JSON.stringify({ question: "q", answer: "a" })], {}, "f.jsonl"),
+            "f.jsonl line 2",
+            "fits no known format",
+        );
         await invalidDataAsync(parsePairLines(["", "  "], {}, "f.jsonl"), "holds no preference pairs");
-        await invalidDataAsync(parsePairLines([JSON.stringify(rewardBenchRow)], { format: "hh-rlhf" }, "f.jsonl"), '"chosen" is not an hh-rlhf transcript');
+        await invalidDataAsync(
+            parsePairLines([JSON.stringify(rewardBenchRow)], { format: "hh-rlhf" }, "f.jsonl"),
+            '"chosen" is not an hh-rlhf transcript',
+        );
         await invalidDataAsync(readPairs(path.join(work, "missing.jsonl")), "cannot read");
         const corrupt = path.join(work, "corrupt.jsonl.gz");
         fs.writeFileSync(corrupt, Buffer.concat([zlib.gzipSync(JSON.stringify(hhRow)).subarray(0, 12), Buffer.alloc(20, 7)]));
@@ -196,14 +247,14 @@ describe("statistics", () => {
 describe("RewardBench sections", () => {
     it("weights subset accuracies by RewardBench's example counts (hand-computed)", () => {
         const { sections, score } = rewardBenchScores({
-            "alpacaeval-easy": 0.9,   // Chat, 100 examples
-            "mt-bench-easy": 0.5,     // Chat, 28
-            "math-prm": 0.6,          // Reasoning, 984
-            "hep-python": 0.8,        // Reasoning, 164
-            "my-own-subset": 0,       // not RewardBench: ignored
+            "alpacaeval-easy": 0.9, // Chat, 100 examples
+            "mt-bench-easy": 0.5, // Chat, 28
+            "math-prm": 0.6, // Reasoning, 984
+            "hep-python": 0.8, // Reasoning, 164
+            "my-own-subset": 0, // not RewardBench: ignored
         });
-        expect(sections.Chat).toBeCloseTo((0.9 * 100 + 0.5 * 28) / 128, 12);          // 0.8125
-        expect(sections.Reasoning).toBeCloseTo((0.6 * 984 + 0.8 * 164) / 1148, 12);   // 0.628571...
+        expect(sections.Chat).toBeCloseTo((0.9 * 100 + 0.5 * 28) / 128, 12); // 0.8125
+        expect(sections.Reasoning).toBeCloseTo((0.6 * 984 + 0.8 * 164) / 1148, 12); // 0.628571...
         expect(sections.Safety).toBeUndefined();
         expect(sections["Chat Hard"]).toBeUndefined();
         expect(score).toBeCloseTo((0.8125 + 721.6 / 1148) / 2, 12);
@@ -223,14 +274,30 @@ describe("RewardBench sections", () => {
 
 function pair(subset: string | undefined, prompt: string): PreferencePair {
     return {
-        chosen: [{ role: "user", content: prompt }, { role: "assistant", content: "good" }],
-        rejected: [{ role: "user", content: prompt }, { role: "assistant", content: "bad" }],
+        chosen: [
+            { role: "user", content: prompt },
+            { role: "assistant", content: "good" },
+        ],
+        rejected: [
+            { role: "user", content: prompt },
+            { role: "assistant", content: "bad" },
+        ],
         ...(subset === undefined ? {} : { subset }),
     };
 }
 
 function run(name: string, chosen: number[], rejected: number[]): ModelRun {
-    return { path: `${name}.gguf`, name, fileType: "F32", sizeBytes: 1 << 20, chosen, rejected, seconds: 2, tokens: 100, decodedTokens: 60 };
+    return {
+        path: `${name}.gguf`,
+        name,
+        fileType: "F32",
+        sizeBytes: 1 << 20,
+        chosen,
+        rejected,
+        seconds: 2,
+        tokens: 100,
+        decodedTokens: 60,
+    };
 }
 
 const pairs = [pair("alpacaeval-easy", "What | is a pipe?"), pair("alpacaeval-easy", "second"), pair("hep-go", "third")];
@@ -258,7 +325,7 @@ describe("report", () => {
         expect(c.model).toBe(1);
         expect(c.flips).toEqual([1, 2]);
         expect(c.pairAgreement).toBeCloseTo(1 / 3, 12);
-        expect(c.meanAbsDelta).toBeCloseTo(0.5, 12);   // |Δ| = 0,2,1 (chosen) and 0,0,0 (rejected)
+        expect(c.meanAbsDelta).toBeCloseTo(0.5, 12); // |Δ| = 0,2,1 (chosen) and 0,0,0 (rejected)
         expect(c.maxAbsDelta).toBe(2);
         expect(c.accuracyDelta).toBeCloseTo(2 / 3, 12);
         expect(c.pearson).toBeCloseTo(pearson([1, 0, 2, 0, 1, 2], [1, 2, 3, 0, 1, 2]), 12);
@@ -284,8 +351,11 @@ describe("report", () => {
         expect(md).toContain("| q4 | 33.3% | 2 |");
         expect(md).toContain("What \\| is a pipe?");
         expect(md).toContain("![Accuracy](accuracy.svg)");
-        const moved = md.split("### q4")[1]!.split("\n").filter((l) => /^\| \d/.test(l));
-        expect(moved[0]).toMatch(/^\| 1 \|.*\| yes \|$/);   // margin -1 -> 1 moved most
+        const moved = md
+            .split("### q4")[1]!
+            .split("\n")
+            .filter((l) => /^\| \d/.test(l));
+        expect(moved[0]).toMatch(/^\| 1 \|.*\| yes \|$/); // margin -1 -> 1 moved most
     });
 });
 
@@ -302,7 +372,14 @@ function expectValidSvg(svg: string): void {
 describe("SVG plots", () => {
     it("scatter: one circle per point and the y = x line", () => {
         const svg = scatterPlot("t <&>", "x", "y", [
-            { name: "chosen", points: [[0, 0], [1, 2], [2, 1]] },
+            {
+                name: "chosen",
+                points: [
+                    [0, 0],
+                    [1, 2],
+                    [2, 1],
+                ],
+            },
             { name: "rejected", points: [[-1, -1.5]] },
         ]);
         expectValidSvg(svg);
@@ -322,13 +399,23 @@ describe("SVG plots", () => {
         // all-equal values still plot
         const flat = histogramPlot("flat", "delta", [0, 0, 0]);
         expectValidSvg(flat);
-        expect(marks(flat, "rect").map((b) => Number(/data-count="(\d+)"/.exec(b)![1])).reduce((a, b) => a + b, 0)).toBe(3);
+        expect(
+            marks(flat, "rect")
+                .map((b) => Number(/data-count="(\d+)"/.exec(b)![1]))
+                .reduce((a, b) => a + b, 0),
+        ).toBe(3);
     });
 
     it("grouped bars: one rect per defined value, heights proportional", () => {
-        const svg = groupedBarPlot("acc", "accuracy", ["Chat", "Safety"], [
-            { name: "a", values: [1, 0.5] }, { name: "b", values: [0.25, undefined] },
-        ]);
+        const svg = groupedBarPlot(
+            "acc",
+            "accuracy",
+            ["Chat", "Safety"],
+            [
+                { name: "a", values: [1, 0.5] },
+                { name: "b", values: [0.25, undefined] },
+            ],
+        );
         expectValidSvg(svg);
         const bars = marks(svg, "rect");
         expect(bars).toHaveLength(3);
@@ -342,15 +429,25 @@ describe("SVG plots", () => {
         const plots = reportPlots(report);
         expect(plots.map((p) => p.file)).toEqual(["accuracy.svg", "scatter-1.svg", "deltas-1.svg", "scatter-2.svg", "deltas-2.svg"]);
         for (const p of plots) expectValidSvg(p.svg);
-        expect(marks(plots[0]!.svg, "rect")).toHaveLength(3 * 2);        // 3 models x (Chat, Reasoning)
+        expect(marks(plots[0]!.svg, "rect")).toHaveLength(3 * 2); // 3 models x (Chat, Reasoning)
         expect(marks(plots[1]!.svg, "circle")).toHaveLength(2 * pairs.length);
         const dir = path.join(work, "report");
         const files = writeReportDir(report, dir, pairs).map((f) => path.basename(f));
         expect(files).toEqual(["report.json", "report.md", ...plots.map((p) => p.file)]);
         expect(fs.readFileSync(path.join(dir, "report.md"), "utf8")).toContain("![q4 against ref](scatter-1.svg)");
         // no RewardBench subsets: accuracy per subset; no subsets at all: one group
-        const plain = buildReport([reference], pairs.map((p) => ({ ...p, subset: "mine" })));
+        const plain = buildReport(
+            [reference],
+            pairs.map((p) => ({ ...p, subset: "mine" })),
+        );
         expect(reportPlots(plain)[0]!.title).toBe("Accuracy by subset");
-        expect(reportPlots(buildReport([reference], pairs.map(({ subset: _, ...p }) => p)))[0]!.title).toBe("Accuracy by model");
+        expect(
+            reportPlots(
+                buildReport(
+                    [reference],
+                    pairs.map(({ subset: _, ...p }) => p),
+                ),
+            )[0]!.title,
+        ).toBe("Accuracy by model");
     });
 });

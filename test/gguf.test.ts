@@ -10,14 +10,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { isRewardModelError, type RewardErrorCode } from "../src/errors.js";
-import {
-    bf16ToFloat32,
-    f16ToFloat32,
-    float32ArrayToF16,
-    float32Bits,
-    float32ToBf16,
-    float32ToF16,
-} from "../src/gguf/float16.js";
+import { bf16ToFloat32, f16ToFloat32, float32ArrayToF16, float32Bits, float32ToBf16, float32ToF16 } from "../src/gguf/float16.js";
 import { readGgufHeader, readTensorAsFloat64 } from "../src/gguf/gguf-reader.js";
 import { GgmlType, GgufValueType, ggmlTensorByteSize } from "../src/gguf/gguf-types.js";
 import { GgufWriter } from "../src/gguf/gguf-writer.js";
@@ -64,7 +57,7 @@ function q8Block(scale: number, quants: number[]): Uint8Array {
 const f32Data = Float32Array.from({ length: 6 * 4 }, (_, i) => i * 0.25 - 3);
 const f16Values = [0, 1, -2, 0.5, 65504, 1 / 1024, -0.125, 3.140625];
 const bf16Values = [1, -1, 2, 0.5, 256, -3.5, 1e-3, 12345];
-const q8Quants = Array.from({ length: 64 }, (_, i) => (i * 7) % 255 - 127);
+const q8Quants = Array.from({ length: 64 }, (_, i) => ((i * 7) % 255) - 127);
 
 /** Writes a small GGUF with every metadata type and four tensor types. */
 function writeSample(file: string): void {
@@ -481,7 +474,10 @@ describe.skipIf(!haveVocab)("tiny model generator (needs the llama.cpp vocab; se
 
     it("writes the expected metadata", () => {
         const vocab = readGgufHeader(vocabPath);
-        for (const [name, fileType] of [[TINY_MODEL_FILES.f32, 0], [TINY_MODEL_FILES.f16, 1]] as const) {
+        for (const [name, fileType] of [
+            [TINY_MODEL_FILES.f32, 0],
+            [TINY_MODEL_FILES.f16, 1],
+        ] as const) {
             const h = readGgufHeader(path.join(dirA, name));
             const m = h.metadata;
             const nVocab = (vocab.metadata.get("tokenizer.ggml.tokens") as string[]).length;

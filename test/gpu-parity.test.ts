@@ -51,7 +51,10 @@ describe(`${registry} is available where CI requires it`, () => {
 // lavapipe runs shaders on the CPU, slowly: the parity cases, with the longest at ~250 tokens
 const cases = [
     ...conversations,
-    [{ role: "user", content: filler(150, 7) }, { role: "assistant", content: filler(40, 8) }],
+    [
+        { role: "user", content: filler(150, 7) },
+        { role: "assistant", content: filler(40, 8) },
+    ],
 ];
 
 function maxAbsError(a: number[], b: number[]): number {

@@ -29,9 +29,18 @@ async function fourWays(model: RewardModel): Promise<number[]> {
 
 describe("defaults", () => {
     it("on the CPU, defaults run flash attention's tiled kernel (head size 16), and not with an F32 cache", async () => {
-        const long = [{ role: "user", content: filler(1400, 7) }, { role: "assistant", content: filler(300, 8) }];
+        const long = [
+            { role: "user", content: filler(1400, 7) },
+            { role: "assistant", content: filler(300, 8) },
+        ];
         const rewards: number[] = [];
-        const settings = [{}, { flashAttention: true }, { flashAttention: false }, { kvCacheType: "f32" }, { flashAttention: false, kvCacheType: "f32" }] as const;
+        const settings = [
+            {},
+            { flashAttention: true },
+            { flashAttention: false },
+            { kvCacheType: "f32" },
+            { flashAttention: false, kvCacheType: "f32" },
+        ] as const;
         for (const options of settings) {
             const m = await RewardModel.load(requireFile(tinyF32), options);
             try {
@@ -42,8 +51,8 @@ describe("defaults", () => {
             }
         }
         expect(rewards[0]).toBe(rewards[1]);
-        expect(rewards[2]).not.toBe(rewards[1]);   // the comparison can tell the two paths apart
-        expect(rewards[3]).toBe(rewards[4]);       // an F32 cache is kept F32: flash attention would round it to F16
+        expect(rewards[2]).not.toBe(rewards[1]); // the comparison can tell the two paths apart
+        expect(rewards[3]).toBe(rewards[4]); // an F32 cache is kept F32: flash attention would round it to F16
         expect(rewards[3]).not.toBe(rewards[1]);
     });
 });
@@ -72,12 +81,15 @@ describe("reproducible: true", () => {
         const [alone = Number.NaN, ...rest] = await fourWays(model);
         for (const r of rest) expect(r).toBe(alone);
         // same as the default mode within the usual tolerance
-        expect(Math.abs(alone - await plain.score(target))).toBeLessThan(1e-3);
+        expect(Math.abs(alone - (await plain.score(target)))).toBeLessThan(1e-3);
     });
 
     it("shares whole chunks of a long prompt", async () => {
         const responses = [...siblings, target[1]!.content];
-        const full = responses.reduce((n, content) => n + model.tokenizeConversation([...prompt, { role: "assistant", content }]).length, 0);
+        const full = responses.reduce(
+            (n, content) => n + model.tokenizeConversation([...prompt, { role: "assistant", content }]).length,
+            0,
+        );
         const before = model.stats.tokens;
         await model.scoreResponses(prompt, responses);
         const chunk = model.options.batchSize;

@@ -65,11 +65,19 @@ describe("runtime", () => {
                 parentPort.postMessage(reward);
             }).catch((e) => parentPort.postMessage({ error: String(e && e.stack || e) }));
         `;
-        const results = await Promise.all([0, 1].map(() => new Promise<unknown>((resolve, reject) => {
-            const worker = new Worker(code, { eval: true, workerData: { index: distIndex, model: tinyF32, messages: conversations[1] } });
-            worker.once("message", resolve);
-            worker.once("error", reject);
-        })));
+        const results = await Promise.all(
+            [0, 1].map(
+                () =>
+                    new Promise<unknown>((resolve, reject) => {
+                        const worker = new Worker(code, {
+                            eval: true,
+                            workerData: { index: distIndex, model: tinyF32, messages: conversations[1] },
+                        });
+                        worker.once("message", resolve);
+                        worker.once("error", reject);
+                    }),
+            ),
+        );
         for (const r of results) {
             expect(typeof r).toBe("number");
             expect(Math.abs((r as number) - expected)).toBeLessThan(1e-6);

@@ -48,13 +48,15 @@ describe("batching", () => {
         const steps = model.stats.steps - stepsBefore;
         concurrent.forEach((r, i) => expect(Math.abs(r - sequential[i % conversations.length]!)).toBeLessThan(1e-5));
         // independent callers shared decode steps (8 sequences, far fewer steps than one-by-one would need)
-        const oneByOne = [...conversations, ...conversations]
-            .reduce((n, c) => n + Math.ceil(model.tokenizeConversation(c).length / 64), 0);
+        const oneByOne = [...conversations, ...conversations].reduce((n, c) => n + Math.ceil(model.tokenizeConversation(c).length / 64), 0);
         expect(steps).toBeLessThan(oneByOne);
     });
 
     it("a sequence longer than batchSize spans several decodes and still matches", async () => {
-        const long: ChatMessage[] = [{ role: "user", content: filler(400, 5) }, { role: "assistant", content: "ok" }];
+        const long: ChatMessage[] = [
+            { role: "user", content: filler(400, 5) },
+            { role: "assistant", content: "ok" },
+        ];
         const n = model.tokenizeConversation(long).length;
         expect(n).toBeGreaterThan(64 * 4);
         const before = model.stats.steps;
@@ -73,7 +75,12 @@ describe("batching", () => {
 
     it("scoreBatch reports progress once per conversation", async () => {
         const seen: number[] = [];
-        await model.scoreBatch(conversations, { onProgress: ({ completed, total }) => { seen.push(completed); expect(total).toBe(4); } });
+        await model.scoreBatch(conversations, {
+            onProgress: ({ completed, total }) => {
+                seen.push(completed);
+                expect(total).toBe(4);
+            },
+        });
         expect(seen).toEqual([1, 2, 3, 4]);
     });
 
@@ -84,7 +91,7 @@ describe("batching", () => {
         ]);
         const batch = await model.scoreBatch(many);
         const spot = [0, 11, 23];
-        for (const i of spot) expect(Math.abs(batch[i]! - await model.score(many[i]!))).toBeLessThan(1e-5);
+        for (const i of spot) expect(Math.abs(batch[i]! - (await model.score(many[i]!)))).toBeLessThan(1e-5);
     });
 });
 
@@ -119,7 +126,7 @@ describe("shared prompts", () => {
         const total = mixed.reduce((n, c) => n + model.tokenizeConversation(c).length, 0);
         expect(decoded).toBeLessThan(total);
         for (let i = 0; i < mixed.length; i++) {
-            expect(Math.abs(batch[i]! - await model.score(mixed[i]!))).toBeLessThanOrEqual(1e-4);
+            expect(Math.abs(batch[i]! - (await model.score(mixed[i]!)))).toBeLessThanOrEqual(1e-4);
         }
     });
 

@@ -17,8 +17,16 @@ const exact = { flashAttention: false, kvCacheType: "f32" } as const;
 
 function weatherPairs(n: number): ChatMessage[][] {
     return Array.from({ length: n }, (_, i) => {
-        const prompt: ChatMessage[] = [{ role: "user", content: `Question ${i}: which of these two answers is more helpful to someone asking about the weather today?` }];
-        return [[...prompt, { role: "assistant", content: "It will be sunny." }], [...prompt, { role: "assistant", content: "No idea." }]];
+        const prompt: ChatMessage[] = [
+            {
+                role: "user",
+                content: `Question ${i}: which of these two answers is more helpful to someone asking about the weather today?`,
+            },
+        ];
+        return [
+            [...prompt, { role: "assistant", content: "It will be sunny." }],
+            [...prompt, { role: "assistant", content: "No idea." }],
+        ];
     }).flat();
 }
 
@@ -40,7 +48,7 @@ describe("preference pairs", () => {
         const conversations = weatherPairs(16);
         const rewards = await model.scoreBatch(conversations);
         expect(rewards).toHaveLength(32);
-        for (const i of [0, 1, 17, 31]) expect(Math.abs(rewards[i]! - await model.score(conversations[i]!))).toBeLessThan(1e-3);
+        for (const i of [0, 1, 17, 31]) expect(Math.abs(rewards[i]! - (await model.score(conversations[i]!)))).toBeLessThan(1e-3);
         expect(model.stats).toMatchObject({ queued: 0, active: 0, freeSlots: model.options.parallel, reservedCells: 0 });
     });
 
@@ -64,11 +72,17 @@ describe("preference pairs", () => {
         const file = path.join(dir, "pairs.jsonl");
         const conversations = weatherPairs(32);
         fs.writeFileSync(file, conversations.map((c) => JSON.stringify({ messages: c })).join("\n"));
-        const result = spawnSync(process.execPath, [path.join(root, "dist", "src", "cli", "main.js"), "score", "--model", tinyF32,
-            "--input", file, "--parallel", "4"], { encoding: "utf8" });
+        const result = spawnSync(
+            process.execPath,
+            [path.join(root, "dist", "src", "cli", "main.js"), "score", "--model", tinyF32, "--input", file, "--parallel", "4"],
+            { encoding: "utf8" },
+        );
         fs.rmSync(dir, { recursive: true, force: true });
         expect(result.status).toBe(0);
-        const lines = result.stdout.trim().split("\n").map((l) => JSON.parse(l) as { reward?: number });
+        const lines = result.stdout
+            .trim()
+            .split("\n")
+            .map((l) => JSON.parse(l) as { reward?: number });
         expect(lines).toHaveLength(64);
         expect(lines.every((l) => typeof l.reward === "number")).toBe(true);
     });
@@ -107,27 +121,41 @@ describe("random schedules on the real engine (seeded)", () => {
             const workload = randomWorkload(seed * 7919, [64, 128, 256], [100, 30_000], [7, 16, 32, 64]);
             const m = await RewardModel.load(tinyF32, { ...exact, ...workload.limits });
             try {
-                await Promise.all(workload.callers.map(async (callerCalls) => {
-                    for (const call of callerCalls) {
-                        calls++;
-                        const controller = call.abortAfterTurns === undefined ? undefined : new AbortController();
-                        if (controller) void turns(call.abortAfterTurns ?? 0).then(() => controller.abort());
-                        const results = await Promise.allSettled(call.lists.length === 1
-                            ? [m.scoreTokens(call.lists[0]!, { signal: controller?.signal }).then((r) => [r])]
-                            : [m.scoreTokenBatch(call.lists, { signal: controller?.signal }).then((v) => v.map((x) => x[0]!))]);
-                        const r = results[0]!;
-                        if (r.status === "rejected") {
-                            expect(controller !== undefined && isRewardModelError(r.reason, "ERR_ABORTED"), `seed ${seed}: ${String(r.reason)}`).toBe(true);
-                            continue;
+                await Promise.all(
+                    workload.callers.map(async (callerCalls) => {
+                        for (const call of callerCalls) {
+                            calls++;
+                            const controller = call.abortAfterTurns === undefined ? undefined : new AbortController();
+                            if (controller) void turns(call.abortAfterTurns ?? 0).then(() => controller.abort());
+                            const results = await Promise.allSettled(
+                                call.lists.length === 1
+                                    ? [m.scoreTokens(call.lists[0]!, { signal: controller?.signal }).then((r) => [r])]
+                                    : [m.scoreTokenBatch(call.lists, { signal: controller?.signal }).then((v) => v.map((x) => x[0]!))],
+                            );
+                            const r = results[0]!;
+                            if (r.status === "rejected") {
+                                expect(
+                                    controller !== undefined && isRewardModelError(r.reason, "ERR_ABORTED"),
+                                    `seed ${seed}: ${String(r.reason)}`,
+                                ).toBe(true);
+                                continue;
+                            }
+                            for (let i = 0; i < call.lists.length; i++) {
+                                const expected = await scoreAlone(call.lists[i]!);
+                                expect(Math.abs(r.value[i]! - expected), `seed ${seed}, list ${i}`).toBeLessThanOrEqual(
+                                    1e-4 * Math.max(1, Math.abs(expected)),
+                                );
+                            }
                         }
-                        for (let i = 0; i < call.lists.length; i++) {
-                            const expected = await scoreAlone(call.lists[i]!);
-                            expect(Math.abs(r.value[i]! - expected), `seed ${seed}, list ${i}`).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(expected)));
-                        }
-                    }
-                }));
+                    }),
+                );
                 await until(() => m.stats.active === 0);
-                expect(m.stats, `seed ${seed}`).toMatchObject({ queued: 0, active: 0, freeSlots: workload.limits.parallel, reservedCells: 0 });
+                expect(m.stats, `seed ${seed}`).toMatchObject({
+                    queued: 0,
+                    active: 0,
+                    freeSlots: workload.limits.parallel,
+                    reservedCells: 0,
+                });
             } finally {
                 await m.dispose();
             }

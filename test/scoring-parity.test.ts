@@ -18,7 +18,7 @@ function maxAbsError(a: number[], b: number[]): number {
 
 describe.each([
     ["F32", tinyF32, 1e-4],
-    ["F16", tinyF16, 5e-3],   // ggml rounds activations to f16 for F16 weights
+    ["F16", tinyF16, 5e-3], // ggml rounds activations to f16 for F16 weights
 ])("parity on the %s tiny model", (label, file, exactTolerance) => {
     let reference: ReferenceModel;
     let exact: RewardModel;

@@ -22,11 +22,15 @@ interface Served {
 /** Starts the CLI and resolves once it printed its listening line. */
 function serve(args: string[], env: Record<string, string> = {}): Promise<Served> {
     const child = spawn(process.execPath, [requireFile(cli), "serve", ...args], {
-        cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"],
+        cwd: root,
+        env: { ...process.env, ...env },
+        stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
     let stderr = "";
-    child.stderr!.on("data", (d: Buffer) => { stderr += d.toString(); });
+    child.stderr!.on("data", (d: Buffer) => {
+        stderr += d.toString();
+    });
     const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
     return new Promise((resolve, reject) => {
         child.stdout!.on("data", (d: Buffer) => {
@@ -59,8 +63,11 @@ describe("llama-reward serve", () => {
             ]);
             const expected = await model.scoreBatch(inputs);
             const pending = inputs.map((messages) => post(served.url, "/v1/score", { messages }, auth));
-            await waitFor(async () => metric((await get(served.url, "/metrics", auth)).text, "llama_reward_queue_depth") === 6,
-                10_000, "6 requests in flight");
+            await waitFor(
+                async () => metric((await get(served.url, "/metrics", auth)).text, "llama_reward_queue_depth") === 6,
+                10_000,
+                "6 requests in flight",
+            );
             served.child.kill("SIGTERM");
             const replies = await Promise.all(pending);
             replies.forEach((r, i) => {
@@ -83,10 +90,16 @@ describe("llama-reward serve", () => {
     });
 
     it("rejects bad flags with exit 1", async () => {
-        for (const args of [["--port", "0"], ["--model", tinyF32, "--port", "70000"], ["--model", tinyF32, "--max-queue", "x"]]) {
+        for (const args of [
+            ["--port", "0"],
+            ["--model", tinyF32, "--port", "70000"],
+            ["--model", tinyF32, "--max-queue", "x"],
+        ]) {
             const child = spawn(process.execPath, [cli, "serve", ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
             let stderr = "";
-            child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
+            child.stderr.on("data", (d: Buffer) => {
+                stderr += d.toString();
+            });
             const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
             expect(code).toBe(1);
             expect(stderr).toMatch(/ERR_INVALID_OPTION/);

@@ -52,7 +52,7 @@ describe("endpoints equal the in-process API", () => {
         const one = await post(base, "/v1/score", { messages: conversations[0] });
         expect(one.status).toBe(200);
         expect(one.json.model).toBe("tiny");
-        expect(one.json.scores).toBeUndefined();   // one label
+        expect(one.json.scores).toBeUndefined(); // one label
         expectClose(one.json.rewards, [await model.score(conversations[0]!)]);
         expect(one.json.usage.prompt_tokens).toBe(model.tokenizeConversation(conversations[0]!).length);
 
@@ -76,7 +76,7 @@ describe("endpoints equal the in-process API", () => {
         const expected: number[] = [];
         for (const q of queries) {
             const tokens = model.tokenize(q, { special: true, addSpecial: false });
-            expect(tokens.filter((t) => t === model.info.bosToken)).toHaveLength(1);   // the template's, none added
+            expect(tokens.filter((t) => t === model.info.bosToken)).toHaveLength(1); // the template's, none added
             expected.push(await model.scoreTokens(tokens));
         }
         expectClose(reply.json.rewards, expected);
@@ -86,7 +86,7 @@ describe("endpoints equal the in-process API", () => {
         expect(Math.abs(withBos - expected[0]!)).toBeGreaterThan(tolerance);
     });
 
-    it("POST /get_reward with truncation \"left\": a long query keeps its BOS and its end", async () => {
+    it('POST /get_reward with truncation "left": a long query keeps its BOS and its end', async () => {
         const left = await RewardModel.load(tinyF32, { contextSize: 256, parallel: 2, truncation: "left" });
         const leftServer = createServer(left);
         try {
@@ -106,7 +106,7 @@ describe("endpoints equal the in-process API", () => {
 
     it("POST /classify: vLLM's reply shape, activation, add_special_tokens, messages", async () => {
         const text = "Hello <|eot_id|> world";
-        const raw = await model.scoreTokens(model.tokenize(text, { special: true }));   // vLLM adds BOS by default
+        const raw = await model.scoreTokens(model.tokenize(text, { special: true })); // vLLM adds BOS by default
         const noBos = await model.scoreTokens(model.tokenize(text, { special: true, addSpecial: false }));
 
         const a = await post(base, "/classify", { model: "any/name", input: text });
@@ -125,7 +125,10 @@ describe("endpoints equal the in-process API", () => {
         expectClose([verl.json.data.at(-1).probs.at(-1)], [raw]);
         const newer = await post(base, "/classify", { input: [text, text], use_activation: false, add_special_tokens: false });
         expect(newer.json.data.map((d: { index: number }) => d.index)).toEqual([0, 1]);
-        expectClose(newer.json.data.map((d: { probs: number[] }) => d.probs[0]), [noBos, noBos]);
+        expectClose(
+            newer.json.data.map((d: { probs: number[] }) => d.probs[0]),
+            [noBos, noBos],
+        );
 
         const chat = await post(base, "/classify", { messages: conversations[1] });
         expectClose(chat.json.data[0].probs, [sigmoid(await model.score(conversations[1]!))]);
@@ -156,9 +159,12 @@ describe("endpoints equal the in-process API", () => {
         expect(metric(after.text, "llama_reward_decode_steps_total")).toBe(model.stats.steps);
         expect(metric(after.text, "llama_reward_tokens_total")).toBe(model.stats.tokens);
         expect(metric(after.text, "llama_reward_queue_depth")).toBe(0);
-        expect(metric(after.text, "llama_reward_request_duration_seconds_count", '{route="/v1/score"}')).toBeGreaterThanOrEqual(countBefore + 1);
-        expect(metric(after.text, "llama_reward_request_duration_seconds_bucket", '{route="/v1/score",le="+Inf"}'))
-            .toBe(metric(after.text, "llama_reward_request_duration_seconds_count", '{route="/v1/score"}'));
+        expect(metric(after.text, "llama_reward_request_duration_seconds_count", '{route="/v1/score"}')).toBeGreaterThanOrEqual(
+            countBefore + 1,
+        );
+        expect(metric(after.text, "llama_reward_request_duration_seconds_bucket", '{route="/v1/score",le="+Inf"}')).toBe(
+            metric(after.text, "llama_reward_request_duration_seconds_count", '{route="/v1/score"}'),
+        );
         expect(after.text).toMatch(/^# TYPE llama_reward_request_duration_seconds histogram$/m);
     });
 });
@@ -174,7 +180,7 @@ describe("cross-request batching", () => {
             expect(r.status).toBe(200);
             expectClose(r.json.rewards, [expected[i]!]);
         });
-        expect(steps).toBeLessThanOrEqual(24);   // one request at a time takes 48; parallel 8 needs at least 6
+        expect(steps).toBeLessThanOrEqual(24); // one request at a time takes 48; parallel 8 needs at least 6
     });
 });
 
@@ -191,7 +197,13 @@ describe("errors", () => {
         ["empty conversation in a list", "/v1/score", { conversations: [conversations[0], []] }, 422, "ERR_INVALID_REQUEST"],
         ["messages not an array", "/v1/score", { messages: "hi" }, 422, "ERR_INVALID_REQUEST"],
         ["message without role", "/v1/score", { messages: [{ content: "hi" }] }, 422, "ERR_INVALID_MESSAGES"],
-        ["content not a string", "/v1/score", { conversations: [conversations[0], [{ role: "user", content: 3 }]] }, 422, "ERR_INVALID_MESSAGES"],
+        [
+            "content not a string",
+            "/v1/score",
+            { conversations: [conversations[0], [{ role: "user", content: 3 }]] },
+            422,
+            "ERR_INVALID_MESSAGES",
+        ],
         ["responses not strings", "/v1/score", { prompt: conversations[0], responses: [1] }, 422, "ERR_INVALID_REQUEST"],
         ["conversation longer than the context", "/v1/score", { messages: tooLong }, 413, "ERR_CONTEXT_OVERFLOW"],
         ["get_reward without query", "/get_reward", { prompts: ["x"] }, 422, "ERR_INVALID_REQUEST"],
@@ -229,16 +241,23 @@ describe("errors", () => {
     });
 
     it("a body over --max-body is refused from its Content-Length, before it is sent", async () => {
-        const reply = await partialPost(`${base}/v1/score`, { "Content-Type": "application/json", "Content-Length": String(2 ** 30) },
-            Buffer.from('{"messages": '));
+        const reply = await partialPost(
+            `${base}/v1/score`,
+            { "Content-Type": "application/json", "Content-Length": String(2 ** 30) },
+            Buffer.from('{"messages": '),
+        );
         expect(reply.status).toBe(413);
         expect(JSON.parse(reply.body).error.code).toBe("ERR_BODY_TOO_LARGE");
         expect(reply.headers.connection).toBe("close");
     });
 
     it("a chunked body is refused once it passes --max-body", async () => {
-        const reply = await partialPost(`${base}/get_reward`, { "Content-Type": "application/json", "Transfer-Encoding": "chunked" },
-            Buffer.alloc(8192, 0x20), true);
+        const reply = await partialPost(
+            `${base}/get_reward`,
+            { "Content-Type": "application/json", "Transfer-Encoding": "chunked" },
+            Buffer.alloc(8192, 0x20),
+            true,
+        );
         expect(reply.status).toBe(413);
         expect(JSON.parse(reply.body).error.message).toMatch(/passed 65536 bytes/);
     });
@@ -322,7 +341,7 @@ describe("queue limit, client disconnects, graceful close", () => {
             expect(tooMany.json.error.code).toBe("ERR_TOO_MANY_ITEMS");
             const done = await first;
             expect(done.status).toBe(200);
-            expectClose(done.json.rewards, await model.scoreBatch(heavy));   // the fast instance: same weights, fewer steps
+            expectClose(done.json.rewards, await model.scoreBatch(heavy)); // the fast instance: same weights, fewer steps
             expect((await post(url, "/v1/score", { messages: conversations[0] })).status).toBe(200);
         } finally {
             await limited.close();
@@ -336,13 +355,16 @@ describe("queue limit, client disconnects, graceful close", () => {
             const heavy = Array.from({ length: 24 }, (_, i) => longConversation(300, 200 + i));
             const fullSteps = Math.ceil(heavy.reduce((n, c) => n + slow.tokenizeConversation(c).length, 0) / 16);
             const steps0 = slow.stats.steps;
-            const admitted = waitFor(async () => (metric((await get(url, "/metrics")).text, "llama_reward_queue_depth") ?? 0) > 0,
-                10_000, "the request to be queued");
+            const admitted = waitFor(
+                async () => (metric((await get(url, "/metrics")).text, "llama_reward_queue_depth") ?? 0) > 0,
+                10_000,
+                "the request to be queued",
+            );
             await abandonedPost(`${url}/v1/score`, { conversations: heavy }, admitted);
             await waitFor(async () => metric((await get(url, "/metrics")).text, "llama_reward_queue_depth") === 0, 10_000, "queue depth 0");
             const stepsAfter = slow.stats.steps;
             await new Promise((r) => setTimeout(r, 100));
-            expect(slow.stats.steps).toBe(stepsAfter);            // nothing left decoding
+            expect(slow.stats.steps).toBe(stepsAfter); // nothing left decoding
             expect(stepsAfter - steps0).toBeLessThan(fullSteps / 2);
             const text = (await get(url, "/metrics")).text;
             expect(metric(text, "llama_reward_requests_total", '{route="/v1/score",status="499"}')).toBe(1);
@@ -360,8 +382,11 @@ describe("queue limit, client disconnects, graceful close", () => {
         const inputs = Array.from({ length: 8 }, (_, i) => longConversation(120, 300 + i));
         const expected = await model.scoreBatch(inputs);
         const pending = inputs.map((messages) => post(url, "/v1/score", { messages }));
-        await waitFor(async () => (metric((await get(url, "/metrics")).text, "llama_reward_queue_depth") ?? 0) === 8,
-            10_000, "all 8 requests in flight");
+        await waitFor(
+            async () => (metric((await get(url, "/metrics")).text, "llama_reward_queue_depth") ?? 0) === 8,
+            10_000,
+            "all 8 requests in flight",
+        );
         await closing.close();
         const replies = await Promise.all(pending);
         replies.forEach((r, i) => {
@@ -375,7 +400,11 @@ describe("queue limit, client disconnects, graceful close", () => {
 describe("lifecycle", () => {
     it("answers 503 while the model loads, then serves", async () => {
         let resolve!: (m: RewardModel) => void;
-        const loading = createServer(new Promise<RewardModel>((r) => { resolve = r; }));
+        const loading = createServer(
+            new Promise<RewardModel>((r) => {
+                resolve = r;
+            }),
+        );
         const url = await started(loading);
         try {
             const health = await get(url, "/health");
@@ -420,7 +449,10 @@ describe("multi-label heads", () => {
         expect(score.status).toBe(200);
         expect(score.json.scores).toHaveLength(2);
         score.json.scores.forEach((s: number[], i: number) => expectClose(s, vectors[i]!));
-        expectClose(score.json.rewards, vectors.map((v) => v[0]!));
+        expectClose(
+            score.json.rewards,
+            vectors.map((v) => v[0]!),
+        );
 
         const classify = await post(url, "/classify", { messages: conversations[0] });
         const [a, b] = vectors[0]! as [number, number];

@@ -27,7 +27,10 @@ function readVectors(): { text: string; ids: number[] }[] {
     let pos = 0;
     while (pos < raw.length) {
         const next = raw.indexOf(sep, pos);
-        if (next < 0) { inputs.push(raw.slice(pos)); break; }
+        if (next < 0) {
+            inputs.push(raw.slice(pos));
+            break;
+        }
         inputs.push(raw.slice(pos, next));
         pos = next + sep.length;
     }
@@ -62,8 +65,9 @@ describe("chat template", () => {
     it("renders the Llama-3 template as transformers does (content trimmed, no generation prompt)", () => {
         expect(model.render(messages)).toBe(
             "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>" +
-            "<|start_header_id|>user<|end_header_id|>\n\nHi there<|eot_id|>" +
-            "<|start_header_id|>assistant<|end_header_id|>\n\nHello.<|eot_id|>");
+                "<|start_header_id|>user<|end_header_id|>\n\nHi there<|eot_id|>" +
+                "<|start_header_id|>assistant<|end_header_id|>\n\nHello.<|eot_id|>",
+        );
     });
 
     it.each([
@@ -100,6 +104,6 @@ describe("chat template", () => {
 
     it("scoreTokens scores exactly the given ids", async () => {
         const tokens = model.tokenizeConversation(messages);
-        expect(Math.abs(await model.scoreTokens(tokens) - await model.score(messages))).toBeLessThan(1e-6);
+        expect(Math.abs((await model.scoreTokens(tokens)) - (await model.score(messages)))).toBeLessThan(1e-6);
     });
 });

@@ -64,13 +64,26 @@ function main(): void {
     fs.mkdirSync(dir, { recursive: true });
     try {
         const s = SIZES;
-        fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({
-            architectures: ["LlamaForSequenceClassification"], model_type: "llama",
-            hidden_size: s.hidden, intermediate_size: s.intermediate, num_hidden_layers: s.layers,
-            num_attention_heads: s.heads, num_key_value_heads: s.kvHeads, vocab_size: s.vocab,
-            max_position_embeddings: 8192, rope_theta: 500000, rms_norm_eps: 1e-5, torch_dtype: "bfloat16",
-            id2label: { 0: "LABEL_0" }, bos_token_id: 128000, eos_token_id: 128009,
-        }));
+        fs.writeFileSync(
+            path.join(dir, "config.json"),
+            JSON.stringify({
+                architectures: ["LlamaForSequenceClassification"],
+                model_type: "llama",
+                hidden_size: s.hidden,
+                intermediate_size: s.intermediate,
+                num_hidden_layers: s.layers,
+                num_attention_heads: s.heads,
+                num_key_value_heads: s.kvHeads,
+                vocab_size: s.vocab,
+                max_position_embeddings: 8192,
+                rope_theta: 500000,
+                rms_norm_eps: 1e-5,
+                torch_dtype: "bfloat16",
+                id2label: { 0: "LABEL_0" },
+                bos_token_id: 128000,
+                eos_token_id: 128009,
+            }),
+        );
         writeTokenizerFiles(dir, readLlama3Vocab(requireFile(vocabFile)), "llama3.1", "pair");
         let t = Date.now();
         const list = tensors();
@@ -81,22 +94,30 @@ function main(): void {
         const largest = Math.max(...list.map((x) => x.shape.reduce((a, b) => a * b, 1) * 2));
         t = Date.now();
         const cli = path.join(root, "dist", "src", "cli", "main.js");
-        const run = spawnSync("/usr/bin/time", ["-v", process.execPath, cli, "convert", dir, "-o", out, "--outtype", "f16"], { encoding: "utf8" });
+        const run = spawnSync("/usr/bin/time", ["-v", process.execPath, cli, "convert", dir, "-o", out, "--outtype", "f16"], {
+            encoding: "utf8",
+        });
         const seconds = (Date.now() - t) / 1000;
         if (run.status !== 0) throw new Error(`convert failed:\n${run.stderr}`);
         const rssKiB = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(run.stderr)?.[1]);
         const outBytes = fs.statSync(out).size;
-        console.log(`converted to F16: ${(outBytes / 2 ** 30).toFixed(2)} GiB in ${seconds.toFixed(1)} s ` +
-            `(${(checkpointBytes / 2 ** 20 / seconds).toFixed(0)} MiB/s of checkpoint)`);
-        console.log(`peak RSS ${(rssKiB / 1024).toFixed(0)} MiB; largest tensor (token_embd, BF16) ${(largest / 2 ** 20).toFixed(0)} MiB ` +
-            `→ peak RSS = ${(rssKiB * 1024 / largest).toFixed(2)} × largest tensor`);
+        console.log(
+            `converted to F16: ${(outBytes / 2 ** 30).toFixed(2)} GiB in ${seconds.toFixed(1)} s ` +
+                `(${(checkpointBytes / 2 ** 20 / seconds).toFixed(0)} MiB/s of checkpoint)`,
+        );
+        console.log(
+            `peak RSS ${(rssKiB / 1024).toFixed(0)} MiB; largest tensor (token_embd, BF16) ${(largest / 2 ** 20).toFixed(0)} MiB ` +
+                `→ peak RSS = ${((rssKiB * 1024) / largest).toFixed(2)} × largest tensor`,
+        );
 
         t = Date.now();
         const quant = spawnSync("/usr/bin/time", ["-v", process.execPath, cli, "quantize", out, q4, "Q4_K_M"], { encoding: "utf8" });
         if (quant.status !== 0) throw new Error(`quantize failed:\n${quant.stderr}`);
         const qRssKiB = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(quant.stderr)?.[1]);
-        console.log(`quantized to Q4_K_M: ${(fs.statSync(q4).size / 2 ** 30).toFixed(2)} GiB in ${((Date.now() - t) / 1000).toFixed(1)} s, ` +
-            `peak RSS ${(qRssKiB / 1024).toFixed(0)} MiB (= ${(qRssKiB * 1024 / (largest * 2)).toFixed(2)} × the largest tensor as F32)`);
+        console.log(
+            `quantized to Q4_K_M: ${(fs.statSync(q4).size / 2 ** 30).toFixed(2)} GiB in ${((Date.now() - t) / 1000).toFixed(1)} s, ` +
+                `peak RSS ${(qRssKiB / 1024).toFixed(0)} MiB (= ${((qRssKiB * 1024) / (largest * 2)).toFixed(2)} × the largest tensor as F32)`,
+        );
     } finally {
         fs.rmSync(work, { recursive: true, force: true });
     }

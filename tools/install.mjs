@@ -16,6 +16,8 @@ if (!inRepository && fs.existsSync(compiled)) {
     const result = spawnSync(process.execPath, [compiled], { stdio: "inherit" });
     process.exitCode = result.status ?? 1;
 } else if (!inRepository) {
-    process.stderr.write(`llama-reward install: ${pathToFileURL(compiled).href} is missing; the package was packed without its compiled JavaScript\n`);
+    process.stderr.write(
+        `llama-reward install: ${pathToFileURL(compiled).href} is missing; the package was packed without its compiled JavaScript\n`,
+    );
     process.exitCode = 1;
 }

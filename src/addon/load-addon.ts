@@ -13,7 +13,15 @@ import { createRequire } from "node:module";
 import { RewardModelError } from "../errors.js";
 import { packageRoot } from "../package-root.js";
 import type { NativeAddon, NativeBackendStatus } from "./native-types.js";
-import { addonFileName, cudaBackendLibraries, nodeLlamaCppVersion, platformPackageName, prebuiltAddonDir, prebuiltPlatforms, platformTag } from "./prebuilt.js";
+import {
+    addonFileName,
+    cudaBackendLibraries,
+    nodeLlamaCppVersion,
+    platformPackageName,
+    prebuiltAddonDir,
+    prebuiltPlatforms,
+    platformTag,
+} from "./prebuilt.js";
 
 const require = createRequire(import.meta.url);
 
@@ -56,7 +64,8 @@ export function addonCandidates(env: NodeJS.ProcessEnv = process.env): AddonCand
 function loadFailureHint(message: string): string {
     if (/GLIBC|GLIBCXX|CXXABI/.test(message)) return "built against a newer C/C++ runtime than this system has";
     if (/wrong ELF|invalid ELF|not a valid Win32|mach-o/i.test(message)) return "built for another platform or CPU";
-    if (/cannot open shared object|Library not loaded|specified module could not be found/i.test(message)) return "a library it links to is missing";
+    if (/cannot open shared object|Library not loaded|specified module could not be found/i.test(message))
+        return "a library it links to is missing";
     return "it does not load";
 }
 
@@ -65,13 +74,16 @@ function notBuiltError(tried: string[], cause?: unknown): RewardModelError {
     const prebuiltNote = prebuiltPlatforms.includes(tag)
         ? `  - reinstall llama-reward without --omit=optional / --no-optional so that ${platformPackageName()} is installed`
         : `  - no prebuilt binary exists for ${tag}; build from source (below)`;
-    return new RewardModelError("ERR_NATIVE_NOT_BUILT",
+    return new RewardModelError(
+        "ERR_NATIVE_NOT_BUILT",
         `the llama-reward native addon could not be loaded. Tried:\n${tried.map((t) => `  - ${t}`).join("\n")}\n` +
-        "Possible solutions:\n" +
-        `${prebuiltNote}\n` +
-        "  - build it from source: `npx llama-reward build` (needs git, CMake >= 3.19 and a C++17 compiler; " +
-        "or install with LLAMA_REWARD_BUILD_FROM_SOURCE=1 / `npm install --build-from-source` and allow llama-reward's install script)\n" +
-        "  - or point LLAMA_REWARD_ADDON_PATH at a built llama_reward.node", { cause });
+            "Possible solutions:\n" +
+            `${prebuiltNote}\n` +
+            "  - build it from source: `npx llama-reward build` (needs git, CMake >= 3.19 and a C++17 compiler; " +
+            "or install with LLAMA_REWARD_BUILD_FROM_SOURCE=1 / `npm install --build-from-source` and allow llama-reward's install script)\n" +
+            "  - or point LLAMA_REWARD_ADDON_PATH at a built llama_reward.node",
+        { cause },
+    );
 }
 
 /** ggml's "load_backend: failed to load <path>: <dlerror>" without the repeated path. */
@@ -84,7 +96,9 @@ function loadBackends(addon: NativeAddon, addonFile: string): NativeBackendStatu
     const status: NativeBackendStatus = {
         // an addon built before runtime backends existed has none of these exports
         dynamicBackends: typeof addon.dynamicBackends === "function" && addon.dynamicBackends(),
-        registries: [], failures: [], ggmlPackageVersion: nodeLlamaCppVersion,
+        registries: [],
+        failures: [],
+        ggmlPackageVersion: nodeLlamaCppVersion,
     };
     if (status.dynamicBackends) {
         const dir = path.dirname(addonFile);
@@ -94,7 +108,8 @@ function loadBackends(addon: NativeAddon, addonFile: string): NativeBackendStatu
         if (!registries.includes("Vulkan") && fs.existsSync(vulkan)) {
             // load_all is silent on failure: load it once more to learn why (usually no libvulkan.so.1)
             const result = addon.loadBackendLibrary(vulkan);
-            if (result.error !== undefined) status.failures.push({ backend: "vulkan", library: vulkan, error: loaderError(result.error, vulkan) });
+            if (result.error !== undefined)
+                status.failures.push({ backend: "vulkan", library: vulkan, error: loaderError(result.error, vulkan) });
         }
         if (process.env.LLAMA_REWARD_NO_CUDA !== "1") {
             registries = addon.backendRegistries();
@@ -103,7 +118,8 @@ function loadBackends(addon: NativeAddon, addonFile: string): NativeBackendStatu
                 const library = resolvePackageFile(pkg, file);
                 if (library === undefined) continue;
                 const result = addon.loadBackendLibrary(library);
-                if (result.error !== undefined) status.failures.push({ backend: "cuda", library, error: loaderError(result.error, library) });
+                if (result.error !== undefined)
+                    status.failures.push({ backend: "cuda", library, error: loaderError(result.error, library) });
                 registries = addon.backendRegistries();
             }
         }
@@ -119,7 +135,9 @@ export function loadedAddon(): LoadedAddon {
     let lastCause: unknown;
     for (const candidate of addonCandidates()) {
         if (!fs.existsSync(candidate.path)) {
-            tried.push(`${candidate.source === "env" ? "LLAMA_REWARD_ADDON_PATH" : candidate.source}: ${candidate.path}${candidate.source === "prebuilt" ? "" : " (missing)"}`);
+            tried.push(
+                `${candidate.source === "env" ? "LLAMA_REWARD_ADDON_PATH" : candidate.source}: ${candidate.path}${candidate.source === "prebuilt" ? "" : " (missing)"}`,
+            );
             continue;
         }
         let addon: NativeAddon;

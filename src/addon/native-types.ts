@@ -40,12 +40,12 @@ export interface NativeContextInfo {
 
 /** One scheduler step: KV removals, then KV copies, then one packed batch. */
 export interface NativeDecodeStep {
-    remove: Int32Array;     // sequence ids whose KV is dropped
-    copies: Int32Array;     // (src, dst, p0, p1) quadruples for llama_memory_seq_cp
+    remove: Int32Array; // sequence ids whose KV is dropped
+    copies: Int32Array; // (src, dst, p0, p1) quadruples for llama_memory_seq_cp
     tokens: Int32Array;
     seqIds: Int32Array;
     positions: Int32Array;
-    outputs: Int32Array;    // sequences whose last token is in this batch
+    outputs: Int32Array; // sequences whose last token is in this batch
 }
 
 export interface NativeContext {
@@ -87,10 +87,18 @@ export interface NativeBackendStatus {
 
 export interface NativeAddon {
     /** `devices`: ggml device names to offload to; empty means CPU only. */
-    loadModel(path: string, options: { gpuLayers: number; useMmap: boolean; devices: string[] }, abortFlag: Int32Array,
-              onProgress?: (progress: number) => void): Promise<NativeModel>;
-    quantize(input: string, output: string, options: { ftype: number; threads: number },
-             onProgress?: (done: number, total: number, tensor: string) => void): Promise<void>;
+    loadModel(
+        path: string,
+        options: { gpuLayers: number; useMmap: boolean; devices: string[] },
+        abortFlag: Int32Array,
+        onProgress?: (progress: number) => void,
+    ): Promise<NativeModel>;
+    quantize(
+        input: string,
+        output: string,
+        options: { ftype: number; threads: number },
+        onProgress?: (done: number, total: number, tensor: string) => void,
+    ): Promise<void>;
     systemInfo(): string;
     /** True when BF16 weight products on the CPU run on AMX tiles (native/src/amx_bf16_matmul.cpp). */
     amxBf16(): boolean;

@@ -39,7 +39,7 @@ export function ggmlSourcePackages(platform: string = process.platform, arch: st
 export function cudaBackendLibraries(platform: string = process.platform, arch: string = process.arch): { pkg: string; file: string }[] {
     if (platform === "linux" && arch === "x64") {
         return [
-            { pkg: "@node-llama-cpp/linux-x64-cuda", file: "bins/linux-x64-cuda/libggml-cuda.so" },          // CUDA 13 runtime
+            { pkg: "@node-llama-cpp/linux-x64-cuda", file: "bins/linux-x64-cuda/libggml-cuda.so" }, // CUDA 13 runtime
             { pkg: "@node-llama-cpp/linux-x64-cuda-ext", file: "bins/linux-x64-cuda/fallback/libggml-cuda.so" }, // CUDA 12 runtime
         ];
     }

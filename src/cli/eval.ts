@@ -73,12 +73,16 @@ function progressReporter(): { onProgress: (p: EvalProgress) => void; finish: ()
 function summarize(report: EvalReport): void {
     for (const m of report.models) {
         const rb = m.score === undefined ? "" : `, RewardBench score ${percent(m.score)}`;
-        log(`${m.name} (${m.fileType}): accuracy ${percent(m.accuracy)} on ${m.pairs} pairs${rb}, ` +
-            `${m.ties} ties, ${m.seconds.toFixed(1)} s, ${m.tokensPerSecond.toFixed(0)} tokens/s`);
+        log(
+            `${m.name} (${m.fileType}): accuracy ${percent(m.accuracy)} on ${m.pairs} pairs${rb}, ` +
+                `${m.ties} ties, ${m.seconds.toFixed(1)} s, ${m.tokensPerSecond.toFixed(0)} tokens/s`,
+        );
     }
     for (const c of report.comparisons) {
-        log(`${c.name} against ${report.models[0]!.name}: pair agreement ${percent(c.pairAgreement)} (${c.flips.length} flips), ` +
-            `mean |Δ| ${c.meanAbsDelta?.toPrecision(3) ?? "–"}, accuracy ${c.accuracyDelta >= 0 ? "+" : ""}${(c.accuracyDelta * 100).toFixed(1)} pt`);
+        log(
+            `${c.name} against ${report.models[0]!.name}: pair agreement ${percent(c.pairAgreement)} (${c.flips.length} flips), ` +
+                `mean |Δ| ${c.meanAbsDelta?.toPrecision(3) ?? "–"}, accuracy ${c.accuracyDelta >= 0 ? "+" : ""}${(c.accuracyDelta * 100).toFixed(1)} pt`,
+        );
     }
 }
 
@@ -106,10 +110,20 @@ export async function commandEval(argv: string[], loadFlags: StringFlags, loadOp
     let limit: number | undefined;
     if (values.limit !== undefined) {
         limit = Number(values.limit);
-        if (!Number.isSafeInteger(limit) || limit < 1) throw new RewardModelError("ERR_INVALID_OPTION", `--limit must be a positive integer, got "${String(values.limit)}"`);
+        if (!Number.isSafeInteger(limit) || limit < 1)
+            throw new RewardModelError("ERR_INVALID_OPTION", `--limit must be a positive integer, got "${String(values.limit)}"`);
     }
-    const types = values.quantize === undefined ? undefined : sweepTypes(String(values.quantize).split(",").map((t) => t.trim()).filter((t) => t !== ""));
-    if (types && models.length !== 1) throw new RewardModelError("ERR_INVALID_OPTION", "--quantize takes exactly one --model, the reference");
+    const types =
+        values.quantize === undefined
+            ? undefined
+            : sweepTypes(
+                  String(values.quantize)
+                      .split(",")
+                      .map((t) => t.trim())
+                      .filter((t) => t !== ""),
+              );
+    if (types && models.length !== 1)
+        throw new RewardModelError("ERR_INVALID_OPTION", "--quantize takes exactly one --model, the reference");
     const load = loadOptionsOf(values, loadFlags, loadOptionsFrom);
 
     const file = await readPairs(data, { format, limit });

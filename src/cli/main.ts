@@ -87,7 +87,7 @@ function loadOptionsFrom(values: LoadFlagValues): LoadOptions {
     options.threads = intFlag(values.threads, "threads");
     const gpu = values["gpu-layers"];
     options.gpuLayers = gpu === undefined || gpu === "max" ? undefined : intFlag(gpu, "gpu-layers");
-    if (values.gpu !== undefined) options.gpu = values.gpu === "false" || values.gpu === "cpu" ? false : values.gpu as LoadOptions["gpu"];
+    if (values.gpu !== undefined) options.gpu = values.gpu === "false" || values.gpu === "cpu" ? false : (values.gpu as LoadOptions["gpu"]);
     for (const key of Object.keys(options) as (keyof LoadOptions)[]) if (options[key] === undefined) delete options[key];
     return options;
 }
@@ -151,10 +151,15 @@ async function commandScore(argv: string[]): Promise<number> {
             bar.setTotal(done + pending.length);
             const base = done;
             try {
-                const rewards = await model.scoreTokenBatch(valid.map((v) => v.tokens), {
-                    onProgress: ({ completed }) => bar.update(base + completed),
+                const rewards = await model.scoreTokenBatch(
+                    valid.map((v) => v.tokens),
+                    {
+                        onProgress: ({ completed }) => bar.update(base + completed),
+                    },
+                );
+                valid.forEach((v, k) => {
+                    results[v.index] = JSON.stringify({ reward: rewards[k]![0] });
                 });
-                valid.forEach((v, k) => { results[v.index] = JSON.stringify({ reward: rewards[k]![0] }); });
             } catch (error) {
                 // Every line still gets an answer, and the exit status says the run did not fully succeed.
                 const e = fromNativeError(error, "ERR_DECODE_FAILED");
@@ -227,8 +232,10 @@ async function commandConvert(argv: string[]): Promise<number> {
             },
         });
         bar.finish();
-        process.stderr.write(`llama-reward: wrote ${result.path} (${result.outType}, ${(result.sizeBytes / 2 ** 30).toFixed(2)} GiB, ` +
-            `${result.tensorCount} tensors, labels ${JSON.stringify(result.labels)})\n`);
+        process.stderr.write(
+            `llama-reward: wrote ${result.path} (${result.outType}, ${(result.sizeBytes / 2 ** 30).toFixed(2)} GiB, ` +
+                `${result.tensorCount} tensors, labels ${JSON.stringify(result.labels)})\n`,
+        );
     } catch (error) {
         bar.finish();
         throw error;
@@ -237,7 +244,12 @@ async function commandConvert(argv: string[]): Promise<number> {
 }
 
 async function commandQuantize(argv: string[]): Promise<number> {
-    const { positionals, values } = parseArgs({ args: argv, options: { threads: { type: "string" } }, strict: true, allowPositionals: true });
+    const { positionals, values } = parseArgs({
+        args: argv,
+        options: { threads: { type: "string" } },
+        strict: true,
+        allowPositionals: true,
+    });
     if (positionals.length !== 3) throw new RewardModelError("ERR_INVALID_OPTION", "quantize needs IN.gguf OUT.gguf TYPE");
     const [input, output, type] = positionals as [string, string, string];
     const bar = new ProgressBar(`quantizing to ${type.toUpperCase()}`, 0);
@@ -324,5 +336,7 @@ if (isEntryPoint()) {
     process.once("exit", (code) => {
         if (code === 70) process.stderr.write("llama-reward: exited before the work finished (internal error; please report it)\n");
     });
-    main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+    main(process.argv.slice(2)).then((code) => {
+        process.exitCode = code;
+    });
 }

@@ -7,7 +7,11 @@ export class ProgressBar {
     private readonly enabled: boolean;
     private lastDraw = 0;
 
-    constructor(private readonly label: string, private total: number, stream: NodeJS.WriteStream = process.stderr) {
+    constructor(
+        private readonly label: string,
+        private total: number,
+        stream: NodeJS.WriteStream = process.stderr,
+    ) {
         this.enabled = Boolean(stream.isTTY) && process.env.CI === undefined;
         this.stream = stream;
     }
@@ -28,9 +32,12 @@ export class ProgressBar {
         const filled = Math.round(share * width);
         const seconds = (now - this.started) / 1000;
         const rate = seconds > 0 ? done / seconds : 0;
-        const line = `${this.label} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${this.total} ` +
+        const line =
+            `${this.label} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${this.total} ` +
             `${(share * 100).toFixed(0)}% ${rate.toFixed(1)}/s ${detail}`;
-        this.stream.write(`\r${line.slice(0, (this.stream.columns || 100) - 1).padEnd(Math.min(line.length, (this.stream.columns || 100) - 1))}`);
+        this.stream.write(
+            `\r${line.slice(0, (this.stream.columns || 100) - 1).padEnd(Math.min(line.length, (this.stream.columns || 100) - 1))}`,
+        );
     }
 
     finish(): void {

@@ -28,13 +28,17 @@ type StringFlags = Record<string, { type: "string" }>;
 function positiveInt(value: string | undefined, name: string): number | undefined {
     if (value === undefined) return undefined;
     const n = Number(value);
-    if (!Number.isSafeInteger(n) || n < 0) throw new RewardModelError("ERR_INVALID_OPTION", `--${name} must be a non-negative integer, got "${value}"`);
+    if (!Number.isSafeInteger(n) || n < 0)
+        throw new RewardModelError("ERR_INVALID_OPTION", `--${name} must be a non-negative integer, got "${value}"`);
     return n;
 }
 
 /** Runs the server until SIGTERM/SIGINT; resolves with the exit code. */
-export async function commandServe(argv: string[], loadFlags: StringFlags,
-    loadOptionsFrom: (values: Record<string, string | undefined>) => LoadOptions): Promise<number> {
+export async function commandServe(
+    argv: string[],
+    loadFlags: StringFlags,
+    loadOptionsFrom: (values: Record<string, string | undefined>) => LoadOptions,
+): Promise<number> {
     const { values } = parseArgs({
         args: argv,
         options: {
@@ -66,17 +70,25 @@ export async function commandServe(argv: string[], loadFlags: StringFlags,
         modelName: (values.name as string | undefined) ?? path.basename(modelPath).replace(/\.gguf$/i, ""),
         log: values.log ? (line) => process.stderr.write(`${line}\n`) : undefined,
     };
-    for (const key of Object.keys(serverOptions) as (keyof ServerOptions)[]) if (serverOptions[key] === undefined) delete serverOptions[key];
+    for (const key of Object.keys(serverOptions) as (keyof ServerOptions)[])
+        if (serverOptions[key] === undefined) delete serverOptions[key];
 
     const loading = RewardModel.load(modelPath, loadOptions);
     let server: RewardServer;
     try {
         server = createServer(loading, serverOptions);
     } catch (error) {
-        await loading.then((m) => m.dispose(), () => undefined);
+        await loading.then(
+            (m) => m.dispose(),
+            () => undefined,
+        );
         throw error;
     }
-    const disposeModel = () => loading.then((m) => m.dispose(), () => undefined);
+    const disposeModel = () =>
+        loading.then(
+            (m) => m.dispose(),
+            () => undefined,
+        );
     let address: ListenAddress;
     try {
         address = await server.listen(port, values.host as string);
@@ -95,14 +107,20 @@ export async function commandServe(argv: string[], loadFlags: StringFlags,
             }
             signalled = true;
             process.stderr.write(`llama-reward serve: ${signal}, finishing ${server.http.listening ? "requests in flight" : "up"}\n`);
-            void server.close().then(disposeModel).then(() => resolve(0));
+            void server
+                .close()
+                .then(disposeModel)
+                .then(() => resolve(0));
         };
         process.on("SIGTERM", stop);
         process.on("SIGINT", stop);
     });
     try {
         const model = await server.ready;
-        if (!signalled) process.stderr.write(`llama-reward serve: ${model.info.description}, context ${model.info.contextSize}, parallel ${model.options.parallel}\n`);
+        if (!signalled)
+            process.stderr.write(
+                `llama-reward serve: ${model.info.description}, context ${model.info.contextSize}, parallel ${model.options.parallel}\n`,
+            );
     } catch (error) {
         await server.close();
         throw error;

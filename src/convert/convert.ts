@@ -82,7 +82,8 @@ function checkOptions(hfDir: unknown, outPath: unknown, options: ConvertOptions)
     if (outType !== undefined && !(CONVERT_OUT_TYPES as readonly string[]).includes(outType)) {
         throw invalid(`convert: outType ${JSON.stringify(outType)} is not one of ${CONVERT_OUT_TYPES.join(", ")}`);
     }
-    if (options.onProgress !== undefined && typeof options.onProgress !== "function") throw invalid("convert: onProgress must be a function");
+    if (options.onProgress !== undefined && typeof options.onProgress !== "function")
+        throw invalid("convert: onProgress must be a function");
     return outType;
 }
 
@@ -167,24 +168,29 @@ function defaultName(dir: string, config: HfLlamaConfig): string {
 }
 
 function addModelMetadata(w: GgufWriter, c: HfLlamaConfig, outType: ConvertOutType, labels: string[], name: string): void {
-    writeLlamaRewardMetadata(w, {
-        name,
-        type: "model",
-        fileType: OUT_TYPE_FILE_TYPE[outType],
-        quantizationVersion: GGML_QUANT_VERSION,
-    }, {
-        contextLength: c.maxPositionEmbeddings,
-        embeddingLength: c.hiddenSize,
-        blockCount: c.layerCount,
-        feedForwardLength: c.intermediateSize,
-        headCount: c.headCount,
-        headCountKv: c.kvHeadCount,
-        ropeFreqBase: c.ropeTheta,
-        rmsEpsilon: c.rmsNormEps,
-        ropeDimensionCount: c.headDim,
-        vocabSize: c.vocabSize,
-        ...(c.explicitHeadDim ? { explicitHeadDim: c.headDim } : {}),
-    }, labels);
+    writeLlamaRewardMetadata(
+        w,
+        {
+            name,
+            type: "model",
+            fileType: OUT_TYPE_FILE_TYPE[outType],
+            quantizationVersion: GGML_QUANT_VERSION,
+        },
+        {
+            contextLength: c.maxPositionEmbeddings,
+            embeddingLength: c.hiddenSize,
+            blockCount: c.layerCount,
+            feedForwardLength: c.intermediateSize,
+            headCount: c.headCount,
+            headCountKv: c.kvHeadCount,
+            ropeFreqBase: c.ropeTheta,
+            rmsEpsilon: c.rmsNormEps,
+            ropeDimensionCount: c.headDim,
+            vocabSize: c.vocabSize,
+            ...(c.explicitHeadDim ? { explicitHeadDim: c.headDim } : {}),
+        },
+        labels,
+    );
 }
 
 /**

@@ -94,11 +94,14 @@ export function readHfConfig(dir: string): HfLlamaConfig {
     const architectures = c.architectures;
     const architecture = Array.isArray(architectures) && typeof architectures[0] === "string" ? architectures[0] : undefined;
     if (architecture === undefined || !(SUPPORTED_HF_ARCHITECTURES as readonly string[]).includes(architecture)) {
-        const hint = architecture === "LlamaForCausalLM"
-            ? "; it is a language model without a reward head (use llama.cpp's convert_hf_to_gguf.py for it)"
-            : "";
-        throw failed(`${file}: unsupported architecture ${JSON.stringify(architecture ?? architectures ?? null)}; ` +
-            `llama-reward converts ${SUPPORTED_HF_ARCHITECTURES.join(", ")}${hint}`);
+        const hint =
+            architecture === "LlamaForCausalLM"
+                ? "; it is a language model without a reward head (use llama.cpp's convert_hf_to_gguf.py for it)"
+                : "";
+        throw failed(
+            `${file}: unsupported architecture ${JSON.stringify(architecture ?? architectures ?? null)}; ` +
+                `llama-reward converts ${SUPPORTED_HF_ARCHITECTURES.join(", ")}${hint}`,
+        );
     }
     if (c.model_type !== undefined && c.model_type !== "llama") {
         throw failed(`${file}: model_type ${JSON.stringify(c.model_type)} is not "llama"`);
@@ -121,8 +124,10 @@ export function readHfConfig(dir: string): HfLlamaConfig {
 
     const torchDtype = (c.torch_dtype ?? c.dtype) as unknown;
     if (torchDtype !== undefined && (typeof torchDtype !== "string" || !SUPPORTED_TORCH_DTYPES.includes(torchDtype))) {
-        throw failed(`${file}: torch_dtype ${JSON.stringify(torchDtype)} is not supported; ` +
-            `convertible checkpoints are ${SUPPORTED_TORCH_DTYPES.join(", ")}`);
+        throw failed(
+            `${file}: torch_dtype ${JSON.stringify(torchDtype)} is not supported; ` +
+                `convertible checkpoints are ${SUPPORTED_TORCH_DTYPES.join(", ")}`,
+        );
     }
 
     const tokenIds: Record<string, number> = {};

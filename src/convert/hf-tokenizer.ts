@@ -66,10 +66,12 @@ function failed(message: string): RewardModelError {
 
 /** Added tokens that look like control tokens even when not flagged special (as llama.cpp judges them). */
 function looksSpecial(token: string): boolean {
-    return ["<pad>", "<mask>", "<2mass>", "[@BOS@]"].includes(token)
-        || (token.startsWith("<|") && token.endsWith("|>"))
-        || (token.startsWith("<｜") && token.endsWith("｜>"))
-        || (token.startsWith("<unused") && token.endsWith(">"));
+    return (
+        ["<pad>", "<mask>", "<2mass>", "[@BOS@]"].includes(token) ||
+        (token.startsWith("<|") && token.endsWith("|>")) ||
+        (token.startsWith("<｜") && token.endsWith("｜>")) ||
+        (token.startsWith("<unused") && token.endsWith(">"))
+    );
 }
 
 /** The content a tokenizer_config.json entry such as "bos_token" names. */
@@ -82,9 +84,10 @@ function contentOf(entry: unknown): string | undefined {
 }
 
 function isLlama3PreTokenizer(pre: unknown): boolean {
-    const list = (pre as { type?: unknown; pretokenizers?: unknown } | null)?.type === "Sequence"
-        ? (pre as { pretokenizers: unknown }).pretokenizers
-        : [pre];
+    const list =
+        (pre as { type?: unknown; pretokenizers?: unknown } | null)?.type === "Sequence"
+            ? (pre as { pretokenizers: unknown }).pretokenizers
+            : [pre];
     if (!Array.isArray(list)) return false;
     const split = list.find((p) => (p as { type?: unknown } | null)?.type === "Split") as { pattern?: { Regex?: unknown } } | undefined;
     const byteLevel = list.some((p) => (p as { type?: unknown } | null)?.type === "ByteLevel");
@@ -106,18 +109,22 @@ export function readHfTokenizer(dir: string, vocabSize: number, configTokenIds: 
 
     const model = tokenizer.model as { type?: unknown; vocab?: unknown; merges?: unknown } | undefined;
     if (model?.type !== "BPE" || model.vocab === null || typeof model.vocab !== "object") {
-        throw failed(`${tokenizerFile}: tokenizer model ${JSON.stringify(model?.type ?? null)} is not a byte-level BPE; ` +
-            "llama-reward converts Llama-3 tokenizers");
+        throw failed(
+            `${tokenizerFile}: tokenizer model ${JSON.stringify(model?.type ?? null)} is not a byte-level BPE; ` +
+                "llama-reward converts Llama-3 tokenizers",
+        );
     }
     if (!isLlama3PreTokenizer(tokenizer.pre_tokenizer)) {
-        throw failed(`${tokenizerFile}: the pre-tokenizer is not Llama-3's ("llama-bpe"); ` +
-            "llama-reward converts Llama-3 tokenizers only");
+        throw failed(
+            `${tokenizerFile}: the pre-tokenizer is not Llama-3's ("llama-bpe"); ` + "llama-reward converts Llama-3 tokenizers only",
+        );
     }
 
     // ---- tokens and types ------------------------------------------------
     const byId = new Map<number, string>();
     for (const [token, id] of Object.entries(model.vocab as Record<string, unknown>)) {
-        if (typeof id !== "number" || !Number.isSafeInteger(id) || id < 0) throw failed(`${tokenizerFile}: vocab entry ${JSON.stringify(token)} has a bad id`);
+        if (typeof id !== "number" || !Number.isSafeInteger(id) || id < 0)
+            throw failed(`${tokenizerFile}: vocab entry ${JSON.stringify(token)} has a bad id`);
         byId.set(id, token);
     }
     const added: AddedToken[] = [];
@@ -134,8 +141,10 @@ export function readHfTokenizer(dir: string, vocabSize: number, configTokenIds: 
     for (const id of byId.keys()) maxId = Math.max(maxId, id);
     for (const a of added) maxId = Math.max(maxId, a.id);
     if (maxId >= vocabSize) {
-        throw failed(`The tokenizer has token id ${maxId}, but config.json's vocab_size is ${vocabSize} ` +
-            "(the embedding matrix has no row for it)");
+        throw failed(
+            `The tokenizer has token id ${maxId}, but config.json's vocab_size is ${vocabSize} ` +
+                "(the embedding matrix has no row for it)",
+        );
     }
 
     const tokens: string[] = new Array(vocabSize);
@@ -270,7 +279,8 @@ function readChatTemplate(dir: string, config: Record<string, unknown>): string 
     if (typeof template === "string") return template;
     if (Array.isArray(template)) {
         return template.flatMap((c: { name?: unknown; template?: unknown }) =>
-            typeof c?.name === "string" && typeof c.template === "string" ? [{ name: c.name, template: c.template }] : []);
+            typeof c?.name === "string" && typeof c.template === "string" ? [{ name: c.name, template: c.template }] : [],
+        );
     }
     throw failed(`${path.join(dir, "tokenizer_config.json")}: chat_template must be a string or a list of {name, template}`);
 }

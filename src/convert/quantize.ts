@@ -69,7 +69,8 @@ async function quantizeImpl(input: string, output: string, type: string, options
     if (typeof output !== "string" || output === "") throw invalid("quantize: the output path must be a non-empty string");
     const threads = options.threads ?? os.availableParallelism();
     if (!Number.isInteger(threads) || threads < 1) throw invalid(`quantize: threads must be a positive integer, got ${String(threads)}`);
-    if (options.onProgress !== undefined && typeof options.onProgress !== "function") throw invalid("quantize: onProgress must be a function");
+    if (options.onProgress !== undefined && typeof options.onProgress !== "function")
+        throw invalid("quantize: onProgress must be a function");
 
     inspectRewardModelFile(input); // ERR_MODEL_NOT_FOUND, ERR_NOT_GGUF, ERR_CORRUPT_MODEL, ERR_NO_REWARD_HEAD, ...
     if (path.resolve(input) === path.resolve(output)) throw invalid("quantize: the output must be a different file from the input");
@@ -80,8 +81,7 @@ async function quantizeImpl(input: string, output: string, type: string, options
     const tmp = `${output}.tmp`;
     try {
         const onProgress = options.onProgress;
-        await addon.quantize(input, tmp, { ftype, threads },
-            onProgress && ((done, total, tensor) => onProgress({ done, total, tensor })));
+        await addon.quantize(input, tmp, { ftype, threads }, onProgress && ((done, total, tensor) => onProgress({ done, total, tensor })));
         checkOutput(tmp, ftype);
         fs.renameSync(tmp, output);
     } catch (error) {
@@ -96,9 +96,11 @@ function checkOutput(file: string, ftype: number): void {
     const { header } = inspectRewardModelFile(file);
     for (const t of header.tensors) {
         if (t.name.startsWith("cls.output.") && t.type !== GgmlType.F32) {
-            throw new RewardModelError("ERR_QUANTIZE_FAILED",
+            throw new RewardModelError(
+                "ERR_QUANTIZE_FAILED",
                 `quantize to ${fileTypeName(ftype)} stored the reward head ${t.name} as ${ggmlTypeName(t.type)}, not F32 ` +
-                "(the llama.cpp patch in native/patches is not applied?)");
+                    "(the llama.cpp patch in native/patches is not applied?)",
+            );
         }
     }
 }

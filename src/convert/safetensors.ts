@@ -18,8 +18,21 @@ export type SafetensorsDtype = keyof typeof SAFETENSORS_DTYPE_SIZE;
 
 /** Element sizes of every dtype the format defines, to validate headers of any file. */
 const ANY_DTYPE_SIZE: Readonly<Record<string, number>> = {
-    BOOL: 1, U8: 1, I8: 1, F8_E4M3: 1, F8_E5M2: 1, I16: 2, U16: 2, F16: 2, BF16: 2,
-    I32: 4, U32: 4, F32: 4, I64: 8, U64: 8, F64: 8,
+    BOOL: 1,
+    U8: 1,
+    I8: 1,
+    F8_E4M3: 1,
+    F8_E5M2: 1,
+    I16: 2,
+    U16: 2,
+    F16: 2,
+    BF16: 2,
+    I32: 4,
+    U32: 4,
+    F32: 4,
+    I64: 8,
+    U64: 8,
+    F64: 8,
 };
 
 /** Largest JSON header accepted (the format's own limit is 100 MB). */
@@ -48,8 +61,10 @@ function isSupportedDtype(dtype: string): dtype is SafetensorsDtype {
 /** Element size of a convertible tensor; throws a clear error for any other dtype. */
 export function dtypeSize(tensor: SafetensorsTensor): number {
     if (!isSupportedDtype(tensor.dtype)) {
-        throw failed(`Tensor ${tensor.name} in ${tensor.file} has dtype ${tensor.dtype}; ` +
-            `only ${Object.keys(SAFETENSORS_DTYPE_SIZE).join(", ")} checkpoints can be converted`);
+        throw failed(
+            `Tensor ${tensor.name} in ${tensor.file} has dtype ${tensor.dtype}; ` +
+                `only ${Object.keys(SAFETENSORS_DTYPE_SIZE).join(", ")} checkpoints can be converted`,
+        );
     }
     return SAFETENSORS_DTYPE_SIZE[tensor.dtype];
 }
@@ -100,9 +115,14 @@ function readFileHeader(file: string): SafetensorsTensor[] {
             const dtype = e?.dtype;
             const shape = e?.shape;
             const offsets = e?.data_offsets;
-            if (typeof dtype !== "string" || !Array.isArray(shape) || !Array.isArray(offsets) || offsets.length !== 2
-                || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)
-                || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
+            if (
+                typeof dtype !== "string" ||
+                !Array.isArray(shape) ||
+                !Array.isArray(offsets) ||
+                offsets.length !== 2 ||
+                !shape.every((d) => Number.isSafeInteger(d) && d >= 0) ||
+                !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)
+            ) {
                 throw failed(`${file}: malformed header entry for tensor ${name}`);
             }
             const [begin, end] = offsets as [number, number];
@@ -110,8 +130,10 @@ function readFileHeader(file: string): SafetensorsTensor[] {
             if (elementSize === undefined) throw failed(`${file}: tensor ${name} has unknown dtype ${dtype}`);
             const elements = (shape as number[]).reduce((a, b) => a * b, 1);
             if (end < begin || end - begin !== elements * elementSize) {
-                throw failed(`${file}: tensor ${name} [${shape.join(", ")}] ${dtype} needs ${elements * elementSize} bytes, ` +
-                    `its data_offsets span ${end - begin}`);
+                throw failed(
+                    `${file}: tensor ${name} [${shape.join(", ")}] ${dtype} needs ${elements * elementSize} bytes, ` +
+                        `its data_offsets span ${end - begin}`,
+                );
             }
             if (dataBase + end > size) {
                 throw failed(`${file} is truncated: tensor ${name} ends at byte ${dataBase + end}, the file has ${size} bytes`);
@@ -145,8 +167,10 @@ export class SafetensorsCheckpoint {
         const singlePath = path.join(dir, SAFETENSORS_SINGLE_FILE);
         if (fs.existsSync(indexPath)) return SafetensorsCheckpoint.openSharded(dir, indexPath);
         if (fs.existsSync(singlePath)) return SafetensorsCheckpoint.fromFiles([singlePath], undefined);
-        throw failed(`${dir} has no weights: neither ${SAFETENSORS_SINGLE_FILE} nor ${SAFETENSORS_INDEX_FILE} exists ` +
-            "(only safetensors checkpoints are supported, not PyTorch .bin files)");
+        throw failed(
+            `${dir} has no weights: neither ${SAFETENSORS_SINGLE_FILE} nor ${SAFETENSORS_INDEX_FILE} exists ` +
+                "(only safetensors checkpoints are supported, not PyTorch .bin files)",
+        );
     }
 
     private static openSharded(dir: string, indexPath: string): SafetensorsCheckpoint {
@@ -167,7 +191,8 @@ export class SafetensorsCheckpoint {
             if (!files.includes(file)) files.push(file);
         }
         for (const file of files) {
-            if (!fs.existsSync(file)) throw failed(`Shard ${path.basename(file)} listed in ${SAFETENSORS_INDEX_FILE} is missing from ${dir}`);
+            if (!fs.existsSync(file))
+                throw failed(`Shard ${path.basename(file)} listed in ${SAFETENSORS_INDEX_FILE} is missing from ${dir}`);
         }
         const expected = new Map(Object.entries(weightMap).map(([name, shard]) => [name, path.join(dir, shard as string)]));
         return SafetensorsCheckpoint.fromFiles(files, expected);
@@ -185,7 +210,9 @@ export class SafetensorsCheckpoint {
             for (const [name, file] of expected) {
                 const t = tensors.get(name);
                 if (t === undefined || t.file !== file) {
-                    throw failed(`${SAFETENSORS_INDEX_FILE} lists tensor ${name} in ${path.basename(file)}, but that shard does not hold it`);
+                    throw failed(
+                        `${SAFETENSORS_INDEX_FILE} lists tensor ${name} in ${path.basename(file)}, but that shard does not hold it`,
+                    );
                 }
             }
         }
@@ -222,7 +249,11 @@ export class SafetensorsCheckpoint {
     /** Closes every file handle. Safe to call more than once. */
     close(): void {
         for (const fd of this.fds.values()) {
-            try { fs.closeSync(fd); } catch { /* already closed */ }
+            try {
+                fs.closeSync(fd);
+            } catch {
+                /* already closed */
+            }
         }
         this.fds.clear();
     }

@@ -10,7 +10,13 @@ import { RewardModelError } from "../errors.js";
 import { GgmlType } from "../gguf/gguf-types.js";
 import type { HfLlamaConfig } from "./hf-config.js";
 import { llama3RopeFactors } from "./rope-freqs.js";
-import { SAFETENSORS_DTYPE_SIZE, dtypeSize, type SafetensorsCheckpoint, type SafetensorsDtype, type SafetensorsTensor } from "./safetensors.js";
+import {
+    SAFETENSORS_DTYPE_SIZE,
+    dtypeSize,
+    type SafetensorsCheckpoint,
+    type SafetensorsDtype,
+    type SafetensorsTensor,
+} from "./safetensors.js";
 
 /** Output types of `convert`, as llama.cpp's converter names them (--outtype). */
 export const CONVERT_OUT_TYPES = ["f32", "f16", "bf16", "q8_0"] as const;
@@ -20,7 +26,10 @@ export type ConvertOutType = (typeof CONVERT_OUT_TYPES)[number];
 export const OUT_TYPE_FILE_TYPE: Readonly<Record<ConvertOutType, number>> = { f32: 0, f16: 1, bf16: 32, q8_0: 7 };
 
 const OUT_TYPE_GGML: Readonly<Record<ConvertOutType, GgmlType>> = {
-    f32: GgmlType.F32, f16: GgmlType.F16, bf16: GgmlType.BF16, q8_0: GgmlType.Q8_0,
+    f32: GgmlType.F32,
+    f16: GgmlType.F16,
+    bf16: GgmlType.BF16,
+    q8_0: GgmlType.Q8_0,
 };
 
 export interface PlannedTensor {
@@ -66,8 +75,16 @@ function expectedTensors(c: HfLlamaConfig): Map<string, Expected> {
         const hf = `model.layers.${i}.`;
         const gg = `blk.${i}.`;
         m.set(`${hf}input_layernorm.weight`, { ggufName: `${gg}attn_norm.weight`, torchShape: [c.hiddenSize] });
-        m.set(`${hf}self_attn.q_proj.weight`, { ggufName: `${gg}attn_q.weight`, torchShape: [qDim, c.hiddenSize], permuteHeads: c.headCount });
-        m.set(`${hf}self_attn.k_proj.weight`, { ggufName: `${gg}attn_k.weight`, torchShape: [kvDim, c.hiddenSize], permuteHeads: c.kvHeadCount });
+        m.set(`${hf}self_attn.q_proj.weight`, {
+            ggufName: `${gg}attn_q.weight`,
+            torchShape: [qDim, c.hiddenSize],
+            permuteHeads: c.headCount,
+        });
+        m.set(`${hf}self_attn.k_proj.weight`, {
+            ggufName: `${gg}attn_k.weight`,
+            torchShape: [kvDim, c.hiddenSize],
+            permuteHeads: c.kvHeadCount,
+        });
         m.set(`${hf}self_attn.v_proj.weight`, { ggufName: `${gg}attn_v.weight`, torchShape: [kvDim, c.hiddenSize] });
         m.set(`${hf}self_attn.o_proj.weight`, { ggufName: `${gg}attn_output.weight`, torchShape: [c.hiddenSize, qDim] });
         m.set(`${hf}post_attention_layernorm.weight`, { ggufName: `${gg}ffn_norm.weight`, torchShape: [c.hiddenSize] });
@@ -91,9 +108,14 @@ export function planTensors(config: HfLlamaConfig, checkpoint: SafetensorsCheckp
     const skipped: string[] = [];
     for (const name of checkpoint.tensors.keys()) {
         if (expected.has(name)) continue;
-        if (isSkippable(name)) { skipped.push(name); continue; }
-        throw failed(`Unexpected tensor ${name} in the checkpoint: it is not part of a ${config.layerCount}-layer ` +
-            "LlamaForSequenceClassification (check num_hidden_layers in config.json)");
+        if (isSkippable(name)) {
+            skipped.push(name);
+            continue;
+        }
+        throw failed(
+            `Unexpected tensor ${name} in the checkpoint: it is not part of a ${config.layerCount}-layer ` +
+                "LlamaForSequenceClassification (check num_hidden_layers in config.json)",
+        );
     }
 
     const head = checkpoint.tensors.get("score.weight");
@@ -117,9 +139,8 @@ export function planTensors(config: HfLlamaConfig, checkpoint: SafetensorsCheckp
             if (e.optional) continue;
             throw failed(`The checkpoint is missing tensor ${hfName}`);
         }
-        const want = e.torchShape === "any-labels"
-            ? (hfName === "score.weight" ? [labelCount, config.hiddenSize] : [labelCount])
-            : e.torchShape;
+        const want =
+            e.torchShape === "any-labels" ? (hfName === "score.weight" ? [labelCount, config.hiddenSize] : [labelCount]) : e.torchShape;
         if (t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i])) {
             throw failed(`Tensor ${hfName} has shape [${t.shape.join(", ")}], but config.json implies [${want.join(", ")}]`);
         }

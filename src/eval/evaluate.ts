@@ -54,10 +54,15 @@ function defaultName(model: string | RewardModel, index: number): string {
  * strictly), per-subset and RewardBench section scores, per-pair rewards,
  * and each model after the first compared with the first.
  */
-export async function evaluate(models: EvalModel | readonly EvalModel[], pairs: readonly PreferencePair[], options: EvaluateOptions = {}): Promise<EvalReport> {
+export async function evaluate(
+    models: EvalModel | readonly EvalModel[],
+    pairs: readonly PreferencePair[],
+    options: EvaluateOptions = {},
+): Promise<EvalReport> {
     const list = (Array.isArray(models) ? models : [models]) as readonly EvalModel[];
     if (list.length === 0) throw new RewardModelError("ERR_INVALID_OPTION", "evaluate needs at least one model");
-    if (!Array.isArray(pairs) || pairs.length === 0) throw new RewardModelError("ERR_INVALID_DATA", "evaluate needs a non-empty array of preference pairs");
+    if (!Array.isArray(pairs) || pairs.length === 0)
+        throw new RewardModelError("ERR_INVALID_DATA", "evaluate needs a non-empty array of preference pairs");
     const specs = list.map(spec);
     for (const [i, s] of specs.entries()) {
         if (typeof s.model !== "string" && !(s.model instanceof RewardModel)) {
@@ -77,9 +82,7 @@ async function evaluateOne(s: EvalModelSpec, index: number, pairs: readonly Pref
     const progress = (phase: EvalProgress["phase"], completed: number) =>
         options.onProgress?.({ model: index, name, phase, completed, total });
     progress("load", 0);
-    const model = typeof s.model === "string"
-        ? await RewardModel.load(s.model, { ...options.load, signal: options.signal })
-        : s.model;
+    const model = typeof s.model === "string" ? await RewardModel.load(s.model, { ...options.load, signal: options.signal }) : s.model;
     try {
         const conversations: PreferencePair["chosen"][] = [];
         let tokens = 0;

@@ -159,7 +159,10 @@ export function parseRow(row: unknown, format: DataFormat, where = "row"): Prefe
             break;
         }
         default:
-            throw new RewardModelError("ERR_INVALID_OPTION", `unknown data format ${JSON.stringify(format)}; use one of ${dataFormats.join(", ")}`);
+            throw new RewardModelError(
+                "ERR_INVALID_OPTION",
+                `unknown data format ${JSON.stringify(format)}; use one of ${dataFormats.join(", ")}`,
+            );
     }
     const pair: PreferencePair = { chosen, rejected };
     if (row.subset !== undefined && row.subset !== null) {
@@ -178,7 +181,10 @@ export function parseRow(row: unknown, format: DataFormat, where = "row"): Prefe
 /** Checks a format name (from a flag or an option). */
 export function checkFormat(format: unknown): DataFormat {
     if (typeof format !== "string" || !dataFormats.includes(format as DataFormat)) {
-        throw new RewardModelError("ERR_INVALID_OPTION", `unknown data format ${JSON.stringify(format)}; use one of ${dataFormats.join(", ")}`);
+        throw new RewardModelError(
+            "ERR_INVALID_OPTION",
+            `unknown data format ${JSON.stringify(format)}; use one of ${dataFormats.join(", ")}`,
+        );
     }
     return format as DataFormat;
 }
@@ -187,7 +193,11 @@ export function checkFormat(format: unknown): DataFormat {
  * Parses JSONL lines into pairs. The format comes from `options.format` or
  * the first non-empty line; blank lines are skipped.
  */
-export async function parsePairLines(lines: AsyncIterable<string> | Iterable<string>, options: ReadPairsOptions = {}, source = "data"): Promise<PairsFile> {
+export async function parsePairLines(
+    lines: AsyncIterable<string> | Iterable<string>,
+    options: ReadPairsOptions = {},
+    source = "data",
+): Promise<PairsFile> {
     let format = options.format === undefined ? undefined : checkFormat(options.format);
     const limit = options.limit ?? Infinity;
     if (limit !== Infinity && (!Number.isInteger(limit) || limit < 1)) {
@@ -208,9 +218,12 @@ export async function parsePairLines(lines: AsyncIterable<string> | Iterable<str
         if (format === undefined) {
             format = detectFormat(row);
             if (format === undefined) {
-                throw invalid(where, "the row fits no known format: expected RewardBench {prompt, chosen, rejected} strings, " +
-                    "message pairs {chosen: [messages], rejected: [messages]} (optionally with prompt: [messages]), " +
-                    "or hh-rlhf {chosen, rejected} transcripts");
+                throw invalid(
+                    where,
+                    "the row fits no known format: expected RewardBench {prompt, chosen, rejected} strings, " +
+                        "message pairs {chosen: [messages], rejected: [messages]} (optionally with prompt: [messages]), " +
+                        "or hh-rlhf {chosen, rejected} transcripts",
+                );
             }
         }
         const pair = parseRow(row, format, where);

@@ -18,7 +18,10 @@ export interface MarkdownOptions {
 }
 
 function cell(text: string): string {
-    return text.replace(/\\/g, "\\\\").replace(/\|/g, "\\|").replace(/[\r\n]+/g, " ");
+    return text
+        .replace(/\\/g, "\\\\")
+        .replace(/\|/g, "\\|")
+        .replace(/[\r\n]+/g, " ");
 }
 
 function table(header: string[], rows: string[][], align?: ("l" | "r")[]): string {
@@ -51,40 +54,88 @@ export function renderMarkdown(report: EvalReport, options: MarkdownOptions = {}
     out.push("# Reward model evaluation", "");
     const source = report.data.source === null ? "" : ` from \`${report.data.source}\``;
     const format = report.data.format === null ? "" : ` (${report.data.format})`;
-    out.push(`${report.data.pairs} preference pairs${source}${format}. A pair is correct when the chosen answer's reward is strictly ` +
-        "higher than the rejected one's (a tie is wrong). " +
-        (models.length > 1 ? `The reference for comparisons is **${cell(reference.name)}**.` : ""), "");
+    out.push(
+        `${report.data.pairs} preference pairs${source}${format}. A pair is correct when the chosen answer's reward is strictly ` +
+            "higher than the rejected one's (a tie is wrong). " +
+            (models.length > 1 ? `The reference for comparisons is **${cell(reference.name)}**.` : ""),
+        "",
+    );
 
     out.push("## Models", "");
-    out.push(table(["#", "model", "type", "size", "pairs", "accuracy", "ties", "RewardBench score", "tokens/s", "seconds"],
-        models.map((m, i) => [String(i), cell(m.name), m.fileType, size(m.sizeBytes), String(m.pairs), pct(m.accuracy), String(m.ties),
-            pct(m.score), m.tokensPerSecond.toFixed(0), m.seconds.toFixed(1)]),
-        ["r", "l", "l", "r", "r", "r", "r", "r", "r", "r"]), "");
+    out.push(
+        table(
+            ["#", "model", "type", "size", "pairs", "accuracy", "ties", "RewardBench score", "tokens/s", "seconds"],
+            models.map((m, i) => [
+                String(i),
+                cell(m.name),
+                m.fileType,
+                size(m.sizeBytes),
+                String(m.pairs),
+                pct(m.accuracy),
+                String(m.ties),
+                pct(m.score),
+                m.tokensPerSecond.toFixed(0),
+                m.seconds.toFixed(1),
+            ]),
+            ["r", "l", "l", "r", "r", "r", "r", "r", "r", "r"],
+        ),
+        "",
+    );
 
     if (models.some((m) => m.sections !== undefined)) {
         const sections = rewardBenchSectionNames.filter((s) => models.some((m) => m.sections?.[s] !== undefined));
         out.push("## RewardBench sections", "");
         out.push("Subset accuracies weighted by RewardBench's example counts; the score is the mean of the sections present.", "");
-        out.push(table(["section", ...models.map((m) => cell(m.name))],
-            [...sections.map((s) => [s, ...models.map((m) => pct(m.sections?.[s]))]), ["**score**", ...models.map((m) => pct(m.score))]],
-            ["l", ...models.map(() => "r" as const)]), "");
+        out.push(
+            table(
+                ["section", ...models.map((m) => cell(m.name))],
+                [
+                    ...sections.map((s) => [s, ...models.map((m) => pct(m.sections?.[s]))]),
+                    ["**score**", ...models.map((m) => pct(m.score))],
+                ],
+                ["l", ...models.map(() => "r" as const)],
+            ),
+            "",
+        );
     }
 
     const subsets = [...new Set(models.flatMap((m) => Object.keys(m.subsets)))].sort();
     if (subsets.length > 0) {
         out.push("## Subsets", "");
-        out.push(table(["subset", "pairs", ...models.map((m) => cell(m.name))],
-            subsets.map((s) => [cell(s), String(reference.subsets[s]?.pairs ?? 0), ...models.map((m) => pct(m.subsets[s]?.accuracy))]),
-            ["l", "r", ...models.map(() => "r" as const)]), "");
+        out.push(
+            table(
+                ["subset", "pairs", ...models.map((m) => cell(m.name))],
+                subsets.map((s) => [cell(s), String(reference.subsets[s]?.pairs ?? 0), ...models.map((m) => pct(m.subsets[s]?.accuracy))]),
+                ["l", "r", ...models.map(() => "r" as const)],
+            ),
+            "",
+        );
     }
 
     if (report.comparisons.length > 0) {
         out.push(`## Against ${cell(reference.name)}`, "");
-        out.push("Pair agreement: pairs ordered the same way (chosen above rejected, or not). Deltas and correlations over all rewards.", "");
-        out.push(table(["model", "pair agreement", "flips", "mean abs Δ", "max abs Δ", "relative L2", "Pearson", "Spearman", "accuracy change"],
-            report.comparisons.map((c) => [cell(c.name), pct(c.pairAgreement), String(c.flips.length), num(c.meanAbsDelta), num(c.maxAbsDelta),
-                num(c.relativeL2), num(c.pearson), num(c.spearman), signed(c.accuracyDelta)]),
-            ["l", "r", "r", "r", "r", "r", "r", "r", "r"]), "");
+        out.push(
+            "Pair agreement: pairs ordered the same way (chosen above rejected, or not). Deltas and correlations over all rewards.",
+            "",
+        );
+        out.push(
+            table(
+                ["model", "pair agreement", "flips", "mean abs Δ", "max abs Δ", "relative L2", "Pearson", "Spearman", "accuracy change"],
+                report.comparisons.map((c) => [
+                    cell(c.name),
+                    pct(c.pairAgreement),
+                    String(c.flips.length),
+                    num(c.meanAbsDelta),
+                    num(c.maxAbsDelta),
+                    num(c.relativeL2),
+                    num(c.pearson),
+                    num(c.spearman),
+                    signed(c.accuracyDelta),
+                ]),
+                ["l", "r", "r", "r", "r", "r", "r", "r", "r"],
+            ),
+            "",
+        );
 
         const top = options.topMoved ?? 5;
         out.push("## Most-moved pairs", "");
@@ -96,10 +147,21 @@ export function renderMarkdown(report: EvalReport, options: MarkdownOptions = {}
                 .sort((a, b) => Math.abs(b.margin - b.ref) - Math.abs(a.margin - a.ref) || a.it.index - b.it.index)
                 .slice(0, top);
             out.push(`### ${cell(c.name)}`, "");
-            out.push(table(["pair", "subset", "prompt", "margin, reference", "margin", "flipped"],
-                moved.map(({ it, ref, margin }) => [String(it.index), cell(it.subset ?? ""), cell(excerpt(options.pairs?.[it.index])),
-                    num(ref), num(margin), flips.has(it.index) ? "yes" : ""]),
-                ["r", "l", "l", "r", "r", "l"]), "");
+            out.push(
+                table(
+                    ["pair", "subset", "prompt", "margin, reference", "margin", "flipped"],
+                    moved.map(({ it, ref, margin }) => [
+                        String(it.index),
+                        cell(it.subset ?? ""),
+                        cell(excerpt(options.pairs?.[it.index])),
+                        num(ref),
+                        num(margin),
+                        flips.has(it.index) ? "yes" : "",
+                    ]),
+                    ["r", "l", "l", "r", "r", "l"],
+                ),
+                "",
+            );
         }
     }
 

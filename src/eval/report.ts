@@ -176,14 +176,16 @@ export function buildReport(runs: readonly ModelRun[], pairs: readonly Preferenc
     }
     const models = runs.map((run) => modelReport(run, pairs));
     const comparisons = runs.slice(1).map((run, k) => compare(runs[0]!, run, k + 1, models[0]!.accuracy, models[k + 1]!.accuracy));
-    const items = pairs.map((pair, index): ItemReport => ({
-        index,
-        ...(pair.id === undefined ? {} : { id: pair.id }),
-        ...(pair.line === undefined ? {} : { line: pair.line }),
-        ...(pair.subset === undefined ? {} : { subset: pair.subset }),
-        chosen: runs.map((run) => run.chosen[index]!),
-        rejected: runs.map((run) => run.rejected[index]!),
-    }));
+    const items = pairs.map(
+        (pair, index): ItemReport => ({
+            index,
+            ...(pair.id === undefined ? {} : { id: pair.id }),
+            ...(pair.line === undefined ? {} : { line: pair.line }),
+            ...(pair.subset === undefined ? {} : { subset: pair.subset }),
+            chosen: runs.map((run) => run.chosen[index]!),
+            rejected: runs.map((run) => run.rejected[index]!),
+        }),
+    );
     return {
         tool: "llama-reward",
         version: 1,

@@ -31,7 +31,7 @@ export const rewardBenchSubsets: Readonly<Record<string, readonly [RewardBenchSe
     "refusals-offensive": ["Safety", 100],
     "xstest-should-refuse": ["Safety", 250],
     "xstest-should-respond": ["Safety", 154],
-    "donotanswer": ["Safety", 136],
+    donotanswer: ["Safety", 136],
     "math-prm": ["Reasoning", 984],
     "hep-cpp": ["Reasoning", 164],
     "hep-go": ["Reasoning", 164],

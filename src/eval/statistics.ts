@@ -40,10 +40,10 @@ export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
 export function averageRanks(values: ArrayLike<number>): number[] {
     const order = Array.from({ length: values.length }, (_, i) => i).sort((i, j) => values[i]! - values[j]!);
     const ranks = new Array<number>(values.length);
-    for (let start = 0; start < order.length;) {
+    for (let start = 0; start < order.length; ) {
         let end = start + 1;
         while (end < order.length && values[order[end]!] === values[order[start]!]) end++;
-        const rank = (start + 1 + end) / 2;   // mean of ranks start+1 .. end
+        const rank = (start + 1 + end) / 2; // mean of ranks start+1 .. end
         for (let k = start; k < end; k++) ranks[order[k]!] = rank;
         start = end;
     }
@@ -89,8 +89,12 @@ export function isCorrect(chosen: number, rejected: number): boolean {
 }
 
 /** Indices of the pairs whose order (chosen > rejected) differs between two models. */
-export function flippedPairs(referenceChosen: ArrayLike<number>, referenceRejected: ArrayLike<number>,
-    otherChosen: ArrayLike<number>, otherRejected: ArrayLike<number>): number[] {
+export function flippedPairs(
+    referenceChosen: ArrayLike<number>,
+    referenceRejected: ArrayLike<number>,
+    otherChosen: ArrayLike<number>,
+    otherRejected: ArrayLike<number>,
+): number[] {
     checkLengths(referenceChosen, referenceRejected);
     checkLengths(referenceChosen, otherChosen);
     checkLengths(otherChosen, otherRejected);

@@ -42,7 +42,12 @@ export function sweepTypes(types: readonly string[]): string[] {
 }
 
 /** Quantizes `reference` to each of `types`, evaluates all of them on `pairs`, and removes the quantized files. */
-export async function quantizationSweep(reference: string, types: readonly string[], pairs: readonly PreferencePair[], options: SweepOptions = {}): Promise<EvalReport> {
+export async function quantizationSweep(
+    reference: string,
+    types: readonly string[],
+    pairs: readonly PreferencePair[],
+    options: SweepOptions = {},
+): Promise<EvalReport> {
     const names = sweepTypes(types);
     const dir = fs.mkdtempSync(path.join(options.tempDir ?? os.tmpdir(), "llama-reward-sweep-"));
     try {

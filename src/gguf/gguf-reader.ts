@@ -156,7 +156,10 @@ class ChunkedReader {
         const at = this.position;
         const v = this.u64(what);
         if (v > BigInt(max)) {
-            throw corrupt(this.path, `${what} ${v} at offset ${at} is implausible: the file (${this.fileSize} bytes) cannot hold it (truncated or corrupt)`);
+            throw corrupt(
+                this.path,
+                `${what} ${v} at offset ${at} is implausible: the file (${this.fileSize} bytes) cannot hold it (truncated or corrupt)`,
+            );
         }
         return Number(v);
     }
@@ -196,19 +199,32 @@ function openForReading(path: string): { fd: number; fileSize: number } {
 
 function readScalar(r: ChunkedReader, type: GgufValueType, what: string): GgufValue {
     switch (type) {
-        case GgufValueType.UINT8: return r.u8(what);
-        case GgufValueType.INT8: return r.i8(what);
-        case GgufValueType.UINT16: return r.u16(what);
-        case GgufValueType.INT16: return r.i16(what);
-        case GgufValueType.UINT32: return r.u32(what);
-        case GgufValueType.INT32: return r.i32(what);
-        case GgufValueType.FLOAT32: return r.f32(what);
-        case GgufValueType.BOOL: return r.u8(what) !== 0;
-        case GgufValueType.STRING: return r.string(what);
-        case GgufValueType.UINT64: return r.u64(what);
-        case GgufValueType.INT64: return r.i64(what);
-        case GgufValueType.FLOAT64: return r.f64(what);
-        default: throw new Error(`not a scalar type ${type}`);
+        case GgufValueType.UINT8:
+            return r.u8(what);
+        case GgufValueType.INT8:
+            return r.i8(what);
+        case GgufValueType.UINT16:
+            return r.u16(what);
+        case GgufValueType.INT16:
+            return r.i16(what);
+        case GgufValueType.UINT32:
+            return r.u32(what);
+        case GgufValueType.INT32:
+            return r.i32(what);
+        case GgufValueType.FLOAT32:
+            return r.f32(what);
+        case GgufValueType.BOOL:
+            return r.u8(what) !== 0;
+        case GgufValueType.STRING:
+            return r.string(what);
+        case GgufValueType.UINT64:
+            return r.u64(what);
+        case GgufValueType.INT64:
+            return r.i64(what);
+        case GgufValueType.FLOAT64:
+            return r.f64(what);
+        default:
+            throw new Error(`not a scalar type ${type}`);
     }
 }
 
@@ -233,8 +249,8 @@ function readElementType(r: ChunkedReader, path: string, what: string): GgufValu
 /** The part of an array after its element type: u64 count, then the elements. */
 function readArrayBody(r: ChunkedReader, path: string, elementType: GgufValueType, what: string, depth: number): GgufValue[] {
     if (depth > 8) throw corrupt(path, `arrays nested too deeply in ${what}`);
-    const minElementBytes = elementType === GgufValueType.STRING ? 8
-        : elementType === GgufValueType.ARRAY ? 12 : GGUF_SCALAR_SIZE[elementType]!;
+    const minElementBytes =
+        elementType === GgufValueType.STRING ? 8 : elementType === GgufValueType.ARRAY ? 12 : GGUF_SCALAR_SIZE[elementType]!;
     const n = r.count(`${what} element count`, Math.floor(r.remaining / minElementBytes));
     const values: GgufValue[] = new Array(n);
     for (let i = 0; i < n; i++) values[i] = readValue(r, path, elementType, what, depth + 1);
@@ -262,12 +278,18 @@ function parseHeader(fd: number, path: string, fileSize: number): GgufHeader {
     const r = new ChunkedReader(fd, path, fileSize);
     const magic = r.u32("magic");
     if (magic !== GGUF_MAGIC) {
-        throw new RewardModelError("ERR_NOT_GGUF", `Not a GGUF file: ${path} (magic 0x${magic.toString(16).padStart(8, "0")}, expected "GGUF")`);
+        throw new RewardModelError(
+            "ERR_NOT_GGUF",
+            `Not a GGUF file: ${path} (magic 0x${magic.toString(16).padStart(8, "0")}, expected "GGUF")`,
+        );
     }
     const version = r.u32("version");
     if (!GGUF_SUPPORTED_VERSIONS.includes(version)) {
         const hint = version > 0xffff && (version & 0xffff) === 0 ? " (big-endian files are not supported)" : "";
-        throw new RewardModelError("ERR_NOT_GGUF", `Unsupported GGUF version ${version} in ${path}${hint}; versions ${GGUF_SUPPORTED_VERSIONS.join(" and ")} are supported`);
+        throw new RewardModelError(
+            "ERR_NOT_GGUF",
+            `Unsupported GGUF version ${version} in ${path}${hint}; versions ${GGUF_SUPPORTED_VERSIONS.join(" and ")} are supported`,
+        );
     }
 
     const tensorCount = r.count("tensor count", Math.floor((fileSize - 24) / MIN_TENSOR_INFO_BYTES));
@@ -294,7 +316,12 @@ function parseHeader(fd: number, path: string, fileSize: number): GgufHeader {
     let alignment = GGUF_DEFAULT_ALIGNMENT;
     if (metadata.has("general.alignment")) {
         const a = metadata.get("general.alignment");
-        if (metadataTypes.get("general.alignment")!.type !== GgufValueType.UINT32 || typeof a !== "number" || a === 0 || (a & (a - 1)) !== 0) {
+        if (
+            metadataTypes.get("general.alignment")!.type !== GgufValueType.UINT32 ||
+            typeof a !== "number" ||
+            a === 0 ||
+            (a & (a - 1)) !== 0
+        ) {
             throw corrupt(path, `general.alignment must be a u32 power of two, got ${String(a)}`);
         }
         alignment = a;

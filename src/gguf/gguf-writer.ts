@@ -51,16 +51,46 @@ class ByteSink {
         this.total += n;
     }
 
-    u8(v: number): void { this.reserve(1).writeUInt8(v, this.used); this.advance(1); }
-    i8(v: number): void { this.reserve(1).writeInt8(v, this.used); this.advance(1); }
-    u16(v: number): void { this.reserve(2).writeUInt16LE(v, this.used); this.advance(2); }
-    i16(v: number): void { this.reserve(2).writeInt16LE(v, this.used); this.advance(2); }
-    u32(v: number): void { this.reserve(4).writeUInt32LE(v, this.used); this.advance(4); }
-    i32(v: number): void { this.reserve(4).writeInt32LE(v, this.used); this.advance(4); }
-    f32(v: number): void { this.reserve(4).writeFloatLE(v, this.used); this.advance(4); }
-    f64(v: number): void { this.reserve(8).writeDoubleLE(v, this.used); this.advance(8); }
-    u64(v: bigint): void { this.reserve(8).writeBigUInt64LE(v, this.used); this.advance(8); }
-    i64(v: bigint): void { this.reserve(8).writeBigInt64LE(v, this.used); this.advance(8); }
+    u8(v: number): void {
+        this.reserve(1).writeUInt8(v, this.used);
+        this.advance(1);
+    }
+    i8(v: number): void {
+        this.reserve(1).writeInt8(v, this.used);
+        this.advance(1);
+    }
+    u16(v: number): void {
+        this.reserve(2).writeUInt16LE(v, this.used);
+        this.advance(2);
+    }
+    i16(v: number): void {
+        this.reserve(2).writeInt16LE(v, this.used);
+        this.advance(2);
+    }
+    u32(v: number): void {
+        this.reserve(4).writeUInt32LE(v, this.used);
+        this.advance(4);
+    }
+    i32(v: number): void {
+        this.reserve(4).writeInt32LE(v, this.used);
+        this.advance(4);
+    }
+    f32(v: number): void {
+        this.reserve(4).writeFloatLE(v, this.used);
+        this.advance(4);
+    }
+    f64(v: number): void {
+        this.reserve(8).writeDoubleLE(v, this.used);
+        this.advance(8);
+    }
+    u64(v: bigint): void {
+        this.reserve(8).writeBigUInt64LE(v, this.used);
+        this.advance(8);
+    }
+    i64(v: bigint): void {
+        this.reserve(8).writeBigInt64LE(v, this.used);
+        this.advance(8);
+    }
 
     string(s: string): void {
         const bytes = Buffer.from(s, "utf8");
@@ -160,13 +190,27 @@ export class GgufWriter {
         return this;
     }
 
-    addString(key: string, value: string): this { return this.addKv(key, GgufValueType.STRING, value); }
-    addU32(key: string, value: number): this { return this.addKv(key, GgufValueType.UINT32, value); }
-    addI32(key: string, value: number): this { return this.addKv(key, GgufValueType.INT32, value); }
-    addU64(key: string, value: bigint | number): this { return this.addKv(key, GgufValueType.UINT64, value); }
-    addF32(key: string, value: number): this { return this.addKv(key, GgufValueType.FLOAT32, value); }
-    addF64(key: string, value: number): this { return this.addKv(key, GgufValueType.FLOAT64, value); }
-    addBool(key: string, value: boolean): this { return this.addKv(key, GgufValueType.BOOL, value); }
+    addString(key: string, value: string): this {
+        return this.addKv(key, GgufValueType.STRING, value);
+    }
+    addU32(key: string, value: number): this {
+        return this.addKv(key, GgufValueType.UINT32, value);
+    }
+    addI32(key: string, value: number): this {
+        return this.addKv(key, GgufValueType.INT32, value);
+    }
+    addU64(key: string, value: bigint | number): this {
+        return this.addKv(key, GgufValueType.UINT64, value);
+    }
+    addF32(key: string, value: number): this {
+        return this.addKv(key, GgufValueType.FLOAT32, value);
+    }
+    addF64(key: string, value: number): this {
+        return this.addKv(key, GgufValueType.FLOAT64, value);
+    }
+    addBool(key: string, value: boolean): this {
+        return this.addKv(key, GgufValueType.BOOL, value);
+    }
     addStringArray(key: string, values: readonly string[]): this {
         return this.addKv(key, GgufValueType.ARRAY, [...values], GgufValueType.STRING);
     }
@@ -183,16 +227,36 @@ export class GgufWriter {
     private writeValue(type: GgufValueType, value: GgufValue, what: string, elementType?: GgufValueType): void {
         const k = this.kv;
         switch (type) {
-            case GgufValueType.UINT8: k.u8(asNumber(value, what)); return;
-            case GgufValueType.INT8: k.i8(asNumber(value, what)); return;
-            case GgufValueType.UINT16: k.u16(asNumber(value, what)); return;
-            case GgufValueType.INT16: k.i16(asNumber(value, what)); return;
-            case GgufValueType.UINT32: k.u32(asNumber(value, what)); return;
-            case GgufValueType.INT32: k.i32(asNumber(value, what)); return;
-            case GgufValueType.FLOAT32: k.f32(asNumber(value, what)); return;
-            case GgufValueType.FLOAT64: k.f64(asNumber(value, what)); return;
-            case GgufValueType.UINT64: k.u64(asBigInt(value, what)); return;
-            case GgufValueType.INT64: k.i64(asBigInt(value, what)); return;
+            case GgufValueType.UINT8:
+                k.u8(asNumber(value, what));
+                return;
+            case GgufValueType.INT8:
+                k.i8(asNumber(value, what));
+                return;
+            case GgufValueType.UINT16:
+                k.u16(asNumber(value, what));
+                return;
+            case GgufValueType.INT16:
+                k.i16(asNumber(value, what));
+                return;
+            case GgufValueType.UINT32:
+                k.u32(asNumber(value, what));
+                return;
+            case GgufValueType.INT32:
+                k.i32(asNumber(value, what));
+                return;
+            case GgufValueType.FLOAT32:
+                k.f32(asNumber(value, what));
+                return;
+            case GgufValueType.FLOAT64:
+                k.f64(asNumber(value, what));
+                return;
+            case GgufValueType.UINT64:
+                k.u64(asBigInt(value, what));
+                return;
+            case GgufValueType.INT64:
+                k.i64(asBigInt(value, what));
+                return;
             case GgufValueType.BOOL:
                 if (typeof value !== "boolean") throw misuse(`${what} must be a boolean`);
                 k.u8(value ? 1 : 0);
@@ -305,8 +369,7 @@ export class GgufWriter {
     finish(): void {
         this.expectState("data", "finish");
         const last = this.tensors.length - 1;
-        const complete = this.tensors.length === 0
-            || (this.tensorIndex === last && this.tensorWritten === this.tensors[last]!.byteSize);
+        const complete = this.tensors.length === 0 || (this.tensorIndex === last && this.tensorWritten === this.tensors[last]!.byteSize);
         if (!complete) {
             const t = this.tensors[this.tensorIndex]!;
             const missing = this.tensorWritten === t.byteSize ? this.tensors[this.tensorIndex + 1]! : t;
@@ -329,7 +392,11 @@ export class GgufWriter {
         if (this.state === "finished") return;
         this.state = "aborted";
         if (this.fd !== undefined) {
-            try { fs.closeSync(this.fd); } catch { /* already closed */ }
+            try {
+                fs.closeSync(this.fd);
+            } catch {
+                /* already closed */
+            }
             this.fd = undefined;
         }
         fs.rmSync(this.tmpPath, { force: true });

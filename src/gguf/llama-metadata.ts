@@ -42,8 +42,12 @@ export interface RewardModelIdentity {
 }
 
 /** Writes the model's general.* keys, the llama hyperparameters and the reward head's pooling and labels. */
-export function writeLlamaRewardMetadata(w: GgufWriter, id: RewardModelIdentity, hp: LlamaHyperparameters,
-    labels: readonly string[]): void {
+export function writeLlamaRewardMetadata(
+    w: GgufWriter,
+    id: RewardModelIdentity,
+    hp: LlamaHyperparameters,
+    labels: readonly string[],
+): void {
     w.addString("general.architecture", "llama");
     if (id.type !== undefined) w.addString("general.type", id.type);
     w.addString("general.name", id.name);

@@ -37,7 +37,11 @@ export function validateMessages(messages: unknown, where = "messages"): asserts
 export class ChatTemplate {
     private readonly template: Template;
 
-    constructor(readonly source: string, private readonly bosToken: string, private readonly eosToken: string) {
+    constructor(
+        readonly source: string,
+        private readonly bosToken: string,
+        private readonly eosToken: string,
+    ) {
         try {
             this.template = new Template(source);
         } catch (cause) {

@@ -50,20 +50,37 @@ export interface CpuReport {
 }
 
 const NONE: CpuFeatureFlags = {
-    avx2: null, avx512: null, avx512Bf16: null, vnni: null, amxBf16: null, amxInt8: null,
-    neon: null, dotprod: null, armBf16: null, i8mm: null,
+    avx2: null,
+    avx512: null,
+    avx512Bf16: null,
+    vnni: null,
+    amxBf16: null,
+    amxInt8: null,
+    neon: null,
+    dotprod: null,
+    armBf16: null,
+    i8mm: null,
 };
 
 /** Feature flags from the text of Linux's /proc/cpuinfo (x86 "flags" or Arm "Features" line). */
 export function parseCpuinfo(text: string, arch: string): CpuFeatureFlags {
     const line = text.split("\n").find((l) => /^(flags|Features)\s*:/.test(l));
     if (line === undefined) return { ...NONE };
-    const f = new Set(line.slice(line.indexOf(":") + 1).trim().split(/\s+/));
+    const f = new Set(
+        line
+            .slice(line.indexOf(":") + 1)
+            .trim()
+            .split(/\s+/),
+    );
     if (arch === "x64" || arch === "ia32") {
         return {
             ...NONE,
-            avx2: f.has("avx2"), avx512: f.has("avx512f"), avx512Bf16: f.has("avx512_bf16"),
-            vnni: f.has("avx512_vnni") || f.has("avx_vnni"), amxBf16: f.has("amx_bf16"), amxInt8: f.has("amx_int8"),
+            avx2: f.has("avx2"),
+            avx512: f.has("avx512f"),
+            avx512Bf16: f.has("avx512_bf16"),
+            vnni: f.has("avx512_vnni") || f.has("avx_vnni"),
+            amxBf16: f.has("amx_bf16"),
+            amxInt8: f.has("amx_int8"),
         };
     }
     if (arch === "arm64" || arch === "arm") {
@@ -79,8 +96,13 @@ export function parseSysctl(text: string, arch: string): CpuFeatureFlags {
         return { ...NONE, neon: true, dotprod: on("arm.FEAT_DotProd"), armBf16: on("arm.FEAT_BF16"), i8mm: on("arm.FEAT_I8MM") };
     }
     return {
-        ...NONE, avx2: on("avx2_0"), avx512: on("avx512f"), avx512Bf16: false, vnni: on("avx512vnni"),
-        amxBf16: false, amxInt8: false,
+        ...NONE,
+        avx2: on("avx2_0"),
+        avx512: on("avx512f"),
+        avx512Bf16: false,
+        vnni: on("avx512vnni"),
+        amxBf16: false,
+        amxInt8: false,
     };
 }
 
@@ -108,13 +130,19 @@ export interface RecommendationInput {
  */
 export function recommendFileType(input: RecommendationInput): FileTypeRecommendation {
     const has = (feature: string): boolean => input.build.includes(feature);
-    const tight = { fileType: "Q8_0" as const, reason: "half the memory of BF16, rewards within quantization noise; Q4_K_M if even that does not fit" };
+    const tight = {
+        fileType: "Q8_0" as const,
+        reason: "half the memory of BF16, rewards within quantization noise; Q4_K_M if even that does not fit",
+    };
     const x86 = input.arch === "x64" || input.arch === "ia32";
     if (x86 && input.bf16OnAmx) {
         return {
             fileType: "BF16",
             reason: "this CPU has AMX-BF16 and llama-reward multiplies BF16 weights on its tiles: BF16 scores fastest and is the checkpoint's own precision",
-            ifMemoryIsTight: { fileType: "Q8_0", reason: "half the memory of BF16, on the AMX int8 tiles; Q4_K_M if even that does not fit" },
+            ifMemoryIsTight: {
+                fileType: "Q8_0",
+                reason: "half the memory of BF16, on the AMX int8 tiles; Q4_K_M if even that does not fit",
+            },
         };
     }
     if (x86 && has("AMX_INT8") && input.cpu.amxInt8 !== false) {
@@ -162,5 +190,12 @@ export function cpuReport(systemInfoLine: string, bf16OnAmx: boolean): CpuReport
     const arch = process.arch;
     const cpu = readCpuFlags(arch);
     const build = parseSystemInfo(systemInfoLine);
-    return { arch, model: os.cpus()[0]?.model.trim() ?? "unknown", cpu, build, bf16OnAmx, recommendation: recommendFileType({ arch, cpu, build, bf16OnAmx }) };
+    return {
+        arch,
+        model: os.cpus()[0]?.model.trim() ?? "unknown",
+        cpu,
+        build,
+        bf16OnAmx,
+        recommendation: recommendFileType({ arch, cpu, build, bf16OnAmx }),
+    };
 }

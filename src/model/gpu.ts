@@ -48,16 +48,25 @@ export function unavailableReason(backend: GpuBackend, env: GpuEnvironment): str
         return `the ${registry} backend found no device (is the ${backend === "cuda" ? "NVIDIA driver" : "GPU driver"} installed?)`;
     }
     const failures = env.status.failures.filter((f) => f.backend === backend);
-    if (failures.length > 0) return `${failures.map((f) => `${f.library} did not load: ${f.error}`).join("; ")}${backend === "cuda"
-        ? " (install the NVIDIA driver and the CUDA runtime with cuBLAS it names)"
-        : backend === "vulkan" ? " (install the Vulkan loader, libvulkan1, and a Vulkan driver)" : ""}`;
+    if (failures.length > 0)
+        return `${failures.map((f) => `${f.library} did not load: ${f.error}`).join("; ")}${
+            backend === "cuda"
+                ? " (install the NVIDIA driver and the CUDA runtime with cuBLAS it names)"
+                : backend === "vulkan"
+                  ? " (install the Vulkan loader, libvulkan1, and a Vulkan driver)"
+                  : ""
+        }`;
     if (!env.status.dynamicBackends) {
-        return `this source build has no ${registry} backend compiled in; rebuild with LLAMA_REWARD_GPU=${backend} ` +
-            "(`npx llama-reward build`), or use the prebuilt binaries, which load GPU backends at run time";
+        return (
+            `this source build has no ${registry} backend compiled in; rebuild with LLAMA_REWARD_GPU=${backend} ` +
+            "(`npx llama-reward build`), or use the prebuilt binaries, which load GPU backends at run time"
+        );
     }
     if (backend === "cuda") {
-        return `the CUDA backend is not installed: add @node-llama-cpp/${env.platform}-${env.arch}-cuda@${env.status.ggmlPackageVersion} ` +
-            "(and -cuda-ext for CUDA 12 runtimes) to your project";
+        return (
+            `the CUDA backend is not installed: add @node-llama-cpp/${env.platform}-${env.arch}-cuda@${env.status.ggmlPackageVersion} ` +
+            "(and -cuda-ext for CUDA 12 runtimes) to your project"
+        );
     }
     return `no ${registry} backend library was found next to the addon`;
 }
@@ -70,9 +79,12 @@ export function unavailableReason(backend: GpuBackend, env: GpuEnvironment): str
  */
 export function selectGpu(option: GpuOption, env: GpuEnvironment): GpuSelection {
     if (option === false) return { backend: null, devices: [] };
-    const order: GpuBackend[] = option === "auto"
-        ? (env.platform === "darwin" && env.arch === "arm64" ? ["metal", "cuda", "vulkan"] : ["cuda", "vulkan", "metal"])
-        : [option];
+    const order: GpuBackend[] =
+        option === "auto"
+            ? env.platform === "darwin" && env.arch === "arm64"
+                ? ["metal", "cuda", "vulkan"]
+                : ["cuda", "vulkan", "metal"]
+            : [option];
     for (const backend of order) {
         const devices = gpuDevicesOf(backend, env.devices);
         if (devices.length > 0) return { backend, devices: devices.map((d) => d.name) };

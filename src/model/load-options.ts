@@ -75,8 +75,22 @@ export interface ResolvedLoadOptions {
     reproducible: boolean;
 }
 
-const knownOptions = new Set(["threads", "contextSize", "batchSize", "parallel", "gpuLayers", "gpu", "flashAttention",
-    "kvCacheType", "bos", "truncation", "useMmap", "reproducible", "signal", "onProgress"]);
+const knownOptions = new Set([
+    "threads",
+    "contextSize",
+    "batchSize",
+    "parallel",
+    "gpuLayers",
+    "gpu",
+    "flashAttention",
+    "kvCacheType",
+    "bos",
+    "truncation",
+    "useMmap",
+    "reproducible",
+    "signal",
+    "onProgress",
+]);
 
 function invalid(message: string): never {
     throw new RewardModelError("ERR_INVALID_OPTION", message);
@@ -131,7 +145,16 @@ export function resolveLoadOptions(options: LoadOptions | undefined, trainContex
     if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) invalid("signal must be an AbortSignal");
     if (o.onProgress !== undefined && typeof o.onProgress !== "function") invalid("onProgress must be a function");
     return {
-        threads, contextSize, batchSize, parallel, gpuLayers, gpu, flashAttention, kvCacheType, bos, truncation,
+        threads,
+        contextSize,
+        batchSize,
+        parallel,
+        gpuLayers,
+        gpu,
+        flashAttention,
+        kvCacheType,
+        bos,
+        truncation,
         useMmap: o.useMmap === undefined ? true : (o.useMmap as boolean),
         reproducible: o.reproducible === true,
     };
@@ -151,7 +174,12 @@ export function resolveLoadOptions(options: LoadOptions | undefined, trainContex
  * conversation with head size 8), and with an F32 cache, which flash
  * attention would round to F16. A q8_0 cache needs it on.
  */
-export function flashAttentionMode(setting: boolean | "auto", layersOnGpu: boolean, kvCacheType: KvCacheType, headSize: number): "on" | "off" | "auto" {
+export function flashAttentionMode(
+    setting: boolean | "auto",
+    layersOnGpu: boolean,
+    kvCacheType: KvCacheType,
+    headSize: number,
+): "on" | "off" | "auto" {
     if (setting !== "auto") return setting ? "on" : "off";
     if (layersOnGpu) return "auto";
     if (kvCacheType === "q8_0") return "on";

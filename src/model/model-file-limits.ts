@@ -19,7 +19,13 @@ const MAX_EXPERTS = 1024;
  * first decode.
  */
 const NON_WEIGHT_TYPES: ReadonlySet<number> = new Set([
-    GgmlType.Q8_1, GgmlType.Q8_K, GgmlType.I8, GgmlType.I16, GgmlType.I32, GgmlType.I64, GgmlType.F64,
+    GgmlType.Q8_1,
+    GgmlType.Q8_K,
+    GgmlType.I8,
+    GgmlType.I16,
+    GgmlType.I32,
+    GgmlType.I64,
+    GgmlType.F64,
 ]);
 
 /** The values llama.cpp's llama_rope_scaling_type_from_string accepts. */
@@ -76,13 +82,22 @@ export function checkHyperparameters(path: string, header: GgufHeader, arch: str
     const used = maxOf(m.get(`${arch}.expert_used_count`)) ?? 0;
     const groups = integer(m.get(`${arch}.expert_group_count`)) ?? 0;
     const groupsUsed = integer(m.get(`${arch}.expert_group_used_count`)) ?? 0;
-    const expertsOk = experts === 0
-        ? used === 0 && groups === 0
-        : experts > 0 && experts <= MAX_EXPERTS && used > 0 && used <= experts && groups >= 0 && groups < experts
-            && (groups <= 1 || (experts % groups === 0 && groupsUsed > 0 && groupsUsed < groups));
+    const expertsOk =
+        experts === 0
+            ? used === 0 && groups === 0
+            : experts > 0 &&
+              experts <= MAX_EXPERTS &&
+              used > 0 &&
+              used <= experts &&
+              groups >= 0 &&
+              groups < experts &&
+              (groups <= 1 || (experts % groups === 0 && groupsUsed > 0 && groupsUsed < groups));
     if (!expertsOk) {
-        throw corrupt(path, `inconsistent mixture-of-experts counts (expert_count ${experts}, expert_used_count ${used}, ` +
-            `expert_group_count ${groups}, expert_group_used_count ${groupsUsed})`);
+        throw corrupt(
+            path,
+            `inconsistent mixture-of-experts counts (expert_count ${experts}, expert_used_count ${used}, ` +
+                `expert_group_count ${groups}, expert_group_used_count ${groupsUsed})`,
+        );
     }
 
     // ggml's norm kernels assert eps >= 0 on every decode
@@ -110,7 +125,7 @@ export function checkTokenizer(path: string, header: GgufHeader): void {
     if (!Array.isArray(tokens) || header.metadataTypes.get("tokenizer.ggml.tokens")?.elementType !== GgufValueType.STRING) return;
     const seen = new Set<string>();
     tokens.forEach((t, id) => {
-        const text = t === "" ? `[EMPTY_${id}]` : t as string;
+        const text = t === "" ? `[EMPTY_${id}]` : (t as string);
         if (seen.has(text)) throw corrupt(path, `tokenizer.ggml.tokens lists ${JSON.stringify(text.slice(0, 40))} twice (token ${id})`);
         seen.add(text);
     });

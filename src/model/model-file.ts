@@ -26,14 +26,16 @@ function numberOf(header: GgufHeader, key: string): number | undefined {
 }
 
 export function inspectRewardModelFile(path: string): RewardModelFile {
-    const header = readGgufHeader(path);   // ERR_MODEL_NOT_FOUND, ERR_NOT_GGUF, ERR_CORRUPT_MODEL
+    const header = readGgufHeader(path); // ERR_MODEL_NOT_FOUND, ERR_NOT_GGUF, ERR_CORRUPT_MODEL
     const architecture = header.metadata.get("general.architecture");
     if (typeof architecture !== "string") {
         throw new RewardModelError("ERR_CORRUPT_MODEL", `${path} has no general.architecture`);
     }
     if (!(supportedArchitectures as readonly string[]).includes(architecture)) {
-        throw new RewardModelError("ERR_UNSUPPORTED_ARCHITECTURE",
-            `${path} is a "${architecture}" model; llama-reward runs ${supportedArchitectures.join(", ")} reward models`);
+        throw new RewardModelError(
+            "ERR_UNSUPPORTED_ARCHITECTURE",
+            `${path} is a "${architecture}" model; llama-reward runs ${supportedArchitectures.join(", ")} reward models`,
+        );
     }
     const embeddingSize = numberOf(header, `${architecture}.embedding_length`);
     if (embeddingSize === undefined) {
@@ -42,21 +44,27 @@ export function inspectRewardModelFile(path: string): RewardModelFile {
     const head = header.tensors.find((t) => t.name === "cls.output.weight");
     if (!head) {
         const hasLmHead = header.tensors.some((t) => t.name === "output.weight");
-        throw new RewardModelError("ERR_NO_REWARD_HEAD",
+        throw new RewardModelError(
+            "ERR_NO_REWARD_HEAD",
             `${path} has no reward head (cls.output.weight)` +
-            (hasLmHead ? "; it looks like a language model, not a reward model" : "") +
-            ". Convert a sequence-classification checkpoint with `llama-reward convert`.");
+                (hasLmHead ? "; it looks like a language model, not a reward model" : "") +
+                ". Convert a sequence-classification checkpoint with `llama-reward convert`.",
+        );
     }
     const labels = header.metadata.get(`${architecture}.classifier.output_labels`);
     const labelCount = Array.isArray(labels) && labels.length > 0 ? labels.length : 1;
     if (head.shape.length < 1 || head.shape[0] !== embeddingSize || (head.shape[1] ?? 1) !== labelCount) {
-        throw new RewardModelError("ERR_CORRUPT_MODEL",
-            `${path}: cls.output.weight has shape [${head.shape.join(", ")}], expected [${embeddingSize}, ${labelCount}]`);
+        throw new RewardModelError(
+            "ERR_CORRUPT_MODEL",
+            `${path}: cls.output.weight has shape [${head.shape.join(", ")}], expected [${embeddingSize}, ${labelCount}]`,
+        );
     }
     const bias = header.tensors.find((t) => t.name === "cls.output.bias");
-    if (bias && (bias.shape[0] !== labelCount)) {
-        throw new RewardModelError("ERR_CORRUPT_MODEL",
-            `${path}: cls.output.bias has shape [${bias.shape.join(", ")}], expected [${labelCount}]`);
+    if (bias && bias.shape[0] !== labelCount) {
+        throw new RewardModelError(
+            "ERR_CORRUPT_MODEL",
+            `${path}: cls.output.bias has shape [${bias.shape.join(", ")}], expected [${labelCount}]`,
+        );
     }
     // what llama.cpp would assert on (abort) or crash over in a kernel: see model-file-limits.ts
     checkHyperparameters(path, header, architecture);

@@ -100,7 +100,10 @@ export class RewardModel implements AsyncDisposable {
         this.options = options;
         const c = context.info();
         this.scheduler = new Scheduler(context, {
-            contextSize: c.contextSize, batchSize: c.batchSize, parallel: c.parallel, labelCount: c.labelCount,
+            contextSize: c.contextSize,
+            batchSize: c.batchSize,
+            parallel: c.parallel,
+            labelCount: c.labelCount,
             reproducible: options.reproducible,
         });
         this.template = new ChatTemplate(info.chatTemplate, native.tokenText(info.bosToken), native.tokenText(info.eosToken));
@@ -120,17 +123,29 @@ export class RewardModel implements AsyncDisposable {
         const { signal, onProgress } = options;
         if (signal?.aborted) throw abortedError(signal, "loading");
         const { addon, backends } = loadedAddon();
-        const gpu = selectGpu(resolved.gpu, { devices: addon.backendDevices(), status: backends, platform: process.platform, arch: process.arch });
+        const gpu = selectGpu(resolved.gpu, {
+            devices: addon.backendDevices(),
+            status: backends,
+            platform: process.platform,
+            arch: process.arch,
+        });
         const abortFlag = new Int32Array(1);
-        const onAbort = () => { abortFlag[0] = 1; };
+        const onAbort = () => {
+            abortFlag[0] = 1;
+        };
         signal?.addEventListener("abort", onAbort, { once: true });
         let native: NativeModel;
         try {
-            native = await addon.loadModel(path, {
-                gpuLayers: resolved.gpuLayers === "max" ? -1 : resolved.gpuLayers,
-                useMmap: resolved.useMmap,
-                devices: gpu.devices,
-            }, abortFlag, onProgress ? (progress) => onProgress({ progress }) : undefined);
+            native = await addon.loadModel(
+                path,
+                {
+                    gpuLayers: resolved.gpuLayers === "max" ? -1 : resolved.gpuLayers,
+                    useMmap: resolved.useMmap,
+                    devices: gpu.devices,
+                },
+                abortFlag,
+                onProgress ? (progress) => onProgress({ progress }) : undefined,
+            );
         } catch (error) {
             throw fromNativeError(error, "ERR_LOAD_FAILED");
         } finally {
@@ -146,14 +161,23 @@ export class RewardModel implements AsyncDisposable {
             if (n.chatTemplate === null) {
                 throw new RewardModelError("ERR_TEMPLATE", `${path} has no tokenizer.chat_template; conversations cannot be rendered`);
             }
-            context = await native.createContext({
-                contextSize: resolved.contextSize,
-                batchSize: resolved.batchSize,
-                parallel: resolved.parallel,
-                threads: resolved.threads,
-                flashAttention: flashAttentionMode(resolved.flashAttention, layersOnGpu, resolved.kvCacheType, n.embeddingSize / n.headCount),
-                kvCacheType: resolved.kvCacheType,
-            }).catch((error: unknown) => { throw fromNativeError(error, "ERR_LOAD_FAILED"); });
+            context = await native
+                .createContext({
+                    contextSize: resolved.contextSize,
+                    batchSize: resolved.batchSize,
+                    parallel: resolved.parallel,
+                    threads: resolved.threads,
+                    flashAttention: flashAttentionMode(
+                        resolved.flashAttention,
+                        layersOnGpu,
+                        resolved.kvCacheType,
+                        n.embeddingSize / n.headCount,
+                    ),
+                    kvCacheType: resolved.kvCacheType,
+                })
+                .catch((error: unknown) => {
+                    throw fromNativeError(error, "ERR_LOAD_FAILED");
+                });
             const info: RewardModelInfo = {
                 architecture: n.architecture,
                 name: n.name,
@@ -249,7 +273,8 @@ export class RewardModel implements AsyncDisposable {
                 throw new RewardModelError("ERR_INVALID_MESSAGES", "responses must be an array of strings");
             }
             const tokens = responses.map((content, i) =>
-                this.conversationTokens([...prompt, { role: "assistant", content }], `responses[${i}]`));
+                this.conversationTokens([...prompt, { role: "assistant", content }], `responses[${i}]`),
+            );
             return (await this.scoreTokenLists(tokens, options)).map((v) => v[0]!);
         });
     }
@@ -262,14 +287,15 @@ export class RewardModel implements AsyncDisposable {
     async compare(a: ChatMessage[], b: ChatMessage[], options: CallOptions = {}): Promise<CompareResult> {
         validateMessages(a, "a");
         validateMessages(b, "b");
-        const [rewardA, rewardB] = await this.scoreBatch([a, b], { signal: options.signal }) as [number, number];
+        const [rewardA, rewardB] = (await this.scoreBatch([a, b], { signal: options.signal })) as [number, number];
         return { rewardA, rewardB, probability: preferenceProbability(rewardA, rewardB) };
     }
 
     /** The responses to `prompt` with their rewards, best first (ties keep input order); the prompt is decoded once. */
     async rank(prompt: ChatMessage[], responses: string[], options: BatchOptions = {}): Promise<RankedResponse[]> {
         const rewards = await this.scoreResponses(prompt, responses, options);
-        return rewards.map((reward, index) => ({ response: responses[index]!, reward, index }))
+        return rewards
+            .map((reward, index) => ({ response: responses[index]!, reward, index }))
             .sort((x, y) => y.reward - x.reward || x.index - y.index);
     }
 
@@ -365,9 +391,11 @@ export class RewardModel implements AsyncDisposable {
         const limit = this.info.contextSize;
         if (tokens.length <= limit) return tokens;
         if (this.options.truncation === "error") {
-            throw new RewardModelError("ERR_CONTEXT_OVERFLOW",
+            throw new RewardModelError(
+                "ERR_CONTEXT_OVERFLOW",
                 `the conversation has ${tokens.length} tokens but the context holds ${limit}; ` +
-                "load with a larger contextSize or truncation: \"left\"");
+                    'load with a larger contextSize or truncation: "left"',
+            );
         }
         // Keep the leading BOS tokens and the end of the conversation.
         const lead = Math.min(leadingBosCount(tokens, this.info.bosToken), limit - 1);
@@ -386,14 +414,18 @@ export class RewardModel implements AsyncDisposable {
         for (let i = 0; i < tokens.length; i++) {
             const t = tokens[i];
             if (typeof t !== "number" || !Number.isInteger(t) || t < 0 || t >= this.info.vocabSize) {
-                throw new RewardModelError("ERR_INVALID_TOKENS",
-                    `tokens[${i}] = ${String(t)} is not a token id (0..${this.info.vocabSize - 1})`);
+                throw new RewardModelError(
+                    "ERR_INVALID_TOKENS",
+                    `tokens[${i}] = ${String(t)} is not a token id (0..${this.info.vocabSize - 1})`,
+                );
             }
             out[i] = t;
         }
         if (out.length > this.info.contextSize) {
-            throw new RewardModelError("ERR_CONTEXT_OVERFLOW",
-                `the sequence has ${out.length} tokens but the context holds ${this.info.contextSize}`);
+            throw new RewardModelError(
+                "ERR_CONTEXT_OVERFLOW",
+                `the sequence has ${out.length} tokens but the context holds ${this.info.contextSize}`,
+            );
         }
         return out;
     }

@@ -30,7 +30,11 @@ export interface AddonInfo {
 export function addonInfo(): AddonInfo {
     const { addon, source, path, backends } = loadedAddon();
     return {
-        source, path, dynamicBackends: backends.dynamicBackends, registries: [...backends.registries], unavailable: [...backends.failures],
+        source,
+        path,
+        dynamicBackends: backends.dynamicBackends,
+        registries: [...backends.registries],
+        unavailable: [...backends.failures],
         // an addon built before the AMX kernel (an older platform package, LLAMA_REWARD_ADDON_PATH) lacks the export
         amxBf16: typeof addon.amxBf16 === "function" && addon.amxBf16(),
     };

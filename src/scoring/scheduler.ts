@@ -105,14 +105,21 @@ export class Scheduler {
     private steps = 0;
     private tokens = 0;
 
-    constructor(private readonly context: NativeContext, readonly limits: SchedulerLimits) {
+    constructor(
+        private readonly context: NativeContext,
+        readonly limits: SchedulerLimits,
+    ) {
         for (let s = limits.parallel - 1; s >= 0; s--) this.freeSlots.push(s);
     }
 
     get stats(): SchedulerStats {
         return {
-            steps: this.steps, tokens: this.tokens, queued: this.queue.length, active: this.admitted.length,
-            freeSlots: this.freeSlots.length, reservedCells: this.reservedCells,
+            steps: this.steps,
+            tokens: this.tokens,
+            queued: this.queue.length,
+            active: this.admitted.length,
+            freeSlots: this.freeSlots.length,
+            reservedCells: this.reservedCells,
         };
     }
 
@@ -132,7 +139,9 @@ export class Scheduler {
         const jobs: Job[] = [];
         const sharing = this.limits.parallel >= 2;
         const align = this.limits.reproducible ? this.limits.batchSize : 1;
-        const groups = sharing ? groupByPrefix(lists, { minShared: minSharedPrefix, align }) : lists.map((_, i) => ({ members: [i], prefixLength: 0 }));
+        const groups = sharing
+            ? groupByPrefix(lists, { minShared: minSharedPrefix, align })
+            : lists.map((_, i) => ({ members: [i], prefixLength: 0 }));
         for (const group of groups) {
             const member = (i: number) => lists[i] as Int32Array;
             if (group.prefixLength === 0 || group.members.length < 2) {
@@ -141,8 +150,18 @@ export class Scheduler {
             }
             const first = member(group.members[0] as number);
             const prefix = first.subarray(0, group.prefixLength);
-            for (const part of splitToFit(group.members, (i) => member(i).length - group.prefixLength, this.limits.contextSize - group.prefixLength)) {
-                jobs.push(this.groupJob(prefix, part.map((i) => ({ index: i, suffix: member(i).subarray(group.prefixLength) })), promises));
+            for (const part of splitToFit(
+                group.members,
+                (i) => member(i).length - group.prefixLength,
+                this.limits.contextSize - group.prefixLength,
+            )) {
+                jobs.push(
+                    this.groupJob(
+                        prefix,
+                        part.map((i) => ({ index: i, suffix: member(i).subarray(group.prefixLength) })),
+                        promises,
+                    ),
+                );
             }
         }
         this.attachSignal(signal, jobs);
@@ -201,9 +220,11 @@ export class Scheduler {
     private checkFits(length: number): void {
         if (length === 0) throw new RewardModelError("ERR_INVALID_TOKENS", "a sequence to score is empty");
         if (length > this.limits.contextSize) {
-            throw new RewardModelError("ERR_CONTEXT_OVERFLOW",
+            throw new RewardModelError(
+                "ERR_CONTEXT_OVERFLOW",
                 `the sequence has ${length} tokens but the context holds ${this.limits.contextSize}; ` +
-                "load with a larger contextSize or truncation: \"left\"");
+                    'load with a larger contextSize or truncation: "left"',
+            );
         }
     }
 
@@ -225,9 +246,17 @@ export class Scheduler {
         let open = requests.length;
         for (const r of requests) {
             const { resolve, reject } = r;
-            const done = () => { if (--open === 0) signal.removeEventListener("abort", onAbort); };
-            r.resolve = (v) => { done(); resolve(v); };
-            r.reject = (e) => { done(); reject(e); };
+            const done = () => {
+                if (--open === 0) signal.removeEventListener("abort", onAbort);
+            };
+            r.resolve = (v) => {
+                done();
+                resolve(v);
+            };
+            r.reject = (e) => {
+                done();
+                reject(e);
+            };
         }
     }
 
@@ -243,7 +272,7 @@ export class Scheduler {
         this.admitted.splice(i, 1);
         for (const seq of job.feeding) if (seq.slot >= 0) this.releaseSlot(seq.slot);
         if (job.prefixSlot >= 0 && !job.feeding.some((s) => s.slot === job.prefixSlot)) this.releaseSlot(job.prefixSlot);
-        for (const slot of job.idleSlots) this.freeSlots.push(slot);   // their KV removal is already queued
+        for (const slot of job.idleSlots) this.freeSlots.push(slot); // their KV removal is already queued
         job.feeding = [];
         job.idleSlots = [];
         job.prefixSlot = -1;
@@ -254,9 +283,15 @@ export class Scheduler {
     private admit(): void {
         while (this.queue.length > 0) {
             const job = this.queue[0] as Job;
-            const grant = slotsToGrant(job.demand, {
-                freeSlots: this.freeSlots.length, reservedCells: this.reservedCells, admittedJobs: this.admitted.length,
-            }, { contextSize: this.limits.contextSize, exclusive: this.limits.reproducible });
+            const grant = slotsToGrant(
+                job.demand,
+                {
+                    freeSlots: this.freeSlots.length,
+                    reservedCells: this.reservedCells,
+                    admittedJobs: this.admitted.length,
+                },
+                { contextSize: this.limits.contextSize, exclusive: this.limits.reproducible },
+            );
             if (grant === 0) return;
             this.queue.shift();
             this.reservedCells += job.demand.cells;
@@ -323,13 +358,20 @@ export class Scheduler {
             if (copies.length > before) copying.add(job);
         }
         const feeding = this.admitted.flatMap((job) => job.feeding.map((seq) => ({ job, seq })));
-        const step = packStep(feeding.map(({ seq }) => ({
-            tokens: seq.tokens, pos0: seq.pos0, fed: seq.fed, slot: seq.slot, wantsOutput: seq.request !== undefined,
-        })), {
-            batchSize: this.limits.batchSize,
-            maxSequences: this.limits.reproducible ? 1 : Number.POSITIVE_INFINITY,
-            alignChunks: this.limits.reproducible,
-        });
+        const step = packStep(
+            feeding.map(({ seq }) => ({
+                tokens: seq.tokens,
+                pos0: seq.pos0,
+                fed: seq.fed,
+                slot: seq.slot,
+                wantsOutput: seq.request !== undefined,
+            })),
+            {
+                batchSize: this.limits.batchSize,
+                maxSequences: this.limits.reproducible ? 1 : Number.POSITIVE_INFINITY,
+                alignChunks: this.limits.reproducible,
+            },
+        );
         if (step.tokens.length === 0) {
             if (this.queue.length > 0 || this.admitted.length > 0) this.failStalled();
             return;
@@ -349,8 +391,12 @@ export class Scheduler {
         let decoded: Promise<Float32Array>;
         try {
             decoded = this.context.decode({
-                remove: Int32Array.from(remove), copies: Int32Array.from(copies),
-                tokens: step.tokens, seqIds: step.seqIds, positions: step.positions, outputs: step.outputs,
+                remove: Int32Array.from(remove),
+                copies: Int32Array.from(copies),
+                tokens: step.tokens,
+                seqIds: step.seqIds,
+                positions: step.positions,
+                outputs: step.outputs,
             });
         } catch (error) {
             // Nothing of this step ran: its removals are still owed, and jobs whose KV copies were lost fail with it.
@@ -360,13 +406,15 @@ export class Scheduler {
         }
         this.steps++;
         this.tokens += step.tokens.length;
-        this.running = decoded.then(
-            (values) => this.onStepDone(finishing, values),
-            (error: unknown) => this.onStepFailed(inStep, error),
-        ).finally(() => {
-            this.running = undefined;
-            this.pump();
-        });
+        this.running = decoded
+            .then(
+                (values) => this.onStepDone(finishing, values),
+                (error: unknown) => this.onStepFailed(inStep, error),
+            )
+            .finally(() => {
+                this.running = undefined;
+                this.pump();
+            });
     }
 
     private onStepDone(finishing: { job: Job; seq: Sequence }[], values: Float32Array): void {
@@ -395,9 +443,12 @@ export class Scheduler {
 
     /** Unreachable while the admission invariant holds; never leave a caller waiting forever if it does not. */
     private failStalled(): void {
-        const error = () => new RewardModelError("ERR_INTERNAL",
-            `the scheduler cannot make progress (${this.queue.length} queued, ${this.admitted.length} admitted, ` +
-            `${this.freeSlots.length}/${this.limits.parallel} slots free, ${this.reservedCells} cells reserved); please report this`);
+        const error = () =>
+            new RewardModelError(
+                "ERR_INTERNAL",
+                `the scheduler cannot make progress (${this.queue.length} queued, ${this.admitted.length} admitted, ` +
+                    `${this.freeSlots.length}/${this.limits.parallel} slots free, ${this.reservedCells} cells reserved); please report this`,
+            );
         for (const job of [...this.queue.splice(0), ...this.admitted]) {
             job.cancelled = true;
             for (const r of job.requests) settle(r, error());

@@ -18,12 +18,16 @@ export class Admission {
     /** Reserves `n` sequences; returns the function that gives them back (idempotent). */
     acquire(n: number): () => void {
         if (n > this.maxQueue) {
-            throw new HttpError(413, "ERR_TOO_MANY_ITEMS",
-                `the request has ${n} sequences but the server queues at most ${this.maxQueue} (--max-queue)`);
+            throw new HttpError(
+                413,
+                "ERR_TOO_MANY_ITEMS",
+                `the request has ${n} sequences but the server queues at most ${this.maxQueue} (--max-queue)`,
+            );
         }
         if (this.depthNow + n > this.maxQueue) {
-            throw new HttpError(429, "ERR_QUEUE_FULL",
-                `the queue is full (${this.depthNow} of ${this.maxQueue} sequences); retry later`, { "Retry-After": "1" });
+            throw new HttpError(429, "ERR_QUEUE_FULL", `the queue is full (${this.depthNow} of ${this.maxQueue} sequences); retry later`, {
+                "Retry-After": "1",
+            });
         }
         this.depthNow += n;
         let released = false;

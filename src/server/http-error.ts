@@ -32,11 +32,16 @@ export class HttpError extends Error {
 
 function errorType(status: number): string {
     switch (status) {
-        case 401: return "authentication_error";
-        case 404: return "not_found_error";
-        case 429: return "rate_limit_error";
-        case 503: return "service_unavailable";
-        default: return status >= 500 ? "server_error" : "invalid_request_error";
+        case 401:
+            return "authentication_error";
+        case 404:
+            return "not_found_error";
+        case 429:
+            return "rate_limit_error";
+        case 503:
+            return "service_unavailable";
+        default:
+            return status >= 500 ? "server_error" : "invalid_request_error";
     }
 }
 
@@ -50,14 +55,19 @@ export function toHttpError(error: unknown): HttpError {
     if (error instanceof HttpError) return error;
     if (isRewardModelError(error)) {
         switch (error.code) {
-            case "ERR_CONTEXT_OVERFLOW": return new HttpError(413, error.code, error.message);
+            case "ERR_CONTEXT_OVERFLOW":
+                return new HttpError(413, error.code, error.message);
             case "ERR_INVALID_MESSAGES":
             case "ERR_INVALID_TOKENS":
             case "ERR_INVALID_OPTION":
-            case "ERR_TEMPLATE": return new HttpError(422, error.code, error.message);
-            case "ERR_ABORTED": return new HttpError(clientClosedStatus, error.code, error.message);
-            case "ERR_DISPOSED": return new HttpError(503, error.code, error.message);
-            default: return new HttpError(500, error.code, error.message);
+            case "ERR_TEMPLATE":
+                return new HttpError(422, error.code, error.message);
+            case "ERR_ABORTED":
+                return new HttpError(clientClosedStatus, error.code, error.message);
+            case "ERR_DISPOSED":
+                return new HttpError(503, error.code, error.message);
+            default:
+                return new HttpError(500, error.code, error.message);
         }
     }
     const message = error instanceof Error ? error.message : String(error);

@@ -31,9 +31,18 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
             }
             chunks.push(chunk);
         };
-        const onEnd = () => { cleanup(); resolve(Buffer.concat(chunks, size)); };
-        const onError = (error: Error) => { cleanup(); reject(error); };
-        const onClose = () => { cleanup(); reject(new Error("the client closed the connection before sending the whole body")); };
+        const onEnd = () => {
+            cleanup();
+            resolve(Buffer.concat(chunks, size));
+        };
+        const onError = (error: Error) => {
+            cleanup();
+            reject(error);
+        };
+        const onClose = () => {
+            cleanup();
+            reject(new Error("the client closed the connection before sending the whole body"));
+        };
         req.on("data", onData);
         req.on("end", onEnd);
         req.on("error", onError);

@@ -8,7 +8,7 @@
 const latencyBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 interface Histogram {
-    counts: number[];   // one per bucket, not cumulative
+    counts: number[]; // one per bucket, not cumulative
     sum: number;
     count: number;
 }
@@ -21,8 +21,8 @@ export interface MetricsSnapshot {
 }
 
 export class Metrics {
-    private readonly requests = new Map<string, number>();     // `${route}\0${status}` -> count
-    private readonly latency = new Map<string, Histogram>();    // route -> histogram
+    private readonly requests = new Map<string, number>(); // `${route}\0${status}` -> count
+    private readonly latency = new Map<string, Histogram>(); // route -> histogram
 
     /** Counts a finished request and its latency. */
     observe(route: string, status: number, seconds: number): void {

@@ -63,8 +63,10 @@ export function parseScoreBody(raw: unknown): ScoreBody {
     if (unknown.length > 0) throw invalidBody(`unknown field(s) ${unknown.map((k) => `"${k}"`).join(", ")}`);
     const shapes = ["messages", "conversations", "prompt"].filter((k) => body[k] !== undefined);
     if (shapes.length !== 1 || (body.prompt === undefined) !== (body.responses === undefined)) {
-        throw invalidBody('the body needs exactly one of {"messages": [...]}, {"conversations": [[...], ...]} ' +
-            'or {"prompt": [...], "responses": ["...", ...]}');
+        throw invalidBody(
+            'the body needs exactly one of {"messages": [...]}, {"conversations": [[...], ...]} ' +
+                'or {"prompt": [...], "responses": ["...", ...]}',
+        );
     }
     if (body.messages !== undefined) return { kind: "messages", messages: nonEmptyArray(body.messages, "messages") as ChatMessage[] };
     if (body.conversations !== undefined) {
@@ -92,8 +94,8 @@ export function parseClassifyBody(raw: unknown): ClassifyBody {
     if ((body.input === undefined) === (body.messages === undefined)) {
         throw invalidBody('the body needs exactly one of "input": "text" | ["text", ...] or "messages": [...]');
     }
-    const activation = optionalBoolean(body, "use_activation") ?? optionalBoolean(body, "activation")
-        ?? optionalBoolean(body, "softmax") ?? true;
+    const activation =
+        optionalBoolean(body, "use_activation") ?? optionalBoolean(body, "activation") ?? optionalBoolean(body, "softmax") ?? true;
     const truncate = body.truncate_prompt_tokens;
     let truncateTo: number | undefined;
     if (truncate !== undefined && truncate !== null) {

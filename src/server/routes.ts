@@ -35,9 +35,7 @@ export interface RouteContext {
     signal: AbortSignal;
 }
 
-export type Reply =
-    | { status?: number; json: unknown }
-    | { status?: number; text: string; contentType: string };
+export type Reply = { status?: number; json: unknown } | { status?: number; text: string; contentType: string };
 
 export interface Route {
     method: "GET" | "POST";
@@ -53,15 +51,26 @@ async function score({ server, model, body, signal }: RouteContext): Promise<Rep
     let lists: number[][];
     switch (request.kind) {
         case "messages":
-            lists = tokenizeEach([request.messages], () => "messages", (m) => model.tokenizeConversation(m));
+            lists = tokenizeEach(
+                [request.messages],
+                () => "messages",
+                (m) => model.tokenizeConversation(m),
+            );
             break;
         case "conversations":
-            lists = tokenizeEach(request.conversations, (i) => `conversations[${i}]`, (m) => model.tokenizeConversation(m));
+            lists = tokenizeEach(
+                request.conversations,
+                (i) => `conversations[${i}]`,
+                (m) => model.tokenizeConversation(m),
+            );
             break;
         case "responses": {
             const { prompt } = request;
-            lists = tokenizeEach(request.responses, (i) => `responses[${i}]`,
-                (content) => model.tokenizeConversation([...prompt, { role: "assistant", content }]));
+            lists = tokenizeEach(
+                request.responses,
+                (i) => `responses[${i}]`,
+                (content) => model.tokenizeConversation([...prompt, { role: "assistant", content }]),
+            );
             break;
         }
     }
@@ -79,8 +88,11 @@ async function score({ server, model, body, signal }: RouteContext): Promise<Rep
 /** OpenRLHF: texts already in the chat template; special tokens parsed, no BOS added (add_special_tokens=False). */
 async function getReward({ server, model, body, signal }: RouteContext): Promise<Reply> {
     const { queries } = parseGetRewardBody(body);
-    const lists = tokenizeEach(queries, (i) => `query[${i}]`,
-        (text) => model.tokenize(text, { special: true, addSpecial: false, fitContext: true }));
+    const lists = tokenizeEach(
+        queries,
+        (i) => `query[${i}]`,
+        (text) => model.tokenize(text, { special: true, addSpecial: false, fitContext: true }),
+    );
     const rewards = (await scoreLists(model, server.admission, lists, signal)).map((v) => v[0]!);
     return { json: { rewards, scores: rewards } };
 }
@@ -90,10 +102,18 @@ async function classify({ server, model, body, signal }: RouteContext): Promise<
     const request = parseClassifyBody(body);
     let lists: number[][];
     if (request.messages) {
-        lists = tokenizeEach([request.messages], () => "messages", (m) => model.tokenizeConversation(m));
+        lists = tokenizeEach(
+            [request.messages],
+            () => "messages",
+            (m) => model.tokenizeConversation(m),
+        );
     } else {
-        lists = tokenizeEach(request.inputs!, (i) => `input[${i}]`, (text) =>
-            model.tokenize(text, { special: true, addSpecial: request.addSpecialTokens, fitContext: request.truncateTo === undefined }));
+        lists = tokenizeEach(
+            request.inputs!,
+            (i) => `input[${i}]`,
+            (text) =>
+                model.tokenize(text, { special: true, addSpecial: request.addSpecialTokens, fitContext: request.truncateTo === undefined }),
+        );
     }
     if (request.truncateTo !== undefined) {
         const k = request.truncateTo;
@@ -122,14 +142,16 @@ function models({ server, model }: RouteContext): Reply {
     return {
         json: {
             object: "list",
-            data: [{
-                id: server.modelName,
-                object: "model",
-                created: Math.floor(server.createdAt / 1000),
-                owned_by: "llama-reward",
-                info: { ...info, chatTemplateLength: chatTemplate.length },
-                options: model.options,
-            }],
+            data: [
+                {
+                    id: server.modelName,
+                    object: "model",
+                    created: Math.floor(server.createdAt / 1000),
+                    owned_by: "llama-reward",
+                    info: { ...info, chatTemplateLength: chatTemplate.length },
+                    options: model.options,
+                },
+            ],
         },
     };
 }

@@ -32,7 +32,8 @@ function invalid(message: string): never {
 
 function positiveInteger(value: unknown, name: string, fallback: number): number {
     if (value === undefined) return fallback;
-    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) invalid(`${name} must be a positive integer, got ${String(value)}`);
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1)
+        invalid(`${name} must be a positive integer, got ${String(value)}`);
     return value;
 }
 
@@ -41,7 +42,8 @@ export function resolveServerOptions(options: ServerOptions | undefined): Resolv
     if (typeof o !== "object" || o === null) invalid("createServer options must be an object");
     for (const key of Object.keys(o)) if (!known.has(key)) invalid(`unknown server option "${key}"`);
     if (o.apiKey !== undefined && (typeof o.apiKey !== "string" || o.apiKey.length === 0)) invalid("apiKey must be a non-empty string");
-    if (o.modelName !== undefined && (typeof o.modelName !== "string" || o.modelName.length === 0)) invalid("modelName must be a non-empty string");
+    if (o.modelName !== undefined && (typeof o.modelName !== "string" || o.modelName.length === 0))
+        invalid("modelName must be a non-empty string");
     if (o.log !== undefined && typeof o.log !== "function") invalid("log must be a function");
     return {
         apiKey: o.apiKey as string | undefined,

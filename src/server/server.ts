@@ -61,19 +61,27 @@ class Server implements RewardServer, ServerView {
     private onIdle: (() => void) | undefined;
     private readonly apiKeyDigest: Buffer | undefined;
 
-    constructor(model: RewardModel | Promise<RewardModel>, private readonly options: ResolvedServerOptions) {
+    constructor(
+        model: RewardModel | Promise<RewardModel>,
+        private readonly options: ResolvedServerOptions,
+    ) {
         this.admission = new Admission(options.maxQueue);
         this.apiKeyDigest = options.apiKey === undefined ? undefined : digest(`Bearer ${options.apiKey}`);
-        this.ready = Promise.resolve(model).then((m) => {
-            this.modelNow = m;
-            if (this.stateNow === "loading") this.stateNow = "ready";
-            return m;
-        }, (error: unknown) => {
-            if (this.stateNow === "loading") this.stateNow = "failed";
-            throw error;
+        this.ready = Promise.resolve(model).then(
+            (m) => {
+                this.modelNow = m;
+                if (this.stateNow === "loading") this.stateNow = "ready";
+                return m;
+            },
+            (error: unknown) => {
+                if (this.stateNow === "loading") this.stateNow = "failed";
+                throw error;
+            },
+        );
+        this.ready.catch(() => undefined); // the caller decides; an unawaited failure must not crash the process
+        this.http = http.createServer((req, res) => {
+            void this.handle(req, res);
         });
-        this.ready.catch(() => undefined);   // the caller decides; an unawaited failure must not crash the process
-        this.http = http.createServer((req, res) => { void this.handle(req, res); });
     }
 
     get state(): ServerState {
@@ -110,7 +118,10 @@ class Server implements RewardServer, ServerView {
             this.stateNow = "draining";
             const closed = new Promise<void>((resolve) => this.http.close(() => resolve()));
             this.http.closeIdleConnections();
-            if (this.inFlight > 0) await new Promise<void>((resolve) => { this.onIdle = resolve; });
+            if (this.inFlight > 0)
+                await new Promise<void>((resolve) => {
+                    this.onIdle = resolve;
+                });
             this.http.closeIdleConnections();
             // Answered keep-alive connections close themselves (Connection: close); this only catches stragglers.
             const timer = setTimeout(() => this.http.closeAllConnections(), 2000);
@@ -135,15 +146,20 @@ class Server implements RewardServer, ServerView {
             const route = findRoute(path);
             routeLabel = path;
             if (req.method !== route.method) {
-                throw new HttpError(405, "ERR_METHOD_NOT_ALLOWED", `${req.method} is not allowed on ${path}; use ${route.method}`,
-                    { Allow: route.method });
+                throw new HttpError(405, "ERR_METHOD_NOT_ALLOWED", `${req.method} is not allowed on ${path}; use ${route.method}`, {
+                    Allow: route.method,
+                });
             }
             if (route.auth) this.authenticate(req);
             // Draining: requests on connections accepted before close() are still answered, each connection's last.
             if (this.stateNow === "draining" || this.stateNow === "closed") res.setHeader("Connection", "close");
             if (route.needsModel && this.modelNow === undefined) {
-                throw new HttpError(503, this.stateNow === "failed" ? "ERR_LOAD_FAILED" : "ERR_LOADING",
-                    this.stateNow === "failed" ? "the model failed to load" : "the model is still loading", { "Retry-After": "1" });
+                throw new HttpError(
+                    503,
+                    this.stateNow === "failed" ? "ERR_LOAD_FAILED" : "ERR_LOADING",
+                    this.stateNow === "failed" ? "the model failed to load" : "the model is still loading",
+                    { "Retry-After": "1" },
+                );
             }
             const body = route.method === "POST" ? parseJson(await readBody(req, this.options.maxBody)) : undefined;
             const reply = await route.handle({ server: this, model: this.modelNow!, body, signal: controller.signal });
@@ -154,7 +170,7 @@ class Server implements RewardServer, ServerView {
             const failure = toHttpError(error);
             status = controller.signal.aborted || res.destroyed ? clientClosedStatus : failure.status;
             if (status !== clientClosedStatus) {
-                if (!req.complete && hasBody(req)) res.setHeader("Connection", "close");   // do not read the rest of a refused body
+                if (!req.complete && hasBody(req)) res.setHeader("Connection", "close"); // do not read the rest of a refused body
                 sendJson(res, failure.status, failure.toJSON(), failure.headers);
             }
             if (status >= 500 && status !== 503) this.options.log?.(`error on ${req.method} ${path}: ${failure.message}`);
@@ -175,9 +191,9 @@ class Server implements RewardServer, ServerView {
         if (this.apiKeyDigest === undefined) return;
         const given = req.headers.authorization;
         if (given === undefined || !timingSafeEqual(digest(given), this.apiKeyDigest)) {
-            throw new HttpError(401, "ERR_UNAUTHORIZED",
-                given === undefined ? "missing Authorization: Bearer <key>" : "wrong API key",
-                { "WWW-Authenticate": "Bearer" });
+            throw new HttpError(401, "ERR_UNAUTHORIZED", given === undefined ? "missing Authorization: Bearer <key>" : "wrong API key", {
+                "WWW-Authenticate": "Bearer",
+            });
         }
     }
 }

@@ -63,8 +63,13 @@ export function makeScratchDir(): string {
 }
 
 /** Builds, writes and runs case `index` of `seed`; removes the file afterwards unless `keep`. */
-export async function runCase(bases: readonly FuzzBase[], seed: number, index: number, dir: string, keep = false):
-    Promise<{ fuzzCase: FuzzCase; outcome: FuzzOutcome; file: string }> {
+export async function runCase(
+    bases: readonly FuzzBase[],
+    seed: number,
+    index: number,
+    dir: string,
+    keep = false,
+): Promise<{ fuzzCase: FuzzCase; outcome: FuzzOutcome; file: string }> {
     const fuzzCase = makeCase(bases, seed, index);
     const file = path.join(dir, `seed-${seed}-case-${index}.gguf`);
     writeCase(fuzzCase, file);

@@ -54,7 +54,10 @@ describe(`${CASES} mutated models (seed ${SEED}) load and score, or fail with a 
     const outcomes = new Map<string, number>();
 
     afterAll(() => {
-        const summary = [...outcomes].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k}=${v}`).join(" ");
+        const summary = [...outcomes]
+            .sort((a, b) => b[1] - a[1])
+            .map(([k, v]) => `${k}=${v}`)
+            .join(" ");
         console.log(`gguf fuzz sample: ${summary}`);
     });
 

@@ -55,9 +55,20 @@ export interface SerializedGguf {
 // ---- reading --------------------------------------------------------------
 
 class Cursor {
-    constructor(readonly buf: Buffer, public at = 0) {}
-    u32(): number { const v = this.buf.readUInt32LE(this.at); this.at += 4; return v; }
-    u64(): bigint { const v = this.buf.readBigUInt64LE(this.at); this.at += 8; return v; }
+    constructor(
+        readonly buf: Buffer,
+        public at = 0,
+    ) {}
+    u32(): number {
+        const v = this.buf.readUInt32LE(this.at);
+        this.at += 4;
+        return v;
+    }
+    u64(): bigint {
+        const v = this.buf.readBigUInt64LE(this.at);
+        this.at += 8;
+        return v;
+    }
     str(): string {
         const n = Number(this.u64());
         const s = this.buf.toString("utf8", this.at, this.at + n);
@@ -68,19 +79,43 @@ class Cursor {
         const b = this.buf;
         const at = this.at;
         switch (type) {
-            case GgufValueType.UINT8: this.at += 1; return b.readUInt8(at);
-            case GgufValueType.INT8: this.at += 1; return b.readInt8(at);
-            case GgufValueType.UINT16: this.at += 2; return b.readUInt16LE(at);
-            case GgufValueType.INT16: this.at += 2; return b.readInt16LE(at);
-            case GgufValueType.UINT32: this.at += 4; return b.readUInt32LE(at);
-            case GgufValueType.INT32: this.at += 4; return b.readInt32LE(at);
-            case GgufValueType.FLOAT32: this.at += 4; return b.readFloatLE(at);
-            case GgufValueType.BOOL: this.at += 1; return b.readUInt8(at) !== 0;
-            case GgufValueType.STRING: return this.str();
-            case GgufValueType.UINT64: this.at += 8; return b.readBigUInt64LE(at);
-            case GgufValueType.INT64: this.at += 8; return b.readBigInt64LE(at);
-            case GgufValueType.FLOAT64: this.at += 8; return b.readDoubleLE(at);
-            default: throw new Error(`gguf-layout: unexpected value type ${type}`);
+            case GgufValueType.UINT8:
+                this.at += 1;
+                return b.readUInt8(at);
+            case GgufValueType.INT8:
+                this.at += 1;
+                return b.readInt8(at);
+            case GgufValueType.UINT16:
+                this.at += 2;
+                return b.readUInt16LE(at);
+            case GgufValueType.INT16:
+                this.at += 2;
+                return b.readInt16LE(at);
+            case GgufValueType.UINT32:
+                this.at += 4;
+                return b.readUInt32LE(at);
+            case GgufValueType.INT32:
+                this.at += 4;
+                return b.readInt32LE(at);
+            case GgufValueType.FLOAT32:
+                this.at += 4;
+                return b.readFloatLE(at);
+            case GgufValueType.BOOL:
+                this.at += 1;
+                return b.readUInt8(at) !== 0;
+            case GgufValueType.STRING:
+                return this.str();
+            case GgufValueType.UINT64:
+                this.at += 8;
+                return b.readBigUInt64LE(at);
+            case GgufValueType.INT64:
+                this.at += 8;
+                return b.readBigInt64LE(at);
+            case GgufValueType.FLOAT64:
+                this.at += 8;
+                return b.readDoubleLE(at);
+            default:
+                throw new Error(`gguf-layout: unexpected value type ${type}`);
         }
     }
 }
@@ -109,9 +144,11 @@ export function parseLayout(file: Buffer): GgufLayout {
             value = c.scalar(type);
         }
         if (key === "general.alignment" && typeof value === "number") alignment = value;
-        kvs.push(elementType === undefined
-            ? { key, type, value, raw: file.subarray(start, c.at) }
-            : { key, type, elementType, value, raw: file.subarray(start, c.at) });
+        kvs.push(
+            elementType === undefined
+                ? { key, type, value, raw: file.subarray(start, c.at) }
+                : { key, type, elementType, value, raw: file.subarray(start, c.at) },
+        );
     }
     const infos: { name: string; dims: bigint[]; type: number; offset: bigint }[] = [];
     for (let i = 0; i < nTensors; i++) {
@@ -151,7 +188,10 @@ class Sink {
     private chunks: Buffer[] = [];
     length = 0;
     readonly fields: HeaderField[] = [];
-    push(b: Buffer): void { this.chunks.push(b); this.length += b.length; }
+    push(b: Buffer): void {
+        this.chunks.push(b);
+        this.length += b.length;
+    }
     u32(v: number, label?: string): void {
         const b = Buffer.alloc(4);
         b.writeUInt32LE(v >>> 0);
@@ -181,26 +221,50 @@ class Sink {
         const num = typeof v === "number" ? v : typeof v === "bigint" ? Number(v) : typeof v === "boolean" ? Number(v) : 0;
         const big = typeof v === "bigint" ? v : BigInt(Math.trunc(Number.isFinite(num) ? num : 0));
         switch (type) {
-            case GgufValueType.UINT8: case GgufValueType.INT8: case GgufValueType.BOOL:
-                b.writeUInt8(Number(BigInt.asUintN(8, big))); this.push(b.subarray(0, 1)); return;
-            case GgufValueType.UINT16: case GgufValueType.INT16:
-                b.writeUInt16LE(Number(BigInt.asUintN(16, big))); this.push(b.subarray(0, 2)); return;
-            case GgufValueType.UINT32: case GgufValueType.INT32:
+            case GgufValueType.UINT8:
+            case GgufValueType.INT8:
+            case GgufValueType.BOOL:
+                b.writeUInt8(Number(BigInt.asUintN(8, big)));
+                this.push(b.subarray(0, 1));
+                return;
+            case GgufValueType.UINT16:
+            case GgufValueType.INT16:
+                b.writeUInt16LE(Number(BigInt.asUintN(16, big)));
+                this.push(b.subarray(0, 2));
+                return;
+            case GgufValueType.UINT32:
+            case GgufValueType.INT32:
                 if (label) this.fields.push({ at: this.length, size: 4, label });
-                b.writeUInt32LE(Number(BigInt.asUintN(32, big))); this.push(b.subarray(0, 4)); return;
-            case GgufValueType.FLOAT32: b.writeFloatLE(num); this.push(b.subarray(0, 4)); return;
-            case GgufValueType.UINT64: case GgufValueType.INT64:
+                b.writeUInt32LE(Number(BigInt.asUintN(32, big)));
+                this.push(b.subarray(0, 4));
+                return;
+            case GgufValueType.FLOAT32:
+                b.writeFloatLE(num);
+                this.push(b.subarray(0, 4));
+                return;
+            case GgufValueType.UINT64:
+            case GgufValueType.INT64:
                 if (label) this.fields.push({ at: this.length, size: 8, label });
-                b.writeBigUInt64LE(BigInt.asUintN(64, big)); this.push(b); return;
-            case GgufValueType.FLOAT64: b.writeDoubleLE(num); this.push(b); return;
-            case GgufValueType.STRING: this.str(typeof v === "string" ? v : String(v), label ? `${label} length` : undefined); return;
+                b.writeBigUInt64LE(BigInt.asUintN(64, big));
+                this.push(b);
+                return;
+            case GgufValueType.FLOAT64:
+                b.writeDoubleLE(num);
+                this.push(b);
+                return;
+            case GgufValueType.STRING:
+                this.str(typeof v === "string" ? v : String(v), label ? `${label} length` : undefined);
+                return;
             default: {
                 // an out-of-range type tag: write 4 arbitrary bytes
-                this.push(Buffer.alloc(4)); return;
+                this.push(Buffer.alloc(4));
+                return;
             }
         }
     }
-    concat(): Buffer { return Buffer.concat(this.chunks, this.length); }
+    concat(): Buffer {
+        return Buffer.concat(this.chunks, this.length);
+    }
 }
 
 const TOKENIZER_PREFIX = "tokenizer.ggml.";
@@ -263,7 +327,11 @@ export function serializeLayout(layout: GgufLayout): SerializedGguf {
     let pos = 0;
     layout.tensors.forEach((t, i) => {
         const o = offsets[i]!;
-        if (o > pos) { data.push(Buffer.alloc(o - pos)); at += o - pos; pos = o; }
+        if (o > pos) {
+            data.push(Buffer.alloc(o - pos));
+            at += o - pos;
+            pos = o;
+        }
         boundaries.push({ at, label: `start of data of ${t.name}` });
         data.push(t.data);
         at += t.data.length;
@@ -271,8 +339,13 @@ export function serializeLayout(layout: GgufLayout): SerializedGguf {
     });
     boundaries.push({ at, label: "end of file" });
     return {
-        header, data, fields: s.fields.filter((f) => f.label !== ""), boundaries,
-        metadataRegion: [metadataStart, tensorInfoStart], tensorInfoRegion: [tensorInfoStart, tensorInfoEnd], smallKvRegions,
+        header,
+        data,
+        fields: s.fields.filter((f) => f.label !== ""),
+        boundaries,
+        metadataRegion: [metadataStart, tensorInfoStart],
+        tensorInfoRegion: [tensorInfoStart, tensorInfoEnd],
+        smallKvRegions,
     };
 }
 

@@ -13,8 +13,13 @@ import * as fs from "node:fs";
 
 import { GgmlType, GgufValueType, ggmlTensorByteSize, isKnownGgmlType, type GgufValue } from "../../src/gguf/gguf-types.js";
 import {
-    cloneLayout, serializeLayout, serializedSize,
-    type GgufLayout, type KvEntry, type SerializedGguf, type TensorEntry,
+    cloneLayout,
+    serializeLayout,
+    serializedSize,
+    type GgufLayout,
+    type KvEntry,
+    type SerializedGguf,
+    type TensorEntry,
 } from "./gguf-layout.js";
 import { Rng } from "./prng.js";
 
@@ -44,7 +49,7 @@ const MUTATION_WEIGHTS = {
     "drop-kv": 6,
     "duplicate-kv": 3,
     "wrong-type": 10,
-    "hparam": 12,
+    hparam: 12,
     "tokenizer-array": 6,
     "drop-tensor": 3,
     "duplicate-tensor": 2,
@@ -61,21 +66,49 @@ export const MUTATION_KINDS = Object.keys(MUTATION_WEIGHTS) as MutationKind[];
 
 /** Hyperparameter keys and other small metadata llama.cpp reads. */
 const HPARAM_KEYS = [
-    "llama.vocab_size", "llama.context_length", "llama.embedding_length", "llama.block_count",
-    "llama.feed_forward_length", "llama.attention.head_count", "llama.attention.head_count_kv",
-    "llama.rope.dimension_count", "llama.pooling_type", "general.file_type",
-    "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id", "tokenizer.ggml.padding_token_id",
-    "tokenizer.ggml.unknown_token_id", "tokenizer.ggml.eot_token_id", "tokenizer.ggml.seperator_token_id",
-    "llama.attention.key_length", "llama.attention.value_length", "llama.expert_count", "llama.expert_used_count",
-    "llama.rope.freq_base", "llama.attention.layer_norm_rms_epsilon", "general.alignment",
-    "llama.classifier.output_labels", "llama.rope.scaling.factor", "llama.attention.sliding_window",
-    "llama.interleave_moe_layer_step", "llama.rope.scaling.type",
+    "llama.vocab_size",
+    "llama.context_length",
+    "llama.embedding_length",
+    "llama.block_count",
+    "llama.feed_forward_length",
+    "llama.attention.head_count",
+    "llama.attention.head_count_kv",
+    "llama.rope.dimension_count",
+    "llama.pooling_type",
+    "general.file_type",
+    "tokenizer.ggml.bos_token_id",
+    "tokenizer.ggml.eos_token_id",
+    "tokenizer.ggml.padding_token_id",
+    "tokenizer.ggml.unknown_token_id",
+    "tokenizer.ggml.eot_token_id",
+    "tokenizer.ggml.seperator_token_id",
+    "llama.attention.key_length",
+    "llama.attention.value_length",
+    "llama.expert_count",
+    "llama.expert_used_count",
+    "llama.rope.freq_base",
+    "llama.attention.layer_norm_rms_epsilon",
+    "general.alignment",
+    "llama.classifier.output_labels",
+    "llama.rope.scaling.factor",
+    "llama.attention.sliding_window",
+    "llama.interleave_moe_layer_step",
+    "llama.rope.scaling.type",
 ] as const;
 
 const WRONG_TYPE_KEYS = [
-    ...HPARAM_KEYS, "general.architecture", "tokenizer.ggml.model", "tokenizer.ggml.pre", "tokenizer.ggml.tokens",
-    "tokenizer.ggml.token_type", "tokenizer.ggml.merges", "tokenizer.ggml.scores", "tokenizer.chat_template",
-    "tokenizer.ggml.add_bos_token", "tokenizer.ggml.add_eos_token", "general.name",
+    ...HPARAM_KEYS,
+    "general.architecture",
+    "tokenizer.ggml.model",
+    "tokenizer.ggml.pre",
+    "tokenizer.ggml.tokens",
+    "tokenizer.ggml.token_type",
+    "tokenizer.ggml.merges",
+    "tokenizer.ggml.scores",
+    "tokenizer.chat_template",
+    "tokenizer.ggml.add_bos_token",
+    "tokenizer.ggml.add_eos_token",
+    "general.name",
 ] as const;
 
 const U32_SPECIALS = [0n, 1n, 2n, 3n, 0xffffffffn, 0xfffffffen, 0x7fffffffn, 0x80000000n, 65536n, 1000000n];
@@ -83,9 +116,27 @@ const U64_SPECIALS = [0n, 1n, 0xffffffffffffffffn, 0x8000000000000000n, 0x7fffff
 const FLOAT_SPECIALS = [0, -1, 1e-30, 1e30, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1];
 
 const TENSOR_TYPES = [
-    GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0,
-    GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q2_K, GgmlType.IQ2_XXS, GgmlType.IQ4_NL, GgmlType.TQ1_0, GgmlType.MXFP4,
-    GgmlType.I8, GgmlType.I16, GgmlType.I32, GgmlType.I64, GgmlType.F64, GgmlType.Q8_K, GgmlType.Q8_1,
+    GgmlType.F32,
+    GgmlType.F16,
+    GgmlType.BF16,
+    GgmlType.Q8_0,
+    GgmlType.Q4_0,
+    GgmlType.Q4_1,
+    GgmlType.Q5_0,
+    GgmlType.Q4_K,
+    GgmlType.Q6_K,
+    GgmlType.Q2_K,
+    GgmlType.IQ2_XXS,
+    GgmlType.IQ4_NL,
+    GgmlType.TQ1_0,
+    GgmlType.MXFP4,
+    GgmlType.I8,
+    GgmlType.I16,
+    GgmlType.I32,
+    GgmlType.I64,
+    GgmlType.F64,
+    GgmlType.Q8_K,
+    GgmlType.Q8_1,
 ];
 const UNKNOWN_TENSOR_TYPES = [4, 5, 31, 36, 38, 43, 100, 0xffffffff];
 
@@ -156,12 +207,22 @@ function describeValue(v: GgufValue): string {
 function valueOfType(rng: Rng, type: GgufValueType, orig: GgufValue): GgufValue {
     const n = big(orig) ?? (Array.isArray(orig) ? BigInt(orig.length) : 64n);
     switch (type) {
-        case GgufValueType.STRING: return rng.pick([String(n), "", "llama", "\u0000x"]);
-        case GgufValueType.BOOL: return rng.chance(0.5);
-        case GgufValueType.FLOAT32: case GgufValueType.FLOAT64: return rng.pick([Number(n), 0.5, Number.NaN]);
-        case GgufValueType.UINT64: case GgufValueType.INT64: return rng.pick([n, 0xffffffffffffffffn, 0n]);
-        case GgufValueType.INT32: case GgufValueType.INT8: case GgufValueType.INT16: return rng.pick([-1, 0, Number(n & 0x7fn)]);
-        default: return Number(n & 0xffn);
+        case GgufValueType.STRING:
+            return rng.pick([String(n), "", "llama", "\u0000x"]);
+        case GgufValueType.BOOL:
+            return rng.chance(0.5);
+        case GgufValueType.FLOAT32:
+        case GgufValueType.FLOAT64:
+            return rng.pick([Number(n), 0.5, Number.NaN]);
+        case GgufValueType.UINT64:
+        case GgufValueType.INT64:
+            return rng.pick([n, 0xffffffffffffffffn, 0n]);
+        case GgufValueType.INT32:
+        case GgufValueType.INT8:
+        case GgufValueType.INT16:
+            return rng.pick([-1, 0, Number(n & 0x7fn)]);
+        default:
+            return Number(n & 0xffn);
     }
 }
 
@@ -189,16 +250,35 @@ const layoutMutators: Partial<Record<MutationKind, Mutator>> = {
     "wrong-type": (rng, layout) => {
         const key = rng.pick(WRONG_TYPE_KEYS);
         const orig = findKv(layout, key)?.value ?? 64;
-        const types = [GgufValueType.STRING, GgufValueType.BOOL, GgufValueType.FLOAT32, GgufValueType.UINT64, GgufValueType.INT32,
-            GgufValueType.UINT8, GgufValueType.INT16, GgufValueType.FLOAT64, GgufValueType.ARRAY, GgufValueType.ARRAY, GgufValueType.UINT32];
+        const types = [
+            GgufValueType.STRING,
+            GgufValueType.BOOL,
+            GgufValueType.FLOAT32,
+            GgufValueType.UINT64,
+            GgufValueType.INT32,
+            GgufValueType.UINT8,
+            GgufValueType.INT16,
+            GgufValueType.FLOAT64,
+            GgufValueType.ARRAY,
+            GgufValueType.ARRAY,
+            GgufValueType.UINT32,
+        ];
         const type = rng.pick(types);
         if (type === GgufValueType.ARRAY) {
-            const elementType = rng.pick([GgufValueType.INT32, GgufValueType.STRING, GgufValueType.FLOAT32, GgufValueType.UINT8,
-                GgufValueType.UINT64, GgufValueType.BOOL, GgufValueType.ARRAY]);
+            const elementType = rng.pick([
+                GgufValueType.INT32,
+                GgufValueType.STRING,
+                GgufValueType.FLOAT32,
+                GgufValueType.UINT8,
+                GgufValueType.UINT64,
+                GgufValueType.BOOL,
+                GgufValueType.ARRAY,
+            ]);
             const length = Array.isArray(orig) && rng.chance(0.6) ? orig.length : rng.pick([0, 1, 2, 3, 40]);
-            const value: GgufValue[] = elementType === GgufValueType.ARRAY
-                ? []
-                : Array.from({ length }, (_, i) => valueOfType(rng, elementType, Array.isArray(orig) ? (orig[i] ?? i) : orig));
+            const value: GgufValue[] =
+                elementType === GgufValueType.ARRAY
+                    ? []
+                    : Array.from({ length }, (_, i) => valueOfType(rng, elementType, Array.isArray(orig) ? (orig[i] ?? i) : orig));
             setKv(layout, { key, type, elementType: elementType === GgufValueType.ARRAY ? GgufValueType.INT32 : elementType, value });
             return `${key} rewritten as array<${GgufValueType[elementType]}> of ${length}`;
         }
@@ -206,7 +286,7 @@ const layoutMutators: Partial<Record<MutationKind, Mutator>> = {
         setKv(layout, { key, type, value });
         return `${key} rewritten as ${GgufValueType[type]} ${describeValue(value)}`;
     },
-    "hparam": (rng, layout) => {
+    hparam: (rng, layout) => {
         const key = rng.pick(HPARAM_KEYS);
         const existing = findKv(layout, key);
         if (key === "llama.rope.freq_base" || key === "llama.attention.layer_norm_rms_epsilon" || key === "llama.rope.scaling.factor") {
@@ -216,7 +296,12 @@ const layoutMutators: Partial<Record<MutationKind, Mutator>> = {
         }
         if (key === "llama.classifier.output_labels") {
             const n = rng.pick([0, 2, 3, 8, 1000]);
-            setKv(layout, { key, type: GgufValueType.ARRAY, elementType: GgufValueType.STRING, value: Array.from({ length: n }, (_, i) => `L${i}`) });
+            setKv(layout, {
+                key,
+                type: GgufValueType.ARRAY,
+                elementType: GgufValueType.STRING,
+                value: Array.from({ length: n }, (_, i) => `L${i}`),
+            });
             return `${key} has ${n} labels`;
         }
         if (key === "llama.rope.scaling.type") {
@@ -239,7 +324,12 @@ const layoutMutators: Partial<Record<MutationKind, Mutator>> = {
         const tokens = findKv(layout, "tokenizer.ggml.tokens")?.value as GgufValue[];
         if (key === "tokenizer.ggml.scores" || kv === undefined) {
             const n = rng.pick([0, 1, 100, tokens.length - 1, tokens.length, tokens.length + 1]);
-            setKv(layout, { key, type: GgufValueType.ARRAY, elementType: GgufValueType.FLOAT32, value: new Array(n).fill(rng.pick([0, -1, Number.NaN])) });
+            setKv(layout, {
+                key,
+                type: GgufValueType.ARRAY,
+                elementType: GgufValueType.FLOAT32,
+                value: new Array(n).fill(rng.pick([0, -1, Number.NaN])),
+            });
             return `${key} set to ${n} floats (${tokens.length} tokens)`;
         }
         const items = [...(kv.value as GgufValue[])];
@@ -262,7 +352,11 @@ const layoutMutators: Partial<Record<MutationKind, Mutator>> = {
             [items[a], items[b]] = [items[b]!, items[a]!];
             what = `elements ${a} and ${b} swapped`;
         } else {
-            const at = rng.chance(0.4) ? rng.int(Math.min(256, items.length)) : rng.chance(0.3) ? 128000 + rng.int(256) : rng.int(items.length);
+            const at = rng.chance(0.4)
+                ? rng.int(Math.min(256, items.length))
+                : rng.chance(0.3)
+                  ? 128000 + rng.int(256)
+                  : rng.int(items.length);
             let v: GgufValue;
             if (key === "tokenizer.ggml.token_type") v = rng.pick([0, 2, 3, 4, 5, 6, 7, 100, 255, -1, 0x7fffffff]);
             else if (key === "tokenizer.ggml.merges") v = rng.pick(["", " ", "a", "a b c", "Ġ Ġ", "\u0000 x", "x".repeat(5000)]);
@@ -287,14 +381,27 @@ const layoutMutators: Partial<Record<MutationKind, Mutator>> = {
         const t = rng.pick(layout.tensors);
         const old = t.name;
         t.name = rng.pick([
-            "", "blk.7.attn_q.weight", "blk.2.attn_norm.weight", "output.weight", "cls.output.bias", "cls.output.weight",
-            "token_embd.weight", `${old}\u0000`, "x".repeat(300), old.replace("blk.0", "blk.1"), old.toUpperCase(),
-            "blk.4294967295.attn_q.weight", "blk.-1.ffn_up.weight", "rope_freqs.weight",
+            "",
+            "blk.7.attn_q.weight",
+            "blk.2.attn_norm.weight",
+            "output.weight",
+            "cls.output.bias",
+            "cls.output.weight",
+            "token_embd.weight",
+            `${old}\u0000`,
+            "x".repeat(300),
+            old.replace("blk.0", "blk.1"),
+            old.toUpperCase(),
+            "blk.4294967295.attn_q.weight",
+            "blk.-1.ffn_up.weight",
+            "rope_freqs.weight",
         ]);
         return `renamed tensor ${old} to ${describeValue(t.name)}`;
     },
     "tensor-shape": (rng, layout) => {
-        const t = rng.chance(0.2) ? layout.tensors.find((x) => x.name === "cls.output.weight") ?? rng.pick(layout.tensors) : rng.pick(layout.tensors);
+        const t = rng.chance(0.2)
+            ? (layout.tensors.find((x) => x.name === "cls.output.weight") ?? rng.pick(layout.tensors))
+            : rng.pick(layout.tensors);
         const before = `[${t.dims.join(", ")}]`;
         const mode = rng.pick(["dim", "dim", "swap", "append1", "append2", "drop", "zero", "hparam"]);
         const k = rng.int(t.dims.length);
@@ -332,7 +439,13 @@ const layoutMutators: Partial<Record<MutationKind, Mutator>> = {
         const n = embd(layout);
         const rows = rng.chance(0.8) ? n : rng.pick([n - 1, n + 1, 1, 2 * n]);
         if (labels === 0 && rng.chance(0.5)) layout.kvs = layout.kvs.filter((kv) => kv.key !== "llama.classifier.output_labels");
-        else setKv(layout, { key: "llama.classifier.output_labels", type: GgufValueType.ARRAY, elementType: GgufValueType.STRING, value: Array.from({ length: labels }, (_, i) => `label${i}`) });
+        else
+            setKv(layout, {
+                key: "llama.classifier.output_labels",
+                type: GgufValueType.ARRAY,
+                elementType: GgufValueType.STRING,
+                value: Array.from({ length: labels }, (_, i) => `label${i}`),
+            });
         const head = layout.tensors.find((t) => t.name === "cls.output.weight");
         if (head) {
             head.dims = cols === 1 && rng.chance(0.5) ? [BigInt(rows)] : [BigInt(rows), BigInt(cols)];
@@ -352,9 +465,17 @@ const layoutMutators: Partial<Record<MutationKind, Mutator>> = {
     },
     "chat-template": (rng, layout) => {
         const value = rng.pick([
-            "", "{{", "{% for %}", "{{ raise_exception('no') }}", "{{ messages[99]['content'] }}",
-            "{% for m in messages %}{{ m.content }}{% endfor %}", "{{ bos_token * 100 }}", "{{ 1 / 0 }}",
-            "{% macro f(x) %}{{ f(x) }}{% endmacro %}{{ f(1) }}", "\u0000", "{{ undefined_var.x.y }}",
+            "",
+            "{{",
+            "{% for %}",
+            "{{ raise_exception('no') }}",
+            "{{ messages[99]['content'] }}",
+            "{% for m in messages %}{{ m.content }}{% endfor %}",
+            "{{ bos_token * 100 }}",
+            "{{ 1 / 0 }}",
+            "{% macro f(x) %}{{ f(x) }}{% endmacro %}{{ f(1) }}",
+            "\u0000",
+            "{{ undefined_var.x.y }}",
             "{% for m in messages %}{{ '<|eot_id|>' * 3 + m['content'] }}{% endfor %}",
         ]);
         setKv(layout, { key: "tokenizer.chat_template", type: GgufValueType.STRING, value });
@@ -448,7 +569,7 @@ export function makeCase(bases: readonly FuzzBase[], seed: number, index: number
         const mutation = mutator(rng, layout);
         return { seed, index, base: base.name, kind, mutation, serialized: serializeLayout(layout) };
     }
-    const serialized = serializeLayout(layout);   // a fresh header buffer: editing it leaves the base intact
+    const serialized = serializeLayout(layout); // a fresh header buffer: editing it leaves the base intact
     const m = byteMutation(rng, kind, serialized);
     return m.length === undefined
         ? { seed, index, base: base.name, kind, mutation: m.text, serialized }

@@ -48,28 +48,43 @@ async function timed(c: HfCase): Promise<{ outcome: HfOutcome; ms: number }> {
 
 describe("converter findings stay fixed", () => {
     it("num_hidden_layers 1e9 is refused at once (was: minutes building the tensor plan, then RangeError: Map maximum size exceeded)", async () => {
-        const { outcome, ms } = await timed(edited((p) => { p.config.num_hidden_layers = 1e9; }));
+        const { outcome, ms } = await timed(
+            edited((p) => {
+                p.config.num_hidden_layers = 1e9;
+            }),
+        );
         expect(outcome).toEqual({ kind: "rejected", code: "ERR_CONVERT_FAILED" });
         expect(ms).toBeLessThan(2000);
     });
 
     it("vocab_size 1e9 is refused by the embedding's shape before the tokenizer allocates a token array of that size", async () => {
-        const { outcome, ms } = await timed(edited((p) => { p.config.vocab_size = 1e9; }));
+        const { outcome, ms } = await timed(
+            edited((p) => {
+                p.config.vocab_size = 1e9;
+            }),
+        );
         expect(outcome).toEqual({ kind: "rejected", code: "ERR_CONVERT_FAILED" });
         expect(ms).toBeLessThan(2000);
     });
 
     it("a non-string merge is ERR_CONVERT_FAILED (was: ERR_INVALID_OPTION from the GGUF writer)", async () => {
-        const { outcome } = await timed(edited((p) => {
-            ((p.tokenizer.model as { merges: unknown[] }).merges)[2] = 1e9;
-        }));
+        const { outcome } = await timed(
+            edited((p) => {
+                (p.tokenizer.model as { merges: unknown[] }).merges[2] = 1e9;
+            }),
+        );
         expect(outcome).toEqual({ kind: "rejected", code: "ERR_CONVERT_FAILED" });
     });
 });
 
 describe("converter inputs", () => {
     it("the unmutated base checkpoint converts, loads and scores", async () => {
-        expect(await runHfCase(edited(() => undefined), path.join(work, "base"))).toEqual({ kind: "converted", load: "score" });
+        expect(
+            await runHfCase(
+                edited(() => undefined),
+                path.join(work, "base"),
+            ),
+        ).toEqual({ kind: "converted", load: "score" });
     });
 
     it(`${CASES} mutated checkpoints (seed ${SEED}) convert or fail with a code`, async () => {
@@ -82,11 +97,13 @@ describe("converter inputs", () => {
             const outcome: HfOutcome = await runHfCase(c, path.join(work, "case"));
             const ms = performance.now() - began;
             if (ms > 2000) slow.push(`case ${i} (${c.mutation}) took ${ms.toFixed(0)} ms`);
-            const key = outcome.kind === "converted" ? `converted:${outcome.load}` : outcome.kind === "rejected" ? outcome.code : "bad-error";
+            const key =
+                outcome.kind === "converted" ? `converted:${outcome.load}` : outcome.kind === "rejected" ? outcome.code : "bad-error";
             counts.set(key, (counts.get(key) ?? 0) + 1);
             if (outcome.kind === "bad-error") bad.push(`case ${i} (${c.mutation}): ${outcome.error}`);
             // a malformed checkpoint is the converter's input: ERR_CONVERT_FAILED, not a misuse code
-            if (outcome.kind === "rejected" && outcome.code !== "ERR_CONVERT_FAILED") bad.push(`case ${i} (${c.mutation}): ${outcome.code}`);
+            if (outcome.kind === "rejected" && outcome.code !== "ERR_CONVERT_FAILED")
+                bad.push(`case ${i} (${c.mutation}): ${outcome.code}`);
         }
         console.log(`hf fuzz sample: ${[...counts].map(([k, v]) => `${k}=${v}`).join(" ")}`);
         expect(bad).toEqual([]);

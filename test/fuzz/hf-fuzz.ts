@@ -33,7 +33,8 @@ const FF = 64;
 const VOCAB = 261;
 const BOS = 256;
 const EOT = 260;
-const TEMPLATE = "{% for m in messages %}{% if loop.first %}{{ bos_token }}{% endif %}<|start_header_id|>{{ m['role'] }}<|end_header_id|>\n\n{{ m['content'] | trim }}<|eot_id|>{% endfor %}";
+const TEMPLATE =
+    "{% for m in messages %}{% if loop.first %}{{ bos_token }}{% endif %}<|start_header_id|>{{ m['role'] }}<|end_header_id|>\n\n{{ m['content'] | trim }}<|eot_id|>{% endfor %}";
 
 /** Byte-level BPE alphabet: the 256 byte-to-unicode characters GPT-2 tokenizers use. */
 function byteAlphabet(): string[] {
@@ -44,7 +45,11 @@ function byteAlphabet(): string[] {
     const cs = [...bs];
     let n = 0;
     for (let b = 0; b < 256; b++) {
-        if (!bs.includes(b)) { bs.push(b); cs.push(256 + n); n++; }
+        if (!bs.includes(b)) {
+            bs.push(b);
+            cs.push(256 + n);
+            n++;
+        }
     }
     return cs.map((c) => String.fromCodePoint(c));
 }
@@ -53,11 +58,21 @@ function byteAlphabet(): string[] {
 export function baseCheckpoint(): HfCheckpointParts {
     const alphabet = byteAlphabet();
     const vocab: { [key: string]: Json } = {};
-    alphabet.forEach((ch, i) => { vocab[ch] = i; });
+    alphabet.forEach((ch, i) => {
+        vocab[ch] = i;
+    });
     const specials = ["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"];
     const tokenizer: { [key: string]: Json } = {
         version: "1.0",
-        added_tokens: specials.map((content, i) => ({ id: 256 + i, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+        added_tokens: specials.map((content, i) => ({
+            id: 256 + i,
+            content,
+            single_word: false,
+            lstrip: false,
+            rstrip: false,
+            normalized: false,
+            special: true,
+        })),
         normalizer: null,
         pre_tokenizer: llama3PreTokenizer(),
         post_processor: {
@@ -69,10 +84,21 @@ export function baseCheckpoint(): HfCheckpointParts {
         model: { type: "BPE", vocab, merges: ["Ġ t", "h e", "i n"] },
     };
     const config: { [key: string]: Json } = {
-        architectures: ["LlamaForSequenceClassification"], model_type: "llama",
-        hidden_size: HIDDEN, intermediate_size: FF, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1,
-        vocab_size: VOCAB, max_position_embeddings: 512, rms_norm_eps: 1e-5, rope_theta: 10000,
-        bos_token_id: BOS, eos_token_id: EOT, torch_dtype: "float32", id2label: { 0: "LABEL_0" },
+        architectures: ["LlamaForSequenceClassification"],
+        model_type: "llama",
+        hidden_size: HIDDEN,
+        intermediate_size: FF,
+        num_hidden_layers: 1,
+        num_attention_heads: 2,
+        num_key_value_heads: 1,
+        vocab_size: VOCAB,
+        max_position_embeddings: 512,
+        rms_norm_eps: 1e-5,
+        rope_theta: 10000,
+        bos_token_id: BOS,
+        eos_token_id: EOT,
+        torch_dtype: "float32",
+        id2label: { 0: "LABEL_0" },
     };
     const tokenizerConfig: { [key: string]: Json } = { bos_token: specials[0]!, eos_token: specials[4]!, chat_template: TEMPLATE };
     const shapes: [string, number[]][] = [
@@ -111,8 +137,33 @@ function clone<T extends Json>(v: T): T {
 }
 
 const HOSTILE: Json[] = [
-    null, true, false, 0, -1, 1, 2, 1.5, 1e308, -1e308, 9007199254740991, 2 ** 53 + 2, 2147483648, 4294967296, 1e9,
-    "", "1", "llama", "\u0000", "\ud800", "x".repeat(10000), [], [1], ["a"], {}, { a: 1 }, [[[[]]]],
+    null,
+    true,
+    false,
+    0,
+    -1,
+    1,
+    2,
+    1.5,
+    1e308,
+    -1e308,
+    9007199254740991,
+    2 ** 53 + 2,
+    2147483648,
+    4294967296,
+    1e9,
+    "",
+    "1",
+    "llama",
+    "\u0000",
+    "\ud800",
+    "x".repeat(10000),
+    [],
+    [1],
+    ["a"],
+    {},
+    { a: 1 },
+    [[[[]]]],
 ];
 
 /** Every path to a value inside a JSON object (up to `limit`), objects and arrays included. */
@@ -191,8 +242,15 @@ export function makeHfCase(seed: number, index: number): HfCase {
         mutation = mutateJson(rng, parts.tokenizerConfig, "tokenizer_config.json");
     } else if (target === "safetensors") {
         if (rng.chance(0.25)) {
-            lengthOverride = rng.pick([0n, 1n, 2n, 0xffffffffffffffffn, 100000001n, BigInt(JSON.stringify(parts.header).length - 1),
-                BigInt(JSON.stringify(parts.header).length + 1)]);
+            lengthOverride = rng.pick([
+                0n,
+                1n,
+                2n,
+                0xffffffffffffffffn,
+                100000001n,
+                BigInt(JSON.stringify(parts.header).length - 1),
+                BigInt(JSON.stringify(parts.header).length + 1),
+            ]);
             mutation = `safetensors header length = ${lengthOverride}`;
         } else {
             mutation = mutateJson(rng, parts.header, "safetensors header");
@@ -204,8 +262,10 @@ export function makeHfCase(seed: number, index: number): HfCase {
         textEdit = (files) => {
             const b = Buffer.from(files.get(file)!);
             if (mode === "truncate") files.set(file, b.subarray(0, rng.int(b.length)));
-            else if (mode === "flip") { for (let i = 0; i < 4; i++) b[rng.int(Math.min(b.length, 4096))]! ^= 1 << rng.int(8); files.set(file, b); }
-            else if (mode === "empty") files.set(file, Buffer.alloc(0));
+            else if (mode === "flip") {
+                for (let i = 0; i < 4; i++) b[rng.int(Math.min(b.length, 4096))]! ^= 1 << rng.int(8);
+                files.set(file, b);
+            } else if (mode === "empty") files.set(file, Buffer.alloc(0));
             else if (mode === "deep") files.set(file, Buffer.from(`${"[".repeat(200000)}${"]".repeat(200000)}`));
             else files.set(file, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), b]));
         };
@@ -240,13 +300,19 @@ export async function runHfCase(c: HfCase, dir: string): Promise<HfOutcome> {
     try {
         const model = await RewardModel.load(out, { contextSize: 256, parallel: 1, threads: 1 });
         try {
-            const value = await model.score([{ role: "user", content: "hi" }, { role: "assistant", content: "hello there" }]);
+            const value = await model.score([
+                { role: "user", content: "hi" },
+                { role: "assistant", content: "hello there" },
+            ]);
             return typeof value === "number" ? { kind: "converted", load: "score" } : { kind: "bad-error", error: "score is not a number" };
         } finally {
             await model.dispose();
         }
     } catch (error) {
         if (error instanceof RewardModelError) return { kind: "converted", load: error.code };
-        return { kind: "bad-error", error: `converted file: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`.slice(0, 300) };
+        return {
+            kind: "bad-error",
+            error: `converted file: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`.slice(0, 300),
+        };
     }
 }

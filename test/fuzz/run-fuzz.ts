@@ -39,7 +39,10 @@ function parse(argv: string[]): Args {
         else if (a === "--timeout-ms") args.timeoutMs = next();
         else if (a === "--keep") args.keep = argv[++i];
         else if (a === "--child") args.child = true;
-        else throw new Error(`unknown argument ${a}; usage: run-fuzz [--cases N] [--seed S] [--start I] [--case I [--keep DIR]] [--timeout-ms MS]`);
+        else
+            throw new Error(
+                `unknown argument ${a}; usage: run-fuzz [--cases N] [--seed S] [--start I] [--case I [--keep DIR]] [--timeout-ms MS]`,
+            );
     }
     return args;
 }
@@ -75,10 +78,20 @@ async function parent(args: Args): Promise<number> {
     const began = Date.now();
     console.log(`fuzz: seed ${args.seed}, cases ${args.start}..${args.cases - 1}`);
     while (next < args.cases) {
-        const result = await new Promise<{ code: number | null; signal: string | null; inFlight?: { index: number; mutation: string }; stderr: string; hung: boolean }>((resolve) => {
-            const proc = spawn(process.execPath, [self, "--child", "--seed", String(args.seed), "--start", String(next), "--cases", String(args.cases)], {
-                stdio: ["ignore", "pipe", "pipe"],
-            });
+        const result = await new Promise<{
+            code: number | null;
+            signal: string | null;
+            inFlight?: { index: number; mutation: string };
+            stderr: string;
+            hung: boolean;
+        }>((resolve) => {
+            const proc = spawn(
+                process.execPath,
+                [self, "--child", "--seed", String(args.seed), "--start", String(next), "--cases", String(args.cases)],
+                {
+                    stdio: ["ignore", "pipe", "pipe"],
+                },
+            );
             let inFlight: { index: number; mutation: string } | undefined;
             let stderr = "";
             let buffered = "";
@@ -86,17 +99,26 @@ async function parent(args: Args): Promise<number> {
             let timer: NodeJS.Timeout | undefined;
             const arm = () => {
                 clearTimeout(timer);
-                timer = setTimeout(() => { hung = true; proc.kill("SIGKILL"); }, args.timeoutMs);
+                timer = setTimeout(() => {
+                    hung = true;
+                    proc.kill("SIGKILL");
+                }, args.timeoutMs);
             };
             arm();
-            proc.stderr.on("data", (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
+            proc.stderr.on("data", (d: Buffer) => {
+                stderr = (stderr + d.toString()).slice(-4000);
+            });
             proc.stdout.on("data", (d: Buffer) => {
                 buffered += d.toString();
                 for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
                     const line = buffered.slice(0, nl);
                     buffered = buffered.slice(nl + 1);
                     let msg: { start?: number; mutation?: string; done?: number; outcome?: FuzzOutcome };
-                    try { msg = JSON.parse(line); } catch { continue; }
+                    try {
+                        msg = JSON.parse(line);
+                    } catch {
+                        continue;
+                    }
                     if (msg.start !== undefined) {
                         inFlight = { index: msg.start, mutation: msg.mutation ?? "" };
                         arm();
@@ -104,10 +126,16 @@ async function parent(args: Args): Promise<number> {
                         const o = msg.outcome;
                         const key = o.kind === "score" ? "score" : o.kind === "rejected" ? `${o.stage}:${o.code}` : `bad-error:${o.stage}`;
                         counts.set(key, (counts.get(key) ?? 0) + 1);
-                        if (o.kind === "bad-error") findings.push({ index: msg.done, mutation: inFlight?.mutation ?? "", what: `not a RewardModelError: ${o.error}` });
+                        if (o.kind === "bad-error")
+                            findings.push({
+                                index: msg.done,
+                                mutation: inFlight?.mutation ?? "",
+                                what: `not a RewardModelError: ${o.error}`,
+                            });
                         next = msg.done + 1;
                         inFlight = undefined;
-                        if (next % 500 === 0) console.log(`fuzz: ${next - args.start} cases, ${((Date.now() - began) / 1000).toFixed(0)} s`);
+                        if (next % 500 === 0)
+                            console.log(`fuzz: ${next - args.start} cases, ${((Date.now() - began) / 1000).toFixed(0)} s`);
                     }
                 }
             });
@@ -117,7 +145,9 @@ async function parent(args: Args): Promise<number> {
             });
         });
         if (result.inFlight) {
-            const what = result.hung ? `hang (no result in ${args.timeoutMs} ms)` : `death (exit code ${result.code}, signal ${result.signal})`;
+            const what = result.hung
+                ? `hang (no result in ${args.timeoutMs} ms)`
+                : `death (exit code ${result.code}, signal ${result.signal})`;
             const lastLines = result.stderr.trim().split("\n").slice(-3).join(" | ");
             findings.push({ index: result.inFlight.index, mutation: result.inFlight.mutation, what: `${what}: ${lastLines}` });
             counts.set(result.hung ? "hang" : "death", (counts.get(result.hung ? "hang" : "death") ?? 0) + 1);

@@ -61,7 +61,10 @@ describe("hostile text", () => {
             if (typeof tokens === "string") codes.set(tokens, (codes.get(tokens) ?? 0) + 1);
             else expect(tokens.every((t) => Number.isInteger(t) && t >= 0 && t < model.info.vocabSize)).toBe(true);
             const role = rng.chance(0.8) ? rng.pick(["user", "assistant", "system"]) : hostileText(rng, texts, 20);
-            const messages = [{ role, content: text }, { role: "assistant", content: hostileText(rng, texts, 50) }];
+            const messages = [
+                { role, content: text },
+                { role: "assistant", content: hostileText(rng, texts, 50) },
+            ];
             const rendered = attempt(() => model.render(messages));
             if (typeof rendered !== "string") codes.set(rendered, (codes.get(rendered) ?? 0) + 1);
             attempt(() => model.tokenizeConversation(messages));
@@ -73,13 +76,20 @@ describe("hostile text", () => {
     it("random conversations score or fail with a code, concurrently", async () => {
         const rng = Rng.forCase(SEED, 2);
         const texts = specialTexts();
-        const calls = Array.from({ length: 60 }, () => model.score([
-            { role: "user", content: hostileText(rng, texts, 300) },
-            { role: "assistant", content: hostileText(rng, texts, 300) },
-        ]).then((v) => (Number.isFinite(v) ? "score" : "non-finite"), (e: unknown) => {
-            if (!(e instanceof RewardModelError)) throw e;
-            return e.code;
-        }));
+        const calls = Array.from({ length: 60 }, () =>
+            model
+                .score([
+                    { role: "user", content: hostileText(rng, texts, 300) },
+                    { role: "assistant", content: hostileText(rng, texts, 300) },
+                ])
+                .then(
+                    (v) => (Number.isFinite(v) ? "score" : "non-finite"),
+                    (e: unknown) => {
+                        if (!(e instanceof RewardModelError)) throw e;
+                        return e.code;
+                    },
+                ),
+        );
         const outcomes = await Promise.all(calls);
         expect(outcomes.filter((o) => o === "score").length).toBeGreaterThan(0);
         for (const o of outcomes) expect(["score", "ERR_CONTEXT_OVERFLOW"]).toContain(o);
@@ -88,18 +98,28 @@ describe("hostile text", () => {
     it("multi-megabyte strings: tokenize works, score reports ERR_CONTEXT_OVERFLOW, the model still scores", async () => {
         // 40,000 special-token texts in one string: llama.cpp split them in O(n^2) (about 50 s on the
         // calling thread, minutes at 80,000) until the patch made it linear (about 1 s)
-        const huge = "héllo wörld \u0000 <|eot_id|> ".repeat(40_000);   // ~1.1 M UTF-16 units
+        const huge = "héllo wörld \u0000 <|eot_id|> ".repeat(40_000); // ~1.1 M UTF-16 units
         const began = performance.now();
         const tokens = model.tokenize(huge, { special: true });
         expect(performance.now() - began).toBeLessThan(15_000);
         expect(tokens.length).toBeGreaterThan(10 * 40_000);
         expect(tokens.filter((t) => t === 128009).length).toBe(40_000);
-        const e = await model.score([{ role: "user", content: huge }, { role: "assistant", content: "ok" }]).catch((x: unknown) => x);
+        const e = await model
+            .score([
+                { role: "user", content: huge },
+                { role: "assistant", content: "ok" },
+            ])
+            .catch((x: unknown) => x);
         expect(e).toBeInstanceOf(RewardModelError);
         expect((e as RewardModelError).code).toBe("ERR_CONTEXT_OVERFLOW");
         const lone = "\ud800".repeat(200_000);
         expect(model.tokenize(lone).length).toBeGreaterThan(1);
-        expect(typeof await model.score([{ role: "user", content: "hi" }, { role: "assistant", content: "hello" }])).toBe("number");
+        expect(
+            typeof (await model.score([
+                { role: "user", content: "hi" },
+                { role: "assistant", content: "hello" },
+            ])),
+        ).toBe("number");
     });
 });
 

@@ -14,7 +14,11 @@ let model: RewardModel;
 
 beforeAll(async () => {
     model = await RewardModel.load(requireFile(tinyF32), {
-        flashAttention: false, kvCacheType: "f32", contextSize: 2048, parallel: 8, threads: 1,
+        flashAttention: false,
+        kvCacheType: "f32",
+        contextSize: 2048,
+        parallel: 8,
+        threads: 1,
     });
 });
 
@@ -26,7 +30,7 @@ type Call = () => Promise<number[]>;
 
 function makeCalls(caller: number): Call[] {
     const rng = Rng.forCase(0xc0c0, caller);
-    const system: ChatMessage = { role: "system", content: filler(20, 99) };   // shared by many calls: prefix sharing across callers
+    const system: ChatMessage = { role: "system", content: filler(20, 99) }; // shared by many calls: prefix sharing across callers
     return Array.from({ length: 100 }, () => {
         const conversation = (): ChatMessage[] => [
             ...(rng.chance(0.5) ? [system] : []),
@@ -65,16 +69,20 @@ describe("concurrency", () => {
         const steps = model.stats.steps - stepsBefore;
         let compared = 0;
         let maxDiff = 0;
-        concurrent.forEach((results, c) => results.forEach((values, k) => {
-            const expected = sequential[c]![k]!;
-            expect(values.length).toBe(expected.length);
-            values.forEach((v, j) => {
-                maxDiff = Math.max(maxDiff, Math.abs(v - expected[j]!));
-                compared++;
-            });
-        }));
-        console.log(`concurrency: ${compared} rewards, max |concurrent - sequential| = ${maxDiff.toExponential(2)}, ` +
-            `${steps} decode steps (${sequentialSteps} one at a time)`);
+        concurrent.forEach((results, c) =>
+            results.forEach((values, k) => {
+                const expected = sequential[c]![k]!;
+                expect(values.length).toBe(expected.length);
+                values.forEach((v, j) => {
+                    maxDiff = Math.max(maxDiff, Math.abs(v - expected[j]!));
+                    compared++;
+                });
+            }),
+        );
+        console.log(
+            `concurrency: ${compared} rewards, max |concurrent - sequential| = ${maxDiff.toExponential(2)}, ` +
+                `${steps} decode steps (${sequentialSteps} one at a time)`,
+        );
         expect(maxDiff).toBeLessThan(1e-4);
         // the calls really were batched together
         expect(steps).toBeLessThan(sequentialSteps / 2);

@@ -30,7 +30,8 @@ const MiB = 1024 * 1024;
 
 function growth(before: { rss: number; external: number }, after: { rss: number; external: number }): object {
     return {
-        rssBeforeMiB: +(before.rss / MiB).toFixed(1), rssAfterMiB: +(after.rss / MiB).toFixed(1),
+        rssBeforeMiB: +(before.rss / MiB).toFixed(1),
+        rssAfterMiB: +(after.rss / MiB).toFixed(1),
         rssGrowthMiB: +((after.rss - before.rss) / MiB).toFixed(2),
         externalGrowthKiB: +((after.external - before.external) / 1024).toFixed(1),
     };
@@ -51,7 +52,7 @@ async function scores(n: number): Promise<object> {
     const before = await settle();
     const samples: number[] = [];
     for (let i = 0; i < n; i += 5) {
-        await batch();   // 5 rewards per batch
+        await batch(); // 5 rewards per batch
         if ((i + 5) % Math.ceil(n / 5) < 5) samples.push(Math.round((await settle()).rss / MiB));
     }
     const after = await settle();
@@ -75,8 +76,14 @@ async function cycles(n: number): Promise<object> {
     }
     const after = await settle();
     // the allocator may step up once in the first cycles after warm-up; a leak keeps growing between samples
-    return { phase: "cycles", cycles: n, warmup, ...growth(before, after), rssSamplesMiB: samples,
-        lateGrowthMiB: (samples[samples.length - 1] ?? 0) - (samples[0] ?? 0) };
+    return {
+        phase: "cycles",
+        cycles: n,
+        warmup,
+        ...growth(before, after),
+        rssSamplesMiB: samples,
+        lateGrowthMiB: (samples[samples.length - 1] ?? 0) - (samples[0] ?? 0),
+    };
 }
 
 const nScores = arg("scores", 2000);

@@ -21,10 +21,16 @@ interface Phase {
 describe("leaks", () => {
     it("RSS and external memory stay flat over 1000 scores and 20 load/dispose cycles", () => {
         const script = requireFile(path.join(root, "dist", "test", "hardening", "leak-check.js"));
-        const r = spawnSync(process.execPath, ["--expose-gc", script, "--scores", "1000", "--cycles", "20"],
-            { encoding: "utf8", cwd: root, timeout: 300_000 });
+        const r = spawnSync(process.execPath, ["--expose-gc", script, "--scores", "1000", "--cycles", "20"], {
+            encoding: "utf8",
+            cwd: root,
+            timeout: 300_000,
+        });
         expect(r.status, r.stderr).toBe(0);
-        const phases = r.stdout.trim().split("\n").map((l) => JSON.parse(l) as Phase);
+        const phases = r.stdout
+            .trim()
+            .split("\n")
+            .map((l) => JSON.parse(l) as Phase);
         console.log(`leaks: ${r.stdout.trim().replaceAll("\n", " ")}`);
         const scores = phases.find((p) => p.phase === "scores")!;
         const cycles = phases.find((p) => p.phase === "cycles")!;

@@ -24,9 +24,15 @@ const out = path.join(root, "build", "asan");
 const release = path.join(out, "Release");
 
 const defaultTests = [
-    "test/errors.test.ts", "test/scoring-batch.test.ts", "test/tokenizer-template.test.ts",
-    "test/fuzz/gguf-regressions.test.ts", "test/fuzz/text-fuzz.test.ts", "test/fuzz/gguf-fuzz.test.ts",
-    "test/hardening/storms.test.ts", "test/hardening/concurrency.test.ts", "test/hardening/workers.test.ts",
+    "test/errors.test.ts",
+    "test/scoring-batch.test.ts",
+    "test/tokenizer-template.test.ts",
+    "test/fuzz/gguf-regressions.test.ts",
+    "test/fuzz/text-fuzz.test.ts",
+    "test/fuzz/gguf-fuzz.test.ts",
+    "test/hardening/storms.test.ts",
+    "test/hardening/concurrency.test.ts",
+    "test/hardening/workers.test.ts",
 ];
 
 /** The variables of the ninja build statement whose first line matches `header`. */
@@ -43,7 +49,10 @@ function ninjaBlock(ninja: string, header: RegExp): Map<string, string> {
 }
 
 function words(s: string | undefined): string[] {
-    return (s ?? "").split(/\s+/).filter((w) => w !== "").map((w) => w.replaceAll("\"\\$$ORIGIN\"", "$ORIGIN"));
+    return (s ?? "")
+        .split(/\s+/)
+        .filter((w) => w !== "")
+        .map((w) => w.replaceAll('"\\$$ORIGIN"', "$ORIGIN"));
 }
 
 async function parallel(commands: string[][], jobs: number): Promise<void> {
@@ -71,12 +80,38 @@ fs.mkdirSync(release, { recursive: true });
 const sources = fs.readdirSync(path.join(root, "native", "src")).filter((f) => f.endsWith(".cpp"));
 const objects = sources.map((f) => path.join(out, "obj", `${f}.o`));
 console.log(`test:asan: compiling ${sources.length} addon sources with ${asan.join(" ")}`);
-await parallel(sources.map((f, i) => [cxx, ...words(compile.get("DEFINES")), ...words(compile.get("INCLUDES")), ...flags, ...asan,
-    "-c", path.join(root, "native", "src", f), "-o", objects[i]!]), Number(process.env.LLAMA_REWARD_JOBS ?? 2));
+await parallel(
+    sources.map((f, i) => [
+        cxx,
+        ...words(compile.get("DEFINES")),
+        ...words(compile.get("INCLUDES")),
+        ...flags,
+        ...asan,
+        "-c",
+        path.join(root, "native", "src", f),
+        "-o",
+        objects[i]!,
+    ]),
+    Number(process.env.LLAMA_REWARD_JOBS ?? 2),
+);
 const addon = path.join(release, "llama_reward.node");
-await parallel([[cxx, "-shared", "-fPIC", ...asan, "-o", addon, ...objects,
-    ...words(link.get("LINK_LIBRARIES")).map((w) => (w.startsWith("-") || path.isAbsolute(w) ? w : path.join(cmakeDir, w))),
-    "-fopenmp", "-Wl,-rpath,$ORIGIN"]], 1);
+await parallel(
+    [
+        [
+            cxx,
+            "-shared",
+            "-fPIC",
+            ...asan,
+            "-o",
+            addon,
+            ...objects,
+            ...words(link.get("LINK_LIBRARIES")).map((w) => (w.startsWith("-") || path.isAbsolute(w) ? w : path.join(cmakeDir, w))),
+            "-fopenmp",
+            "-Wl,-rpath,$ORIGIN",
+        ],
+    ],
+    1,
+);
 // the prebuilt ggml libraries (and CPU backend variants) the addon loads from its own directory
 for (const f of fs.readdirSync(path.join(root, "build", "Release"))) {
     if (f === "llama_reward.node") continue;
@@ -99,8 +134,12 @@ const env = {
 };
 const tests = process.argv.slice(2).length > 0 ? process.argv.slice(2) : defaultTests;
 console.log(`test:asan: ${tests.length} test files against ${path.relative(root, addon)}`);
-const status = spawnSync(process.execPath, [path.join(root, "node_modules", "vitest", "vitest.mjs"), "run", "--project", "native", ...tests],
-    { stdio: "inherit", cwd: root, env }).status ?? 1;
+const status =
+    spawnSync(process.execPath, [path.join(root, "node_modules", "vitest", "vitest.mjs"), "run", "--project", "native", ...tests], {
+        stdio: "inherit",
+        cwd: root,
+        env,
+    }).status ?? 1;
 const reports = fs.readdirSync(out).filter((f) => f.startsWith("asan-report"));
 for (const r of reports) console.log(`\n==== ${r} ====\n${fs.readFileSync(path.join(out, r), "utf8")}`);
 console.log(`test:asan: tests exited with ${status}; ${reports.length} sanitizer report(s)`);

@@ -49,7 +49,9 @@ function deadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     return Promise.race([
         p.finally(() => clearTimeout(timer)),
-        new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms (hang)`)), ms); }),
+        new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms (hang)`)), ms);
+        }),
     ]);
 }
 
@@ -69,7 +71,7 @@ function randomCall(model: RewardModel, rng: Rng, shared: AbortController[]): Pr
     } else if (roll < 3) {
         signal = AbortSignal.abort(new Error("aborted before the call"));
     } else if (roll < 5) {
-        signal = rng.pick(shared).signal;   // aborted together with other calls
+        signal = rng.pick(shared).signal; // aborted together with other calls
     } else {
         const controller = new AbortController();
         const when = rng.int(4);
@@ -85,25 +87,38 @@ function randomCall(model: RewardModel, rng: Rng, shared: AbortController[]): Pr
         if (kind === 0) return model.score(conversation(rng), { signal });
         if (kind === 1) {
             const prompt = conversation(rng);
-            const batch = Array.from({ length: rng.range(1, 6) }, () => (rng.chance(0.5)
-                ? [...prompt.slice(0, 1), { role: "assistant", content: filler(rng.range(1, 30), rng.u32()) }]
-                : conversation(rng)));
+            const batch = Array.from({ length: rng.range(1, 6) }, () =>
+                rng.chance(0.5)
+                    ? [...prompt.slice(0, 1), { role: "assistant", content: filler(rng.range(1, 30), rng.u32()) }]
+                    : conversation(rng),
+            );
             return model.scoreBatch(batch, { signal });
         }
-        const prompt = [{ role: "system", content: filler(rng.range(5, 40), rng.u32()) }, { role: "user", content: filler(rng.range(5, 80), rng.u32()) }];
-        return model.scoreResponses(prompt, Array.from({ length: rng.range(1, 6) }, () => filler(rng.range(1, 40), rng.u32())), { signal });
+        const prompt = [
+            { role: "system", content: filler(rng.range(5, 40), rng.u32()) },
+            { role: "user", content: filler(rng.range(5, 80), rng.u32()) },
+        ];
+        return model.scoreResponses(
+            prompt,
+            Array.from({ length: rng.range(1, 6) }, () => filler(rng.range(1, 40), rng.u32())),
+            { signal },
+        );
     };
     try {
         return call();
     } catch (error) {
-        return Promise.reject(error);   // a synchronous throw (already aborted) is an outcome too
+        return Promise.reject(error); // a synchronous throw (already aborted) is an outcome too
     }
 }
 
 function expectAllFree(model: RewardModel): void {
     const s = model.stats;
-    expect({ queued: s.queued, active: s.active, freeSlots: s.freeSlots, reservedCells: s.reservedCells })
-        .toEqual({ queued: 0, active: 0, freeSlots: model.options.parallel, reservedCells: 0 });
+    expect({ queued: s.queued, active: s.active, freeSlots: s.freeSlots, reservedCells: s.reservedCells }).toEqual({
+        queued: 0,
+        active: 0,
+        freeSlots: model.options.parallel,
+        reservedCells: 0,
+    });
 }
 
 describe("abort storm", () => {
@@ -114,7 +129,18 @@ describe("abort storm", () => {
             const rng = Rng.forCase(0x57, 1);
             const shared = Array.from({ length: 5 }, () => new AbortController());
             const calls = Array.from({ length: 400 }, () => outcomeOf(randomCall(model, rng, shared)));
-            const sharedAborts = shared.map((c, i) => new Promise<void>((r) => setTimeout(() => { c.abort(); r(); }, 5 + i * 15)));
+            const sharedAborts = shared.map(
+                (c, i) =>
+                    new Promise<void>((r) =>
+                        setTimeout(
+                            () => {
+                                c.abort();
+                                r();
+                            },
+                            5 + i * 15,
+                        ),
+                    ),
+            );
             // the bystander model scores throughout the storm
             const bystanding = Promise.all(Array.from({ length: 20 }, (_, i) => bystander.score(conversations[i % conversations.length]!)));
             const outcomes = await deadline(Promise.all(calls), 120_000, "the abort storm");

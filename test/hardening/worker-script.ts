@@ -34,19 +34,19 @@ async function run(job: Job, post: (message: unknown) => void): Promise<void> {
     const model = await RewardModel.load(job.model, { contextSize: 1024, parallel: 4, threads: 1, reproducible: true });
     if (job.mode === "score") {
         const rewards: number[] = [];
-        for (let round = 0; round < 3; round++) rewards.push(...await model.scoreBatch(job.conversations ?? []));
+        for (let round = 0; round < 3; round++) rewards.push(...(await model.scoreBatch(job.conversations ?? [])));
         await model.dispose();
         post({ rewards });
         return;
     }
     if (job.mode === "exit-idle") {
         post({ reward: await model.score(long) });
-        return;   // no dispose(): the process exits with the model alive
+        return; // no dispose(): the process exits with the model alive
     }
     if (job.mode === "exit-busy") {
         const inFlight = Array.from({ length: 16 }, () => model.score(long));
         void Promise.allSettled(inFlight);
-        setTimeout(() => process.exit(0), 30);   // mid-decode, without dispose()
+        setTimeout(() => process.exit(0), 30); // mid-decode, without dispose()
         return;
     }
     // endless: keep decoding until terminated

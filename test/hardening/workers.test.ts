@@ -24,7 +24,6 @@ beforeAll(async () => {
     await model.dispose();
 });
 
-
 function startWorker(data: unknown): Worker {
     return new Worker(script, { workerData: data });
 }
@@ -32,9 +31,18 @@ function startWorker(data: unknown): Worker {
 function nextMessage(worker: Worker, ms: number): Promise<unknown> {
     return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`no message from the worker within ${ms} ms`)), ms);
-        worker.once("message", (m) => { clearTimeout(timer); resolve(m); });
-        worker.once("error", (e) => { clearTimeout(timer); reject(e); });
-        worker.once("exit", (code) => { clearTimeout(timer); reject(new Error(`the worker exited with ${code}`)); });
+        worker.once("message", (m) => {
+            clearTimeout(timer);
+            resolve(m);
+        });
+        worker.once("error", (e) => {
+            clearTimeout(timer);
+            reject(e);
+        });
+        worker.once("exit", (code) => {
+            clearTimeout(timer);
+            reject(new Error(`the worker exited with ${code}`));
+        });
     });
 }
 
@@ -46,12 +54,12 @@ describe("worker_threads", () => {
     it("three workers with their own models at once score exactly what the main thread scores", async () => {
         const workers = [tinyF32, tinyF32, tinyF16].map((model) => startWorker({ mode: "score", model, conversations }));
         const exits = workers.map((w) => new Promise((r) => w.once("exit", r)));
-        const results = await Promise.all(workers.map((w) => nextMessage(w, 90_000))) as { rewards: number[] }[];
+        const results = (await Promise.all(workers.map((w) => nextMessage(w, 90_000)))) as { rewards: number[] }[];
         // each worker ends by itself once its model is disposed
         expect(await Promise.all(exits)).toEqual([0, 0, 0]);
         for (const [i, r] of results.entries()) {
             expect(r.rewards).toHaveLength(3 * conversations.length);
-            const want = i < 2 ? expected : undefined;   // the F16 model has its own rewards
+            const want = i < 2 ? expected : undefined; // the F16 model has its own rewards
             r.rewards.forEach((v, k) => {
                 expect(Number.isFinite(v)).toBe(true);
                 if (want) expect(v).toBe(want[k % conversations.length]);

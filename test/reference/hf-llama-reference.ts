@@ -157,7 +157,10 @@ export function hfReferenceScores(config: HfReferenceConfig, weights: HfWeights,
                     max = Math.max(max, scores[s]!);
                 }
                 let sum = 0;
-                for (let s = 0; s <= t; s++) { scores[s] = Math.exp(scores[s]! - max); sum += scores[s]!; }
+                for (let s = 0; s <= t; s++) {
+                    scores[s] = Math.exp(scores[s]! - max);
+                    sum += scores[s]!;
+                }
                 for (let s = 0; s <= t; s++) {
                     const w = scores[s]! / sum;
                     for (let j = 0; j < hd; j++) att[h * hd + j]! += w * v[s]![kvh * hd + j]!;

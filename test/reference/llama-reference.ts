@@ -132,7 +132,16 @@ function rmsNorm(x: Float64Array, xOff: number, w: Float64Array, eps: number, n:
 }
 
 /** Rotates adjacent pairs of each head of the row at `off` (nHeads heads of headDim) for position pos. */
-function rope(x: Float64Array, off: number, nHeads: number, headDim: number, cos: Float64Array, sin: Float64Array, cosOff: number, nPairs: number): void {
+function rope(
+    x: Float64Array,
+    off: number,
+    nHeads: number,
+    headDim: number,
+    cos: Float64Array,
+    sin: Float64Array,
+    cosOff: number,
+    nPairs: number,
+): void {
     for (let h = 0; h < nHeads; h++) {
         const base = off + h * headDim;
         for (let i = 0; i < nPairs; i++) {

@@ -109,7 +109,8 @@ export class FakeContext implements NativeContext {
         }
         const used = this.cellsUsed();
         this.maxCellsUsed = Math.max(this.maxCellsUsed, used);
-        if (used > contextSize) throw Object.assign(new Error(`fake: ${used} cells used in a context of ${contextSize}`), { code: "ERR_CONTEXT_OVERFLOW" });
+        if (used > contextSize)
+            throw Object.assign(new Error(`fake: ${used} cells used in a context of ${contextSize}`), { code: "ERR_CONTEXT_OVERFLOW" });
         const out = new Float32Array(step.outputs.length);
         step.outputs.forEach((s, row) => {
             const lastToken = [...step.seqIds].lastIndexOf(s);

@@ -106,9 +106,16 @@ export function writeHfCheckpoint(spec: HfCheckpointSpec): HfCheckpoint {
         pretraining_tp: 1,
         rms_norm_eps: 1e-5,
         // A short original context makes llama3 scaling touch most frequencies of this small model.
-        rope_scaling: spec.style === "llama3" ? null : {
-            factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 64, rope_type: "llama3",
-        },
+        rope_scaling:
+            spec.style === "llama3"
+                ? null
+                : {
+                      factor: 8,
+                      low_freq_factor: 1,
+                      high_freq_factor: 4,
+                      original_max_position_embeddings: 64,
+                      rope_type: "llama3",
+                  },
         rope_theta: 500000,
         tie_word_embeddings: false,
         torch_dtype: { F32: "float32", F16: "float16", BF16: "bfloat16" }[spec.dtype],

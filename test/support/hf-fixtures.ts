@@ -22,16 +22,28 @@ export function loadVocab(): Llama3Vocab {
 /** GRM-llama3-8B-distill-like: BF16, one safetensors file, [PAD] at 128256 (vocab 128257), one label. */
 export function writeLlama3Checkpoint(work: string, vocab: Llama3Vocab): HfCheckpoint {
     return writeHfCheckpoint({
-        dir: path.join(work, "hf-llama3"), style: "llama3", dtype: "BF16", shards: 1,
-        mergesFormat: "string", labels: ["LABEL_0"], seed: 0x1a3, vocab,
+        dir: path.join(work, "hf-llama3"),
+        style: "llama3",
+        dtype: "BF16",
+        shards: 1,
+        mergesFormat: "string",
+        labels: ["LABEL_0"],
+        seed: 0x1a3,
+        vocab,
     });
 }
 
 /** Skywork-Reward-Llama-3.1-like: F32 in 3 shards with an index, llama3 rope_scaling, two labels. */
 export function writeLlama31Checkpoint(work: string, vocab: Llama3Vocab): HfCheckpoint {
     return writeHfCheckpoint({
-        dir: path.join(work, "hf-llama31"), style: "llama3.1", dtype: "F32", shards: 3,
-        mergesFormat: "pair", labels: ["helpful", "harmless"], seed: 0x31b, vocab,
+        dir: path.join(work, "hf-llama31"),
+        style: "llama3.1",
+        dtype: "F32",
+        shards: 3,
+        mergesFormat: "pair",
+        labels: ["helpful", "harmless"],
+        seed: 0x31b,
+        vocab,
     });
 }
 

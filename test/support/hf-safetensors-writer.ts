@@ -91,6 +91,8 @@ export function writeSafetensorsCheckpoint(dir: string, tensors: HfTensorSource[
             total += elementCount(t.shape) * ELEMENT_SIZE[t.dtype];
         }
     }
-    fs.writeFileSync(path.join(dir, "model.safetensors.index.json"),
-        JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2));
+    fs.writeFileSync(
+        path.join(dir, "model.safetensors.index.json"),
+        JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2),
+    );
 }

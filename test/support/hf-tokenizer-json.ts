@@ -57,14 +57,34 @@ export function buildTokenizerJson(vocab: Llama3Vocab, options: TokenizerJsonOpt
     for (let i = 0; i < BASE_VOCAB; i++) modelVocab[vocab.tokens[i]!] = i;
     const added = [];
     for (let i = BASE_VOCAB; i < BASE_VOCAB + SPECIAL_COUNT; i++) {
-        added.push({ id: i, content: vocab.tokens[i]!, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+        added.push({
+            id: i,
+            content: vocab.tokens[i]!,
+            single_word: false,
+            lstrip: false,
+            rstrip: false,
+            normalized: false,
+            special: true,
+        });
     }
     for (const t of options.extraTokens ?? []) {
-        added.push({ id: t.id, content: t.content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: t.special });
+        added.push({
+            id: t.id,
+            content: t.content,
+            single_word: false,
+            lstrip: false,
+            rstrip: false,
+            normalized: false,
+            special: t.special,
+        });
     }
-    const merges = options.mergesFormat === "string"
-        ? vocab.merges
-        : vocab.merges.map((m) => { const at = m.indexOf(" "); return [m.slice(0, at), m.slice(at + 1)]; });
+    const merges =
+        options.mergesFormat === "string"
+            ? vocab.merges
+            : vocab.merges.map((m) => {
+                  const at = m.indexOf(" ");
+                  return [m.slice(0, at), m.slice(at + 1)];
+              });
     const bos = vocab.tokens[BASE_VOCAB]!; // <|begin_of_text|>
     return {
         version: "1.0",
@@ -81,8 +101,10 @@ export function buildTokenizerJson(vocab: Llama3Vocab, options: TokenizerJsonOpt
                     type: "TemplateProcessing",
                     single: [{ SpecialToken: { id: bos, type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }],
                     pair: [
-                        { SpecialToken: { id: bos, type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } },
-                        { SpecialToken: { id: bos, type_id: 1 } }, { Sequence: { id: "B", type_id: 1 } },
+                        { SpecialToken: { id: bos, type_id: 0 } },
+                        { Sequence: { id: "A", type_id: 0 } },
+                        { SpecialToken: { id: bos, type_id: 1 } },
+                        { Sequence: { id: "B", type_id: 1 } },
                     ],
                     special_tokens: { [bos]: { id: bos, ids: [BASE_VOCAB], tokens: [bos] } },
                 },

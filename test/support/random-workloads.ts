@@ -49,7 +49,10 @@ function randomBatch(rng: Rng, context: number, vocab: readonly [number, number]
             const out: Int32Array[] = [];
             for (let p = rng.range(1, 16); p > 0; p--) {
                 const prompt = tokens(rng, rng.range(16, Math.max(16, context - 2 * short)), vocab);
-                out.push(withPrompt(prompt, tokens(rng, rng.range(1, short), vocab)), withPrompt(prompt, tokens(rng, rng.range(1, short), vocab)));
+                out.push(
+                    withPrompt(prompt, tokens(rng, rng.range(1, short), vocab)),
+                    withPrompt(prompt, tokens(rng, rng.range(1, short), vocab)),
+                );
             }
             return out;
         }
@@ -62,14 +65,20 @@ function randomBatch(rng: Rng, context: number, vocab: readonly [number, number]
             const prompt = tokens(rng, rng.range(16, Math.floor(context / 2)), vocab);
             const room = context - prompt.length;
             const n = Math.ceil((2 * context) / Math.max(1, Math.floor(room / 2))) + 1;
-            return Array.from({ length: n }, () => withPrompt(prompt, tokens(rng, rng.range(Math.max(1, Math.floor(room / 2)), room), vocab)));
+            return Array.from({ length: n }, () =>
+                withPrompt(prompt, tokens(rng, rng.range(Math.max(1, Math.floor(room / 2)), room), vocab)),
+            );
         }
     }
 }
 
 /** A random workload; `contexts` bounds the context sizes tried (the native test keeps them small). */
-export function randomWorkload(seed: number, contexts: readonly number[], vocab: readonly [number, number],
-    batchSizes: readonly number[] = [1, 7, 16, 32, 64, 512]): Workload {
+export function randomWorkload(
+    seed: number,
+    contexts: readonly number[],
+    vocab: readonly [number, number],
+    batchSizes: readonly number[] = [1, 7, 16, 32, 64, 512],
+): Workload {
     const rng = new Rng(seed);
     const contextSize = rng.pick(contexts);
     const batchSize = Math.min(contextSize, rng.pick(batchSizes));
@@ -78,7 +87,8 @@ export function randomWorkload(seed: number, contexts: readonly number[], vocab:
         Array.from({ length: rng.range(1, 3) }, (): WorkloadCall => {
             const lists = rng.chance(0.3) ? [tokens(rng, rng.range(1, contextSize), vocab)] : randomBatch(rng, contextSize, vocab);
             return rng.chance(0.15) ? { lists, abortAfterTurns: rng.range(0, 20) } : { lists };
-        }));
+        }),
+    );
     return { limits, callers };
 }
 

@@ -13,7 +13,13 @@ export interface Reply {
     text: string;
 }
 
-export async function call(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
+export async function call(
+    base: string,
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+): Promise<Reply> {
     const init: RequestInit = { method, headers: { ...headers } };
     if (body !== undefined) {
         init.body = typeof body === "string" ? body : JSON.stringify(body);
@@ -30,7 +36,8 @@ export async function call(base: string, method: string, path: string, body?: un
     return { status: res.status, headers: res.headers, json, text };
 }
 
-export const post = (base: string, path: string, body: unknown, headers?: Record<string, string>) => call(base, "POST", path, body, headers);
+export const post = (base: string, path: string, body: unknown, headers?: Record<string, string>) =>
+    call(base, "POST", path, body, headers);
 export const get = (base: string, path: string, headers?: Record<string, string>) => call(base, "GET", path, undefined, headers);
 
 /** One sample of a Prometheus metric from /metrics text; undefined when absent. */
@@ -65,7 +72,9 @@ export function partialPost(url: string, headers: Record<string, string>, firstC
         const req = http.request(url, { method: "POST", headers, agent: false }, (res) => {
             let body = "";
             res.setEncoding("utf8");
-            res.on("data", (d: string) => { body += d; });
+            res.on("data", (d: string) => {
+                body += d;
+            });
             res.on("end", () => {
                 clearInterval(timer);
                 req.destroy();
@@ -73,9 +82,15 @@ export function partialPost(url: string, headers: Record<string, string>, firstC
             });
         });
         let timer: NodeJS.Timeout | undefined;
-        req.on("error", (error) => { clearInterval(timer); reject(error); });
+        req.on("error", (error) => {
+            clearInterval(timer);
+            reject(error);
+        });
         req.write(firstChunk);
-        if (chunked) timer = setInterval(() => { if (!req.destroyed) req.write(firstChunk); }, 1);
+        if (chunked)
+            timer = setInterval(() => {
+                if (!req.destroyed) req.write(firstChunk);
+            }, 1);
     });
 }
 
@@ -83,7 +98,11 @@ export function partialPost(url: string, headers: Record<string, string>, firstC
 export function abandonedPost(url: string, body: unknown, whenToAbort: Promise<void>): Promise<void> {
     return new Promise((resolve) => {
         const data = JSON.stringify(body);
-        const req = http.request(url, { method: "POST", agent: false, headers: { "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(data)) } });
+        const req = http.request(url, {
+            method: "POST",
+            agent: false,
+            headers: { "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(data)) },
+        });
         req.on("error", () => undefined);
         req.on("close", () => resolve());
         req.end(data);

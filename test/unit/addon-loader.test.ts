@@ -47,8 +47,16 @@ describe("gpu option", () => {
     const vk: NativeDevice = { name: "Vulkan0", description: "gpu", type: "gpu", backend: "Vulkan", memoryTotal: 0, memoryFree: 0 };
     const cuda: NativeDevice = { name: "CUDA0", description: "nv", type: "gpu", backend: "CUDA", memoryTotal: 0, memoryFree: 0 };
     const env = (devices: NativeDevice[], extra: Partial<GpuEnvironment["status"]> = {}): GpuEnvironment => ({
-        devices, platform: "linux", arch: "x64",
-        status: { dynamicBackends: true, registries: [...new Set(devices.map((d) => d.backend))], failures: [], ggmlPackageVersion: "3.21.1", ...extra },
+        devices,
+        platform: "linux",
+        arch: "x64",
+        status: {
+            dynamicBackends: true,
+            registries: [...new Set(devices.map((d) => d.backend))],
+            failures: [],
+            ggmlPackageVersion: "3.21.1",
+            ...extra,
+        },
     });
 
     it("auto prefers CUDA, then Vulkan, then the CPU; false is the CPU", () => {
@@ -75,9 +83,18 @@ describe("gpu option", () => {
             throw new Error("did not throw");
         };
         expect(reason(() => selectGpu("cuda", env([cpu])))).toContain("@node-llama-cpp/linux-x64-cuda@3.21.1");
-        expect(reason(() => selectGpu("cuda", env([cpu], {
-            failures: [{ backend: "cuda", library: "/x/libggml-cuda.so", error: "libcudart.so.13: cannot open shared object file" }],
-        })))).toContain("libcudart.so.13");
+        expect(
+            reason(() =>
+                selectGpu(
+                    "cuda",
+                    env([cpu], {
+                        failures: [
+                            { backend: "cuda", library: "/x/libggml-cuda.so", error: "libcudart.so.13: cannot open shared object file" },
+                        ],
+                    }),
+                ),
+            ),
+        ).toContain("libcudart.so.13");
         expect(reason(() => selectGpu("vulkan", env([cpu], { registries: ["CPU", "Vulkan"] })))).toContain("GGML_VK_VISIBLE_DEVICES");
         expect(reason(() => selectGpu("vulkan", env([cpu], { dynamicBackends: false })))).toContain("LLAMA_REWARD_GPU=vulkan");
         expect(reason(() => selectGpu("metal", env([cpu])))).toContain("only on macOS");

@@ -16,8 +16,16 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), "llama-reward-metadata-"));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const hp: LlamaHyperparameters = {
-    contextLength: 8192, embeddingLength: 256, blockCount: 3, feedForwardLength: 512, headCount: 4, headCountKv: 2,
-    ropeFreqBase: 500000, rmsEpsilon: 1e-5, ropeDimensionCount: 64, vocabSize: 128257,
+    contextLength: 8192,
+    embeddingLength: 256,
+    blockCount: 3,
+    feedForwardLength: 512,
+    headCount: 4,
+    headCountKv: 2,
+    ropeFreqBase: 500000,
+    rmsEpsilon: 1e-5,
+    ropeDimensionCount: 64,
+    vocabSize: 128257,
 };
 
 function written(name: string, id: RewardModelIdentity, params: LlamaHyperparameters, labels: string[]): GgufHeader {
@@ -60,8 +68,12 @@ describe("writeLlamaRewardMetadata", () => {
     });
 
     it("writes the optional keys only when given", () => {
-        const h = written("full.gguf", { name: "m", description: "d", type: "model", fileType: 0, quantizationVersion: 2 },
-            { ...hp, explicitHeadDim: 128 }, ["LABEL_0"]);
+        const h = written(
+            "full.gguf",
+            { name: "m", description: "d", type: "model", fileType: 0, quantizationVersion: 2 },
+            { ...hp, explicitHeadDim: 128 },
+            ["LABEL_0"],
+        );
         expect(h.metadata.get("general.type")).toBe("model");
         expect(h.metadata.get("general.description")).toBe("d");
         expect(h.metadata.get("general.quantization_version")).toBe(2);

@@ -24,7 +24,7 @@ describe("package root and llama.cpp directory", () => {
         expect(llamaCppDir()).toBe(path.join(packageRoot(), "deps", "llama.cpp"));
         expect(llamaCppDirIsExternal()).toBe(false);
 
-        process.env.LLAMA_REWARD_LLAMA_DIR = "";   // empty counts as unset, as a shell's VAR= does
+        process.env.LLAMA_REWARD_LLAMA_DIR = ""; // empty counts as unset, as a shell's VAR= does
         expect(llamaCppDirIsExternal()).toBe(false);
 
         process.env.LLAMA_REWARD_LLAMA_DIR = "some/relative/llama.cpp";

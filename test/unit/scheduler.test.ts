@@ -44,23 +44,29 @@ function expectIdle(scheduler: Scheduler, parallel: number): void {
 
 describe("step planning (pure)", () => {
     it("packs sequences in order up to the batch size and chunks long ones", () => {
-        const step = packStep([
-            { tokens: seq(5), pos0: 0, fed: 0, slot: 0, wantsOutput: true },
-            { tokens: seq(10), pos0: 4, fed: 2, slot: 1, wantsOutput: true },
-            { tokens: seq(3), pos0: 0, fed: 0, slot: 2, wantsOutput: true },
-        ], { batchSize: 9, maxSequences: Infinity, alignChunks: false });
+        const step = packStep(
+            [
+                { tokens: seq(5), pos0: 0, fed: 0, slot: 0, wantsOutput: true },
+                { tokens: seq(10), pos0: 4, fed: 2, slot: 1, wantsOutput: true },
+                { tokens: seq(3), pos0: 0, fed: 0, slot: 2, wantsOutput: true },
+            ],
+            { batchSize: 9, maxSequences: Infinity, alignChunks: false },
+        );
         expect(step.takes).toEqual([5, 4, 0]);
         expect([...step.seqIds]).toEqual([0, 0, 0, 0, 0, 1, 1, 1, 1]);
         expect([...step.positions.subarray(5)]).toEqual([6, 7, 8, 9]);
-        expect([...step.outputs]).toEqual([0]);   // the second one is not finished
+        expect([...step.outputs]).toEqual([0]); // the second one is not finished
     });
 
     it("aligned chunks start at multiples of the batch size, one sequence at a time", () => {
-        const step = packStep([
-            { tokens: seq(40), pos0: 20, fed: 0, slot: 3, wantsOutput: true },
-            { tokens: seq(4), pos0: 0, fed: 0, slot: 1, wantsOutput: true },
-        ], { batchSize: 16, maxSequences: 1, alignChunks: true });
-        expect(step.takes).toEqual([12, 0]);      // positions 20..31, then 32..47 next time
+        const step = packStep(
+            [
+                { tokens: seq(40), pos0: 20, fed: 0, slot: 3, wantsOutput: true },
+                { tokens: seq(4), pos0: 0, fed: 0, slot: 1, wantsOutput: true },
+            ],
+            { batchSize: 16, maxSequences: 1, alignChunks: true },
+        );
+        expect(step.takes).toEqual([12, 0]); // positions 20..31, then 32..47 next time
         expect(step.positions[0]).toBe(20);
         expect(step.outputs.length).toBe(0);
     });
@@ -70,8 +76,20 @@ describe("step planning (pure)", () => {
         expect(slotsToGrant({ cells: 60, minSlots: 2, maxSlots: 5 }, { freeSlots: 3, reservedCells: 40, admittedJobs: 1 }, limits)).toBe(3);
         expect(slotsToGrant({ cells: 61, minSlots: 2, maxSlots: 5 }, { freeSlots: 3, reservedCells: 40, admittedJobs: 1 }, limits)).toBe(0);
         expect(slotsToGrant({ cells: 10, minSlots: 2, maxSlots: 5 }, { freeSlots: 1, reservedCells: 0, admittedJobs: 1 }, limits)).toBe(0);
-        expect(slotsToGrant({ cells: 10, minSlots: 1, maxSlots: 1 }, { freeSlots: 4, reservedCells: 0, admittedJobs: 1 }, { ...limits, exclusive: true })).toBe(0);
-        expect(slotsToGrant({ cells: 10, minSlots: 1, maxSlots: 1 }, { freeSlots: 4, reservedCells: 0, admittedJobs: 0 }, { ...limits, exclusive: true })).toBe(1);
+        expect(
+            slotsToGrant(
+                { cells: 10, minSlots: 1, maxSlots: 1 },
+                { freeSlots: 4, reservedCells: 0, admittedJobs: 1 },
+                { ...limits, exclusive: true },
+            ),
+        ).toBe(0);
+        expect(
+            slotsToGrant(
+                { cells: 10, minSlots: 1, maxSlots: 1 },
+                { freeSlots: 4, reservedCells: 0, admittedJobs: 0 },
+                { ...limits, exclusive: true },
+            ),
+        ).toBe(1);
     });
 
     it("groups shared prefixes, keeps a token of each member's own, and aligns when asked", () => {
@@ -80,7 +98,7 @@ describe("step planning (pure)", () => {
         const groups = groupByPrefix(lists, { minShared: 16, align: 1 });
         const shared = groups.find((g) => g.members.length > 1);
         expect(shared?.members).toEqual([0, 2, 3]);
-        expect(shared?.prefixLength).toBe(39);    // list 3 is the prompt itself and keeps its last token
+        expect(shared?.prefixLength).toBe(39); // list 3 is the prompt itself and keeps its last token
         const aligned = groupByPrefix(lists, { minShared: 16, align: 16 });
         expect(aligned.find((g) => g.members.length > 1)?.prefixLength).toBe(32);
         expect(groupByPrefix(lists, { minShared: 16, align: 64 }).every((g) => g.prefixLength === 0)).toBe(true);
@@ -96,7 +114,8 @@ describe("scheduler with a fake context", () => {
             expect(values.map((v) => v[0])).toEqual(lists.map(fakeReward));
             expectIdle(scheduler, parallel);
             // the prompts were shared: fewer tokens decoded than the lists hold
-            if (parallel > 1) expect(fake.steps.reduce((n, s) => n + s.tokens.length, 0)).toBeLessThan(lists.reduce((n, l) => n + l.length, 0));
+            if (parallel > 1)
+                expect(fake.steps.reduce((n, s) => n + s.tokens.length, 0)).toBeLessThan(lists.reduce((n, l) => n + l.length, 0));
             expect(fake.maxInFlight).toBe(1);
         }
     });
@@ -143,7 +162,7 @@ describe("scheduler with a fake context", () => {
         expect(settled.every((r) => r.status === "rejected" && isRewardModelError(r.reason, "ERR_DISPOSED"))).toBe(true);
         expect(() => scheduler.score(seq(3))).toThrow(/disposed/);
         expectIdle(scheduler, 2);
-        await scheduler.dispose();   // idempotent
+        await scheduler.dispose(); // idempotent
     });
 
     it("a failed decode rejects only the work in that step; later work still runs", async () => {
@@ -171,8 +190,14 @@ describe("scheduler with a fake context", () => {
         const signal = controller.signal;
         const add = signal.addEventListener.bind(signal);
         const remove = signal.removeEventListener.bind(signal);
-        signal.addEventListener = ((...args: Parameters<typeof add>) => { added++; add(...args); }) as typeof add;
-        signal.removeEventListener = ((...args: Parameters<typeof remove>) => { removed++; remove(...args); }) as typeof remove;
+        signal.addEventListener = ((...args: Parameters<typeof add>) => {
+            added++;
+            add(...args);
+        }) as typeof add;
+        signal.removeEventListener = ((...args: Parameters<typeof remove>) => {
+            removed++;
+            remove(...args);
+        }) as typeof remove;
         expect(scheduler.scoreMany([], signal)).toEqual([]);
         expect(added - removed).toBe(0);
     });
@@ -192,7 +217,7 @@ describe("scheduler with a fake context", () => {
         for (const step of fake.steps) {
             expect(new Set(step.seqIds).size).toBeLessThanOrEqual(1);
             const first = step.positions[0] ?? 0;
-            expect(Math.floor(first / 16)).toBe(Math.floor(((step.positions.at(-1) ?? first)) / 16));
+            expect(Math.floor(first / 16)).toBe(Math.floor((step.positions.at(-1) ?? first) / 16));
         }
         expectIdle(scheduler, 4);
     });
@@ -203,28 +228,35 @@ async function runWorkload(workload: Workload, extra: Partial<FakeContextOptions
     const { fake, scheduler } = setup({ ...workload.limits, ...extra });
     const failing = extra.failStep !== undefined || extra.throwStep !== undefined;
     let settledCalls = 0;
-    await Promise.all(workload.callers.map(async (calls) => {
-        for (const call of calls) {
-            const controller = call.abortAfterTurns === undefined ? undefined : new AbortController();
-            if (controller) void turns(call.abortAfterTurns ?? 0).then(() => controller.abort());
-            let promises: Promise<Float32Array>[];
-            try {
-                promises = scheduler.scoreMany(call.lists, controller?.signal);
-            } catch (error) {
-                expect(isRewardModelError(error, "ERR_ABORTED")).toBe(true);
-                settledCalls++;
-                continue;
-            }
-            const results = await Promise.allSettled(promises);
-            results.forEach((r, i) => {
-                if (r.status === "fulfilled") expect(r.value[0]).toBe(fakeReward(call.lists[i] as Int32Array));
-                else if (!(failing && (isRewardModelError(r.reason, "ERR_DECODE_FAILED") || isRewardModelError(r.reason, "ERR_INVALID_TOKENS")))) {
-                    expect(isRewardModelError(r.reason, "ERR_ABORTED") && controller !== undefined).toBe(true);
+    await Promise.all(
+        workload.callers.map(async (calls) => {
+            for (const call of calls) {
+                const controller = call.abortAfterTurns === undefined ? undefined : new AbortController();
+                if (controller) void turns(call.abortAfterTurns ?? 0).then(() => controller.abort());
+                let promises: Promise<Float32Array>[];
+                try {
+                    promises = scheduler.scoreMany(call.lists, controller?.signal);
+                } catch (error) {
+                    expect(isRewardModelError(error, "ERR_ABORTED")).toBe(true);
+                    settledCalls++;
+                    continue;
                 }
-            });
-            settledCalls++;
-        }
-    }));
+                const results = await Promise.allSettled(promises);
+                results.forEach((r, i) => {
+                    if (r.status === "fulfilled") expect(r.value[0]).toBe(fakeReward(call.lists[i] as Int32Array));
+                    else if (
+                        !(
+                            failing &&
+                            (isRewardModelError(r.reason, "ERR_DECODE_FAILED") || isRewardModelError(r.reason, "ERR_INVALID_TOKENS"))
+                        )
+                    ) {
+                        expect(isRewardModelError(r.reason, "ERR_ABORTED") && controller !== undefined).toBe(true);
+                    }
+                });
+                settledCalls++;
+            }
+        }),
+    );
     expect(settledCalls).toBe(workload.callers.reduce((n, c) => n + c.length, 0));
     await turns(2);
     expectIdle(scheduler, workload.limits.parallel);
@@ -258,7 +290,8 @@ describe("random workloads (seeded)", () => {
             await turns(seed % 13);
             await scheduler.dispose();
             for (const results of await Promise.all(all)) {
-                for (const r of results) if (r.status === "rejected") expect(isRewardModelError(r.reason, "ERR_DISPOSED"), `seed ${seed}`).toBe(true);
+                for (const r of results)
+                    if (r.status === "rejected") expect(isRewardModelError(r.reason, "ERR_DISPOSED"), `seed ${seed}`).toBe(true);
             }
             expect(fake.disposed && fake.inFlight === 0, `seed ${seed}`).toBe(true);
         }

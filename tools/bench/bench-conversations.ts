@@ -73,7 +73,13 @@ function fitWords(build: (n: number) => ChatMessage[], count: CountTokens, targe
 }
 
 /** `count` conversations of log-uniform length in [minTokens, maxTokens], in a fixed order. */
-export function mixedConversations(countTokens: CountTokens, count = 64, minTokens = 50, maxTokens = 1000, seed = 0xbe_4c_11): ChatMessage[][] {
+export function mixedConversations(
+    countTokens: CountTokens,
+    count = 64,
+    minTokens = 50,
+    maxTokens = 1000,
+    seed = 0xbe_4c_11,
+): ChatMessage[][] {
     const uniform = createUniformRng(seed);
     const out: ChatMessage[][] = [];
     for (let i = 0; i < count; i++) {
@@ -85,8 +91,11 @@ export function mixedConversations(countTokens: CountTokens, count = 64, minToke
         const userWords = Math.max(3, Math.round(target * userShare * 0.8));
         const user = randomText(base + 2, userWords);
         // The user turn is fixed; the assistant's length is searched to land on the target.
-        const build = (n: number): ChatMessage[] => [...system, { role: "user", content: user },
-            { role: "assistant", content: randomText(base + 3, Math.max(1, n)) }];
+        const build = (n: number): ChatMessage[] => [
+            ...system,
+            { role: "user", content: user },
+            { role: "assistant", content: randomText(base + 3, Math.max(1, n)) },
+        ];
         out.push(fitWords(build, countTokens, target, target * 2));
     }
     return out;
@@ -101,8 +110,10 @@ export function bestOfN(countTokens: CountTokens, n = 8, promptTokens = 512, ans
     const answers: string[] = [];
     const fullTokens: number[] = [];
     for (let k = 0; k < n; k++) {
-        const build = (words: number): ChatMessage[] =>
-            [...prompt, { role: "assistant", content: randomText(seed + 101 * (k + 1), Math.max(1, words)) }];
+        const build = (words: number): ChatMessage[] => [
+            ...prompt,
+            { role: "assistant", content: randomText(seed + 101 * (k + 1), Math.max(1, words)) },
+        ];
         const full = fitWords(build, countTokens, promptCount + answerTokens, answerTokens * 2);
         answers.push(full[full.length - 1]!.content);
         fullTokens.push(countTokens(full));

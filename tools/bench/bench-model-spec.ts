@@ -44,8 +44,12 @@ export function benchTensors(): BenchTensor[] {
     // smaller than the residual stream: activations stay far inside F16 range
     // and rounding differences (batch shape, flash attention) are not
     // amplified layer after layer as they are in a random net at gain 1.
-    const matrix = (name: string, nIn: number, nOut: number): BenchTensor =>
-        ({ name, shape: [nIn, nOut], kind: "matrix", std: BENCH_MATRIX_GAIN / Math.sqrt(nIn) });
+    const matrix = (name: string, nIn: number, nOut: number): BenchTensor => ({
+        name,
+        shape: [nIn, nOut],
+        kind: "matrix",
+        std: BENCH_MATRIX_GAIN / Math.sqrt(nIn),
+    });
     const norm = (name: string): BenchTensor => ({ name, shape: [hp.embeddingLength], kind: "norm", std: 0.1 });
     const tensors: BenchTensor[] = [{ name: "token_embd.weight", shape: [hp.embeddingLength, hp.vocabSize], kind: "embedding", std: 1 }];
     for (let l = 0; l < hp.blockCount; l++) {

@@ -43,7 +43,10 @@ const gib = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
 function ratioRow(metric: string, value: number, reference: number, refLabel: string, min?: number, unit = tps): Row {
     const ratio = value / reference;
     return {
-        metric, value: unit(value), reference: `${unit(reference)} ${refLabel}`.trim(), ratio: `${ratio.toFixed(2)}×`,
+        metric,
+        value: unit(value),
+        reference: `${unit(reference)} ${refLabel}`.trim(),
+        ratio: `${ratio.toFixed(2)}×`,
         target: min === undefined ? "" : `≥ ${min.toFixed(2)}×`,
         verdict: min === undefined ? "" : ratio >= min ? "PASS" : "MISS",
     };
@@ -70,15 +73,31 @@ function torchRows(m: TypeMeasurements): Row[] {
     const { result: r, agreement: a } = t;
     const label = `torch ${r.torch} ${r.dtype}${r.dtype === "fp32" ? ` (${r.blas} BLAS)` : ""}`;
     const min = r.dtype === "bf16" ? TARGETS.torchBf16 : undefined;
-    const rows: Row[] = [{
-        metric: `f. rewards vs ${label}: max |Δ|, correlation`, value: a.maxAbsDiff.toExponential(2),
-        reference: `spread ${a.spread.toFixed(3)}, r = ${a.correlation.toFixed(5)}`, ratio: `${(a.maxAbsDiff / a.spread).toFixed(3)}`,
-        target: "≤ 0.05 of spread", verdict: a.agree ? "PASS" : "MISS",
-    }];
-    for (const [name, ours, peer] of [["≤128 tok", m.ours.short, r.short], [">512 tok", m.ours.long, r.long]] as const) {
+    const rows: Row[] = [
+        {
+            metric: `f. rewards vs ${label}: max |Δ|, correlation`,
+            value: a.maxAbsDiff.toExponential(2),
+            reference: `spread ${a.spread.toFixed(3)}, r = ${a.correlation.toFixed(5)}`,
+            ratio: `${(a.maxAbsDiff / a.spread).toFixed(3)}`,
+            target: "≤ 0.05 of spread",
+            verdict: a.agree ? "PASS" : "MISS",
+        },
+    ];
+    for (const [name, ours, peer] of [
+        ["≤128 tok", m.ours.short, r.short],
+        [">512 tok", m.ours.long, r.long],
+    ] as const) {
         const metric = `f. vs PyTorch ${r.dtype}, ${peer.conversations} conv ${name}`;
         if (a.agree) rows.push(ratioRow(metric, ours.tokensPerSecond, peer.tokensPerSecond, `torch ${r.dtype}`, min));
-        else rows.push({ metric, value: tps(ours.tokensPerSecond), reference: `${tps(peer.tokensPerSecond)} torch (rewards disagree: not compared)`, ratio: "", target: "", verdict: "" });
+        else
+            rows.push({
+                metric,
+                value: tps(ours.tokensPerSecond),
+                reference: `${tps(peer.tokensPerSecond)} torch (rewards disagree: not compared)`,
+                ratio: "",
+                target: "",
+                verdict: "",
+            });
     }
     return rows;
 }
@@ -86,57 +105,142 @@ function torchRows(m: TypeMeasurements): Row[] {
 export function rowsFor(m: TypeMeasurements): Row[] {
     const { ours, peer } = m;
     const rows: Row[] = [
-        ratioRow(`a. scoreBatch, 64 mixed (${ours.mixed.tokens} tok, ${(ours.mixed.tokens / ours.mixed.steps).toFixed(0)} tok/decode)`,
-            ours.mixed.tokensPerSecond, llamaBenchReference(m), "llama-bench pp512", TARGETS.llamaBench),
-        ratioRow(`a. scoreBatch, ${ours.short.conversations} conv ≤128 tok`, ours.short.tokensPerSecond, llamaBenchReference(m), "llama-bench pp512"),
-        ratioRow(`a. scoreBatch, ${ours.long.conversations} conv >512 tok`, ours.long.tokensPerSecond, llamaBenchReference(m), "llama-bench pp512"),
+        ratioRow(
+            `a. scoreBatch, 64 mixed (${ours.mixed.tokens} tok, ${(ours.mixed.tokens / ours.mixed.steps).toFixed(0)} tok/decode)`,
+            ours.mixed.tokensPerSecond,
+            llamaBenchReference(m),
+            "llama-bench pp512",
+            TARGETS.llamaBench,
+        ),
+        ratioRow(
+            `a. scoreBatch, ${ours.short.conversations} conv ≤128 tok`,
+            ours.short.tokensPerSecond,
+            llamaBenchReference(m),
+            "llama-bench pp512",
+        ),
+        ratioRow(
+            `a. scoreBatch, ${ours.long.conversations} conv >512 tok`,
+            ours.long.tokensPerSecond,
+            llamaBenchReference(m),
+            "llama-bench pp512",
+        ),
     ];
     const b = ours.bestOf;
     if (peer !== undefined) {
         rows.push(
             ratioRow(`b. vs node-llama-cpp, all 64`, ours.mixed.tokensPerSecond, peer.mixed.tokensPerSecond, "nlc"),
-            ratioRow(`b. vs node-llama-cpp, ${ours.short.conversations} conv ≤128 tok`,
-                ours.short.tokensPerSecond, peer.short.tokensPerSecond, "nlc", TARGETS.nlcShort),
-            ratioRow(`b. vs node-llama-cpp, ${ours.long.conversations} conv >512 tok`,
-                ours.long.tokensPerSecond, peer.long.tokensPerSecond, "nlc", TARGETS.nlcLong),
+            ratioRow(
+                `b. vs node-llama-cpp, ${ours.short.conversations} conv ≤128 tok`,
+                ours.short.tokensPerSecond,
+                peer.short.tokensPerSecond,
+                "nlc",
+                TARGETS.nlcShort,
+            ),
+            ratioRow(
+                `b. vs node-llama-cpp, ${ours.long.conversations} conv >512 tok`,
+                ours.long.tokensPerSecond,
+                peer.long.tokensPerSecond,
+                "nlc",
+                TARGETS.nlcLong,
+            ),
         );
         const maxDelta = Math.max(...ours.rewards.map((r, i) => Math.abs(r - peer.rewards[i]!)));
         const spread = Math.max(...ours.rewards) - Math.min(...ours.rewards);
-        rows.push({ metric: "b. rewards, max |Δ| vs node-llama-cpp + JS head", value: maxDelta.toExponential(2),
-            reference: `spread ${spread.toFixed(3)}; own paths ${b.maxDiff.toExponential(1)}`, ratio: "", target: "", verdict: "" });
+        rows.push({
+            metric: "b. rewards, max |Δ| vs node-llama-cpp + JS head",
+            value: maxDelta.toExponential(2),
+            reference: `spread ${spread.toFixed(3)}; own paths ${b.maxDiff.toExponential(1)}`,
+            ratio: "",
+            target: "",
+            verdict: "",
+        });
     }
-    rows.push(ratioRow(`c. best-of-8 (${b.promptTokens}+8×${b.answerTokens[0]} tok): scoreResponses vs 8× score()`,
-        b.scoreResponses.tokensPerSecond, b.naiveSequential.tokensPerSecond, "naive", TARGETS.bestOf));
-    rows.push(ratioRow("c. scoreResponses vs scoreBatch(8 full conversations)",
-        b.scoreResponses.tokensPerSecond, b.scoreBatch.tokensPerSecond, "scoreBatch"));
+    rows.push(
+        ratioRow(
+            `c. best-of-8 (${b.promptTokens}+8×${b.answerTokens[0]} tok): scoreResponses vs 8× score()`,
+            b.scoreResponses.tokensPerSecond,
+            b.naiveSequential.tokensPerSecond,
+            "naive",
+            TARGETS.bestOf,
+        ),
+    );
+    rows.push(
+        ratioRow(
+            "c. scoreResponses vs scoreBatch(8 full conversations)",
+            b.scoreResponses.tokensPerSecond,
+            b.scoreBatch.tokensPerSecond,
+            "scoreBatch",
+        ),
+    );
     const budget = m.fileBytes + kvBytes(ours);
     const rss = ours.maxRssBytes / budget;
-    const others = [peer ? `nlc ${gib(peer.maxRssBytes)}` : "", m.torch && "result" in m.torch ? `torch ${gib(m.torch.result.maxRssBytes)}` : ""]
-        .filter(Boolean).join(", ");
-    rows.push({ metric: `d. peak RSS (context ${ours.info.contextSize}, KV ${gib(kvBytes(ours))})`, value: gib(ours.maxRssBytes),
-        reference: `${gib(budget)} file+KV${others ? ` (${others})` : ""}`, ratio: `${rss.toFixed(2)}×`,
-        target: `≤ ${TARGETS.rssOverBudget.toFixed(2)}×`, verdict: rss <= TARGETS.rssOverBudget ? "PASS" : "MISS" });
+    const others = [
+        peer ? `nlc ${gib(peer.maxRssBytes)}` : "",
+        m.torch && "result" in m.torch ? `torch ${gib(m.torch.result.maxRssBytes)}` : "",
+    ]
+        .filter(Boolean)
+        .join(", ");
+    rows.push({
+        metric: `d. peak RSS (context ${ours.info.contextSize}, KV ${gib(kvBytes(ours))})`,
+        value: gib(ours.maxRssBytes),
+        reference: `${gib(budget)} file+KV${others ? ` (${others})` : ""}`,
+        ratio: `${rss.toFixed(2)}×`,
+        target: `≤ ${TARGETS.rssOverBudget.toFixed(2)}×`,
+        verdict: rss <= TARGETS.rssOverBudget ? "PASS" : "MISS",
+    });
     if (ours.residentAfter) {
-        rows.push({ metric: "d. resident after the runs: anonymous + file-backed", value: gib(ours.residentAfter.anonBytes + ours.residentAfter.fileBytes),
-            reference: `${gib(ours.residentAfter.anonBytes)} anon + ${gib(ours.residentAfter.fileBytes)} file`, ratio: "", target: "", verdict: "" });
+        rows.push({
+            metric: "d. resident after the runs: anonymous + file-backed",
+            value: gib(ours.residentAfter.anonBytes + ours.residentAfter.fileBytes),
+            reference: `${gib(ours.residentAfter.anonBytes)} anon + ${gib(ours.residentAfter.fileBytes)} file`,
+            ratio: "",
+            target: "",
+            verdict: "",
+        });
     }
-    const loads = [peer ? `${peer.loadSeconds.toFixed(2)} s nlc` : "", m.torch && "result" in m.torch ? `${m.torch.result.loadSeconds.toFixed(2)} s torch` : ""]
-        .filter(Boolean).join(", ");
-    rows.push({ metric: "d. load time (file in page cache)", value: `${ours.loadSeconds.toFixed(2)} s`,
-        reference: loads, ratio: "", target: "", verdict: "" });
+    const loads = [
+        peer ? `${peer.loadSeconds.toFixed(2)} s nlc` : "",
+        m.torch && "result" in m.torch ? `${m.torch.result.loadSeconds.toFixed(2)} s torch` : "",
+    ]
+        .filter(Boolean)
+        .join(", ");
+    rows.push({
+        metric: "d. load time (file in page cache)",
+        value: `${ours.loadSeconds.toFixed(2)} s`,
+        reference: loads,
+        ratio: "",
+        target: "",
+        verdict: "",
+    });
     rows.push(...torchRows(m));
     return rows;
 }
 
 /** One line per file type: the numbers the README's file-type table is made from. */
 export function summaryTable(measured: TypeMeasurements[]): string {
-    const header = ["type", "file", "pp512 (llama-bench)", "scoreBatch ≤128 tok", "scoreBatch >512 tok", "best-of-8", "peak RSS", "load", "torch ≤128 / >512"];
+    const header = [
+        "type",
+        "file",
+        "pp512 (llama-bench)",
+        "scoreBatch ≤128 tok",
+        "scoreBatch >512 tok",
+        "best-of-8",
+        "peak RSS",
+        "load",
+        "torch ≤128 / >512",
+    ];
     const lines = measured.map((m) => {
         const t = m.torch && "result" in m.torch && m.torch.agreement.agree ? m.torch.result : undefined;
         return [
-            m.type.toUpperCase(), gib(m.fileBytes), tps(llamaBenchReference(m)), tps(m.ours.short.tokensPerSecond),
-            tps(m.ours.long.tokensPerSecond), `${m.ours.bestOf.scoreResponses.seconds.toFixed(2)} s`, gib(m.ours.maxRssBytes),
-            `${m.ours.loadSeconds.toFixed(2)} s`, t ? `${t.short.tokensPerSecond.toFixed(1)} / ${t.long.tokensPerSecond.toFixed(1)} (${t.dtype})` : "",
+            m.type.toUpperCase(),
+            gib(m.fileBytes),
+            tps(llamaBenchReference(m)),
+            tps(m.ours.short.tokensPerSecond),
+            tps(m.ours.long.tokensPerSecond),
+            `${m.ours.bestOf.scoreResponses.seconds.toFixed(2)} s`,
+            gib(m.ours.maxRssBytes),
+            `${m.ours.loadSeconds.toFixed(2)} s`,
+            t ? `${t.short.tokensPerSecond.toFixed(1)} / ${t.long.tokensPerSecond.toFixed(1)} (${t.dtype})` : "",
         ];
     });
     const width = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
@@ -159,26 +263,33 @@ export function formatReport(machine: MachineInfo, measured: TypeMeasurements[])
     ];
     for (const m of measured) {
         const { ours: o, peer: p } = m;
-        const lb = (r: LlamaBenchRow): string => `${r.tokensPerSecond.toFixed(1)} ± ${r.stddev.toFixed(1)}` +
+        const lb = (r: LlamaBenchRow): string =>
+            `${r.tokensPerSecond.toFixed(1)} ± ${r.stddev.toFixed(1)}` +
             (r.otherCpuShare > 0.05 ? ` (others took ${(r.otherCpuShare * 100).toFixed(0)}% CPU)` : "");
         const fa = m.llamaBench.before.flashAttention === "-1" ? "auto" : m.llamaBench.before.flashAttention;
-        out.push("",
+        out.push(
+            "",
             `Model ${m.type.toUpperCase()}: random-weight Llama-3.2-1B shape, ${gib(m.fileBytes)} (rewards meaningless)`,
             `  llama-reward: default options (batchSize ${String(o.options.batchSize)}, parallel ${String(o.options.parallel)}, ` +
                 `flashAttention ${String(o.options.flashAttention)}, contextSize ${o.info.contextSize})`,
             `  llama-bench pp512 (fa ${fa}): ${lb(m.llamaBench.before)} before, ${lb(m.llamaBench.after)} after llama-reward; ` +
                 `reference = fastest repetition, ${llamaBenchReference(m).toFixed(1)}`,
-            p ? `  node-llama-cpp: LlamaEmbeddingContext, contextSize ${p.contextSize}, batchSize ${p.batchSize}, flashAttention ${p.flashAttention}; ` +
-                `head-less copy, LAST pooling, head applied in JS to the raw vector (|v| = ${p.embeddingNorm.toFixed(1)}, not normalized)`
-                : "  node-llama-cpp: not run (--peers)");
+            p
+                ? `  node-llama-cpp: LlamaEmbeddingContext, contextSize ${p.contextSize}, batchSize ${p.batchSize}, flashAttention ${p.flashAttention}; ` +
+                      `head-less copy, LAST pooling, head applied in JS to the raw vector (|v| = ${p.embeddingNorm.toFixed(1)}, not normalized)`
+                : "  node-llama-cpp: not run (--peers)",
+        );
         const t = m.torch && "result" in m.torch ? m.torch.result : undefined;
         if (t) {
-            out.push(`  PyTorch ${t.torch}: plain LlamaForSequenceClassification forward in ${t.dtype}, ${t.threads} threads, ` +
-                `padded batches of ≤ ${t.maxBatch} similar-length conversations, full last layer on every token (as transformers)` +
-                (t.dtype === "fp32" ? `; fp32 matmuls through ${t.blas} BLAS` : "; bf16 matmuls through oneDNN"));
+            out.push(
+                `  PyTorch ${t.torch}: plain LlamaForSequenceClassification forward in ${t.dtype}, ${t.threads} threads, ` +
+                    `padded batches of ≤ ${t.maxBatch} similar-length conversations, full last layer on every token (as transformers)` +
+                    (t.dtype === "fp32" ? `; fp32 matmuls through ${t.blas} BLAS` : "; bf16 matmuls through oneDNN"),
+            );
         }
         const busy = Math.max(o.otherCpuShare, p?.otherCpuShare ?? 0, t?.otherCpuShare ?? 0, busiestLlamaBench(m));
-        if (busy > 0.05) out.push(`  WARNING: other processes used ${(busy * 100).toFixed(0)}% of the CPUs while timing; rerun on an idle machine`);
+        if (busy > 0.05)
+            out.push(`  WARNING: other processes used ${(busy * 100).toFixed(0)}% of the CPUs while timing; rerun on an idle machine`);
         out.push(table(rowsFor(m)));
     }
     if (measured.length > 1) out.push("", "Summary (tokens/s, 2 threads unless stated above):", summaryTable(measured));

@@ -13,7 +13,7 @@ function cpuTimes(): { busy: number; total: number } | undefined {
         const total = fields.reduce((a, b) => a + b, 0);
         return { busy: total - idle, total };
     } catch {
-        return undefined;   // not Linux: nothing to measure
+        return undefined; // not Linux: nothing to measure
     }
 }
 
@@ -29,7 +29,12 @@ export async function cpuBusyShare(ms = 2000): Promise<number> {
 function busiestProcesses(): string {
     try {
         const out = execFileSync("ps", ["-eo", "pcpu,comm,args", "--sort=-pcpu"], { encoding: "utf8" });
-        return out.split("\n").slice(1, 4).map((l) => l.trim().slice(0, 100)).filter(Boolean).join("; ");
+        return out
+            .split("\n")
+            .slice(1, 4)
+            .map((l) => l.trim().slice(0, 100))
+            .filter(Boolean)
+            .join("; ");
     } catch {
         return "";
     }
@@ -80,7 +85,7 @@ export function processTicks(pid: number): number {
     try {
         const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
         const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-        return Number(fields[11]) + Number(fields[12]);   // utime, stime (fields 14 and 15 of proc(5))
+        return Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of proc(5))
     } catch {
         return 0;
     }

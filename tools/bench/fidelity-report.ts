@@ -32,7 +32,10 @@ const settings: Record<string, LoadOptions> = {
     "flash attention off": { flashAttention: false },
 };
 
-const long: ChatMessage[] = [{ role: "user", content: filler(1400, 7) }, { role: "assistant", content: filler(300, 8) }];
+const long: ChatMessage[] = [
+    { role: "user", content: filler(1400, 7) },
+    { role: "assistant", content: filler(300, 8) },
+];
 const prompt: ChatMessage[] = [{ role: "user", content: `Read this and say what it is about: ${filler(700, 21)}` }];
 const target: ChatMessage[] = [...prompt, { role: "assistant", content: "It is about a fox, a dog and reward models." }];
 const others: ChatMessage[][] = Array.from({ length: 32 }, (_, i) => [
@@ -60,11 +63,16 @@ async function withModel<T>(file: string, options: LoadOptions, fn: (m: RewardMo
 async function referenceErrors(q8: string): Promise<string> {
     const cases = [...conversations, long];
     const rows = [`| file | ${Object.keys(settings).join(" | ")} |`, `|---|${"---|".repeat(Object.keys(settings).length)}`];
-    for (const [label, file, refFile] of [["F32", tinyF32, tinyF32], ["F16", tinyF16, tinyF16], ["Q8_0 (vs F32)", q8, tinyF32]] as const) {
+    for (const [label, file, refFile] of [
+        ["F32", tinyF32, tinyF32],
+        ["F16", tinyF16, tinyF16],
+        ["Q8_0 (vs F32)", q8, tinyF32],
+    ] as const) {
         log(`reference rewards for ${label}`);
         const reference = loadReferenceModel(refFile);
         const expected = await withModel(file, settings.exact ?? {}, async (m) =>
-            cases.map((c) => referenceRewards(reference, m.tokenizeConversation(c))[0] as number));
+            cases.map((c) => referenceRewards(reference, m.tokenizeConversation(c))[0] as number),
+        );
         const cells: string[] = [];
         for (const [name, options] of Object.entries(settings)) {
             log(`${label}: ${name}`);
@@ -78,14 +86,19 @@ async function referenceErrors(q8: string): Promise<string> {
 }
 
 async function invariance(file: string, label: string): Promise<string> {
-    const rows = [`| ${label} | reward | alone vs batch of 32 | vs shared-prompt continuation | vs concurrent calls |`, "|---|---|---|---|---|"];
+    const rows = [
+        `| ${label} | reward | alone vs batch of 32 | vs shared-prompt continuation | vs concurrent calls |`,
+        "|---|---|---|---|---|",
+    ];
     for (const [name, options] of Object.entries(settings)) {
         if (name === "flash attention off") continue;
         log(`${label}: invariance, ${name}`);
         const cells = await withModel(file, options, async (m) => {
             const alone = await m.score(target);
             const inBatch = (await m.scoreBatch([...others.slice(0, 16), target, ...others.slice(16)]))[16] as number;
-            const continued = (await m.scoreResponses(prompt, ["A fox.", "Dogs.", filler(30, 22), "It is about a fox, a dog and reward models."]))[3] as number;
+            const continued = (
+                await m.scoreResponses(prompt, ["A fox.", "Dogs.", filler(30, 22), "It is about a fox, a dog and reward models."])
+            )[3] as number;
             const [, concurrent] = await Promise.all([m.scoreBatch(others), m.score(target), m.scoreBatch(conversations)]);
             return [alone.toFixed(4), exp(Math.abs(inBatch - alone)), exp(Math.abs(continued - alone)), exp(Math.abs(concurrent - alone))];
         });
@@ -128,8 +141,12 @@ async function main(): Promise<void> {
         const q8 = path.join(dir, "tiny-q8_0.gguf");
         await quantize(tinyF32, q8, "Q8_0");
         const out: string[] = [];
-        out.push("### Error against the float64 reference (tiny model, max relative error over 5 conversations of 20 to 1712 tokens)", "",
-            await referenceErrors(q8), "");
+        out.push(
+            "### Error against the float64 reference (tiny model, max relative error over 5 conversations of 20 to 1712 tokens)",
+            "",
+            await referenceErrors(q8),
+            "",
+        );
         out.push("### Batch invariance (|Δ| of one conversation's reward, 817 tokens)", "", await invariance(tinyF32, "tiny F32"), "");
         const q8Bench = bench ? (await prepareBenchModels(["q8_0"]))[0]?.reward : undefined;
         if (q8Bench) out.push(await invariance(q8Bench, "bench Q8_0 (1B shape)"), "");
@@ -142,6 +159,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-    process.stderr.write(`fidelity: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+    process.stderr.write(`fidelity: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     process.exitCode = 1;
 });

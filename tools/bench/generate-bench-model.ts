@@ -18,8 +18,12 @@ import { GgmlType, ggmlElementCount, ggmlTensorByteSize } from "../../src/gguf/g
 import { GgufWriter } from "../../src/gguf/gguf-writer.js";
 import { writeLlamaRewardMetadata } from "../../src/gguf/llama-metadata.js";
 import {
-    BENCH_MODEL_GENERATOR_VERSION, BENCH_MODEL_HPARAMS, BENCH_MODEL_SEED, BENCH_MODEL_VERSION_KEY,
-    benchTensors, type BenchTensor,
+    BENCH_MODEL_GENERATOR_VERSION,
+    BENCH_MODEL_HPARAMS,
+    BENCH_MODEL_SEED,
+    BENCH_MODEL_VERSION_KEY,
+    benchTensors,
+    type BenchTensor,
 } from "./bench-model-spec.js";
 import { vocabTokenCount, writeLlama3Tokenizer } from "../models/llama3-tokenizer.js";
 
@@ -45,13 +49,17 @@ function writeWeightTensor(w: GgufWriter, t: BenchTensor, type: GeneratedWeightT
     const normal = createNormalRng(seed);
     const halves = float32ArrayToF16(Float32Array.from({ length: 65536 }, () => normal() * t.std));
     // The same F16 draws, stored as the requested type.
-    const table = type === "f32" ? Float32Array.from(halves, f16ToFloat32)
-        : type === "bf16" ? float32ArrayToBf16(Float32Array.from(halves, f16ToFloat32)) : halves;
+    const table =
+        type === "f32"
+            ? Float32Array.from(halves, f16ToFloat32)
+            : type === "bf16"
+              ? float32ArrayToBf16(Float32Array.from(halves, f16ToFloat32))
+              : halves;
     const uniform = createUniformRng(seed ^ 0x5bd1e995);
     const total = ggmlElementCount(t.shape);
     const chunk = type === "f32" ? new Float32Array(CHUNK_ELEMENTS) : new Uint16Array(CHUNK_ELEMENTS);
     for (let done = 0; done < total; done += CHUNK_ELEMENTS) {
-        const n = Math.min(CHUNK_ELEMENTS, total - done);   // every size here is even
+        const n = Math.min(CHUNK_ELEMENTS, total - done); // every size here is even
         for (let j = 0; j < n; j += 2) {
             const bits = (uniform() * 4294967296) >>> 0;
             chunk[j] = table[bits & 0xffff]!;
@@ -72,8 +80,12 @@ function writeF32Tensor(w: GgufWriter, t: BenchTensor, seed: number, onBytes: (n
 }
 
 /** Writes the reward model with `type` weights to `outPath` (atomically, via `<outPath>.tmp`). */
-export function generateBenchModel(outPath: string, type: GeneratedWeightType, vocabPath: string,
-    onProgress: (done: number, total: number) => void): void {
+export function generateBenchModel(
+    outPath: string,
+    type: GeneratedWeightType,
+    vocabPath: string,
+    onProgress: (done: number, total: number) => void,
+): void {
     const hp = BENCH_MODEL_HPARAMS;
     const vocab = readGgufHeader(vocabPath);
     if (vocabTokenCount(vocab) !== hp.vocabSize) {
@@ -84,17 +96,25 @@ export function generateBenchModel(outPath: string, type: GeneratedWeightType, v
     const totalBytes = tensors.reduce((n, t) => n + ggmlTensorByteSize(typeOf(t), t.shape), 0);
     const w = new GgufWriter(outPath);
     try {
-        writeLlamaRewardMetadata(w, {
-            name: "llama-reward benchmark (random weights, Llama-3.2-1B shape)",
-            description: "Random weights for benchmarking llama-reward. Its rewards are meaningless.",
-            fileType: FILE_TYPE_OF[type],
-        }, hp, ["LABEL_0"]);
+        writeLlamaRewardMetadata(
+            w,
+            {
+                name: "llama-reward benchmark (random weights, Llama-3.2-1B shape)",
+                description: "Random weights for benchmarking llama-reward. Its rewards are meaningless.",
+                fileType: FILE_TYPE_OF[type],
+            },
+            hp,
+            ["LABEL_0"],
+        );
         w.addU32(BENCH_MODEL_VERSION_KEY, BENCH_MODEL_GENERATOR_VERSION);
         writeLlama3Tokenizer(w, vocab);
         for (const t of tensors) w.addTensorInfo(t.name, t.shape, typeOf(t));
         w.writeHeader();
         let done = 0;
-        const onBytes = (n: number): void => { done += n; onProgress(done, totalBytes); };
+        const onBytes = (n: number): void => {
+            done += n;
+            onProgress(done, totalBytes);
+        };
         tensors.forEach((t, i) => {
             if (isF32(t)) writeF32Tensor(w, t, tensorSeed(i), onBytes);
             else writeWeightTensor(w, t, type, tensorSeed(i), onBytes);

@@ -35,7 +35,7 @@ export function writeHeadlessCopy(inPath: string, outPath: string, onProgress: (
         const buffer = Buffer.alloc(CHUNK_BYTES);
         let done = 0;
         for (const t of kept) {
-            for (let at = 0; at < t.byteSize;) {
+            for (let at = 0; at < t.byteSize; ) {
                 const want = Math.min(CHUNK_BYTES, t.byteSize - at);
                 const got = fs.readSync(fd, buffer, 0, want, header.dataOffset + t.offset + at);
                 if (got <= 0) throw new Error(`unexpected end of ${inPath} in tensor ${t.name}`);

@@ -59,7 +59,9 @@ function runCmake(args: string[], log: (line: string) => void): Promise<void> {
         const child = spawn("cmake", args, { stdio: ["ignore", "pipe", "pipe"] });
         let tail = "";
         let lastPercent = -10;
-        const keep = (d: Buffer): void => { tail = (tail + d.toString("utf8")).slice(-8000); };
+        const keep = (d: Buffer): void => {
+            tail = (tail + d.toString("utf8")).slice(-8000);
+        };
         child.stdout.on("data", (d: Buffer) => {
             keep(d);
             for (const m of d.toString("utf8").matchAll(/\[\s*(\d+)%\]/g)) {
@@ -85,8 +87,10 @@ export async function ensureLlamaBench(log: (line: string) => void): Promise<str
     if (!fs.existsSync(`${llamaCppSourceDir}/CMakeLists.txt`)) {
         throw new Error(`llama.cpp sources are missing at ${llamaCppSourceDir}; run \`npm run build:native\` first`);
     }
-    log(`llama-bench is missing: building it into ${llamaToolsDir} from ${llamaCppSourceDir} ` +
-        "(takes about 5 minutes the first time on 2 cores)");
+    log(
+        `llama-bench is missing: building it into ${llamaToolsDir} from ${llamaCppSourceDir} ` +
+            "(takes about 5 minutes the first time on 2 cores)",
+    );
     const started = Date.now();
     await runCmake(["-S", llamaCppSourceDir, "-B", llamaToolsDir, ...cmakeOptions], log);
     await runCmake(["--build", llamaToolsDir, "--target", "llama-bench", "-j2"], log);
@@ -97,20 +101,45 @@ export async function ensureLlamaBench(log: (line: string) => void): Promise<str
 
 /** Runs `llama-bench -p <prompts> -n 0 -t <threads> -o json` on a model file. */
 export async function runLlamaBench(model: string, options: LlamaBenchOptions): Promise<LlamaBenchRow[]> {
-    const args = ["-m", model, "-p", options.prompts.join(","), "-n", "0", "-t", String(options.threads),
-        "-r", String(options.repetitions ?? 5), "-o", "json", ...(options.extra ?? [])];
+    const args = [
+        "-m",
+        model,
+        "-p",
+        options.prompts.join(","),
+        "-n",
+        "0",
+        "-t",
+        String(options.threads),
+        "-r",
+        String(options.repetitions ?? 5),
+        "-o",
+        "json",
+        ...(options.extra ?? []),
+    ];
     let childTicks = 0;
     const contention = startContentionMeter(() => childTicks);
     const { stdout, stderr, code } = await new Promise<{ stdout: string; stderr: string; code: number | null }>((resolve, reject) => {
         const child = spawn(llamaBenchPath, args, { stdio: ["ignore", "pipe", "pipe"] });
         // The child's CPU time can only be read while it lives: sample it (the last ~0.2 s is lost).
-        const poll = setInterval(() => { childTicks = Math.max(childTicks, processTicks(child.pid ?? -1)); }, 200);
+        const poll = setInterval(() => {
+            childTicks = Math.max(childTicks, processTicks(child.pid ?? -1));
+        }, 200);
         let out = "";
         let err = "";
-        child.stdout.on("data", (d: Buffer) => { out += d.toString("utf8"); });
-        child.stderr.on("data", (d: Buffer) => { err += d.toString("utf8"); });
-        child.on("error", (e) => { clearInterval(poll); reject(e); });
-        child.on("close", (c) => { clearInterval(poll); resolve({ stdout: out, stderr: err, code: c }); });
+        child.stdout.on("data", (d: Buffer) => {
+            out += d.toString("utf8");
+        });
+        child.stderr.on("data", (d: Buffer) => {
+            err += d.toString("utf8");
+        });
+        child.on("error", (e) => {
+            clearInterval(poll);
+            reject(e);
+        });
+        child.on("close", (c) => {
+            clearInterval(poll);
+            resolve({ stdout: out, stderr: err, code: c });
+        });
     });
     const otherCpuShare = contention();
     if (code !== 0) throw new Error(`llama-bench ${args.join(" ")} exited with ${code}:\n${stderr.slice(-3000)}`);

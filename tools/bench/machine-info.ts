@@ -25,7 +25,10 @@ function readJson(file: string): Record<string, unknown> {
 
 function cpuModel(): string {
     try {
-        const line = fs.readFileSync("/proc/cpuinfo", "utf8").split("\n").find((l) => l.startsWith("model name"));
+        const line = fs
+            .readFileSync("/proc/cpuinfo", "utf8")
+            .split("\n")
+            .find((l) => l.startsWith("model name"));
         if (line) return line.split(":")[1]!.trim();
     } catch {
         // not Linux

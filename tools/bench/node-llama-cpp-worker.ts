@@ -29,7 +29,14 @@ async function main(): Promise<void> {
     };
 
     const t0 = performance.now();
-    const llama = await getLlama({ gpu: false, build: "never", skipDownload: true, progressLogs: false, logLevel: LlamaLogLevel.error, maxThreads: job.threads });
+    const llama = await getLlama({
+        gpu: false,
+        build: "never",
+        skipDownload: true,
+        progressLogs: false,
+        logLevel: LlamaLogLevel.error,
+        maxThreads: job.threads,
+    });
     const model = await llama.loadModel({ modelPath: job.headless, gpuLayers: 0 });
     const context = await model.createEmbeddingContext({ contextSize: CONTEXT_SIZE, threads: job.threads });
     const loadSeconds = (performance.now() - t0) / 1000;
@@ -61,7 +68,10 @@ async function main(): Promise<void> {
             perCall[i] = Math.min(perCall[i]!, (performance.now() - t) / 1000);
         }
         const subset = (idx: number[], times = perCall) => ({
-            ...timed(idx.reduce((n, i) => n + lists[i]!.length, 0), idx.reduce((s, i) => s + times[i]!, 0)),
+            ...timed(
+                idx.reduce((n, i) => n + lists[i]!.length, 0),
+                idx.reduce((s, i) => s + times[i]!, 0),
+            ),
             conversations: idx.length,
         });
         const all = lists.map((_, i) => i);

@@ -11,7 +11,16 @@ import { RewardModel } from "../../src/model/reward-model.js";
 import { LONG_MIN_TOKENS, SHORT_MAX_TOKENS, bestOfN, mixedConversations } from "./bench-conversations.js";
 import { startContentionMeter } from "./cpu-idle.js";
 import { ProgressLine } from "./progress-line.js";
-import { maxRssBytes, readJob, residentMemory, timed, writeResult, type OursJob, type OursResult, type WorkloadTokens } from "./worker-protocol.js";
+import {
+    maxRssBytes,
+    readJob,
+    residentMemory,
+    timed,
+    writeResult,
+    type OursJob,
+    type OursResult,
+    type WorkloadTokens,
+} from "./worker-protocol.js";
 
 function seconds(since: number): number {
     return (performance.now() - since) / 1000;
@@ -25,7 +34,9 @@ async function time<T>(run: () => Promise<T>): Promise<{ value: T; s: number }> 
 
 async function timeBatch(model: RewardModel, conversations: ChatMessage[][], label: string): Promise<{ value: number[]; s: number }> {
     const progress = new ProgressLine(`llama-reward scoreBatch, ${label}`);
-    const result = await time(() => model.scoreBatch(conversations, { onProgress: ({ completed, total }) => progress.update(completed, total) }));
+    const result = await time(() =>
+        model.scoreBatch(conversations, { onProgress: ({ completed, total }) => progress.update(completed, total) }),
+    );
     progress.done(`${conversations.length} conversations`);
     return result;
 }
@@ -85,7 +96,10 @@ async function main(): Promise<void> {
         const mixed = await timeBatch(model, conversations, `${conversations.length} mixed`);
         const steps = model.stats.steps - stepsBefore;
         // The short set takes ~20 s, so bursts of load from elsewhere matter: it runs twice and the faster counts.
-        const shortRuns = [await timeBatch(model, pick(shortIndices), "short ones"), await timeBatch(model, pick(shortIndices), "short ones again")];
+        const shortRuns = [
+            await timeBatch(model, pick(shortIndices), "short ones"),
+            await timeBatch(model, pick(shortIndices), "short ones again"),
+        ];
         const short = shortRuns[0]!.s <= shortRuns[1]!.s ? shortRuns[0]! : shortRuns[1]!;
         const long = await timeBatch(model, pick(longIndices), "long ones");
         const bestOf = await bestOfEight(model, count);
@@ -93,8 +107,12 @@ async function main(): Promise<void> {
             loadSeconds,
             options: { ...model.options },
             info: {
-                contextSize: model.info.contextSize, fileType: model.info.fileType, sizeBytes: model.info.sizeBytes,
-                layerCount: model.info.layerCount, kvHeadCount: model.info.kvHeadCount, headCount: model.info.headCount,
+                contextSize: model.info.contextSize,
+                fileType: model.info.fileType,
+                sizeBytes: model.info.sizeBytes,
+                layerCount: model.info.layerCount,
+                kvHeadCount: model.info.kvHeadCount,
+                headCount: model.info.headCount,
                 embeddingSize: model.info.embeddingSize,
             },
             mixed: { ...timed(sum(all), mixed.s), steps, conversations: all.length },

@@ -40,15 +40,25 @@ async function measure(model: string, count: number, threads: number): Promise<v
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     await m.dispose();
     const result: Measurement = {
-        tokensPerSecond: tokens / seconds, tokensPerCpuSecond: tokens / cpuSeconds, tokens, seconds, registries: addonInfo().registries,
+        tokensPerSecond: tokens / seconds,
+        tokensPerCpuSecond: tokens / cpuSeconds,
+        tokens,
+        seconds,
+        registries: addonInfo().registries,
     };
     process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
 function runChild(addon: string, model: string, count: number, threads: number): Measurement {
-    const child = spawnSync(process.execPath, [process.argv[1]!, "--child", "--model", model, "--count", String(count), "--threads", String(threads)], {
-        env: { ...process.env, LLAMA_REWARD_ADDON_PATH: addon }, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"],
-    });
+    const child = spawnSync(
+        process.execPath,
+        [process.argv[1]!, "--child", "--model", model, "--count", String(count), "--threads", String(threads)],
+        {
+            env: { ...process.env, LLAMA_REWARD_ADDON_PATH: addon },
+            encoding: "utf8",
+            stdio: ["ignore", "pipe", "inherit"],
+        },
+    );
     if (child.status !== 0) throw new Error(`measurement with ${addon} failed (${child.status})`);
     return JSON.parse(child.stdout.trim().split("\n").at(-1)!) as Measurement;
 }
@@ -78,14 +88,18 @@ async function main(): Promise<void> {
             const r = runChild(values[which]!, model, count, threads);
             best[which] = Math.max(best[which], r.tokensPerSecond);
             bestCpu[which] = Math.max(bestCpu[which], r.tokensPerCpuSecond);
-            process.stderr.write(`round ${round + 1} ${which}: ${r.tokensPerSecond.toFixed(1)} tokens/s, ${r.tokensPerCpuSecond.toFixed(1)} tokens/CPU-s (${r.tokens} tokens in ${r.seconds.toFixed(2)} s; backends ${r.registries.join(",")})\n`);
+            process.stderr.write(
+                `round ${round + 1} ${which}: ${r.tokensPerSecond.toFixed(1)} tokens/s, ${r.tokensPerCpuSecond.toFixed(1)} tokens/CPU-s (${r.tokens} tokens in ${r.seconds.toFixed(2)} s; backends ${r.registries.join(",")})\n`,
+            );
         }
     }
     const ratio = best.prebuilt / best.source;
     const cpuRatio = bestCpu.prebuilt / bestCpu.source;
     process.stdout.write(`${JSON.stringify({ model, count, threads, best, ratio, bestCpu, cpuRatio })}\n`);
-    process.stderr.write(`prebuilt / source batch throughput: ${ratio.toFixed(3)} wall, ${cpuRatio.toFixed(3)} per CPU-second ` +
-        `(${Math.min(ratio, cpuRatio) >= 0.95 ? "PASS" : "MISS"} >= 0.95)\n`);
+    process.stderr.write(
+        `prebuilt / source batch throughput: ${ratio.toFixed(3)} wall, ${cpuRatio.toFixed(3)} per CPU-second ` +
+            `(${Math.min(ratio, cpuRatio) >= 0.95 ? "PASS" : "MISS"} >= 0.95)\n`,
+    );
 }
 
 await main();

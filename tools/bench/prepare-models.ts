@@ -43,8 +43,7 @@ function ensureGenerated(type: GeneratedWeightType): string {
     if (!fs.existsSync(vocabPath)) throw new Error(`the Llama-3 vocab ${vocabPath} is missing; run \`npm run build:native\` first`);
     const size = type === "f32" ? "~5 GB" : "~2.5 GB";
     const progress = new ProgressLine(`generating ${type.toUpperCase()} benchmark model (${size}, once)`);
-    generateBenchModel(out, type, vocabPath, (done, total) =>
-        progress.update(done, total, `${(done / 2 ** 30).toFixed(2)} GiB`));
+    generateBenchModel(out, type, vocabPath, (done, total) => progress.update(done, total, `${(done / 2 ** 30).toFixed(2)} GiB`));
     progress.done(`wrote ${out} (${gib(out)})`);
     return out;
 }
@@ -55,8 +54,9 @@ async function ensureQuantized(type: keyof typeof QUANTIZED_FTYPES, f16: string)
     const tmp = `${out}.tmp`;
     const progress = new ProgressLine(`quantizing to ${type.toUpperCase()} (once)`);
     try {
-        await loadAddon().quantize(f16, tmp, { ftype: QUANTIZED_FTYPES[type], threads: os.availableParallelism() },
-            (done, total, tensor) => progress.update(done, total, tensor));
+        await loadAddon().quantize(f16, tmp, { ftype: QUANTIZED_FTYPES[type], threads: os.availableParallelism() }, (done, total, tensor) =>
+            progress.update(done, total, tensor),
+        );
         fs.renameSync(tmp, out);
     } catch (error) {
         fs.rmSync(tmp, { force: true });

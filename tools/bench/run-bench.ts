@@ -30,7 +30,16 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { BENCH_TYPES, cacheDir, investigationPath, resultsPath, root, serverLoadPath, workerResultPath, type BenchType } from "./bench-paths.js";
+import {
+    BENCH_TYPES,
+    cacheDir,
+    investigationPath,
+    resultsPath,
+    root,
+    serverLoadPath,
+    workerResultPath,
+    type BenchType,
+} from "./bench-paths.js";
 import { formatReport, rowsFor, type TypeMeasurements } from "./bench-report.js";
 import { waitForIdleCpu } from "./cpu-idle.js";
 import { ensureLlamaBench, runLlamaBench, type LlamaBenchRow } from "./llama-bench-tool.js";
@@ -42,7 +51,9 @@ import { findTorchPython, rewardAgreement, runTorchPeer, type TorchDtype } from 
 import type { OursJob, OursResult, PeerJob, PeerResult } from "./worker-protocol.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const log = (line: string): void => { process.stderr.write(`bench: ${line}\n`); };
+const log = (line: string): void => {
+    process.stderr.write(`bench: ${line}\n`);
+};
 
 interface Args {
     types: BenchType[];
@@ -63,8 +74,11 @@ function parseArgs(argv: string[]): Args {
             return v;
         };
         if (a.startsWith("--types")) {
-            const types = value().split(",").map((t) => t.trim().toLowerCase());
-            for (const t of types) if (!(BENCH_TYPES as readonly string[]).includes(t)) throw new Error(`unknown type ${t} (${BENCH_TYPES.join(", ")})`);
+            const types = value()
+                .split(",")
+                .map((t) => t.trim().toLowerCase());
+            for (const t of types)
+                if (!(BENCH_TYPES as readonly string[]).includes(t)) throw new Error(`unknown type ${t} (${BENCH_TYPES.join(", ")})`);
             args.types = types as BenchType[];
         } else if (a.startsWith("--reps")) {
             args.reps = Number(value());
@@ -74,11 +88,16 @@ function parseArgs(argv: string[]): Args {
         } else if (a === "--server") {
             args.server = true;
         } else if (a.startsWith("--peers")) {
-            const peers = value().split(",").map((t) => t.trim().toLowerCase()).filter(Boolean);
+            const peers = value()
+                .split(",")
+                .map((t) => t.trim().toLowerCase())
+                .filter(Boolean);
             for (const t of peers) if (t !== "nlc" && t !== "torch") throw new Error(`unknown peer ${t} (nlc, torch)`);
             args.peers = { nlc: peers.includes("nlc"), torch: peers.includes("torch") };
         } else {
-            throw new Error(`unknown argument ${a}; use --types ${BENCH_TYPES.join(",")} --peers nlc,torch --reps N --investigate --server`);
+            throw new Error(
+                `unknown argument ${a}; use --types ${BENCH_TYPES.join(",")} --peers nlc,torch --reps N --investigate --server`,
+            );
         }
     }
     return args;
@@ -122,9 +141,9 @@ async function investigate(model: string, threads: number): Promise<Investigatio
     await waitForIdleCpu(log);
     log("investigation: llama-bench pp16..pp512, pp512 without flash attention, pp512 after 512/1024 tokens of context");
     const llamaBench = [
-        ...await runLlamaBench(model, { prompts: [16, 32, 64, 128, 256, 512], threads, repetitions: 2 }),
-        ...await runLlamaBench(model, { prompts: [512], threads, repetitions: 2, extra: ["-fa", "0"] }),
-        ...await runLlamaBench(model, { prompts: [512], threads, repetitions: 2, extra: ["-d", "512,1024"] }),
+        ...(await runLlamaBench(model, { prompts: [16, 32, 64, 128, 256, 512], threads, repetitions: 2 })),
+        ...(await runLlamaBench(model, { prompts: [512], threads, repetitions: 2, extra: ["-fa", "0"] })),
+        ...(await runLlamaBench(model, { prompts: [512], threads, repetitions: 2, extra: ["-d", "512,1024"] })),
     ];
     await waitForIdleCpu(log);
     log(`investigation: llama-reward scoreBatch under ${SWEEP.variants.length} option sets, ${SWEEP.rounds} interleaved rounds`);
@@ -142,7 +161,9 @@ function formatInvestigation(type: string, inv: Investigation): string {
     for (const r of inv.llamaBench) {
         const fa = r.flashAttention === "-1" ? "auto" : r.flashAttention;
         const busy = r.otherCpuShare > 0.05 ? ` (others took ${(r.otherCpuShare * 100).toFixed(0)}% CPU)` : "";
-        lines.push(`    pp${r.nPrompt}${r.nDepth ? ` @ depth ${r.nDepth}` : ""} fa ${fa}: ${r.tokensPerSecond.toFixed(1)} ± ${r.stddev.toFixed(1)} tok/s${busy}`);
+        lines.push(
+            `    pp${r.nPrompt}${r.nDepth ? ` @ depth ${r.nDepth}` : ""} fa ${fa}: ${r.tokensPerSecond.toFixed(1)} ± ${r.stddev.toFixed(1)} tok/s${busy}`,
+        );
     }
     const s = inv.sweep;
     const base = s.variants[0]!;
@@ -150,13 +171,18 @@ function formatInvestigation(type: string, inv: Investigation): string {
     for (const v of s.variants) {
         const rel = v.rounds.map((r, i) => r / base.rounds[i]!).sort((a, b) => a - b);
         const median = rel[Math.floor(rel.length / 2)]!;
-        lines.push(`    ${JSON.stringify(v.options).padEnd(28)} ${v.tokensPerSecond.toFixed(1)} tok/s ` +
-            `(rounds ${v.rounds.map((r) => r.toFixed(1)).join(", ")}; median ${median.toFixed(2)}× defaults), ` +
-            `${v.tokensPerDecode.toFixed(0)} tok/decode`);
+        lines.push(
+            `    ${JSON.stringify(v.options).padEnd(28)} ${v.tokensPerSecond.toFixed(1)} tok/s ` +
+                `(rounds ${v.rounds.map((r) => r.toFixed(1)).join(", ")}; median ${median.toFixed(2)}× defaults), ` +
+                `${v.tokensPerDecode.toFixed(0)} tok/decode`,
+        );
     }
-    lines.push(`  llama-bench with each of those ${s.conversations} conversations' lengths as its own pp test ` +
-        `(llama.cpp alone, one sequence at a time): ${inv.perConversation.tokensPerSecond.toFixed(1)} tok/s`);
-    if (s.otherCpuShare > 0.05) lines.push(`  WARNING: other processes took ${(s.otherCpuShare * 100).toFixed(0)}% of the CPUs during the sweep`);
+    lines.push(
+        `  llama-bench with each of those ${s.conversations} conversations' lengths as its own pp test ` +
+            `(llama.cpp alone, one sequence at a time): ${inv.perConversation.tokensPerSecond.toFixed(1)} tok/s`,
+    );
+    if (s.otherCpuShare > 0.05)
+        lines.push(`  WARNING: other processes took ${(s.otherCpuShare * 100).toFixed(0)}% of the CPUs during the sweep`);
     return lines.join("\n");
 }
 
@@ -171,10 +197,13 @@ async function serverLoad(benchModel: string): Promise<ServerLoadResult[]> {
     for (const job of jobs) {
         const result = await runServerLoad(job, log);
         results.push(result);
-        log(`\n${formatServerLoad([result])}`);   // each as soon as it is measured
+        log(`\n${formatServerLoad([result])}`); // each as soon as it is measured
     }
     process.stdout.write(`\n${formatServerLoad(results)}\n`);
-    fs.writeFileSync(serverLoadPath, `${JSON.stringify({ date: new Date().toISOString(), machine: machineInfo(os.availableParallelism()), results }, null, 2)}\n`);
+    fs.writeFileSync(
+        serverLoadPath,
+        `${JSON.stringify({ date: new Date().toISOString(), machine: machineInfo(os.availableParallelism()), results }, null, 2)}\n`,
+    );
     process.stdout.write(`wrote ${serverLoadPath}\n`);
     return results;
 }
@@ -204,8 +233,11 @@ async function main(): Promise<void> {
 
     const torchPython = args.peers.torch ? findTorchPython() : undefined;
     if (args.peers.torch) {
-        log(torchPython ? `PyTorch peer: ${torchPython.python}, torch ${torchPython.torch}, fp32 BLAS ${torchPython.blas}`
-            : "PyTorch peer: no python3 with torch and numpy (Debian: apt-get install python3-torch libopenblas0-pthread); left out");
+        log(
+            torchPython
+                ? `PyTorch peer: ${torchPython.python}, torch ${torchPython.torch}, fp32 BLAS ${torchPython.blas}`
+                : "PyTorch peer: no python3 with torch and numpy (Debian: apt-get install python3-torch libopenblas0-pthread); left out",
+        );
     }
     const torchDtype: Partial<Record<BenchType, TorchDtype>> = { bf16: "bf16", f32: "fp32" };
     const writeResults = (measured: TypeMeasurements[]): void => {
@@ -247,9 +279,16 @@ async function main(): Promise<void> {
             } else {
                 await waitForIdleCpu(log);
                 log(`${f.type}: PyTorch ${torchPython.torch} ${dtype} forward on the same file and token lists`);
-                const result = await runTorchPeer(torchPython, { model: f.reward, tokensPath, resultPath: workerResultPath("torch"), threads, dtype });
+                const result = await runTorchPeer(torchPython, {
+                    model: f.reward,
+                    tokensPath,
+                    resultPath: workerResultPath("torch"),
+                    threads,
+                    dtype,
+                });
                 torch = { result, agreement: rewardAgreement(ours.rewards, result) };
-                if (!torch.agreement.agree) log(`warning: the torch peer's rewards disagree with ours (${JSON.stringify(torch.agreement)})`);
+                if (!torch.agreement.agree)
+                    log(`warning: the torch peer's rewards disagree with ours (${JSON.stringify(torch.agreement)})`);
             }
         }
         measured.push({ type: f.type, fileBytes: fs.statSync(f.reward).size, llamaBench: { before, after }, ours, peer, torch });

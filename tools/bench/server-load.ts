@@ -65,16 +65,23 @@ function percentile(sorted: number[], p: number): number {
 
 function postJson(agent: http.Agent, url: URL, body: string): Promise<{ status: number; text: string }> {
     return new Promise((resolve, reject) => {
-        const req = http.request(url, {
-            method: "POST", agent,
-            headers: { "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(body)) },
-        }, (res) => {
-            let text = "";
-            res.setEncoding("utf8");
-            res.on("data", (d: string) => { text += d; });
-            res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
-            res.on("error", reject);
-        });
+        const req = http.request(
+            url,
+            {
+                method: "POST",
+                agent,
+                headers: { "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(body)) },
+            },
+            (res) => {
+                let text = "";
+                res.setEncoding("utf8");
+                res.on("data", (d: string) => {
+                    text += d;
+                });
+                res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+                res.on("error", reject);
+            },
+        );
         req.on("error", reject);
         req.end(body);
     });
@@ -82,10 +89,13 @@ function postJson(agent: http.Agent, url: URL, body: string): Promise<{ status: 
 
 async function startServer(model: string): Promise<{ url: string; stop: () => Promise<number | null> }> {
     const child = spawn(process.execPath, [cli, "serve", "--model", model, "--port", "0", "--max-queue", "4096"], {
-        cwd: root, stdio: ["ignore", "pipe", "pipe"],
+        cwd: root,
+        stdio: ["ignore", "pipe", "pipe"],
     });
     let stderr = "";
-    child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
+    child.stderr.on("data", (d: Buffer) => {
+        stderr += d.toString();
+    });
     const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
     const url = await new Promise<string>((resolve, reject) => {
         let stdout = "";
@@ -99,7 +109,10 @@ async function startServer(model: string): Promise<{ url: string; stop: () => Pr
     const deadline = Date.now() + 300_000;
     for (;;) {
         const status = await new Promise<number>((resolve) => {
-            http.get(`${url}/health`, (res) => { res.resume(); resolve(res.statusCode ?? 0); }).on("error", () => resolve(0));
+            http.get(`${url}/health`, (res) => {
+                res.resume();
+                resolve(res.statusCode ?? 0);
+            }).on("error", () => resolve(0));
         });
         if (status === 200) break;
         if (Date.now() > deadline) throw new Error("the server did not load its model within 300 s");
@@ -115,8 +128,14 @@ async function startServer(model: string): Promise<{ url: string; stop: () => Pr
 }
 
 /** One level: `clients` loops, each sending the next request when its previous one is answered. */
-async function runLevel(url: string, bodies: string[], expected: number[], clients: number, job: ServerLoadJob,
-    diffs: number[]): Promise<Omit<LoadLevel, "ratio" | "cpuBusyBefore">> {
+async function runLevel(
+    url: string,
+    bodies: string[],
+    expected: number[],
+    clients: number,
+    job: ServerLoadJob,
+    diffs: number[],
+): Promise<Omit<LoadLevel, "ratio" | "cpuBusyBefore">> {
     const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
     const target = new URL("/v1/score", url);
     // Warm-up, not counted: a few requests (connections and JIT), bounded so slow models do not pay a full round per level.
@@ -167,7 +186,7 @@ export async function runServerLoad(job: ServerLoadJob, log: (line: string) => v
         const count = (m: ChatMessage[]) => model.tokenizeConversation(m).length;
         conversations = mixedConversations(count, Math.min(job.requests, 64), job.minTokens, job.maxTokens, 0x5e_7e_01);
         meanTokens = conversations.reduce((n, c) => n + count(c), 0) / conversations.length;
-        await model.scoreBatch(conversations.slice(0, 8));   // warm-up
+        await model.scoreBatch(conversations.slice(0, 8)); // warm-up
         log(`${job.label}: in-process scoreBatch on ${conversations.length} conversations (mean ${meanTokens.toFixed(0)} tokens)`);
         const t = performance.now();
         expected = await model.scoreBatch(conversations);
@@ -207,14 +226,18 @@ export async function runServerLoad(job: ServerLoadJob, log: (line: string) => v
 export function formatServerLoad(results: ServerLoadResult[]): string {
     const lines = ["Reward server under load (POST /v1/score, one conversation per request, keep-alive, loopback):"];
     for (const r of results) {
-        lines.push(`  ${r.label}: ${r.conversations} conversations cycled, mean ${r.meanTokens.toFixed(0)} tokens; ` +
-            `in-process scoreBatch ${r.inProcess.conversationsPerSecond.toFixed(1)} conv/s`);
+        lines.push(
+            `  ${r.label}: ${r.conversations} conversations cycled, mean ${r.meanTokens.toFixed(0)} tokens; ` +
+                `in-process scoreBatch ${r.inProcess.conversationsPerSecond.toFixed(1)} conv/s`,
+        );
         lines.push("    clients  requests  req/s     p50 ms    p99 ms    ratio to in-process");
         for (const l of r.levels) {
             const busy = l.cpuBusyBefore > 0.15 ? `  (CPU ${(l.cpuBusyBefore * 100).toFixed(0)}% busy before)` : "";
-            lines.push(`    ${String(l.clients).padStart(7)}  ${String(l.requests).padStart(8)}  ${l.requestsPerSecond.toFixed(1).padStart(8)}  ` +
-                `${l.p50Ms.toFixed(1).padStart(8)}  ${l.p99Ms.toFixed(1).padStart(8)}  ${l.ratio.toFixed(2).padStart(6)}×` +
-                `${l.failed > 0 ? `  ${l.failed} failed` : ""}${busy}`);
+            lines.push(
+                `    ${String(l.clients).padStart(7)}  ${String(l.requests).padStart(8)}  ${l.requestsPerSecond.toFixed(1).padStart(8)}  ` +
+                    `${l.p50Ms.toFixed(1).padStart(8)}  ${l.p99Ms.toFixed(1).padStart(8)}  ${l.ratio.toFixed(2).padStart(6)}×` +
+                    `${l.failed > 0 ? `  ${l.failed} failed` : ""}${busy}`,
+            );
         }
         lines.push(`    rewards vs scoreBatch: max |diff| ${r.maxRewardDiff.toExponential(1)}; server exit after SIGTERM: ${r.exitCode}`);
     }

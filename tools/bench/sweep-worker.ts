@@ -38,14 +38,17 @@ export interface SweepResult {
     otherCpuShare: number;
 }
 
-async function measure(path: string, options: Record<string, unknown>, pick: (count: (m: ChatMessage[]) => number) => ChatMessage[][]):
-    Promise<{ lengths: number[]; tokens: number; rate: number; steps: number }> {
+async function measure(
+    path: string,
+    options: Record<string, unknown>,
+    pick: (count: (m: ChatMessage[]) => number) => ChatMessage[][],
+): Promise<{ lengths: number[]; tokens: number; rate: number; steps: number }> {
     const model = await RewardModel.load(path, options as LoadOptions);
     try {
         const count = (m: ChatMessage[]): number => model.tokenizeConversation(m).length;
         const conversations = pick(count);
         const tokens = conversations.reduce((n, c) => n + count(c), 0);
-        await model.scoreBatch(conversations.slice(0, 1));   // warm-up
+        await model.scoreBatch(conversations.slice(0, 1)); // warm-up
         const before = model.stats.steps;
         const t = performance.now();
         await model.scoreBatch(conversations);
@@ -58,8 +61,7 @@ async function measure(path: string, options: Record<string, unknown>, pick: (co
 
 async function main(): Promise<void> {
     const job = readJob<SweepJob>();
-    const pick = (count: (m: ChatMessage[]) => number): ChatMessage[][] =>
-        mixedConversations(count).filter((_, i) => i % job.stride === 0);
+    const pick = (count: (m: ChatMessage[]) => number): ChatMessage[][] => mixedConversations(count).filter((_, i) => i % job.stride === 0);
     const rates: number[][] = job.variants.map(() => []);
     const steps: number[] = job.variants.map(() => 0);
     let lengths: number[] = [];

@@ -28,7 +28,15 @@ export interface OursJob {
 export interface OursResult {
     loadSeconds: number;
     options: Record<string, unknown>;
-    info: { contextSize: number; fileType: string; sizeBytes: number; layerCount: number; kvHeadCount: number; headCount: number; embeddingSize: number };
+    info: {
+        contextSize: number;
+        fileType: string;
+        sizeBytes: number;
+        layerCount: number;
+        kvHeadCount: number;
+        headCount: number;
+        embeddingSize: number;
+    };
     mixed: TimedRun & { steps: number; conversations: number };
     short: TimedRun & { conversations: number };
     long: TimedRun & { conversations: number };

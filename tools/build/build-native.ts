@@ -33,7 +33,7 @@ import { findPrebuiltGgml, ggmlRuntimeFiles, type PrebuiltGgml } from "./prebuil
 const require = createRequire(import.meta.url);
 const root = packageRoot();
 const depsDir = path.join(root, "deps");
-const llamaDir = llamaCppDir();   // also what CMake is given (LLAMA_REWARD_LLAMA_DIR)
+const llamaDir = llamaCppDir(); // also what CMake is given (LLAMA_REWARD_LLAMA_DIR)
 const stampPath = path.join(depsDir, "llama.cpp.stamp.json");
 const patchesDir = path.join(root, "native", "patches");
 
@@ -74,11 +74,13 @@ function fetchBundle(): string {
     fs.mkdirSync(cacheDir, { recursive: true });
     log(`fetching the llama.cpp source bundle: npm pack node-llama-cpp@${nodeLlamaCppVersion}`);
     const npmCli = process.env.npm_execpath;
-    const [cmd, args] = npmCli?.endsWith(".js")
-        ? [process.execPath, [npmCli]]
-        : [process.platform === "win32" ? "npm.cmd" : "npm", []];
-    run(cmd, [...args, "pack", `node-llama-cpp@${nodeLlamaCppVersion}`, "--silent", "--pack-destination", cacheDir], cacheDir,
-        "downloading node-llama-cpp (for its llama.cpp source bundle)");
+    const [cmd, args] = npmCli?.endsWith(".js") ? [process.execPath, [npmCli]] : [process.platform === "win32" ? "npm.cmd" : "npm", []];
+    run(
+        cmd,
+        [...args, "pack", `node-llama-cpp@${nodeLlamaCppVersion}`, "--silent", "--pack-destination", cacheDir],
+        cacheDir,
+        "downloading node-llama-cpp (for its llama.cpp source bundle)",
+    );
     const tarball = fs.readdirSync(cacheDir).find((f) => f.endsWith(".tgz"));
     if (tarball === undefined) fail(`npm pack node-llama-cpp@${nodeLlamaCppVersion} wrote no tarball`);
     run("tar", ["-xzf", tarball, "package/llama/gitRelease.bundle"], cacheDir, "extracting the llama.cpp bundle");
@@ -97,8 +99,8 @@ function fileDigest(files: string[]): string {
 }
 
 interface SourceStamp {
-    bundle: string;   // size and mtime of the bundle the clone came from
-    patches: string;  // digest of the patch files applied to it
+    bundle: string; // size and mtime of the bundle the clone came from
+    patches: string; // digest of the patch files applied to it
 }
 
 function readStamp(): SourceStamp | undefined {
@@ -119,13 +121,21 @@ function prepareSources(): void {
     }
     const bundle = locateBundle();
     const patches = fs.existsSync(patchesDir)
-        ? fs.readdirSync(patchesDir).filter((f) => f.endsWith(".patch")).sort().map((f) => path.join(patchesDir, f))
+        ? fs
+              .readdirSync(patchesDir)
+              .filter((f) => f.endsWith(".patch"))
+              .sort()
+              .map((f) => path.join(patchesDir, f))
         : [];
     const bundleStat = fs.statSync(bundle);
     const wanted: SourceStamp = { bundle: `${bundleStat.size}:${bundleStat.mtimeMs}`, patches: fileDigest(patches) };
     const current = readStamp();
-    if (current && current.bundle === wanted.bundle && current.patches === wanted.patches
-        && fs.existsSync(path.join(llamaDir, "CMakeLists.txt"))) {
+    if (
+        current &&
+        current.bundle === wanted.bundle &&
+        current.patches === wanted.patches &&
+        fs.existsSync(path.join(llamaDir, "CMakeLists.txt"))
+    ) {
         log("llama.cpp sources are up to date");
         return;
     }
@@ -144,8 +154,10 @@ function prepareSources(): void {
     for (const patch of patches) {
         const check = runQuiet("git", ["apply", "--check", patch], llamaDir);
         if (!check.ok) {
-            fail(`patch ${path.relative(root, patch)} no longer applies to the llama.cpp in the bundle.\n` +
-                `${check.output}\nThe bundle changed (is node-llama-cpp still 3.21.1?); the patch must be updated.`);
+            fail(
+                `patch ${path.relative(root, patch)} no longer applies to the llama.cpp in the bundle.\n` +
+                    `${check.output}\nThe bundle changed (is node-llama-cpp still 3.21.1?); the patch must be updated.`,
+            );
         }
         run("git", ["apply", patch], llamaDir, `applying ${path.basename(patch)}`);
         log(`applied ${path.basename(patch)}`);
@@ -162,8 +174,10 @@ function chooseGgml(): PrebuiltGgml | undefined {
     if (gpuSet && forced !== "prebuilt") return undefined;
     const found = findPrebuiltGgml();
     if (found === undefined && forced === "prebuilt") {
-        fail(`LLAMA_REWARD_GGML=prebuilt, but no prebuilt ggml package for ${process.platform}-${process.arch} is installed ` +
-            `(e.g. @node-llama-cpp/linux-x64-vulkan@${nodeLlamaCppVersion})`);
+        fail(
+            `LLAMA_REWARD_GGML=prebuilt, but no prebuilt ggml package for ${process.platform}-${process.arch} is installed ` +
+                `(e.g. @node-llama-cpp/linux-x64-vulkan@${nodeLlamaCppVersion})`,
+        );
     }
     if (found !== undefined && found.version !== nodeLlamaCppVersion) {
         log(`${found.pkg}@${found.version} is not ${nodeLlamaCppVersion} (the llama.cpp release of our patch); compiling ggml instead`);
@@ -194,11 +208,26 @@ function buildAddon(): void {
     const defines = { ...backendCmakeOptions(backend), LLAMA_REWARD_LLAMA_DIR: llamaDir, LLAMA_REWARD_GGML_DIR: ggml?.dir ?? "", ...extra };
     const jobs = Number(process.env.LLAMA_REWARD_JOBS) || os.availableParallelism();
     const cmakeJs = require.resolve("cmake-js/bin/cmake-js");
-    const common = ["--out", path.join("build", "cmake"), "--config", "Release",
-        ...Object.entries(defines).map(([k, v]) => `--CD${k}=${v}`)];
+    const common = [
+        "--out",
+        path.join("build", "cmake"),
+        "--config",
+        "Release",
+        ...Object.entries(defines).map(([k, v]) => `--CD${k}=${v}`),
+    ];
 
-    log(ggml ? `ggml: prebuilt, from ${ggml.pkg}@${ggml.version} (backends chosen at run time)` : `ggml: compiled from source, backend: ${backend}`);
-    log(`cmake options: ${Object.entries(defines).map(([k, v]) => `${k}=${v}`).join(" ") || "(none)"}`);
+    log(
+        ggml
+            ? `ggml: prebuilt, from ${ggml.pkg}@${ggml.version} (backends chosen at run time)`
+            : `ggml: compiled from source, backend: ${backend}`,
+    );
+    log(
+        `cmake options: ${
+            Object.entries(defines)
+                .map(([k, v]) => `${k}=${v}`)
+                .join(" ") || "(none)"
+        }`,
+    );
     // a prebuilt-ggml addon finds its ggml libraries beside it ($ORIGIN): put them there before it is relinked
     if (ggml) {
         fs.mkdirSync(path.join(root, "build", "Release"), { recursive: true });
@@ -209,7 +238,7 @@ function buildAddon(): void {
     run(process.execPath, [cmakeJs, "build", ...common, "--parallel", String(jobs), "--target", "llama_reward"], root, "cmake build");
     const addon = path.join(root, "build", "Release", "llama_reward.node");
     if (!fs.existsSync(addon)) fail(`the build finished but ${addon} is missing`);
-    syncGgmlLibraries(path.dirname(addon), ggml);  // again: exactly the libraries of this build (none for a source build)
+    syncGgmlLibraries(path.dirname(addon), ggml); // again: exactly the libraries of this build (none for a source build)
     log(`built ${path.relative(root, addon)}`);
 }
 

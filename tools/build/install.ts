@@ -44,8 +44,10 @@ function main(): number {
     }
     const status = runSourceBuild();
     if (status !== 0) {
-        log("the source build failed (see above). It needs git, CMake >= 3.19 and a C++17 compiler; " +
-            "install them and run `npx llama-reward build`.");
+        log(
+            "the source build failed (see above). It needs git, CMake >= 3.19 and a C++17 compiler; " +
+                "install them and run `npx llama-reward build`.",
+        );
     }
     return status;
 }

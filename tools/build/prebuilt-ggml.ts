@@ -38,7 +38,8 @@ export function findPrebuiltGgml(platform: string = process.platform, arch: stri
  * addon and libllama are left out.
  */
 export function ggmlRuntimeFiles(dir: string): string[] {
-    return fs.readdirSync(dir)
+    return fs
+        .readdirSync(dir)
         .filter((f) => /^libggml(-base|-cpu-[a-z0-9_]+|-vulkan|\.[a-z0-9.]*v[0-9.]+)\.so$/.test(f) || f === "libggml.so")
         .sort();
 }

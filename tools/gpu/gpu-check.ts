@@ -47,11 +47,16 @@ async function throughput(model: string, gpu: GpuOption, count: number): Promise
 async function main(): Promise<number> {
     const { values } = parseArgs({ options: { gpu: { type: "string", default: "cuda" }, count: { type: "string", default: "64" } } });
     const gpu = values.gpu as GpuBackend;
-    console.log(`[gpu-check] devices: ${backendDevices().map((d) => `${d.name} (${d.backend}, ${d.description})`).join("; ")}`);
+    console.log(
+        `[gpu-check] devices: ${backendDevices()
+            .map((d) => `${d.name} (${d.backend}, ${d.description})`)
+            .join("; ")}`,
+    );
 
     const vitest = path.join(root, "node_modules", "vitest", "vitest.mjs");
     const parity = spawnSync(process.execPath, [vitest, "run", "--project", "native", "test/gpu-parity.test.ts"], {
-        cwd: root, stdio: "inherit",
+        cwd: root,
+        stdio: "inherit",
         env: { ...process.env, LLAMA_REWARD_TEST_GPU: gpu, LLAMA_REWARD_REQUIRE_GPU: "1" },
     });
     console.log(`[gpu-check] parity on ${gpu}: ${parity.status === 0 ? "passed" : "FAILED"}`);
@@ -61,11 +66,21 @@ async function main(): Promise<number> {
     const count = Number(values.count);
     const cpu = await throughput(model, false, count);
     const onGpu = await throughput(model, gpu, count);
-    const report = { gpu, model: path.basename(model), count, cpu, onGpu, speedup: onGpu.tokensPerSecond / cpu.tokensPerSecond, parity: parity.status === 0 };
+    const report = {
+        gpu,
+        model: path.basename(model),
+        count,
+        cpu,
+        onGpu,
+        speedup: onGpu.tokensPerSecond / cpu.tokensPerSecond,
+        parity: parity.status === 0,
+    };
     fs.mkdirSync(cacheDir, { recursive: true });
     fs.writeFileSync(path.join(cacheDir, "gpu-check.json"), `${JSON.stringify(report, null, 2)}\n`);
-    console.log(`[gpu-check] batch throughput on ${path.basename(model)}: CPU ${cpu.tokensPerSecond.toFixed(0)} tokens/s, ` +
-        `${gpu} ${onGpu.tokensPerSecond.toFixed(0)} tokens/s (${onGpu.offloadedLayers} layers offloaded), ×${report.speedup.toFixed(2)}`);
+    console.log(
+        `[gpu-check] batch throughput on ${path.basename(model)}: CPU ${cpu.tokensPerSecond.toFixed(0)} tokens/s, ` +
+            `${gpu} ${onGpu.tokensPerSecond.toFixed(0)} tokens/s (${onGpu.offloadedLayers} layers offloaded), ×${report.speedup.toFixed(2)}`,
+    );
     return parity.status === 0 && onGpu.offloadedLayers > 0 ? 0 : 1;
 }
 

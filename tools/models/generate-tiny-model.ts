@@ -122,7 +122,12 @@ function buildTensors(nVocab: number): TensorSpec[] {
         tensors.push({ name, shape: [hp.embeddingLength], keepF32: true, data: fill(hp.embeddingLength, () => 1 + 0.1 * normal()) });
     };
 
-    tensors.push({ name: "token_embd.weight", shape: [hp.embeddingLength, nVocab], keepF32: false, data: fill(hp.embeddingLength * nVocab, normal) });
+    tensors.push({
+        name: "token_embd.weight",
+        shape: [hp.embeddingLength, nVocab],
+        keepF32: false,
+        data: fill(hp.embeddingLength * nVocab, normal),
+    });
     for (let l = 0; l < hp.blockCount; l++) {
         const p = `blk.${l}`;
         norm(`${p}.attn_norm.weight`);
@@ -149,11 +154,16 @@ function writeModel(outPath: string, fileType: 0 | 1, vocab: GgufHeader, tensors
     const nVocab = vocabTokenCount(vocab);
     const w = new GgufWriter(outPath);
     try {
-        writeLlamaRewardMetadata(w, {
-            name: "llama-reward tiny (random weights)",
-            description: "Random weights for testing llama-reward. Its rewards are meaningless.",
-            fileType,
-        }, { ...hp, vocabSize: nVocab }, ["LABEL_0"]);
+        writeLlamaRewardMetadata(
+            w,
+            {
+                name: "llama-reward tiny (random weights)",
+                description: "Random weights for testing llama-reward. Its rewards are meaningless.",
+                fileType,
+            },
+            { ...hp, vocabSize: nVocab },
+            ["LABEL_0"],
+        );
         w.addU32("llama_reward.generator_version", TINY_MODEL_GENERATOR_VERSION);
 
         writeLlama3Tokenizer(w, vocab);
@@ -194,7 +204,12 @@ export function generateTinyModels(options: GenerateTinyModelsOptions = {}): Gen
     const f16Path = path.join(outDir, TINY_MODEL_FILES.f16);
 
     if (options.force !== true && isUpToDate(f32Path) && isUpToDate(f16Path)) {
-        return { files: [{ path: f32Path, written: false }, { path: f16Path, written: false }] };
+        return {
+            files: [
+                { path: f32Path, written: false },
+                { path: f16Path, written: false },
+            ],
+        };
     }
 
     const vocabPath = options.vocabPath ?? path.join(llamaCppDir(), "models", "ggml-vocab-llama-bpe.gguf");
@@ -214,7 +229,12 @@ export function generateTinyModels(options: GenerateTinyModelsOptions = {}): Gen
     log(`llama-reward: wrote ${f32Path} (tiny test model, random weights, F32)`);
     writeModel(f16Path, 1, vocab, tensors);
     log(`llama-reward: wrote ${f16Path} (tiny test model, random weights, F16)`);
-    return { files: [{ path: f32Path, written: true }, { path: f16Path, written: true }] };
+    return {
+        files: [
+            { path: f32Path, written: true },
+            { path: f16Path, written: true },
+        ],
+    };
 }
 
 const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href;

@@ -71,7 +71,12 @@ interface ConsumerResult {
 
 function main(): number {
     const source = process.argv.includes("--source");
-    const tarballs = fs.existsSync(packDir) ? fs.readdirSync(packDir).filter((f) => f.endsWith(".tgz")).map((f) => path.join(packDir, f)) : [];
+    const tarballs = fs.existsSync(packDir)
+        ? fs
+              .readdirSync(packDir)
+              .filter((f) => f.endsWith(".tgz"))
+              .map((f) => path.join(packDir, f))
+        : [];
     const main = tarballs.find((t) => /\/llama-reward-\d/.test(t));
     if (main === undefined) {
         log("dist-pack/llama-reward-<version>.tgz is missing: run `npm run pack` first");
@@ -85,7 +90,10 @@ function main(): number {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "llama-reward-install-"));
     const project = path.join(tmp, "project");
     fs.mkdirSync(project);
-    fs.writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "install-check", version: "1.0.0", private: true, type: "module" }));
+    fs.writeFileSync(
+        path.join(project, "package.json"),
+        JSON.stringify({ name: "install-check", version: "1.0.0", private: true, type: "module" }),
+    );
     fs.writeFileSync(path.join(project, "check.mjs"), consumerScript);
 
     const env: NodeJS.ProcessEnv = { ...process.env };
@@ -94,14 +102,24 @@ function main(): number {
     }
     if (!source) {
         env.PATH = nodeOnlyBin(tmp);
-        const probe = spawnSync("/bin/sh", ["-c", "command -v cc gcc g++ c++ clang cmake make ninja git python3 python"], { env, encoding: "utf8" });
+        const probe = spawnSync("/bin/sh", ["-c", "command -v cc gcc g++ c++ clang cmake make ninja git python3 python"], {
+            env,
+            encoding: "utf8",
+        });
         if (probe.stdout.trim() !== "") {
             log(`build tools still on PATH: ${probe.stdout.trim()}`);
             return 1;
         }
         log(`PATH=${env.PATH} (node, npm, npx only: no compiler, cmake, make, ninja, git or python)`);
     }
-    const args = ["install", "--no-audit", "--no-fund", "--loglevel=error", ...(source ? ["--foreground-scripts"] : ["--ignore-scripts"]), ...installing];
+    const args = [
+        "install",
+        "--no-audit",
+        "--no-fund",
+        "--loglevel=error",
+        ...(source ? ["--foreground-scripts"] : ["--ignore-scripts"]),
+        ...installing,
+    ];
     log(`${source ? "source build" : "prebuilt"}: npm ${args.join(" ")}`);
     const started = Date.now();
     const install = spawnSync("npm", args, { cwd: project, env, stdio: "inherit" });
@@ -125,10 +143,21 @@ function main(): number {
     const error = Math.max(...result.rewards.map((r, i) => Math.abs(r - expected[i]!)));
     const expectedSource = source ? "local" : "prebuilt";
     log(`addon: ${result.addon.source} ${path.relative(project, result.addon.path)} (backends: ${result.addon.registries.join(", ")})`);
-    log(`parity against the float64 reference: max |Δ| = ${error.toExponential(3)} over ${expected.length} conversations (limit ${tolerance})`);
+    log(
+        `parity against the float64 reference: max |Δ| = ${error.toExponential(3)} over ${expected.length} conversations (limit ${tolerance})`,
+    );
     const ok = error <= tolerance && result.addon.source === expectedSource;
     if (result.addon.source !== expectedSource) log(`expected the ${expectedSource} addon, got ${result.addon.source}`);
-    console.log(JSON.stringify({ mode: source ? "source" : "prebuilt", ok, installSeconds: seconds, installedMiB, maxAbsError: error, addon: result.addon.source }));
+    console.log(
+        JSON.stringify({
+            mode: source ? "source" : "prebuilt",
+            ok,
+            installSeconds: seconds,
+            installedMiB,
+            maxAbsError: error,
+            addon: result.addon.source,
+        }),
+    );
     fs.rmSync(tmp, { recursive: true, force: true });
     return ok ? 0 : 1;
 }

@@ -69,7 +69,11 @@ function npmPack(dir: string): string {
 function stageMain(manifest: Manifest): string {
     const dir = path.join(stageDir, "llama-reward");
     log("compiling the TypeScript shipped in the package (tsconfig.pack.json)");
-    run(process.execPath, [path.join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.pack.json", "--outDir", path.join(dir, "dist")], root);
+    run(
+        process.execPath,
+        [path.join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.pack.json", "--outDir", path.join(dir, "dist")],
+        root,
+    );
     const { devDependencies: _dev, ...rest } = manifest;
     const published: Manifest = {
         ...rest,
@@ -105,7 +109,8 @@ function stagePlatform(manifest: Manifest, built: string): string {
     const platformManifest = {
         name,
         version: manifest.version,
-        description: `Prebuilt native addon of llama-reward for ${tag}: llama-reward's patched llama.cpp, ` +
+        description:
+            `Prebuilt native addon of llama-reward for ${tag}: llama-reward's patched llama.cpp, ` +
             `with ggml ${ggml.version} libraries from ${ggml.pkg} (CPU variants chosen at run time, Vulkan)`,
         license: "MIT",
         os: [platform],
@@ -115,17 +120,21 @@ function stagePlatform(manifest: Manifest, built: string): string {
         preferUnplugged: true,
     };
     fs.writeFileSync(path.join(dir, "package.json"), `${JSON.stringify(platformManifest, null, 2)}\n`);
-    fs.writeFileSync(path.join(dir, "README.md"),
+    fs.writeFileSync(
+        path.join(dir, "README.md"),
         `# ${name}\n\nThe ${tag} binaries of [llama-reward](https://www.npmjs.com/package/llama-reward). ` +
-        "Do not install it directly: llama-reward lists it as an optional dependency.\n");
+            "Do not install it directly: llama-reward lists it as an optional dependency.\n",
+    );
     if (fs.existsSync(path.join(root, "LICENSE"))) fs.copyFileSync(path.join(root, "LICENSE"), path.join(dir, "LICENSE"));
     const llamaLicense = fs.readFileSync(path.join(root, "deps", "llama.cpp", "LICENSE"), "utf8");
     const nlcLicense = fs.readFileSync(path.join(ggml.dir, "..", "..", "LICENSE"), "utf8");
-    fs.writeFileSync(path.join(dir, "THIRD-PARTY-NOTICES.md"),
+    fs.writeFileSync(
+        path.join(dir, "THIRD-PARTY-NOTICES.md"),
         `# Third-party notices\n\n` +
-        `\`bin/${addonFileName}\` contains llama.cpp (patched). The \`bin/libggml*.so\` files are copied unchanged from ` +
-        `${ggml.pkg}@${ggml.version} (node-llama-cpp's build of ggml from the same llama.cpp release).\n\n` +
-        `## llama.cpp and ggml\n\n\`\`\`\n${llamaLicense.trim()}\n\`\`\`\n\n## node-llama-cpp\n\n\`\`\`\n${nlcLicense.trim()}\n\`\`\`\n`);
+            `\`bin/${addonFileName}\` contains llama.cpp (patched). The \`bin/libggml*.so\` files are copied unchanged from ` +
+            `${ggml.pkg}@${ggml.version} (node-llama-cpp's build of ggml from the same llama.cpp release).\n\n` +
+            `## llama.cpp and ggml\n\n\`\`\`\n${llamaLicense.trim()}\n\`\`\`\n\n## node-llama-cpp\n\n\`\`\`\n${nlcLicense.trim()}\n\`\`\`\n`,
+    );
     return dir;
 }
 
@@ -137,7 +146,8 @@ function main(): void {
     const tarballs = [npmPack(stageMain(manifest))];
     if (prebuiltPlatforms.includes(platformTag())) {
         const at = process.argv.indexOf("--addon-dir");
-        const built = at > 0 && process.argv[at + 1] !== undefined ? path.resolve(process.argv[at + 1]!) : path.join(root, "build", "Release");
+        const built =
+            at > 0 && process.argv[at + 1] !== undefined ? path.resolve(process.argv[at + 1]!) : path.join(root, "build", "Release");
         const dir = stagePlatform(manifest, built);
         log(`${platformPackageName()} stage: ${(dirSize(dir) / 2 ** 20).toFixed(1)} MiB`);
         tarballs.push(npmPack(dir));

@@ -11,6 +11,7 @@
 #include "log_capture.h"
 #include "model_load_worker.h"
 #include "quantize_worker.h"
+#include "throw_check_worker.h"
 
 #include <napi.h>
 
@@ -81,6 +82,13 @@ void teardown(AddonState * state) {
 }
 }  // namespace
 
+// The external memory V8 counts for this isolate (napi_adjust_external_memory with a change of 0).
+Napi::Value external_memory(const Napi::CallbackInfo & info) {
+    int64_t total = 0;
+    napi_adjust_external_memory(info.Env(), 0, &total);
+    return Napi::Number::New(info.Env(), (double) total);
+}
+
 Napi::Object init(Napi::Env env, Napi::Object exports) {
     static std::once_flag backend_once;
     std::call_once(backend_once, [] {
@@ -115,6 +123,10 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
     exports.Set("loadBackendLibrary", Napi::Function::New(env, load_backend_library, "loadBackendLibrary"));
     // backendRegistries(): string[]
     exports.Set("backendRegistries", Napi::Function::New(env, backend_registries, "backendRegistries"));
+    // externalMemory(): number (diagnostics: the bytes V8 counts as external, KV caches included)
+    exports.Set("externalMemory", Napi::Function::New(env, external_memory, "externalMemory"));
+    // checkWorkerThrow(kind: "std" | "other"): Promise<never> (tests only: an exception on the pool thread)
+    exports.Set("checkWorkerThrow", Napi::Function::New(env, check_worker_throw, "checkWorkerThrow"));
     exports.Set("AddonModel", state->model_constructor.Value());
     exports.Set("AddonContext", state->context_constructor.Value());
     return exports;

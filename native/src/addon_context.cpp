@@ -16,19 +16,24 @@ Napi::Function AddonContext::define_class(Napi::Env env) {
                        });
 }
 
-// new AddonContext(External<llama_context>, model: AddonModel): only constructed by ContextCreateWorker.
+// new AddonContext(External<llama_context>, model: AddonModel, kvBytes: number): only constructed by ContextCreateWorker.
 AddonContext::AddonContext(const Napi::CallbackInfo & info) : Napi::ObjectWrap<AddonContext>(info), env_(info.Env()) {
-    if (info.Length() != 2 || !info[0].IsExternal() || !info[1].IsObject()) {
+    if (info.Length() != 3 || !info[0].IsExternal() || !info[1].IsObject() || !info[2].IsNumber()) {
         throw Napi::TypeError::New(info.Env(), "AddonContext cannot be constructed from JS; use model.createContext()");
     }
-    ctx        = info[0].As<Napi::External<llama_context>>().Data();
-    owner      = AddonModel::Unwrap(info[1].As<Napi::Object>());
-    model_ref_ = Napi::Persistent(info[1].As<Napi::Object>());
-    n_ctx      = llama_n_ctx(ctx);
-    n_batch    = llama_n_batch(ctx);
-    n_seq_max  = llama_n_seq_max(ctx);
-    n_vocab    = llama_vocab_n_tokens(owner->vocab);
-    n_cls_out  = llama_model_n_cls_out(owner->model);
+    ctx              = info[0].As<Napi::External<llama_context>>().Data();
+    owner            = AddonModel::Unwrap(info[1].As<Napi::Object>());
+    model_ref_       = Napi::Persistent(info[1].As<Napi::Object>());
+    n_ctx            = llama_n_ctx(ctx);
+    n_batch          = llama_n_batch(ctx);
+    n_seq_max        = llama_n_seq_max(ctx);
+    n_vocab          = llama_vocab_n_tokens(owner->vocab);
+    n_cls_out        = llama_model_n_cls_out(owner->model);
+    kv_bytes         = info[2].As<Napi::Number>().Int64Value();
+    // V8 schedules garbage collection by the memory it knows of: a context is a small JS object holding a
+    // KV cache of up to gigabytes, so its size is reported until llama_free.
+    int64_t adjusted = 0;
+    napi_adjust_external_memory(env_, kv_bytes, &adjusted);
     addon_state(env_).contexts.insert(this);
 }
 
@@ -46,7 +51,10 @@ void AddonContext::free_native() {
         return;
     }
     llama_free(ctx);
-    ctx = nullptr;
+    ctx              = nullptr;
+    int64_t adjusted = 0;
+    napi_adjust_external_memory(env_, -kv_bytes, &adjusted);  // status ignored: this may run in a finalizer
+    kv_bytes = 0;
 }
 
 void AddonContext::step_finished() {
@@ -86,6 +94,7 @@ Napi::Value AddonContext::info(const Napi::CallbackInfo & info) {
     out.Set("batchSize", n_batch);
     out.Set("parallel", n_seq_max);
     out.Set("labelCount", n_cls_out);
+    out.Set("kvCacheBytes", Napi::Number::New(env, (double) kv_bytes));
     return out;
 }
 

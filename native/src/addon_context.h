@@ -28,6 +28,7 @@ class AddonContext : public Napi::ObjectWrap<AddonContext> {
     uint32_t n_seq_max = 0;
     int32_t  n_vocab   = 0;
     uint32_t n_cls_out = 0;
+    int64_t  kv_bytes  = 0;  // the KV cache's size, reported to V8 as external memory while the context lives
 
     bool is_disposed() const { return ctx == nullptr; }
 

@@ -1,6 +1,7 @@
 #include "context_create_worker.h"
 
 #include "addon_model.h"
+#include "ggml.h"
 #include "js_options.h"
 #include "log_capture.h"
 
@@ -58,9 +59,23 @@ Napi::Value ContextCreateWorker::result(Napi::Env env) {
     Napi::Object context = addon_state(env).context_constructor.New({
         Napi::External<llama_context>::New(env, ctx_),
         model_ref_.Value(),
+        Napi::Number::New(env, (double) kv_cache_bytes()),
     });
     ctx_                 = nullptr;  // the AddonContext owns it now
     return context;
+}
+
+// The KV cache llama_init_from_model allocated: K and V rows of every layer for every cell of the context
+// (the cache is unified, so the cells are the context size). Llama's attention keys have n_embd / n_head
+// values per KV head.
+int64_t ContextCreateWorker::kv_cache_bytes() const {
+    const llama_model * model     = model_->model;
+    const int64_t       n_head    = llama_model_n_head(model);
+    const int64_t       head_dim  = n_head > 0 ? llama_model_n_embd(model) / n_head : 0;
+    const int64_t       n_embd_kv = head_dim * llama_model_n_head_kv(model);
+    const int64_t       per_cell =
+        (int64_t) ggml_row_size(params_.type_k, n_embd_kv) + (int64_t) ggml_row_size(params_.type_v, n_embd_kv);
+    return (int64_t) llama_model_n_layer(model) * (int64_t) llama_n_ctx(ctx_) * per_cell;
 }
 
 void ContextCreateWorker::discard() {

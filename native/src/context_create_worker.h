@@ -7,6 +7,8 @@
 
 #include <napi.h>
 
+#include <cstdint>
+
 class AddonModel;
 
 // model.createContext(options: NativeContextOptions): Promise<AddonContext>
@@ -20,6 +22,8 @@ class ContextCreateWorker : public PromiseWorker<Napi::AsyncWorker> {
     void        discard() override;
 
   private:
+    int64_t kv_cache_bytes() const;
+
     Napi::ObjectReference model_ref_;  // keeps the model alive while its context is created
     AddonModel *          model_;
     llama_context_params  params_;

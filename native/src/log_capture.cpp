@@ -10,8 +10,6 @@
 namespace {
 thread_local std::string    t_errors;
 thread_local ggml_log_level t_last_level = GGML_LOG_LEVEL_NONE;
-thread_local log_line_hook  t_hook       = nullptr;
-thread_local void *         t_hook_data  = nullptr;
 bool                        g_debug      = false;
 
 void log_callback(ggml_log_level level, const char * text, void *) {
@@ -20,9 +18,6 @@ void log_callback(ggml_log_level level, const char * text, void *) {
     }
     if (level != GGML_LOG_LEVEL_CONT) {
         t_last_level = level;
-    }
-    if (t_hook != nullptr && level == GGML_LOG_LEVEL_INFO) {
-        t_hook(text, t_hook_data);
     }
     if (t_last_level == GGML_LOG_LEVEL_ERROR && t_errors.size() < 16384) {
         t_errors += text;
@@ -50,9 +45,4 @@ std::string log_capture_take() {
         out.pop_back();
     }
     return out;
-}
-
-void log_capture_set_hook(log_line_hook hook, void * user_data) {
-    t_hook      = hook;
-    t_hook_data = user_data;
 }

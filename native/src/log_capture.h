@@ -8,7 +8,3 @@
 void        log_capture_install();
 void        log_capture_clear();  // forget this thread's captured errors
 std::string log_capture_take();   // this thread's captured errors, then clear
-
-// Receives every INFO-level line logged on this thread while installed.
-using log_line_hook = void (*)(const char * text, void * user_data);
-void log_capture_set_hook(log_line_hook hook, void * user_data);  // nullptr removes it

@@ -9,8 +9,7 @@ Napi::Value load_model(const Napi::CallbackInfo & info) {
 
 ModelLoadWorker::ModelLoadWorker(Napi::Env env, const Napi::CallbackInfo & info) :
     PromiseWorker(env, "llama-reward:loadModel", "ERR_LOAD_FAILED") {
-    if (info.Length() < 3 || !info[0].IsString() || !info[1].IsObject() || !info[2].IsTypedArray() ||
-        info[2].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    if (info.Length() < 3 || !info[0].IsString() || !info[1].IsObject()) {
         throw Napi::TypeError::New(env, "loadModel(path: string, options: object, abortFlag: Int32Array, onProgress?)");
     }
     path_                = info[0].As<Napi::String>().Utf8Value();
@@ -37,12 +36,7 @@ ModelLoadWorker::ModelLoadWorker(Napi::Env env, const Napi::CallbackInfo & info)
         }
         devices_.push_back(nullptr);
     }
-    Napi::Int32Array flag = info[2].As<Napi::Int32Array>();
-    if (flag.ElementLength() < 1) {
-        throw Napi::RangeError::New(env, "loadModel: abortFlag must hold one element");
-    }
-    abort_flag_ref_ = Napi::Persistent(flag.As<Napi::Object>());
-    abort_flag_     = flag.Data();
+    abort_flag_.set(info[2], "loadModel");
     if (info.Length() > 3) {
         on_progress_.set(info[3]);
     }
@@ -50,7 +44,7 @@ ModelLoadWorker::ModelLoadWorker(Napi::Env env, const Napi::CallbackInfo & info)
 
 bool ModelLoadWorker::progress_callback(float progress, void * user_data) {
     auto * self = static_cast<ModelLoadWorker *>(user_data);
-    if (*self->abort_flag_ != 0) {
+    if (self->abort_flag_.raised()) {
         return false;
     }
     self->progress_->Send(&progress, 1);
@@ -60,7 +54,7 @@ bool ModelLoadWorker::progress_callback(float progress, void * user_data) {
 void ModelLoadWorker::Execute(const ExecutionProgress & progress) {
     log_capture_clear();
     progress_ = &progress;
-    if (*abort_flag_ != 0) {
+    if (abort_flag_.raised()) {
         fail("ERR_ABORTED", "loading was aborted");
         return;
     }
@@ -75,7 +69,7 @@ void ModelLoadWorker::Execute(const ExecutionProgress & progress) {
     model_                             = llama_model_load_from_file(path_.c_str(), params);
     progress_                          = nullptr;
     if (model_ == nullptr) {
-        if (*abort_flag_ != 0) {
+        if (abort_flag_.raised()) {
             fail("ERR_ABORTED", "loading was aborted");
             return;
         }

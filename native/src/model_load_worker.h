@@ -3,6 +3,7 @@
 // when the JS side raises its abort flag.
 #pragma once
 
+#include "abort_flag.h"
 #include "ggml-backend.h"
 #include "llama.h"
 #include "promise_worker.h"
@@ -30,9 +31,8 @@ class ModelLoadWorker : public PromiseWorker<Napi::AsyncProgressWorker<float>> {
     static bool progress_callback(float progress, void * user_data);
 
     ProgressCallback          on_progress_;
-    Napi::ObjectReference     abort_flag_ref_;  // keeps the flag's memory alive
-    volatile int32_t *        abort_flag_ = nullptr;
-    const ExecutionProgress * progress_   = nullptr;
+    AbortFlag                 abort_flag_;
+    const ExecutionProgress * progress_ = nullptr;
 
     std::string                     path_;
     int32_t                         gpu_layers_ = 0;

@@ -47,6 +47,19 @@ template <typename Base> class PromiseWorker : public Base {
         this->SetError(message);
     }
 
+    // Runs Execute on the pool thread so that no C++ exception escapes it: node-addon-api catches only
+    // std::exception there, and anything else thrown would terminate the process. Both kinds reject the
+    // promise with the worker's code instead.
+    void OnExecute(Napi::Env env) override {
+        try {
+            Base::OnExecute(env);
+        } catch (const std::exception & e) {
+            this->SetError(std::string("native error: ") + e.what());
+        } catch (...) {
+            this->SetError("native error: an unknown C++ exception was thrown");
+        }
+    }
+
     void OnOK() override {
         settling();
         try {

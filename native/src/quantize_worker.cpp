@@ -3,8 +3,6 @@
 #include "js_options.h"
 #include "log_capture.h"
 
-#include <cstdio>
-
 Napi::Value quantize_model(const Napi::CallbackInfo & info) {
     return (new QuantizeWorker(info.Env(), info))->queue();
 }
@@ -25,23 +23,21 @@ QuantizeWorker::QuantizeWorker(Napi::Env env, const Napi::CallbackInfo & info) :
     }
 }
 
-void QuantizeWorker::on_log_line(const char * text, void * user_data) {
-    auto *           self = static_cast<QuantizeWorker *>(user_data);
-    QuantizeProgress p;
-    char             name[256] = { 0 };
-    if (std::sscanf(text, "[ %d/ %d] %255s", &p.done, &p.total, name) == 3 && self->progress_ != nullptr) {
-        p.tensor = name;
+void QuantizeWorker::on_tensor(int32_t done, int32_t total, const char * tensor_name, void * user_data) {
+    auto * self = static_cast<QuantizeWorker *>(user_data);
+    if (self->progress_ != nullptr) {
+        QuantizeProgress p{ done, total, tensor_name != nullptr ? tensor_name : "" };
         self->progress_->Send(&p, 1);
     }
 }
 
 void QuantizeWorker::Execute(const ExecutionProgress & progress) {
     log_capture_clear();
-    progress_ = &progress;
-    log_capture_set_hook(&QuantizeWorker::on_log_line, this);
-    const uint32_t rc = llama_model_quantize(input_.c_str(), output_.c_str(), &params_);
-    log_capture_set_hook(nullptr, nullptr);
-    progress_ = nullptr;
+    progress_                           = &progress;
+    params_.progress_callback           = &QuantizeWorker::on_tensor;
+    params_.progress_callback_user_data = this;
+    const uint32_t rc                   = llama_model_quantize(input_.c_str(), output_.c_str(), &params_);
+    progress_                           = nullptr;
     if (rc != 0) {
         const std::string why = log_capture_take();
         SetError("llama_model_quantize failed" + (why.empty() ? std::string() : ": " + why));

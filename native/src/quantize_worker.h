@@ -1,5 +1,5 @@
 // QuantizeWorker: runs llama_model_quantize off the JS thread and reports
-// per-tensor progress, parsed from llama.cpp's "[ i/ n] tensor" log lines.
+// per-tensor progress through the quantize progress callback (native/patches/0009).
 #pragma once
 
 #include "llama.h"
@@ -29,7 +29,7 @@ class QuantizeWorker : public PromiseWorker<Napi::AsyncProgressQueueWorker<Quant
     Napi::Value result(Napi::Env env) override;
 
   private:
-    static void on_log_line(const char * text, void * user_data);
+    static void on_tensor(int32_t done, int32_t total, const char * tensor_name, void * user_data);
 
     ProgressCallback            on_progress_;
     const ExecutionProgress *   progress_ = nullptr;

@@ -36,6 +36,8 @@ export interface NativeContextInfo {
     batchSize: number;
     parallel: number;
     labelCount: number;
+    /** Bytes of the KV cache, reported to V8 as external memory until the context is disposed. */
+    kvCacheBytes: number;
 }
 
 /** One scheduler step: KV removals, then KV copies, then one packed batch. */
@@ -102,6 +104,10 @@ export interface NativeAddon {
     systemInfo(): string;
     /** True when BF16 weight products on the CPU run on AMX tiles (native/src/amx_bf16_matmul.cpp). */
     amxBf16(): boolean;
+    /** The bytes V8 counts as external memory for this isolate (KV caches of live contexts included). */
+    externalMemory(): number;
+    /** Tests only: a worker whose Execute throws (a std::exception or another type); rejects with ERR_INTERNAL. */
+    checkWorkerThrow(kind: "std" | "other"): Promise<never>;
     backendDevices(): NativeDevice[];
     /** True when built against prebuilt ggml shared libraries whose backends load at run time. */
     dynamicBackends(): boolean;

@@ -131,7 +131,7 @@ export class RewardModel implements AsyncDisposable {
         });
         const abortFlag = new Int32Array(1);
         const onAbort = () => {
-            abortFlag[0] = 1;
+            Atomics.store(abortFlag, 0, 1);
         };
         signal?.addEventListener("abort", onAbort, { once: true });
         let native: NativeModel;

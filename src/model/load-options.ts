@@ -33,15 +33,17 @@ export interface LoadOptions {
      */
     gpu?: GpuOption;
     /**
-     * Flash attention: true, false or "auto". Default: "auto", which means off
-     * while the layers run on the CPU (llama.cpp's CPU kernel accumulates in
-     * half precision and moves rewards of long conversations by up to ~1%;
-     * off is as fast there) and llama.cpp's own choice on a GPU backend.
+     * Flash attention: true, false or "auto". Default: "auto" (see
+     * flashAttentionMode): llama.cpp's own choice when layers are offloaded
+     * to a GPU; with every layer on the CPU, on for an F16 cache whose head
+     * size is a multiple of 16 (llama.cpp's tiled kernel, which computes in
+     * F32 from the F16 cache and skips masked cells) and for a q8_0 cache
+     * (which needs it), off for an F32 cache and for other head sizes.
      */
     flashAttention?: boolean | "auto";
     /** KV cache element type. Default: "f16". "q8_0" needs flash attention. */
     kvCacheType?: KvCacheType;
-    /** BOS policy, see README. Default: "hf". */
+    /** BOS policy, see docs/fidelity.md. Default: "hf". */
     bos?: BosPolicy;
     /** What to do with a conversation longer than the context. Default: "error". */
     truncation?: Truncation;

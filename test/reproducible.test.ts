@@ -4,7 +4,7 @@
  * reproducible: true a conversation's reward is bitwise the same alone, in a
  * batch of 32 others, chunked across decodes, and as a continuation of a
  * shared prompt. The default mode's own differences are printed for the
- * README's fidelity table.
+ * fidelity table in docs/fidelity.md.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RewardModel, type ChatMessage } from "../src/index.js";
@@ -96,7 +96,7 @@ describe("reproducible: true", () => {
         expect(model.stats.tokens - before).toBe(full - (responses.length - 1) * chunk);
     });
 
-    it("reports how far the default mode moves the same reward (printed for the README)", async () => {
+    it("reports how far the default mode moves the same reward (printed for docs/fidelity.md)", async () => {
         const [alone = Number.NaN, ...rest] = await fourWays(plain);
         const spread = Math.max(...rest.map((r) => Math.abs(r - alone)));
         console.log(`[fidelity] default mode, tiny F32: max |Δ| alone vs batch/continuation/concurrent = ${spread.toExponential(2)}`);

@@ -1,8 +1,8 @@
 // Readers for the option objects the JS layer passes to the addon (shapes in
-// src/native/native-types.ts). One style for every export: a missing or
+// src/addon/native-types.ts). One style for every export: a missing or
 // mistyped value throws a TypeError, an out-of-range one a RangeError, and
 // each message names the export and the key. The JS layer validates user
-// input first (src/load-options.ts), so these only catch misuse of the addon.
+// input first (src/model/load-options.ts), so these only catch misuse of the addon.
 #pragma once
 
 #include <napi.h>

@@ -16,7 +16,7 @@ ModelLoadWorker::ModelLoadWorker(Napi::Env env, const Napi::CallbackInfo & info)
     Napi::Object options = info[1].As<Napi::Object>();
     gpu_layers_          = js_options::int32(options, "gpuLayers", "loadModel", -1);  // -1: every layer
     use_mmap_            = js_options::boolean(options, "useMmap", "loadModel");
-    // devices: ggml device names to offload to (src/gpu.ts chooses them); empty: CPU only;
+    // devices: ggml device names to offload to (src/model/gpu.ts chooses them); empty: CPU only;
     // absent: llama.cpp's default (every GPU device)
     Napi::Value devices  = options.Get("devices");
     if (!devices.IsUndefined()) {

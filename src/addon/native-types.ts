@@ -75,7 +75,7 @@ export interface NativeDevice {
     memoryFree: number;
 }
 
-/** What the loader learnt about the ggml backends of this process (src/native/load-addon.ts). */
+/** What the loader learnt about the ggml backends of this process (src/addon/load-addon.ts). */
 export interface NativeBackendStatus {
     /** The addon uses ggml's loadable backends (prebuilt ggml) rather than backends compiled in. */
     dynamicBackends: boolean;

@@ -1,5 +1,5 @@
 /**
- * `npm run fidelity`: the figures behind the README's fidelity section.
+ * `npm run fidelity`: the figures behind docs/fidelity.md.
  *
  * 1. Error against the independent float64 reference (test/reference) on the
  *    tiny model's F32 and F16 files and a Q8_0 quantized from the F32 (judged

@@ -8,6 +8,7 @@ export type {
     BatchOptions,
     BatchProgress,
     TokenizeOptions,
+    TokenizeConversationOptions,
     CompareResult,
     RankedResponse,
 } from "./model/reward-model.js";

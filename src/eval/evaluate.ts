@@ -40,11 +40,11 @@ export interface EvaluateOptions {
     data?: { source?: string; format?: DataFormat };
 }
 
-function spec(model: EvalModel): EvalModelSpec {
+export function spec(model: EvalModel): EvalModelSpec {
     return typeof model === "object" && !(model instanceof RewardModel) ? model : { model };
 }
 
-function defaultName(model: string | RewardModel, index: number): string {
+export function defaultName(model: string | RewardModel, index: number): string {
     if (typeof model === "string") return path.basename(model).replace(/\.gguf$/i, "");
     return model.info.name !== "" ? model.info.name : `model ${index}`;
 }

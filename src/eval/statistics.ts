@@ -104,3 +104,32 @@ export function flippedPairs(
     }
     return flips;
 }
+
+/**
+ * Kendall's tau-b of two rankings of the same items (scipy.stats.kendalltau's
+ * default): (concordant − discordant) / sqrt((n0 − tiesA)(n0 − tiesB)) over
+ * all n0 pairs of items. NaN when either series is constant or has < 2 items.
+ */
+export function kendallTau(a: ArrayLike<number>, b: ArrayLike<number>): number {
+    checkLengths(a, b);
+    let concordant = 0;
+    let discordant = 0;
+    let tiesA = 0;
+    let tiesB = 0;
+    let pairs = 0;
+    for (let i = 0; i < a.length; i++) {
+        for (let j = i + 1; j < a.length; j++) {
+            pairs++;
+            const da = Math.sign(a[i]! - a[j]!);
+            const db = Math.sign(b[i]! - b[j]!);
+            if (da === 0) tiesA++;
+            if (db === 0) tiesB++;
+            if (da !== 0 && db !== 0) {
+                if (da === db) concordant++;
+                else discordant++;
+            }
+        }
+    }
+    const denominator = Math.sqrt((pairs - tiesA) * (pairs - tiesB));
+    return denominator === 0 ? NaN : (concordant - discordant) / denominator;
+}

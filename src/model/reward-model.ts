@@ -71,6 +71,12 @@ export interface TokenizeOptions {
     fitContext?: boolean;
 }
 
+/** Options of tokenizeConversation(). */
+export interface TokenizeConversationOptions {
+    /** Keep at most this many tokens, from the start (the end is cut). Default: no limit. */
+    maxTokens?: number;
+}
+
 /** What compare() returns. */
 export interface CompareResult {
     rewardA: number;
@@ -233,9 +239,18 @@ export class RewardModel implements AsyncDisposable {
         return Array.from(options.fitContext ? this.fitContext(tokens) : tokens);
     }
 
-    /** The exact tokens score() evaluates for a conversation (after the BOS policy and truncation). */
-    tokenizeConversation(messages: ChatMessage[]): number[] {
-        return Array.from(this.conversationTokens(messages));
+    /**
+     * The exact tokens score() evaluates for a conversation (after the BOS policy and truncation).
+     * With `maxTokens`, a longer conversation keeps its first `maxTokens` tokens (the end is cut, as
+     * transformers' pipelines do with `truncation=True` and the RewardBench scripts do with `max_length`),
+     * before the model's own `truncation` policy applies; score the result with scoreTokenBatch.
+     */
+    tokenizeConversation(messages: ChatMessage[], options: TokenizeConversationOptions = {}): number[] {
+        const { maxTokens } = options;
+        if (maxTokens !== undefined && (!Number.isInteger(maxTokens) || maxTokens < 1)) {
+            throw new RewardModelError("ERR_INVALID_OPTION", `maxTokens must be a positive integer, got ${String(maxTokens)}`);
+        }
+        return Array.from(this.conversationTokens(messages, "messages", maxTokens));
     }
 
     /** The reward of a conversation (the first label). */
@@ -377,13 +392,13 @@ export class RewardModel implements AsyncDisposable {
         }
     }
 
-    private conversationTokens(messages: ChatMessage[], where = "messages"): Int32Array {
+    private conversationTokens(messages: ChatMessage[], where = "messages", maxTokens?: number): Int32Array {
         this.checkAlive();
         validateMessages(messages, where);
         const text = this.template.render(messages);
         const tokens = applyBosPolicy(this.tokenizeRaw(text, true), this.info.bosToken, this.options.bos);
         if (tokens.length === 0) throw new RewardModelError("ERR_INVALID_MESSAGES", `${where} renders to no tokens`);
-        return this.fitContext(tokens);
+        return this.fitContext(maxTokens !== undefined && tokens.length > maxTokens ? tokens.subarray(0, maxTokens) : tokens);
     }
 
     /** Applies the truncation policy to a sequence longer than the context. */

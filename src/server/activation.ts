@@ -12,10 +12,3 @@ export function activate(values: readonly number[], enabled: boolean): number[] 
     const sum = exps.reduce((a, b) => a + b, 0);
     return exps.map((e) => e / sum);
 }
-
-/** Index of the largest value (the first on ties). */
-export function argmax(values: readonly number[]): number {
-    let best = 0;
-    for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
-    return best;
-}

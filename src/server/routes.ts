@@ -7,7 +7,8 @@
 import { randomUUID } from "node:crypto";
 import type { RewardModel } from "../model/reward-model.js";
 import type { Admission } from "./admission.js";
-import { activate, argmax } from "./activation.js";
+import { argmax } from "../model/preference.js";
+import { activate } from "./activation.js";
 import { HttpError } from "./http-error.js";
 import type { Metrics } from "./metrics.js";
 import { parseClassifyBody, parseGetRewardBody, parseScoreBody } from "./request-bodies.js";

@@ -1,0 +1,54 @@
+/**
+ * Reading evaluation data files: the lines of a `.jsonl` file, or of a
+ * gzip-compressed one (recognised by its magic bytes, whatever its name),
+ * streamed, with every failure to open or read it an ERR_INVALID_DATA
+ * naming the file.
+ */
+import fs from "node:fs";
+import readline from "node:readline";
+import type { Readable } from "node:stream";
+import zlib from "node:zlib";
+import { RewardModelError } from "../errors.js";
+
+function isGzip(file: string): boolean {
+    const fd = fs.openSync(file, "r");
+    try {
+        const head = Buffer.alloc(2);
+        return fs.readSync(fd, head, 0, 2, 0) === 2 && head[0] === 0x1f && head[1] === 0x8b;
+    } finally {
+        fs.closeSync(fd);
+    }
+}
+
+/**
+ * Runs `consume` over the lines of `file` and closes the stream afterwards,
+ * whether it finished, stopped early or threw. A RewardModelError from
+ * `consume` passes through; any other failure (unreadable file, broken
+ * gzip stream) becomes ERR_INVALID_DATA naming the file.
+ */
+export async function withJsonlLines<T>(file: string, consume: (lines: AsyncIterable<string>) => Promise<T>): Promise<T> {
+    let stat: fs.Stats;
+    try {
+        stat = fs.statSync(file);
+    } catch (cause) {
+        throw new RewardModelError("ERR_INVALID_DATA", `cannot read ${file}: ${(cause as Error).message}`, { cause });
+    }
+    if (!stat.isFile()) throw new RewardModelError("ERR_INVALID_DATA", `${file} is not a file`);
+    const raw = fs.createReadStream(file);
+    let input: Readable = raw;
+    if (isGzip(file)) {
+        const gunzip = zlib.createGunzip();
+        raw.on("error", (e) => gunzip.destroy(e));
+        input = raw.pipe(gunzip);
+    }
+    const lines = readline.createInterface({ input, crlfDelay: Infinity });
+    try {
+        return await consume(lines);
+    } catch (error) {
+        if (error instanceof RewardModelError) throw error;
+        throw new RewardModelError("ERR_INVALID_DATA", `cannot read ${file}: ${(error as Error).message}`, { cause: error });
+    } finally {
+        lines.close();
+        input.destroy();
+    }
+}

@@ -249,13 +249,13 @@ describe("cli", () => {
         expect(failed.stderr).toContain('"rejected" must be a string');
         expect(failed.stderr).toContain("[ERR_INVALID_DATA]");
         const noData = runCli(["eval", "--model", tinyF32]);
-        expect(noData.status).toBe(1);
+        expect(noData.status).toBe(2);
         expect(noData.stderr).toContain("--data");
         const twoReferences = runCli(["eval", "--model", tinyF32, "--model", q8, "--data", dataFile, "--quantize", "Q4_K_M"]);
-        expect(twoReferences.status).toBe(1);
+        expect(twoReferences.status).toBe(2);
         expect(twoReferences.stderr).toContain("--quantize takes exactly one --model");
         const badFormat = runCli(["eval", "--model", tinyF32, "--data", dataFile, "--format", "csv"]);
-        expect(badFormat.status).toBe(1);
+        expect(badFormat.status).toBe(2);
         expect(badFormat.stderr).toContain("unknown data format");
     });
 
@@ -271,7 +271,7 @@ describe("cli", () => {
         expect(out.rewardB).toBeCloseTo(report.items[0]!.rejected[0]!, 3);
         expect(out.probability).toBeCloseTo(1 / (1 + Math.exp(out.rewardB - out.rewardA)), 6);
         const missing = runCli(["compare", "--model", tinyF32, "--a", a]);
-        expect(missing.status).toBe(1);
+        expect(missing.status).toBe(2);
         expect(missing.stderr).toContain("--b");
     });
 });

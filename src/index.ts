@@ -52,4 +52,5 @@ export type {
     ModelReport,
     ComparisonReport,
     ItemReport,
+    PlotFile,
 } from "./eval/index.js";

@@ -147,7 +147,7 @@ export async function commandEval(argv: string[]): Promise<number> {
     summarize(report);
     const { output, out } = values;
     if (out !== undefined) {
-        const written = writeReportDir(report, out, file.pairs);
+        const written = await writeReportDir(report, out, file.pairs);
         log(`wrote ${written.length} files to ${out}`);
     }
     if (output === "-" || (output === undefined && out === undefined)) {

@@ -10,9 +10,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { XMLValidator } from "fast-xml-parser";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { RewardModel, evaluate, quantizationSweep, quantize, readPairs, type EvalReport, type PreferencePair } from "../src/index.js";
 import { isRewardModelError } from "../src/errors.js";
+import { ChatTemplate } from "../src/model/chat-template.js";
 import { filler, requireFile, root, tinyF32 } from "./support/fixtures.js";
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "llama-reward-eval-models-"));
@@ -90,6 +91,25 @@ describe("evaluate", () => {
         // the rewards differ between pairs, so an order mix-up would show
         expect(new Set(report.items.map((it) => it.chosen[0]!.toFixed(4))).size).toBeGreaterThan(25);
     }, 300_000);
+
+    it("renders and tokenizes each conversation once, and scores exactly those tokens", async () => {
+        const model = await RewardModel.load(tinyF32);
+        const render = vi.spyOn(ChatTemplate.prototype, "render");
+        const tokenize = vi.spyOn(model, "tokenizeConversation");
+        try {
+            const some = pairs.slice(0, 5);
+            const one = await evaluate(model, some);
+            expect(render).toHaveBeenCalledTimes(2 * some.length);
+            expect(tokenize).toHaveBeenCalledTimes(2 * some.length);
+            const counted = tokenize.mock.results.reduce((n, r) => n + (r.value as number[]).length, 0);
+            expect(one.models[0]!.tokens).toBe(counted);
+            expect(one.items.map((it) => it.chosen[0])).toEqual(report.items.slice(0, 5).map((it) => expect.closeTo(it.chosen[0]!, 3)));
+        } finally {
+            render.mockRestore();
+            tokenize.mockRestore();
+            await model.dispose();
+        }
+    });
 
     it("compares the quantized models with F32: Q8_0 moves the rewards less than Q4_K_M", () => {
         const [c8, c4] = report.comparisons;

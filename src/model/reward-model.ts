@@ -5,7 +5,7 @@
  * one continuous-batching scheduler shared by every caller.
  */
 import { applyBosPolicy, leadingBosCount, type BosPolicy } from "./bos-policy.js";
-import { ChatTemplate, validateMessages, type ChatMessage } from "./chat-template.js";
+import { ChatTemplate, validateMessages, withResponse, type ChatMessage } from "./chat-template.js";
 import { RewardModelError, abortedError, fromNativeError, withCallerStack } from "../errors.js";
 import { preferenceProbability } from "./preference.js";
 import { fileTypeName } from "./file-types.js";
@@ -272,9 +272,7 @@ export class RewardModel implements AsyncDisposable {
             if (!Array.isArray(responses) || responses.some((r) => typeof r !== "string")) {
                 throw new RewardModelError("ERR_INVALID_MESSAGES", "responses must be an array of strings");
             }
-            const tokens = responses.map((content, i) =>
-                this.conversationTokens([...prompt, { role: "assistant", content }], `responses[${i}]`),
-            );
+            const tokens = responses.map((response, i) => this.conversationTokens(withResponse(prompt, response), `responses[${i}]`));
             return (await this.scoreTokenLists(tokens, options)).map((v) => v[0]!);
         });
     }

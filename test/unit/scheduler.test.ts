@@ -3,9 +3,11 @@
  * chunking, KV reservation, shared prefixes, abort, dispose, failures, and a
  * few hundred seeded random workloads in which every call must settle with
  * exactly the value of its sequence scored alone. The fake models the KV
- * cache, so lost, stale or misplaced KV gives a wrong value.
+ * cache, so lost, stale or misplaced KV gives a wrong value, and every
+ * invariant the fake sees broken fails the test, also in the runs with
+ * failing steps, where callers may see ERR_DECODE_FAILED.
  */
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { isRewardModelError } from "../../src/errors.js";
 import { groupByPrefix } from "../../src/scoring/prefix-groups.js";
 import { Scheduler } from "../../src/scoring/scheduler.js";
@@ -13,8 +15,18 @@ import { packStep, slotsToGrant } from "../../src/scoring/step-plan.js";
 import { FakeContext, fakeReward, type FakeContextOptions } from "../support/fake-context.js";
 import { randomWorkload, turns, type Workload } from "../support/random-workloads.js";
 
+/** The fakes of the running test, checked after it for broken invariants. */
+const fakes: FakeContext[] = [];
+
+afterEach(() => {
+    const violations = fakes.flatMap((f) => f.violations);
+    fakes.length = 0;
+    expect(violations).toEqual([]);
+});
+
 function setup(options: FakeContextOptions & { reproducible?: boolean }): { fake: FakeContext; scheduler: Scheduler } {
     const fake = new FakeContext(options);
+    fakes.push(fake);
     const scheduler = new Scheduler(fake, { ...fake.info(), reproducible: options.reproducible ?? false });
     return { fake, scheduler };
 }
@@ -259,6 +271,8 @@ async function runWorkload(workload: Workload, extra: Partial<FakeContextOptions
     );
     expect(settledCalls).toBe(workload.callers.reduce((n, c) => n + c.length, 0));
     await turns(2);
+    // A broken invariant reaches callers as ERR_DECODE_FAILED, which the failing runs accept: check the fake's record.
+    expect(fake.violations).toEqual([]);
     expectIdle(scheduler, workload.limits.parallel);
     expect(fake.maxCellsUsed).toBeLessThanOrEqual(workload.limits.contextSize);
     expect(fake.maxInFlight).toBeLessThanOrEqual(1);

@@ -28,6 +28,8 @@ export interface FakeContextOptions {
     failStep?: number;
     /** Throws synchronously from the decode with this index, before anything of it runs (as argument checks do). */
     throwStep?: number;
+    /** Called as each decode starts, with its index, before it runs: a test's hook to act at a known step. */
+    onDecode?: (index: number) => void;
 }
 
 /** The reward the fake gives a sequence of tokens starting at position 0. */
@@ -69,6 +71,7 @@ export class FakeContext implements NativeContext {
         if (this.disposed) return Promise.reject(this.violation("decode after dispose"));
         const index = this.steps.length;
         this.steps.push(step);
+        this.options.onDecode?.(index);
         if (index === this.options.throwStep) throw Object.assign(new Error("fake: decode refused"), { code: "ERR_INVALID_TOKENS" });
         this.inFlight++;
         this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);

@@ -168,7 +168,7 @@ function readConversation(file: string, flag: string): ChatMessage[] {
     }
     const messages = Array.isArray(value) ? value : (value as { messages?: unknown } | null)?.messages;
     if (!Array.isArray(messages)) {
-        throw new RewardModelError("ERR_INVALID_DATA", `--${flag} ${file} is neither [messages] nor {"messages": [...]}`);
+        throw invalidArgument(`--${flag} ${file} is neither [messages] nor {"messages": [...]}`, "ERR_INVALID_DATA");
     }
     return messages as ChatMessage[];
 }

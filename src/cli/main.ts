@@ -16,7 +16,7 @@ import { convert, type ConvertOutType } from "../convert/convert.js";
 import { quantize, quantizeTypeNames } from "../convert/quantize.js";
 import { RewardModel } from "../model/reward-model.js";
 import { cpuInfo, addonInfo, backendDevices } from "../model/system.js";
-import { RewardModelError, fromNativeError, isRewardModelError } from "../errors.js";
+import { RewardModelError, fromNativeError, isRewardModelError, invalidArgument } from "../errors.js";
 import type { ChatMessage } from "../model/chat-template.js";
 import { integerFlag } from "./flag-values.js";
 import { loadFlags, loadFlagsUsage, loadOptionsFrom } from "./load-flags.js";
@@ -109,7 +109,7 @@ async function commandScore(argv: string[]): Promise<number> {
         strict: true,
         allowPositionals: false,
     });
-    if (!values.model) throw new RewardModelError("ERR_INVALID_OPTION", "score needs --model PATH");
+    if (!values.model) throw invalidArgument("score needs --model PATH");
     const chunkSize = integerFlag(values.chunk, "chunk", 1)!;
     const loadOptions = loadOptionsFrom(values);
 
@@ -209,8 +209,8 @@ async function commandConvert(argv: string[]): Promise<number> {
         strict: true,
         allowPositionals: true,
     });
-    if (positionals.length !== 1) throw new RewardModelError("ERR_INVALID_OPTION", "convert needs exactly one checkpoint directory");
-    if (!values.output) throw new RewardModelError("ERR_INVALID_OPTION", "convert needs -o OUT.gguf");
+    if (positionals.length !== 1) throw invalidArgument("convert needs exactly one checkpoint directory");
+    if (!values.output) throw invalidArgument("convert needs -o OUT.gguf");
     const bar = new ProgressBar("converting (MiB)", 0);
     try {
         const result = await convert(positionals[0]!, values.output, {
@@ -239,7 +239,7 @@ async function commandQuantize(argv: string[]): Promise<number> {
         strict: true,
         allowPositionals: true,
     });
-    if (positionals.length !== 3) throw new RewardModelError("ERR_INVALID_OPTION", "quantize needs IN.gguf OUT.gguf TYPE");
+    if (positionals.length !== 3) throw invalidArgument("quantize needs IN.gguf OUT.gguf TYPE");
     const [input, output, type] = positionals as [string, string, string];
     const bar = new ProgressBar(`quantizing to ${type.toUpperCase()}`, 0);
     try {

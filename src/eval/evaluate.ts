@@ -6,7 +6,7 @@
  * at a time and disposed after scoring; loaded models are used as they are.
  */
 import path from "node:path";
-import { RewardModelError, isRewardModelError } from "../errors.js";
+import { RewardModelError, isRewardModelError, invalidArgument } from "../errors.js";
 import type { LoadOptions } from "../model/load-options.js";
 import { RewardModel } from "../model/reward-model.js";
 import type { DataFormat, PreferencePair } from "./formats.js";
@@ -61,13 +61,13 @@ export async function evaluate(
     options: EvaluateOptions = {},
 ): Promise<EvalReport> {
     const list = (Array.isArray(models) ? models : [models]) as readonly EvalModel[];
-    if (list.length === 0) throw new RewardModelError("ERR_INVALID_OPTION", "evaluate needs at least one model");
+    if (list.length === 0) throw invalidArgument("evaluate needs at least one model");
     if (!Array.isArray(pairs) || pairs.length === 0)
-        throw new RewardModelError("ERR_INVALID_DATA", "evaluate needs a non-empty array of preference pairs");
+        throw invalidArgument("evaluate needs a non-empty array of preference pairs", "ERR_INVALID_DATA");
     const specs = list.map(spec);
     for (const [i, s] of specs.entries()) {
         if (typeof s.model !== "string" && !(s.model instanceof RewardModel)) {
-            throw new RewardModelError("ERR_INVALID_OPTION", `models[${i}] must be a GGUF path or a RewardModel`);
+            throw invalidArgument(`models[${i}] must be a GGUF path or a RewardModel`);
         }
     }
     const runs: ModelRun[] = [];

@@ -160,10 +160,7 @@ export function parseRow(row: unknown, format: DataFormat, where = "row"): Prefe
             break;
         }
         default:
-            throw new RewardModelError(
-                "ERR_INVALID_OPTION",
-                `unknown data format ${JSON.stringify(format)}; use one of ${dataFormats.join(", ")}`,
-            );
+            throw invalidArgument(`unknown data format ${JSON.stringify(format)}; use one of ${dataFormats.join(", ")}`);
     }
     const pair: PreferencePair = { chosen, rejected };
     if (row.subset !== undefined && row.subset !== null) {
@@ -182,10 +179,7 @@ export function parseRow(row: unknown, format: DataFormat, where = "row"): Prefe
 /** Checks a format name (from a flag or an option). */
 export function checkFormat(format: unknown): DataFormat {
     if (typeof format !== "string" || !dataFormats.includes(format as DataFormat)) {
-        throw new RewardModelError(
-            "ERR_INVALID_OPTION",
-            `unknown data format ${JSON.stringify(format)}; use one of ${dataFormats.join(", ")}`,
-        );
+        throw invalidArgument(`unknown data format ${JSON.stringify(format)}; use one of ${dataFormats.join(", ")}`);
     }
     return format as DataFormat;
 }
@@ -202,7 +196,7 @@ export async function parsePairLines(
     let format = options.format === undefined ? undefined : checkFormat(options.format);
     const limit = options.limit ?? Infinity;
     if (limit !== Infinity && (!Number.isInteger(limit) || limit < 1)) {
-        throw new RewardModelError("ERR_INVALID_OPTION", `limit must be a positive integer, got ${String(limit)}`);
+        throw invalidArgument(`limit must be a positive integer, got ${String(limit)}`);
     }
     const pairs: PreferencePair[] = [];
     let lineNumber = 0;
@@ -232,7 +226,7 @@ export async function parsePairLines(
         pairs.push(pair);
         if (pairs.length >= limit) break;
     }
-    if (pairs.length === 0) throw new RewardModelError("ERR_INVALID_DATA", `${source} holds no preference pairs`);
+    if (pairs.length === 0) throw invalidArgument(`${source} holds no preference pairs`, "ERR_INVALID_DATA");
     return { format: format!, pairs };
 }
 
@@ -247,7 +241,7 @@ export async function readPairs(file: string, options: ReadPairsOptions = {}): P
     } catch (cause) {
         throw new RewardModelError("ERR_INVALID_DATA", `cannot read ${file}: ${(cause as Error).message}`, { cause });
     }
-    if (!stat.isFile()) throw new RewardModelError("ERR_INVALID_DATA", `${file} is not a file`);
+    if (!stat.isFile()) throw invalidArgument(`${file} is not a file`, "ERR_INVALID_DATA");
     const raw = fs.createReadStream(file);
     let input: Readable = raw;
     if (isGzip(file)) {

@@ -6,7 +6,7 @@
  */
 import { applyBosPolicy, leadingBosCount, type BosPolicy } from "./bos-policy.js";
 import { ChatTemplate, validateMessages, withResponse, type ChatMessage } from "./chat-template.js";
-import { RewardModelError, abortedError, fromNativeError, withCallerStack } from "../errors.js";
+import { RewardModelError, abortedError, fromNativeError, withCallerStack, invalidArgument } from "../errors.js";
 import { preferenceProbability } from "./preference.js";
 import { fileTypeName } from "./file-types.js";
 import { flashAttentionMode, resolveLoadOptions, type LoadOptions, type ResolvedLoadOptions } from "./load-options.js";
@@ -116,7 +116,7 @@ export class RewardModel implements AsyncDisposable {
 
     private static async loadImpl(path: string, options: LoadOptions): Promise<RewardModel> {
         if (typeof path !== "string" || path.length === 0) {
-            throw new RewardModelError("ERR_INVALID_OPTION", "RewardModel.load needs the path of a .gguf file");
+            throw invalidArgument("RewardModel.load needs the path of a .gguf file");
         }
         const file = inspectRewardModelFile(path);
         const resolved = resolveLoadOptions(options, file.trainContextLength);
@@ -346,7 +346,7 @@ export class RewardModel implements AsyncDisposable {
     private async scoreTokenLists(lists: Int32Array[], options: BatchOptions): Promise<Float32Array[]> {
         const { signal, onProgress } = options;
         if (onProgress !== undefined && typeof onProgress !== "function") {
-            throw new RewardModelError("ERR_INVALID_OPTION", "onProgress must be a function");
+            throw invalidArgument("onProgress must be a function");
         }
         const total = lists.length;
         let completed = 0;

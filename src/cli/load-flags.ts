@@ -7,7 +7,7 @@
  */
 import { bosPolicies } from "../model/bos-policy.js";
 import { gpuOptions, type GpuOption } from "../model/gpu.js";
-import type { KvCacheType, LoadOptions, Truncation } from "../model/load-options.js";
+import { integerOptionBounds as bounds, type KvCacheType, type LoadOptions, type Truncation } from "../model/load-options.js";
 import { choiceFlag, integerFlag } from "./flag-values.js";
 
 export const loadFlags = {
@@ -54,11 +54,14 @@ export function loadOptionsFrom(values: LoadFlagValues): LoadOptions {
     const options: LoadOptions = {
         bos: choiceFlag(values.bos, "bos", bosPolicies),
         truncation: choiceFlag(values.truncation, "truncation", truncations),
-        contextSize: integerFlag(values["context-size"], "context-size", 1),
-        batchSize: integerFlag(values["batch-size"], "batch-size", 1),
-        parallel: integerFlag(values.parallel, "parallel", 1),
-        threads: integerFlag(values.threads, "threads", 1),
-        gpuLayers: values["gpu-layers"] === "max" ? "max" : integerFlag(values["gpu-layers"], "gpu-layers", 0),
+        contextSize: integerFlag(values["context-size"], "context-size", bounds.contextSize.min, bounds.contextSize.max),
+        batchSize: integerFlag(values["batch-size"], "batch-size", bounds.batchSize.min, bounds.batchSize.max),
+        parallel: integerFlag(values.parallel, "parallel", bounds.parallel.min, bounds.parallel.max),
+        threads: integerFlag(values.threads, "threads", bounds.threads.min, bounds.threads.max),
+        gpuLayers:
+            values["gpu-layers"] === "max"
+                ? "max"
+                : integerFlag(values["gpu-layers"], "gpu-layers", bounds.gpuLayers.min, bounds.gpuLayers.max),
         kvCacheType: choiceFlag(values["kv-cache-type"], "kv-cache-type", kvCacheTypes),
     };
     const gpu = choiceFlag(values.gpu, "gpu", gpuFlagValues);

@@ -75,6 +75,19 @@ export interface ResolvedLoadOptions {
     reproducible: boolean;
 }
 
+/**
+ * The fixed bounds of the integer options (batchSize is also at most
+ * contextSize, and parallel at most batchSize). The CLI checks its flags
+ * against them too, so its errors name the flag.
+ */
+export const integerOptionBounds = {
+    contextSize: { min: 16, max: 1 << 20 },
+    batchSize: { min: 1, max: 1 << 20 },
+    parallel: { min: 1, max: 256 },
+    threads: { min: 1, max: 1024 },
+    gpuLayers: { min: 0, max: 100000 },
+} as const;
+
 const knownOptions = new Set([
     "threads",
     "contextSize",
@@ -91,6 +104,8 @@ const knownOptions = new Set([
     "signal",
     "onProgress",
 ]);
+
+const bounds = integerOptionBounds;
 
 function integerOption(value: unknown, name: string, min: number, max: number): number {
     if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
@@ -114,14 +129,25 @@ export function resolveLoadOptions(options: LoadOptions | undefined, trainContex
         if (!knownOptions.has(key)) throw invalidArgument(`unknown option "${key}"`);
     }
     const defaultContext = Math.max(1, Math.min(trainContextLength > 0 ? trainContextLength : 8192, 8192));
-    const contextSize = o.contextSize === undefined ? defaultContext : integerOption(o.contextSize, "contextSize", 16, 1 << 20);
-    const batchSize = o.batchSize === undefined ? Math.min(512, contextSize) : integerOption(o.batchSize, "batchSize", 1, contextSize);
+    const contextSize =
+        o.contextSize === undefined
+            ? defaultContext
+            : integerOption(o.contextSize, "contextSize", bounds.contextSize.min, bounds.contextSize.max);
+    const batchSize =
+        o.batchSize === undefined ? Math.min(512, contextSize) : integerOption(o.batchSize, "batchSize", bounds.batchSize.min, contextSize);
     // llama.cpp sizes its output buffer by the batch and asserts (killing the process) when
     // there are more sequences than that, so parallel may not exceed batchSize.
-    const parallel = o.parallel === undefined ? Math.min(8, batchSize) : integerOption(o.parallel, "parallel", 1, Math.min(256, batchSize));
-    const threads = o.threads === undefined ? Math.max(1, os.availableParallelism()) : integerOption(o.threads, "threads", 1, 1024);
+    const parallel =
+        o.parallel === undefined
+            ? Math.min(8, batchSize)
+            : integerOption(o.parallel, "parallel", bounds.parallel.min, Math.min(bounds.parallel.max, batchSize));
+    const threads =
+        o.threads === undefined
+            ? Math.max(1, os.availableParallelism())
+            : integerOption(o.threads, "threads", bounds.threads.min, bounds.threads.max);
     let gpuLayers: number | "max" = "max";
-    if (o.gpuLayers !== undefined && o.gpuLayers !== "max") gpuLayers = integerOption(o.gpuLayers, "gpuLayers", 0, 100000);
+    if (o.gpuLayers !== undefined && o.gpuLayers !== "max")
+        gpuLayers = integerOption(o.gpuLayers, "gpuLayers", bounds.gpuLayers.min, bounds.gpuLayers.max);
     const gpu: GpuOption = o.gpu === undefined ? "auto" : o.gpu === false ? false : oneOf(o.gpu, "gpu", gpuOptions);
     let flashAttention: boolean | "auto" = "auto";
     if (o.flashAttention !== undefined) {

@@ -110,6 +110,8 @@ describe("loadOptionsFrom", () => {
             ["bos", "always"],
             ["truncation", "right"],
             ["context-size", "0"],
+            ["context-size", "8"], // below the 16 cells RewardModel.load needs: the flag is named, not the option
+            ["threads", "1025"],
             ["batch-size", "0"],
             ["parallel", "0"],
             ["threads", "0"],

@@ -8,6 +8,7 @@
 import { bosPolicies } from "../model/bos-policy.js";
 import { gpuOptions, type GpuOption } from "../model/gpu.js";
 import { integerOptionBounds as bounds, type KvCacheType, type LoadOptions, type Truncation } from "../model/load-options.js";
+import { invalidArgument } from "../errors.js";
 import { choiceFlag, integerFlag } from "./flag-values.js";
 
 export const loadFlags = {
@@ -72,6 +73,9 @@ export function loadOptionsFrom(values: LoadFlagValues): LoadOptions {
         Object.keys(flashAttentionModes) as (keyof typeof flashAttentionModes)[],
     );
     if (flash !== undefined) options.flashAttention = flashAttentionModes[flash];
+    if (options.kvCacheType === "q8_0" && options.flashAttention === false) {
+        throw invalidArgument("--kv-cache-type q8_0 needs flash attention: --flash-attention on or auto");
+    }
     if (values.reproducible === true) options.reproducible = true;
     if (values["no-mmap"] === true) options.useMmap = false;
     for (const key of Object.keys(options) as (keyof LoadOptions)[]) if (options[key] === undefined) delete options[key];

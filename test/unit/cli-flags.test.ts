@@ -121,6 +121,7 @@ describe("loadOptionsFrom", () => {
             ["kv-cache-type", "q4_0"],
         ];
         for (const [flag, value] of bad) expectInvalid(() => loadOptionsFrom(parse([`--${flag}`, value])), flag);
+        expectInvalid(() => loadOptionsFrom(parse(["--kv-cache-type", "q8_0", "--flash-attention", "off"])), "kv-cache-type");
     });
 
     it("the usage lines list every load flag", () => {

@@ -16,7 +16,7 @@ import { reportJson, writeReportDir, writeReportJson } from "../eval/write-repor
 import type { ChatMessage } from "../model/chat-template.js";
 import { RewardModel } from "../model/reward-model.js";
 import { integerFlag } from "./flag-values.js";
-import { loadFlags, loadFlagsUsage, loadOptionsFrom } from "./load-flags.js";
+import { loadFlags, loadOptionsFrom } from "./load-flags.js";
 import { ProgressBar } from "./progress-bar.js";
 
 export const evalUsage = `eval options:
@@ -27,13 +27,13 @@ export const evalUsage = `eval options:
   -o, --output PATH|-       write report.json there (default: stdout, unless --out is given)
       --out DIR             write report.json, report.md and SVG plots into DIR
       --quantize T1,T2,...  also quantize the (single) model to these types in a temporary folder and compare
-${loadFlagsUsage}
+  and the load options (--bos ... --no-mmap, listed under "load options")
 `;
 
 export const compareUsage = `compare options:
   -m, --model PATH          the GGUF reward model (required)
       --a PATH, --b PATH    JSON files, each a conversation: [messages] or {"messages": [...]}
-${loadFlagsUsage}
+  and the load options (--bos ... --no-mmap, listed under "load options")
   prints {"rewardA", "rewardB", "probability"}: probability = sigmoid(rewardA - rewardB) that a is preferred
 `;
 

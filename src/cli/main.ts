@@ -43,6 +43,10 @@ const scoreUsage = `score options:
   -i, --input PATH|-        JSONL input, one {"messages": [...]} or bare [...] per line (default: -, stdin)
   -o, --output PATH|-       JSONL output, one {"reward": x} per line in input order (default: -, stdout)
       --chunk N             lines scored per batch (default: 256)
+  and the load options (--bos ... --no-mmap, listed under "load options")
+`;
+
+const loadUsage = `load options (score, serve, eval, compare):
 ${loadFlagsUsage}
 `;
 
@@ -66,20 +70,29 @@ const exitStatusUsage = `exit status: 0 done; 1 a failure (the message names its
 
 /** Each command's own usage text: every flag it accepts. */
 const commandUsage: Record<string, string> = {
-    score: scoreUsage,
+    score: `${scoreUsage}\n${loadUsage}`,
     info: infoUsage,
     convert: convertUsage,
     quantize: quantizeUsage,
-    serve: serveUsage,
-    eval: evalUsage,
-    compare: compareUsage,
+    serve: `${serveUsage}\n${loadUsage}`,
+    eval: `${evalUsage}\n${loadUsage}`,
+    compare: `${compareUsage}\n${loadUsage}`,
     devices: "devices takes no options\n",
     build: "build takes no options\n",
 };
 
-const usage = [commandList, scoreUsage, infoUsage, convertUsage, quantizeUsage, serveUsage, evalUsage, compareUsage, exitStatusUsage].join(
-    "\n",
-);
+const usage = [
+    commandList,
+    scoreUsage,
+    infoUsage,
+    convertUsage,
+    quantizeUsage,
+    serveUsage,
+    evalUsage,
+    compareUsage,
+    loadUsage,
+    exitStatusUsage,
+].join("\n");
 
 /** A line's conversation, or the reason it is not one (the caller says which line). */
 function parseLine(line: string): ChatMessage[] {

@@ -10,7 +10,7 @@ import { invalidArgument } from "../errors.js";
 import { RewardModel } from "../model/reward-model.js";
 import { createServer, type ListenAddress, type RewardServer, type ServerOptions } from "../server/server.js";
 import { integerFlag } from "./flag-values.js";
-import { loadFlags, loadFlagsUsage, loadOptionsFrom } from "./load-flags.js";
+import { loadFlags, loadOptionsFrom } from "./load-flags.js";
 
 export const serveUsage = `serve options:
   -m, --model PATH          the GGUF reward model (required)
@@ -21,7 +21,7 @@ export const serveUsage = `serve options:
       --max-queue N         most sequences queued or decoding; past it requests get 429 (default: 1024)
       --name NAME           model id in replies (default: the file name without .gguf)
       --log                 one line per request on stderr
-${loadFlagsUsage}
+  and the load options (--bos ... --no-mmap, listed under "load options")
 `;
 
 /** Runs the server until SIGTERM/SIGINT; resolves with the exit code. */

@@ -2,7 +2,8 @@
  * The one error path of llama-reward. Every failure a caller can cause or
  * meet is a RewardModelError with a stable `code`, so callers branch on
  * codes, never on text. This module owns the list of codes, the mapping of
- * addon errors to codes (`fromNativeError`) and the caller's stack on
+ * addon errors to codes (`fromNativeError`), the invalid-argument error
+ * (`invalidArgument`) and the caller's stack on
  * asynchronous failures (`withCallerStack`); nothing else builds them.
  */
 
@@ -52,6 +53,17 @@ export class RewardModelError extends Error {
 /** True when `error` is a RewardModelError, optionally with the given code. */
 export function isRewardModelError(error: unknown, code?: RewardErrorCode): error is RewardModelError {
     return error instanceof RewardModelError && (code === undefined || error.code === code);
+}
+
+/**
+ * The error for an argument, option or data value a caller got wrong: the
+ * one helper every validator uses. It returns the error and the caller
+ * throws it (`throw invalidArgument(...)`), so control flow stays visible at
+ * the call site. `code` defaults to ERR_INVALID_OPTION; data validators pass
+ * ERR_INVALID_DATA.
+ */
+export function invalidArgument(message: string, code: RewardErrorCode = "ERR_INVALID_OPTION"): RewardModelError {
+    return new RewardModelError(code, message);
 }
 
 /** The error an aborted call rejects with, keeping the signal's reason as cause. */

@@ -53,4 +53,5 @@ export type {
     ModelReport,
     ComparisonReport,
     ItemReport,
+    PlotFile,
 } from "./eval/index.js";

@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { RewardModelError } from "./errors.js";
 
 let cached: string | undefined;
 
@@ -25,7 +26,12 @@ export function packageRoot(): string {
             }
         }
         const parent = path.dirname(dir);
-        if (parent === dir) throw new Error("llama-reward: cannot find the package root");
+        if (parent === dir) {
+            throw new RewardModelError(
+                "ERR_NATIVE_NOT_BUILT",
+                `cannot find the llama-reward package root (a package.json named "llama-reward") above ${path.dirname(fileURLToPath(import.meta.url))}; the installation is incomplete`,
+            );
+        }
         dir = parent;
     }
 }

@@ -10,9 +10,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { XMLValidator } from "fast-xml-parser";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { RewardModel, evaluate, quantizationSweep, quantize, readPairs, type EvalReport, type PreferencePair } from "../src/index.js";
 import { isRewardModelError } from "../src/errors.js";
+import { ChatTemplate } from "../src/model/chat-template.js";
 import { filler, requireFile, root, tinyF32 } from "./support/fixtures.js";
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "llama-reward-eval-models-"));
@@ -90,6 +91,25 @@ describe("evaluate", () => {
         // the rewards differ between pairs, so an order mix-up would show
         expect(new Set(report.items.map((it) => it.chosen[0]!.toFixed(4))).size).toBeGreaterThan(25);
     }, 300_000);
+
+    it("renders and tokenizes each conversation once, and scores exactly those tokens", async () => {
+        const model = await RewardModel.load(tinyF32);
+        const render = vi.spyOn(ChatTemplate.prototype, "render");
+        const tokenize = vi.spyOn(model, "tokenizeConversation");
+        try {
+            const some = pairs.slice(0, 5);
+            const one = await evaluate(model, some);
+            expect(render).toHaveBeenCalledTimes(2 * some.length);
+            expect(tokenize).toHaveBeenCalledTimes(2 * some.length);
+            const counted = tokenize.mock.results.reduce((n, r) => n + (r.value as number[]).length, 0);
+            expect(one.models[0]!.tokens).toBe(counted);
+            expect(one.items.map((it) => it.chosen[0])).toEqual(report.items.slice(0, 5).map((it) => expect.closeTo(it.chosen[0]!, 3)));
+        } finally {
+            render.mockRestore();
+            tokenize.mockRestore();
+            await model.dispose();
+        }
+    });
 
     it("compares the quantized models with F32: Q8_0 moves the rewards less than Q4_K_M", () => {
         const [c8, c4] = report.comparisons;
@@ -249,13 +269,13 @@ describe("cli", () => {
         expect(failed.stderr).toContain('"rejected" must be a string');
         expect(failed.stderr).toContain("[ERR_INVALID_DATA]");
         const noData = runCli(["eval", "--model", tinyF32]);
-        expect(noData.status).toBe(1);
+        expect(noData.status).toBe(2);
         expect(noData.stderr).toContain("--data");
         const twoReferences = runCli(["eval", "--model", tinyF32, "--model", q8, "--data", dataFile, "--quantize", "Q4_K_M"]);
-        expect(twoReferences.status).toBe(1);
+        expect(twoReferences.status).toBe(2);
         expect(twoReferences.stderr).toContain("--quantize takes exactly one --model");
         const badFormat = runCli(["eval", "--model", tinyF32, "--data", dataFile, "--format", "csv"]);
-        expect(badFormat.status).toBe(1);
+        expect(badFormat.status).toBe(2);
         expect(badFormat.stderr).toContain("unknown data format");
     });
 
@@ -271,7 +291,7 @@ describe("cli", () => {
         expect(out.rewardB).toBeCloseTo(report.items[0]!.rejected[0]!, 3);
         expect(out.probability).toBeCloseTo(1 / (1 + Math.exp(out.rewardB - out.rewardA)), 6);
         const missing = runCli(["compare", "--model", tinyF32, "--a", a]);
-        expect(missing.status).toBe(1);
+        expect(missing.status).toBe(2);
         expect(missing.stderr).toContain("--b");
     });
 });

@@ -1,7 +1,8 @@
 /**
  * `llama-reward serve` as a process: the listening line with --port 0, the
  * API key from LLAMA_REWARD_API_KEY, SIGTERM with requests in flight (all
- * answered, exit 0), and start-up failures (exit 1 with a message).
+ * answered, exit 0), start-up failures (exit 1 with a message) and bad
+ * flags (exit 2).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
@@ -89,11 +90,12 @@ describe("llama-reward serve", () => {
         expect(served.stderr()).toMatch(/llama-reward serve: .*\[ERR_MODEL_NOT_FOUND\]/);
     });
 
-    it("rejects bad flags with exit 1", async () => {
+    it("rejects bad flags with exit 2 (a wrong command line)", async () => {
         for (const args of [
             ["--port", "0"],
             ["--model", tinyF32, "--port", "70000"],
             ["--model", tinyF32, "--max-queue", "x"],
+            ["--model", tinyF32, "--max-queue", "0"],
         ]) {
             const child = spawn(process.execPath, [cli, "serve", ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
             let stderr = "";
@@ -101,7 +103,7 @@ describe("llama-reward serve", () => {
                 stderr += d.toString();
             });
             const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
-            expect(code).toBe(1);
+            expect(code).toBe(2);
             expect(stderr).toMatch(/ERR_INVALID_OPTION/);
         }
     });

@@ -158,8 +158,3 @@ export function loadedAddon(): LoadedAddon {
 export function loadAddon(): NativeAddon {
     return loadedAddon().addon;
 }
-
-/** The addon file in use (loads it first). */
-export function addonPath(): string {
-    return loadedAddon().path;
-}

@@ -118,8 +118,3 @@ export interface NativeAddon {
     /** Names of the ggml backend registries loaded. */
     backendRegistries(): string[];
 }
-
-/** The shape of errors the addon rejects with. */
-export interface NativeError extends Error {
-    code?: string;
-}

@@ -7,15 +7,16 @@
  */
 import fs from "node:fs";
 import { parseArgs } from "node:util";
-import { RewardModelError } from "../errors.js";
+import { RewardModelError, invalidArgument } from "../errors.js";
 import { evaluate, type EvalProgress } from "../eval/evaluate.js";
 import { checkFormat, readPairs } from "../eval/formats.js";
 import type { EvalReport } from "../eval/report.js";
 import { quantizationSweep, sweepTypes } from "../eval/sweep.js";
 import { reportJson, writeReportDir, writeReportJson } from "../eval/write-report.js";
 import type { ChatMessage } from "../model/chat-template.js";
-import type { LoadOptions } from "../model/load-options.js";
 import { RewardModel } from "../model/reward-model.js";
+import { integerFlag } from "./flag-values.js";
+import { loadFlags, loadOptionsFrom } from "./load-flags.js";
 import { ProgressBar } from "./progress-bar.js";
 
 export const evalUsage = `eval options:
@@ -26,20 +27,15 @@ export const evalUsage = `eval options:
   -o, --output PATH|-       write report.json there (default: stdout, unless --out is given)
       --out DIR             write report.json, report.md and SVG plots into DIR
       --quantize T1,T2,...  also quantize the (single) model to these types in a temporary folder and compare
-  and the load options of score (--bos, --truncation, --context-size, --batch-size, --parallel, --threads, --gpu-layers)
-
-compare options:
-  -m, --model PATH          the GGUF reward model (required)
-      --a PATH, --b PATH    JSON files, each a conversation: [messages] or {"messages": [...]}
-  prints {"rewardA", "rewardB", "probability"}: probability = sigmoid(rewardA - rewardB) that a is preferred
+  and the load options (--bos ... --no-mmap, listed under "load options")
 `;
 
-type StringFlags = Record<string, { type: "string" }>;
-type LoadOptionsFrom = (values: Record<string, string | undefined>) => LoadOptions;
-
-function loadOptionsOf(values: Record<string, unknown>, loadFlags: StringFlags, loadOptionsFrom: LoadOptionsFrom): LoadOptions {
-    return loadOptionsFrom(Object.fromEntries(Object.keys(loadFlags).map((k) => [k, values[k] as string | undefined])));
-}
+export const compareUsage = `compare options:
+  -m, --model PATH          the GGUF reward model (required)
+      --a PATH, --b PATH    JSON files, each a conversation: [messages] or {"messages": [...]}
+  and the load options (--bos ... --no-mmap, listed under "load options")
+  prints {"rewardA", "rewardB", "probability"}: probability = sigmoid(rewardA - rewardB) that a is preferred
+`;
 
 function log(line: string): void {
     process.stderr.write(`llama-reward eval: ${line}\n`);
@@ -86,7 +82,7 @@ function summarize(report: EvalReport): void {
     }
 }
 
-export async function commandEval(argv: string[], loadFlags: StringFlags, loadOptionsFrom: LoadOptionsFrom): Promise<number> {
+export async function commandEval(argv: string[]): Promise<number> {
     const { values } = parseArgs({
         args: argv,
         options: {
@@ -102,29 +98,23 @@ export async function commandEval(argv: string[], loadFlags: StringFlags, loadOp
         strict: true,
         allowPositionals: false,
     });
-    const models = (values.model ?? []) as string[];
-    if (models.length === 0) throw new RewardModelError("ERR_INVALID_OPTION", "eval needs --model PATH (repeat it to compare models)");
-    const data = values.data as string | undefined;
-    if (!data) throw new RewardModelError("ERR_INVALID_OPTION", "eval needs --data FILE.jsonl");
+    const models = values.model ?? [];
+    if (models.length === 0) throw invalidArgument("eval needs --model PATH (repeat it to compare models)");
+    const data = values.data;
+    if (!data) throw invalidArgument("eval needs --data FILE.jsonl");
     const format = values.format === undefined ? undefined : checkFormat(values.format);
-    let limit: number | undefined;
-    if (values.limit !== undefined) {
-        limit = Number(values.limit);
-        if (!Number.isSafeInteger(limit) || limit < 1)
-            throw new RewardModelError("ERR_INVALID_OPTION", `--limit must be a positive integer, got "${String(values.limit)}"`);
-    }
+    const limit = integerFlag(values.limit, "limit", 1);
     const types =
         values.quantize === undefined
             ? undefined
             : sweepTypes(
-                  String(values.quantize)
+                  values.quantize
                       .split(",")
                       .map((t) => t.trim())
                       .filter((t) => t !== ""),
               );
-    if (types && models.length !== 1)
-        throw new RewardModelError("ERR_INVALID_OPTION", "--quantize takes exactly one --model, the reference");
-    const load = loadOptionsOf(values, loadFlags, loadOptionsFrom);
+    if (types && models.length !== 1) throw invalidArgument("--quantize takes exactly one --model, the reference");
+    const load = loadOptionsFrom(values);
 
     const file = await readPairs(data, { format, limit });
     log(`${file.pairs.length} pairs from ${data} (${file.format})`);
@@ -155,10 +145,9 @@ export async function commandEval(argv: string[], loadFlags: StringFlags, loadOp
         progress.finish();
     }
     summarize(report);
-    const output = values.output as string | undefined;
-    const out = values.out as string | undefined;
+    const { output, out } = values;
     if (out !== undefined) {
-        const written = writeReportDir(report, out, file.pairs);
+        const written = await writeReportDir(report, out, file.pairs);
         log(`wrote ${written.length} files to ${out}`);
     }
     if (output === "-" || (output === undefined && out === undefined)) {
@@ -179,24 +168,25 @@ function readConversation(file: string, flag: string): ChatMessage[] {
     }
     const messages = Array.isArray(value) ? value : (value as { messages?: unknown } | null)?.messages;
     if (!Array.isArray(messages)) {
-        throw new RewardModelError("ERR_INVALID_DATA", `--${flag} ${file} is neither [messages] nor {"messages": [...]}`);
+        throw invalidArgument(`--${flag} ${file} is neither [messages] nor {"messages": [...]}`, "ERR_INVALID_DATA");
     }
     return messages as ChatMessage[];
 }
 
-export async function commandCompare(argv: string[], loadFlags: StringFlags, loadOptionsFrom: LoadOptionsFrom): Promise<number> {
+export async function commandCompare(argv: string[]): Promise<number> {
     const { values } = parseArgs({
         args: argv,
         options: { model: { type: "string", short: "m" }, a: { type: "string" }, b: { type: "string" }, ...loadFlags },
         strict: true,
         allowPositionals: false,
     });
-    const modelPath = values.model as string | undefined;
-    if (!modelPath) throw new RewardModelError("ERR_INVALID_OPTION", "compare needs --model PATH");
-    if (!values.a || !values.b) throw new RewardModelError("ERR_INVALID_OPTION", "compare needs --a A.json and --b B.json");
-    const a = readConversation(values.a as string, "a");
-    const b = readConversation(values.b as string, "b");
-    const model = await RewardModel.load(modelPath, loadOptionsOf(values, loadFlags, loadOptionsFrom));
+    const modelPath = values.model;
+    if (!modelPath) throw invalidArgument("compare needs --model PATH");
+    if (!values.a || !values.b) throw invalidArgument("compare needs --a A.json and --b B.json");
+    const loadOptions = loadOptionsFrom(values);
+    const a = readConversation(values.a, "a");
+    const b = readConversation(values.b, "b");
+    const model = await RewardModel.load(modelPath, loadOptions);
     try {
         process.stdout.write(`${JSON.stringify(await model.compare(a, b))}\n`);
     } finally {

@@ -3,7 +3,9 @@
  * The `llama-reward` command line: score JSONL conversations, show model
  * info, convert Hugging Face checkpoints, quantize GGUF files, list the
  * devices and build the addon from source. Each command parses its own
- * flags; errors print one line and exit 1.
+ * flags (the model-loading ones come from load-flags.ts); an error prints one
+ * line with its code and exits 2 when the command line was wrong
+ * (ERR_INVALID_OPTION, an unknown or malformed flag), else 1.
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -14,14 +16,15 @@ import { convert, type ConvertOutType } from "../convert/convert.js";
 import { quantize, quantizeTypeNames } from "../convert/quantize.js";
 import { RewardModel } from "../model/reward-model.js";
 import { cpuInfo, addonInfo, backendDevices } from "../model/system.js";
-import { RewardModelError, fromNativeError, isRewardModelError } from "../errors.js";
+import { RewardModelError, fromNativeError, isRewardModelError, invalidArgument } from "../errors.js";
 import type { ChatMessage } from "../model/chat-template.js";
-import type { LoadOptions } from "../model/load-options.js";
+import { integerFlag } from "./flag-values.js";
+import { loadFlags, loadFlagsUsage, loadOptionsFrom } from "./load-flags.js";
 import { ProgressBar } from "./progress-bar.js";
 import { commandServe, serveUsage } from "./serve.js";
-import { commandCompare, commandEval, evalUsage } from "./eval.js";
+import { commandCompare, commandEval, compareUsage, evalUsage } from "./eval.js";
 
-const usage = `usage: llama-reward <command> [options]
+const commandList = `usage: llama-reward <command> [options]   (llama-reward <command> --help: that command's options)
 
 commands:
   score --model M [--input F.jsonl|-] [--output F|-]   score conversations, one JSON line each
@@ -33,64 +36,63 @@ commands:
   compare --model M --a A.json --b B.json            rewards of two conversations and P(a preferred)
   devices                                             the native addon in use and the devices it can run on, as JSON
   build                                               build the native addon from source (git, CMake >= 3.19, a C++17 compiler)
+`;
 
-score options:
+const scoreUsage = `score options:
   -m, --model PATH          the GGUF reward model (required)
   -i, --input PATH|-        JSONL input, one {"messages": [...]} or bare [...] per line (default: -, stdin)
   -o, --output PATH|-       JSONL output, one {"reward": x} per line in input order (default: -, stdout)
-      --bos hf|single|none  BOS policy (default: hf)
-      --truncation error|left  what to do with conversations longer than the context (default: error)
-      --context-size N      KV cells shared by sequences in flight
-      --batch-size N        most tokens per decode
-      --parallel N          most sequences decoded together
-      --threads N           CPU threads
-      --gpu-layers N|max    layers offloaded to the GPU
-      --gpu auto|cuda|vulkan|metal|false  GPU backend (default: auto; false: CPU only)
       --chunk N             lines scored per batch (default: 256)
-
-convert options (HF_DIR holds config.json, tokenizer.json, tokenizer_config.json, *.safetensors):
-  -o, --output PATH         the GGUF file to write (required)
-      --outtype f32|f16|bf16|q8_0  storage type of the weight matrices (default: the checkpoint's bf16/f16, f16 for f32)
-
-${serveUsage}
-${evalUsage}
-quantize types: ${quantizeTypeNames().join(", ")}
+  and the load options (--bos ... --no-mmap, listed under "load options")
 `;
 
-const loadFlags = {
-    bos: { type: "string" },
-    truncation: { type: "string" },
-    "context-size": { type: "string" },
-    "batch-size": { type: "string" },
-    parallel: { type: "string" },
-    threads: { type: "string" },
-    "gpu-layers": { type: "string" },
-    gpu: { type: "string" },
-} as const;
+const loadUsage = `load options (score, serve, eval, compare):
+${loadFlagsUsage}
+`;
 
-type LoadFlagValues = { [K in keyof typeof loadFlags]?: string };
+const infoUsage = `info options:
+  [-m, --model] PATH        also load the model and print its metadata
+`;
 
-function intFlag(value: string | undefined, name: string): number | undefined {
-    if (value === undefined) return undefined;
-    const n = Number(value);
-    if (!Number.isInteger(n)) throw new RewardModelError("ERR_INVALID_OPTION", `--${name} must be an integer, got "${value}"`);
-    return n;
-}
+const convertUsage = `convert options (HF_DIR holds config.json, tokenizer.json, tokenizer_config.json, *.safetensors):
+  -o, --output PATH         the GGUF file to write (required)
+      --outtype f32|f16|bf16|q8_0  storage type of the weight matrices (default: the checkpoint's bf16/f16, f16 for f32)
+`;
 
-function loadOptionsFrom(values: LoadFlagValues): LoadOptions {
-    const options: LoadOptions = {};
-    if (values.bos !== undefined) options.bos = values.bos as LoadOptions["bos"];
-    if (values.truncation !== undefined) options.truncation = values.truncation as LoadOptions["truncation"];
-    options.contextSize = intFlag(values["context-size"], "context-size");
-    options.batchSize = intFlag(values["batch-size"], "batch-size");
-    options.parallel = intFlag(values.parallel, "parallel");
-    options.threads = intFlag(values.threads, "threads");
-    const gpu = values["gpu-layers"];
-    options.gpuLayers = gpu === undefined || gpu === "max" ? undefined : intFlag(gpu, "gpu-layers");
-    if (values.gpu !== undefined) options.gpu = values.gpu === "false" || values.gpu === "cpu" ? false : (values.gpu as LoadOptions["gpu"]);
-    for (const key of Object.keys(options) as (keyof LoadOptions)[]) if (options[key] === undefined) delete options[key];
-    return options;
-}
+const quantizeUsage = `quantize options:
+      --threads N           CPU threads (default: all)
+  types: ${quantizeTypeNames().join(", ")}
+`;
+
+const exitStatusUsage = `exit status: 0 done; 1 a failure (the message names its code); 2 a wrong command line
+(ERR_INVALID_OPTION: a bad flag value, an unknown flag) or, for score, lines that could not be scored
+`;
+
+/** Each command's own usage text: every flag it accepts. */
+const commandUsage: Record<string, string> = {
+    score: `${scoreUsage}\n${loadUsage}`,
+    info: infoUsage,
+    convert: convertUsage,
+    quantize: quantizeUsage,
+    serve: `${serveUsage}\n${loadUsage}`,
+    eval: `${evalUsage}\n${loadUsage}`,
+    compare: `${compareUsage}\n${loadUsage}`,
+    devices: "devices takes no options\n",
+    build: "build takes no options\n",
+};
+
+const usage = [
+    commandList,
+    scoreUsage,
+    infoUsage,
+    convertUsage,
+    quantizeUsage,
+    serveUsage,
+    evalUsage,
+    compareUsage,
+    loadUsage,
+    exitStatusUsage,
+].join("\n");
 
 /** A line's conversation, or the reason it is not one (the caller says which line). */
 function parseLine(line: string): ChatMessage[] {
@@ -120,13 +122,13 @@ async function commandScore(argv: string[]): Promise<number> {
         strict: true,
         allowPositionals: false,
     });
-    if (!values.model) throw new RewardModelError("ERR_INVALID_OPTION", "score needs --model PATH");
-    const chunkSize = intFlag(values.chunk, "chunk")!;
-    if (chunkSize < 1) throw new RewardModelError("ERR_INVALID_OPTION", "--chunk must be at least 1");
+    if (!values.model) throw invalidArgument("score needs --model PATH");
+    const chunkSize = integerFlag(values.chunk, "chunk", 1)!;
+    const loadOptions = loadOptionsFrom(values);
 
     const input = values.input === "-" ? process.stdin : fs.createReadStream(values.input!);
     const output: NodeJS.WritableStream = values.output === "-" ? process.stdout : fs.createWriteStream(values.output!);
-    const model = await RewardModel.load(values.model, loadOptionsFrom(values));
+    const model = await RewardModel.load(values.model, loadOptions);
     let failures = 0;
     let done = 0;
     const bar = new ProgressBar("scoring", 0);
@@ -220,8 +222,8 @@ async function commandConvert(argv: string[]): Promise<number> {
         strict: true,
         allowPositionals: true,
     });
-    if (positionals.length !== 1) throw new RewardModelError("ERR_INVALID_OPTION", "convert needs exactly one checkpoint directory");
-    if (!values.output) throw new RewardModelError("ERR_INVALID_OPTION", "convert needs -o OUT.gguf");
+    if (positionals.length !== 1) throw invalidArgument("convert needs exactly one checkpoint directory");
+    if (!values.output) throw invalidArgument("convert needs -o OUT.gguf");
     const bar = new ProgressBar("converting (MiB)", 0);
     try {
         const result = await convert(positionals[0]!, values.output, {
@@ -250,12 +252,12 @@ async function commandQuantize(argv: string[]): Promise<number> {
         strict: true,
         allowPositionals: true,
     });
-    if (positionals.length !== 3) throw new RewardModelError("ERR_INVALID_OPTION", "quantize needs IN.gguf OUT.gguf TYPE");
+    if (positionals.length !== 3) throw invalidArgument("quantize needs IN.gguf OUT.gguf TYPE");
     const [input, output, type] = positionals as [string, string, string];
     const bar = new ProgressBar(`quantizing to ${type.toUpperCase()}`, 0);
     try {
         const result = await quantize(input, output, type, {
-            threads: intFlag(values.threads, "threads"),
+            threads: integerFlag(values.threads, "threads", 1),
             onProgress: ({ done, total, tensor }) => {
                 bar.setTotal(total);
                 bar.update(done, tensor);
@@ -292,9 +294,9 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     info: commandInfo,
     convert: commandConvert,
     quantize: commandQuantize,
-    serve: (argv) => commandServe(argv, loadFlags, loadOptionsFrom),
-    eval: (argv) => commandEval(argv, loadFlags, loadOptionsFrom),
-    compare: (argv) => commandCompare(argv, loadFlags, loadOptionsFrom),
+    serve: commandServe,
+    eval: commandEval,
+    compare: commandCompare,
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -308,14 +310,25 @@ export async function main(argv: string[]): Promise<number> {
         process.stderr.write(`llama-reward: unknown command "${command}"\n\n${usage}`);
         return 1;
     }
+    if (rest.includes("--help") || rest.includes("-h")) {
+        process.stdout.write(`usage: llama-reward ${command} [options]\n\n${commandUsage[command]}\n${exitStatusUsage}`);
+        return 0;
+    }
     try {
         return await run(rest);
     } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
-        const code = isRewardModelError(error) ? ` [${error.code}]` : "";
-        process.stderr.write(`llama-reward ${command}: ${message}${code}\n`);
-        return 1;
+        const usageError = isRewardModelError(error, "ERR_INVALID_OPTION") || isParseArgsError(error);
+        const code = isRewardModelError(error) ? error.code : usageError ? "ERR_INVALID_OPTION" : undefined;
+        process.stderr.write(`llama-reward ${command}: ${message}${code === undefined ? "" : ` [${code}]`}\n`);
+        return usageError ? 2 : 1;
     }
+}
+
+/** True for what node:util parseArgs throws on an unknown flag, a missing value or a stray positional. */
+function isParseArgsError(error: unknown): boolean {
+    const code = (error as { code?: unknown } | null)?.code;
+    return error instanceof TypeError && typeof code === "string" && code.startsWith("ERR_PARSE_ARGS_");
 }
 
 /** True when this module is the program (`node main.js`, or npm's bin link to it), not an import. */

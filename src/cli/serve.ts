@@ -6,10 +6,11 @@
  */
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { RewardModelError } from "../errors.js";
-import type { LoadOptions } from "../model/load-options.js";
+import { invalidArgument } from "../errors.js";
 import { RewardModel } from "../model/reward-model.js";
 import { createServer, type ListenAddress, type RewardServer, type ServerOptions } from "../server/server.js";
+import { integerFlag } from "./flag-values.js";
+import { loadFlags, loadOptionsFrom } from "./load-flags.js";
 
 export const serveUsage = `serve options:
   -m, --model PATH          the GGUF reward model (required)
@@ -20,25 +21,11 @@ export const serveUsage = `serve options:
       --max-queue N         most sequences queued or decoding; past it requests get 429 (default: 1024)
       --name NAME           model id in replies (default: the file name without .gguf)
       --log                 one line per request on stderr
-  and the load options of score (--bos, --truncation, --context-size, --batch-size, --parallel, --threads, --gpu-layers)
+  and the load options (--bos ... --no-mmap, listed under "load options")
 `;
 
-type StringFlags = Record<string, { type: "string" }>;
-
-function positiveInt(value: string | undefined, name: string): number | undefined {
-    if (value === undefined) return undefined;
-    const n = Number(value);
-    if (!Number.isSafeInteger(n) || n < 0)
-        throw new RewardModelError("ERR_INVALID_OPTION", `--${name} must be a non-negative integer, got "${value}"`);
-    return n;
-}
-
 /** Runs the server until SIGTERM/SIGINT; resolves with the exit code. */
-export async function commandServe(
-    argv: string[],
-    loadFlags: StringFlags,
-    loadOptionsFrom: (values: Record<string, string | undefined>) => LoadOptions,
-): Promise<number> {
+export async function commandServe(argv: string[]): Promise<number> {
     const { values } = parseArgs({
         args: argv,
         options: {
@@ -55,19 +42,17 @@ export async function commandServe(
         strict: true,
         allowPositionals: false,
     });
-    const modelPath = values.model as string | undefined;
-    if (!modelPath) throw new RewardModelError("ERR_INVALID_OPTION", "serve needs --model PATH");
-    const port = positiveInt(values.port as string, "port")!;
-    if (port > 65535) throw new RewardModelError("ERR_INVALID_OPTION", `--port must be at most 65535, got ${port}`);
-    const apiKey = (values["api-key"] as string | undefined) ?? (process.env.LLAMA_REWARD_API_KEY || undefined);
-    const all = values as Record<string, unknown>;
-    const loadOptions = loadOptionsFrom(Object.fromEntries(Object.keys(loadFlags).map((k) => [k, all[k] as string | undefined])));
+    const modelPath = values.model;
+    if (!modelPath) throw invalidArgument("serve needs --model PATH");
+    const port = integerFlag(values.port, "port", 0, 65535)!;
+    const apiKey = values["api-key"] ?? (process.env.LLAMA_REWARD_API_KEY || undefined);
+    const loadOptions = loadOptionsFrom(values);
 
     const serverOptions: ServerOptions = {
         apiKey,
-        maxBody: positiveInt(values["max-body"] as string | undefined, "max-body"),
-        maxQueue: positiveInt(values["max-queue"] as string | undefined, "max-queue"),
-        modelName: (values.name as string | undefined) ?? path.basename(modelPath).replace(/\.gguf$/i, ""),
+        maxBody: integerFlag(values["max-body"], "max-body", 1),
+        maxQueue: integerFlag(values["max-queue"], "max-queue", 1),
+        modelName: values.name ?? path.basename(modelPath).replace(/\.gguf$/i, ""),
         log: values.log ? (line) => process.stderr.write(`${line}\n`) : undefined,
     };
     for (const key of Object.keys(serverOptions) as (keyof ServerOptions)[])
@@ -91,7 +76,7 @@ export async function commandServe(
         );
     let address: ListenAddress;
     try {
-        address = await server.listen(port, values.host as string);
+        address = await server.listen(port, values.host);
     } catch (error) {
         await disposeModel();
         throw error;

@@ -10,7 +10,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 
-import { RewardModelError, abortedError, withCallerStack } from "../errors.js";
+import { RewardModelError, abortedError, invalidArgument, withCallerStack } from "../errors.js";
 import { GgufWriter } from "../gguf/gguf-writer.js";
 import { writeLlamaRewardMetadata } from "../gguf/llama-metadata.js";
 import { readHfConfig, type HfLlamaConfig } from "./hf-config.js";
@@ -71,19 +71,15 @@ export interface ConvertResult {
     skipped: string[];
 }
 
-function invalid(message: string): RewardModelError {
-    return new RewardModelError("ERR_INVALID_OPTION", message);
-}
-
 function checkOptions(hfDir: unknown, outPath: unknown, options: ConvertOptions): ConvertOutType | undefined {
-    if (typeof hfDir !== "string" || hfDir === "") throw invalid("convert: the checkpoint directory must be a non-empty string");
-    if (typeof outPath !== "string" || outPath === "") throw invalid("convert: the output path must be a non-empty string");
+    if (typeof hfDir !== "string" || hfDir === "") throw invalidArgument("convert: the checkpoint directory must be a non-empty string");
+    if (typeof outPath !== "string" || outPath === "") throw invalidArgument("convert: the output path must be a non-empty string");
     const outType = options.outType;
     if (outType !== undefined && !(CONVERT_OUT_TYPES as readonly string[]).includes(outType)) {
-        throw invalid(`convert: outType ${JSON.stringify(outType)} is not one of ${CONVERT_OUT_TYPES.join(", ")}`);
+        throw invalidArgument(`convert: outType ${JSON.stringify(outType)} is not one of ${CONVERT_OUT_TYPES.join(", ")}`);
     }
     if (options.onProgress !== undefined && typeof options.onProgress !== "function")
-        throw invalid("convert: onProgress must be a function");
+        throw invalidArgument("convert: onProgress must be a function");
     return outType;
 }
 

@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import os from "node:os";
 import * as path from "node:path";
 
-import { RewardModelError, fromNativeError, withCallerStack } from "../errors.js";
+import { RewardModelError, fromNativeError, invalidArgument, withCallerStack } from "../errors.js";
 import { fileTypeFromName, fileTypeName, fileTypes } from "../model/file-types.js";
 import { GgmlType, ggmlTypeName } from "../gguf/gguf-types.js";
 import { inspectRewardModelFile } from "../model/model-file.js";
@@ -44,17 +44,13 @@ export function quantizeTypeNames(): string[] {
     return Object.keys(fileTypes).filter((name) => !NEEDS_IMATRIX.includes(name));
 }
 
-function invalid(message: string): RewardModelError {
-    return new RewardModelError("ERR_INVALID_OPTION", message);
-}
-
 function resolveType(type: string): number {
-    if (typeof type !== "string") throw invalid(`quantize: the type must be a string such as "Q4_K_M"`);
+    if (typeof type !== "string") throw invalidArgument(`quantize: the type must be a string such as "Q4_K_M"`);
     const ftype = fileTypeFromName(type);
     const name = type.trim().toUpperCase();
     if (ftype === undefined || NEEDS_IMATRIX.includes(name)) {
         const why = ftype === undefined ? "is not a known type" : "needs an importance matrix, which llama-reward quantize does not take";
-        throw invalid(`quantize: ${JSON.stringify(type)} ${why}; valid types: ${quantizeTypeNames().join(", ")}`);
+        throw invalidArgument(`quantize: ${JSON.stringify(type)} ${why}; valid types: ${quantizeTypeNames().join(", ")}`);
     }
     return ftype;
 }
@@ -66,14 +62,15 @@ export function quantize(input: string, output: string, type: string, options: Q
 
 async function quantizeImpl(input: string, output: string, type: string, options: QuantizeOptions): Promise<QuantizeResult> {
     const ftype = resolveType(type);
-    if (typeof output !== "string" || output === "") throw invalid("quantize: the output path must be a non-empty string");
+    if (typeof output !== "string" || output === "") throw invalidArgument("quantize: the output path must be a non-empty string");
     const threads = options.threads ?? os.availableParallelism();
-    if (!Number.isInteger(threads) || threads < 1) throw invalid(`quantize: threads must be a positive integer, got ${String(threads)}`);
+    if (!Number.isInteger(threads) || threads < 1)
+        throw invalidArgument(`quantize: threads must be a positive integer, got ${String(threads)}`);
     if (options.onProgress !== undefined && typeof options.onProgress !== "function")
-        throw invalid("quantize: onProgress must be a function");
+        throw invalidArgument("quantize: onProgress must be a function");
 
     inspectRewardModelFile(input); // ERR_MODEL_NOT_FOUND, ERR_NOT_GGUF, ERR_CORRUPT_MODEL, ERR_NO_REWARD_HEAD, ...
-    if (path.resolve(input) === path.resolve(output)) throw invalid("quantize: the output must be a different file from the input");
+    if (path.resolve(input) === path.resolve(output)) throw invalidArgument("quantize: the output must be a different file from the input");
     const dir = path.dirname(path.resolve(output));
     if (!fs.existsSync(dir)) throw new RewardModelError("ERR_QUANTIZE_FAILED", `quantize: the output directory ${dir} does not exist`);
 

@@ -8,6 +8,7 @@
 
 import { RewardModelError } from "../errors.js";
 import { GgmlType } from "../gguf/gguf-types.js";
+import { fileTypes } from "../model/file-types.js";
 import type { HfLlamaConfig } from "./hf-config.js";
 import { llama3RopeFactors } from "./rope-freqs.js";
 import {
@@ -23,7 +24,12 @@ export const CONVERT_OUT_TYPES = ["f32", "f16", "bf16", "q8_0"] as const;
 export type ConvertOutType = (typeof CONVERT_OUT_TYPES)[number];
 
 /** general.file_type (llama_ftype) of each output type. */
-export const OUT_TYPE_FILE_TYPE: Readonly<Record<ConvertOutType, number>> = { f32: 0, f16: 1, bf16: 32, q8_0: 7 };
+export const OUT_TYPE_FILE_TYPE: Readonly<Record<ConvertOutType, number>> = {
+    f32: fileTypes.F32,
+    f16: fileTypes.F16,
+    bf16: fileTypes.BF16,
+    q8_0: fileTypes.Q8_0,
+};
 
 const OUT_TYPE_GGML: Readonly<Record<ConvertOutType, GgmlType>> = {
     f32: GgmlType.F32,

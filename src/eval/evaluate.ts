@@ -1,11 +1,12 @@
 /**
  * `evaluate()`: scores every pair's chosen and rejected conversation with
- * each model (one `scoreBatch` per model, so a pair's shared prompt is
- * decoded once) and builds the report. Models given as paths are loaded one
+ * each model (each conversation rendered and tokenized once, then one
+ * `scoreTokenBatch` per model, so a pair's shared prompt is decoded once)
+ * and builds the report. Models given as paths are loaded one
  * at a time and disposed after scoring; loaded models are used as they are.
  */
 import path from "node:path";
-import { RewardModelError, isRewardModelError } from "../errors.js";
+import { RewardModelError, isRewardModelError, invalidArgument } from "../errors.js";
 import type { LoadOptions } from "../model/load-options.js";
 import { RewardModel } from "../model/reward-model.js";
 import type { DataFormat, PreferencePair } from "./formats.js";
@@ -60,13 +61,13 @@ export async function evaluate(
     options: EvaluateOptions = {},
 ): Promise<EvalReport> {
     const list = (Array.isArray(models) ? models : [models]) as readonly EvalModel[];
-    if (list.length === 0) throw new RewardModelError("ERR_INVALID_OPTION", "evaluate needs at least one model");
+    if (list.length === 0) throw invalidArgument("evaluate needs at least one model");
     if (!Array.isArray(pairs) || pairs.length === 0)
-        throw new RewardModelError("ERR_INVALID_DATA", "evaluate needs a non-empty array of preference pairs");
+        throw invalidArgument("evaluate needs a non-empty array of preference pairs", "ERR_INVALID_DATA");
     const specs = list.map(spec);
     for (const [i, s] of specs.entries()) {
         if (typeof s.model !== "string" && !(s.model instanceof RewardModel)) {
-            throw new RewardModelError("ERR_INVALID_OPTION", `models[${i}] must be a GGUF path or a RewardModel`);
+            throw invalidArgument(`models[${i}] must be a GGUF path or a RewardModel`);
         }
     }
     const runs: ModelRun[] = [];
@@ -84,25 +85,29 @@ async function evaluateOne(s: EvalModelSpec, index: number, pairs: readonly Pref
     progress("load", 0);
     const model = typeof s.model === "string" ? await RewardModel.load(s.model, { ...options.load, signal: options.signal }) : s.model;
     try {
-        const conversations: PreferencePair["chosen"][] = [];
+        // The exact tokens scoring evaluates (template, BOS policy, truncation), made once: they
+        // are counted for the report and scored as they are.
+        const lists: number[][] = [];
         let tokens = 0;
         pairs.forEach((pair, i) => {
             for (const side of ["chosen", "rejected"] as const) {
                 try {
-                    tokens += model.tokenizeConversation(pair[side]).length;
+                    lists.push(model.tokenizeConversation(pair[side]));
                 } catch (error) {
                     throw pairError(error, pair, i, side);
                 }
-                conversations.push(pair[side]);
+                tokens += lists[lists.length - 1]!.length;
             }
         });
         progress("score", 0);
         const decodedBefore = model.stats.tokens;
         const started = performance.now();
-        const rewards = await model.scoreBatch(conversations, {
-            signal: options.signal,
-            onProgress: ({ completed }) => progress("score", completed),
-        });
+        const rewards = (
+            await model.scoreTokenBatch(lists, {
+                signal: options.signal,
+                onProgress: ({ completed }) => progress("score", completed),
+            })
+        ).map((labels) => labels[0]!);
         const seconds = (performance.now() - started) / 1000;
         const run: ModelRun = {
             path: typeof s.model === "string" ? s.model : null,

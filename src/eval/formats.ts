@@ -11,7 +11,7 @@ import readline from "node:readline";
 import type { Readable } from "node:stream";
 import zlib from "node:zlib";
 import type { ChatMessage } from "../model/chat-template.js";
-import { RewardModelError } from "../errors.js";
+import { RewardModelError, invalidArgument } from "../errors.js";
 
 /**
  * - `rewardbench`: `{prompt: str, chosen: str, rejected: str, subset?, id?}`
@@ -48,8 +48,9 @@ export interface PairsFile {
     pairs: PreferencePair[];
 }
 
-function invalid(where: string, message: string): RewardModelError {
-    return new RewardModelError("ERR_INVALID_DATA", `${where}: ${message}`);
+/** A row or field of the data file that does not fit its format; `where` names the file and line. */
+function invalidData(where: string, message: string): RewardModelError {
+    return invalidArgument(`${where}: ${message}`, "ERR_INVALID_DATA");
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -72,20 +73,20 @@ function isTranscript(text: string): boolean {
 
 /** Checks `value` is a non-empty array of {role, content} strings. */
 function messagesField(value: unknown, where: string, field: string): ChatMessage[] {
-    if (!Array.isArray(value)) throw invalid(where, `"${field}" must be an array of {role, content} messages`);
-    if (value.length === 0) throw invalid(where, `"${field}" is an empty array of messages`);
+    if (!Array.isArray(value)) throw invalidData(where, `"${field}" must be an array of {role, content} messages`);
+    if (value.length === 0) throw invalidData(where, `"${field}" is an empty array of messages`);
     return value.map((m: unknown, i) => {
-        if (!isRecord(m)) throw invalid(where, `"${field}[${i}]" must be an object {role, content}`);
-        if (typeof m.role !== "string" || m.role === "") throw invalid(where, `"${field}[${i}].role" must be a non-empty string`);
-        if (typeof m.content !== "string") throw invalid(where, `"${field}[${i}].content" must be a string`);
+        if (!isRecord(m)) throw invalidData(where, `"${field}[${i}]" must be an object {role, content}`);
+        if (typeof m.role !== "string" || m.role === "") throw invalidData(where, `"${field}[${i}].role" must be a non-empty string`);
+        if (typeof m.content !== "string") throw invalidData(where, `"${field}[${i}].content" must be a string`);
         return { role: m.role, content: m.content };
     });
 }
 
 function stringField(row: Record<string, unknown>, field: string, where: string): string {
     const value = row[field];
-    if (value === undefined) throw invalid(where, `missing "${field}"`);
-    if (typeof value !== "string") throw invalid(where, `"${field}" must be a string, got ${describe(value)}`);
+    if (value === undefined) throw invalidData(where, `missing "${field}"`);
+    if (typeof value !== "string") throw invalidData(where, `"${field}" must be a string, got ${describe(value)}`);
     return value;
 }
 
@@ -112,11 +113,11 @@ export function parseTranscript(text: string, where = "transcript", field = "cho
         else head = source.slice(0, m.index);
         last = { role: m[1] === "Human" ? "user" : "assistant", start: m.index + m[0].length };
     }
-    if (!last) throw invalid(where, `"${field}" is not an hh-rlhf transcript (no "\\n\\nHuman: " or "\\n\\nAssistant: " turns)`);
-    if (head.trim() !== "") throw invalid(where, `"${field}" has text before its first "Human:" turn`);
+    if (!last) throw invalidData(where, `"${field}" is not an hh-rlhf transcript (no "\\n\\nHuman: " or "\\n\\nAssistant: " turns)`);
+    if (head.trim() !== "") throw invalidData(where, `"${field}" has text before its first "Human:" turn`);
     messages.push({ role: last.role, content: source.slice(last.start).trim() });
     if (messages[messages.length - 1]!.role !== "assistant") {
-        throw invalid(where, `"${field}" does not end with an "Assistant:" turn`);
+        throw invalidData(where, `"${field}" does not end with an "Assistant:" turn`);
     }
     return messages;
 }
@@ -124,13 +125,13 @@ export function parseTranscript(text: string, where = "transcript", field = "cho
 /** The answer of a `messages`-format row with a prompt: a string, or the messages that follow the prompt. */
 function answer(prompt: ChatMessage[], value: unknown, where: string, field: string): ChatMessage[] {
     if (typeof value === "string") return [...prompt, { role: "assistant", content: value }];
-    if (value === undefined) throw invalid(where, `missing "${field}"`);
+    if (value === undefined) throw invalidData(where, `missing "${field}"`);
     return [...prompt, ...messagesField(value, where, field)];
 }
 
 /** Parses one row (already JSON-decoded) of the given format. `where` names it in errors, e.g. "line 12". */
 export function parseRow(row: unknown, format: DataFormat, where = "row"): PreferencePair {
-    if (!isRecord(row)) throw invalid(where, `expected a JSON object, got ${describe(row)}`);
+    if (!isRecord(row)) throw invalidData(where, `expected a JSON object, got ${describe(row)}`);
     let chosen: ChatMessage[];
     let rejected: ChatMessage[];
     switch (format) {
@@ -159,19 +160,16 @@ export function parseRow(row: unknown, format: DataFormat, where = "row"): Prefe
             break;
         }
         default:
-            throw new RewardModelError(
-                "ERR_INVALID_OPTION",
-                `unknown data format ${JSON.stringify(format)}; use one of ${dataFormats.join(", ")}`,
-            );
+            throw invalidArgument(`unknown data format ${JSON.stringify(format)}; use one of ${dataFormats.join(", ")}`);
     }
     const pair: PreferencePair = { chosen, rejected };
     if (row.subset !== undefined && row.subset !== null) {
-        if (typeof row.subset !== "string") throw invalid(where, `"subset" must be a string, got ${describe(row.subset)}`);
+        if (typeof row.subset !== "string") throw invalidData(where, `"subset" must be a string, got ${describe(row.subset)}`);
         pair.subset = row.subset;
     }
     if (row.id !== undefined && row.id !== null) {
         if (typeof row.id !== "string" && typeof row.id !== "number") {
-            throw invalid(where, `"id" must be a string or a number, got ${describe(row.id)}`);
+            throw invalidData(where, `"id" must be a string or a number, got ${describe(row.id)}`);
         }
         pair.id = row.id;
     }
@@ -181,10 +179,7 @@ export function parseRow(row: unknown, format: DataFormat, where = "row"): Prefe
 /** Checks a format name (from a flag or an option). */
 export function checkFormat(format: unknown): DataFormat {
     if (typeof format !== "string" || !dataFormats.includes(format as DataFormat)) {
-        throw new RewardModelError(
-            "ERR_INVALID_OPTION",
-            `unknown data format ${JSON.stringify(format)}; use one of ${dataFormats.join(", ")}`,
-        );
+        throw invalidArgument(`unknown data format ${JSON.stringify(format)}; use one of ${dataFormats.join(", ")}`);
     }
     return format as DataFormat;
 }
@@ -201,7 +196,7 @@ export async function parsePairLines(
     let format = options.format === undefined ? undefined : checkFormat(options.format);
     const limit = options.limit ?? Infinity;
     if (limit !== Infinity && (!Number.isInteger(limit) || limit < 1)) {
-        throw new RewardModelError("ERR_INVALID_OPTION", `limit must be a positive integer, got ${String(limit)}`);
+        throw invalidArgument(`limit must be a positive integer, got ${String(limit)}`);
     }
     const pairs: PreferencePair[] = [];
     let lineNumber = 0;
@@ -218,7 +213,7 @@ export async function parsePairLines(
         if (format === undefined) {
             format = detectFormat(row);
             if (format === undefined) {
-                throw invalid(
+                throw invalidData(
                     where,
                     "the row fits no known format: expected RewardBench {prompt, chosen, rejected} strings, " +
                         "message pairs {chosen: [messages], rejected: [messages]} (optionally with prompt: [messages]), " +
@@ -231,7 +226,7 @@ export async function parsePairLines(
         pairs.push(pair);
         if (pairs.length >= limit) break;
     }
-    if (pairs.length === 0) throw new RewardModelError("ERR_INVALID_DATA", `${source} holds no preference pairs`);
+    if (pairs.length === 0) throw invalidArgument(`${source} holds no preference pairs`, "ERR_INVALID_DATA");
     return { format: format!, pairs };
 }
 
@@ -246,7 +241,7 @@ export async function readPairs(file: string, options: ReadPairsOptions = {}): P
     } catch (cause) {
         throw new RewardModelError("ERR_INVALID_DATA", `cannot read ${file}: ${(cause as Error).message}`, { cause });
     }
-    if (!stat.isFile()) throw new RewardModelError("ERR_INVALID_DATA", `${file} is not a file`);
+    if (!stat.isFile()) throw invalidArgument(`${file} is not a file`, "ERR_INVALID_DATA");
     const raw = fs.createReadStream(file);
     let input: Readable = raw;
     if (isGzip(file)) {

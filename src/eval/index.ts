@@ -13,7 +13,7 @@ export type { EvalReport, ModelReport, ComparisonReport, ItemReport, SubsetResul
 export { rewardBenchScores, rewardBenchSubsets, rewardBenchSectionNames } from "./rewardbench.js";
 export type { RewardBenchSection, RewardBenchScores } from "./rewardbench.js";
 export { renderMarkdown } from "./markdown.js";
-export { reportPlots } from "./svg-plots.js";
-export { reportJson, writeReportJson, writeReportDir } from "./write-report.js";
+export { reportJson, writeReportJson, writeReportDir, reportPlots } from "./write-report.js";
+export type { PlotFile } from "./svg-plots.js";
 export { preferenceProbability } from "../model/preference.js";
 export { pearson, spearman, averageRanks, relativeL2 } from "./statistics.js";

@@ -8,7 +8,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { quantize, quantizeTypeNames, type QuantizeProgress } from "../convert/quantize.js";
-import { RewardModelError } from "../errors.js";
+import { invalidArgument } from "../errors.js";
 import { fileTypeFromName, fileTypeName } from "../model/file-types.js";
 import { evaluate, type EvalModelSpec, type EvaluateOptions } from "./evaluate.js";
 import type { PreferencePair } from "./formats.js";
@@ -25,19 +25,19 @@ export interface SweepOptions extends EvaluateOptions {
 /** Checks and normalises the type names ("q4_k_m" -> "Q4_K_M"); unknown or duplicate types are rejected. */
 export function sweepTypes(types: readonly string[]): string[] {
     if (!Array.isArray(types) || types.length === 0) {
-        throw new RewardModelError("ERR_INVALID_OPTION", "the quantization sweep needs at least one type, e.g. Q8_0,Q4_K_M");
+        throw invalidArgument("the quantization sweep needs at least one type, e.g. Q8_0,Q4_K_M");
     }
     const valid = quantizeTypeNames();
     const names = types.map((t) => {
         const ftype = typeof t === "string" ? fileTypeFromName(t) : undefined;
         const name = ftype === undefined ? undefined : fileTypeName(ftype);
         if (name === undefined || !valid.includes(name)) {
-            throw new RewardModelError("ERR_INVALID_OPTION", `cannot quantize to ${JSON.stringify(t)}; valid types: ${valid.join(", ")}`);
+            throw invalidArgument(`cannot quantize to ${JSON.stringify(t)}; valid types: ${valid.join(", ")}`);
         }
         return name;
     });
     const duplicate = names.find((n, i) => names.indexOf(n) !== i);
-    if (duplicate) throw new RewardModelError("ERR_INVALID_OPTION", `${duplicate} is listed twice`);
+    if (duplicate) throw invalidArgument(`${duplicate} is listed twice`);
     return names;
 }
 

@@ -12,7 +12,7 @@
 
 import * as fs from "node:fs";
 
-import { RewardModelError } from "../errors.js";
+import { RewardModelError, invalidArgument } from "../errors.js";
 import {
     GGUF_DEFAULT_ALIGNMENT,
     GGUF_MAGIC,
@@ -124,7 +124,7 @@ interface PendingTensor {
 type WriterState = "collecting" | "data" | "finished" | "aborted";
 
 function misuse(message: string): RewardModelError {
-    return new RewardModelError("ERR_INVALID_OPTION", `GgufWriter: ${message}`);
+    return invalidArgument(`GgufWriter: ${message}`);
 }
 
 function asBigInt(value: GgufValue, what: string): bigint {

@@ -1,8 +1,9 @@
 /**
- * Conversation → text: validates chat messages and renders them with the
- * model's own Jinja chat template (tokenizer.chat_template), exactly as
- * transformers' apply_chat_template(tokenize=False) with
- * add_generation_prompt=false does.
+ * Conversation → text: validates chat messages, builds the conversation a
+ * response to a prompt is scored as (`withResponse`), and renders
+ * conversations with the model's own Jinja chat template
+ * (tokenizer.chat_template), exactly as transformers'
+ * apply_chat_template(tokenize=False) with add_generation_prompt=false does.
  */
 import { Template } from "@huggingface/jinja";
 import { RewardModelError } from "../errors.js";
@@ -32,6 +33,11 @@ export function validateMessages(messages: unknown, where = "messages"): asserts
             throw new RewardModelError("ERR_INVALID_MESSAGES", `${where}[${i}].content must be a string`);
         }
     });
+}
+
+/** The conversation a response is scored as: `prompt` followed by `response` as the assistant's turn. */
+export function withResponse(prompt: readonly ChatMessage[], response: string): ChatMessage[] {
+    return [...prompt, { role: "assistant", content: response }];
 }
 
 export class ChatTemplate {

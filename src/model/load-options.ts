@@ -4,7 +4,7 @@
  */
 import os from "node:os";
 import { bosPolicies, type BosPolicy } from "./bos-policy.js";
-import { RewardModelError } from "../errors.js";
+import { invalidArgument } from "../errors.js";
 import { gpuOptions, type GpuOption } from "./gpu.js";
 
 export type KvCacheType = "f16" | "f32" | "q8_0";
@@ -77,6 +77,19 @@ export interface ResolvedLoadOptions {
     reproducible: boolean;
 }
 
+/**
+ * The fixed bounds of the integer options (batchSize is also at most
+ * contextSize, and parallel at most batchSize). The CLI checks its flags
+ * against them too, so its errors name the flag.
+ */
+export const integerOptionBounds = {
+    contextSize: { min: 16, max: 1 << 20 },
+    batchSize: { min: 1, max: 1 << 20 },
+    parallel: { min: 1, max: 256 },
+    threads: { min: 1, max: 1024 },
+    gpuLayers: { min: 0, max: 100000 },
+} as const;
+
 const knownOptions = new Set([
     "threads",
     "contextSize",
@@ -94,20 +107,18 @@ const knownOptions = new Set([
     "onProgress",
 ]);
 
-function invalid(message: string): never {
-    throw new RewardModelError("ERR_INVALID_OPTION", message);
-}
+const bounds = integerOptionBounds;
 
-function integer(value: unknown, name: string, min: number, max: number): number {
+function integerOption(value: unknown, name: string, min: number, max: number): number {
     if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-        invalid(`${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
+        throw invalidArgument(`${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
     }
     return value;
 }
 
 function oneOf<T extends string>(value: unknown, name: string, allowed: readonly T[]): T {
     if (typeof value !== "string" || !allowed.includes(value as T)) {
-        invalid(`${name} must be one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}, got ${JSON.stringify(value)}`);
+        throw invalidArgument(`${name} must be one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}, got ${JSON.stringify(value)}`);
     }
     return value as T;
 }
@@ -115,37 +126,48 @@ function oneOf<T extends string>(value: unknown, name: string, allowed: readonly
 /** Validates `options` and fills in defaults; `trainContextLength` comes from the model file. */
 export function resolveLoadOptions(options: LoadOptions | undefined, trainContextLength: number): ResolvedLoadOptions {
     const o = (options ?? {}) as Record<string, unknown>;
-    if (typeof o !== "object" || o === null) invalid("options must be an object");
+    if (typeof o !== "object") throw invalidArgument("options must be an object");
     for (const key of Object.keys(o)) {
-        if (!knownOptions.has(key)) invalid(`unknown option "${key}"`);
+        if (!knownOptions.has(key)) throw invalidArgument(`unknown option "${key}"`);
     }
     const defaultContext = Math.max(1, Math.min(trainContextLength > 0 ? trainContextLength : 8192, 8192));
-    const contextSize = o.contextSize === undefined ? defaultContext : integer(o.contextSize, "contextSize", 16, 1 << 20);
-    const batchSize = o.batchSize === undefined ? Math.min(512, contextSize) : integer(o.batchSize, "batchSize", 1, contextSize);
+    const contextSize =
+        o.contextSize === undefined
+            ? defaultContext
+            : integerOption(o.contextSize, "contextSize", bounds.contextSize.min, bounds.contextSize.max);
+    const batchSize =
+        o.batchSize === undefined ? Math.min(512, contextSize) : integerOption(o.batchSize, "batchSize", bounds.batchSize.min, contextSize);
     // llama.cpp sizes its output buffer by the batch and asserts (killing the process) when
     // there are more sequences than that, so parallel may not exceed batchSize.
-    const parallel = o.parallel === undefined ? Math.min(8, batchSize) : integer(o.parallel, "parallel", 1, Math.min(256, batchSize));
-    const threads = o.threads === undefined ? Math.max(1, os.availableParallelism()) : integer(o.threads, "threads", 1, 1024);
+    const parallel =
+        o.parallel === undefined
+            ? Math.min(8, batchSize)
+            : integerOption(o.parallel, "parallel", bounds.parallel.min, Math.min(bounds.parallel.max, batchSize));
+    const threads =
+        o.threads === undefined
+            ? Math.max(1, os.availableParallelism())
+            : integerOption(o.threads, "threads", bounds.threads.min, bounds.threads.max);
     let gpuLayers: number | "max" = "max";
-    if (o.gpuLayers !== undefined && o.gpuLayers !== "max") gpuLayers = integer(o.gpuLayers, "gpuLayers", 0, 100000);
+    if (o.gpuLayers !== undefined && o.gpuLayers !== "max")
+        gpuLayers = integerOption(o.gpuLayers, "gpuLayers", bounds.gpuLayers.min, bounds.gpuLayers.max);
     const gpu: GpuOption = o.gpu === undefined ? "auto" : o.gpu === false ? false : oneOf(o.gpu, "gpu", gpuOptions);
     let flashAttention: boolean | "auto" = "auto";
     if (o.flashAttention !== undefined) {
         if (o.flashAttention !== true && o.flashAttention !== false && o.flashAttention !== "auto") {
-            invalid(`flashAttention must be true, false or "auto", got ${JSON.stringify(o.flashAttention)}`);
+            throw invalidArgument(`flashAttention must be true, false or "auto", got ${JSON.stringify(o.flashAttention)}`);
         }
         flashAttention = o.flashAttention;
     }
     const kvCacheType = o.kvCacheType === undefined ? "f16" : oneOf(o.kvCacheType, "kvCacheType", ["f16", "f32", "q8_0"] as const);
     if (kvCacheType === "q8_0" && flashAttention === false) {
-        invalid('kvCacheType "q8_0" needs flash attention; use flashAttention: true or "auto"');
+        throw invalidArgument('kvCacheType "q8_0" needs flash attention; use flashAttention: true or "auto"');
     }
     const bos = o.bos === undefined ? "hf" : oneOf(o.bos, "bos", bosPolicies);
     const truncation = o.truncation === undefined ? "error" : oneOf(o.truncation, "truncation", ["error", "left"] as const);
-    if (o.useMmap !== undefined && typeof o.useMmap !== "boolean") invalid("useMmap must be a boolean");
-    if (o.reproducible !== undefined && typeof o.reproducible !== "boolean") invalid("reproducible must be a boolean");
-    if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) invalid("signal must be an AbortSignal");
-    if (o.onProgress !== undefined && typeof o.onProgress !== "function") invalid("onProgress must be a function");
+    if (o.useMmap !== undefined && typeof o.useMmap !== "boolean") throw invalidArgument("useMmap must be a boolean");
+    if (o.reproducible !== undefined && typeof o.reproducible !== "boolean") throw invalidArgument("reproducible must be a boolean");
+    if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw invalidArgument("signal must be an AbortSignal");
+    if (o.onProgress !== undefined && typeof o.onProgress !== "function") throw invalidArgument("onProgress must be a function");
     return {
         threads,
         contextSize,

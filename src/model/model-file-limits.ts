@@ -35,7 +35,8 @@ function corrupt(path: string, detail: string): RewardModelError {
     return new RewardModelError("ERR_CORRUPT_MODEL", `${path}: ${detail}`);
 }
 
-function integer(v: GgufValue | undefined): number | undefined {
+/** A GGUF integer value as a number, or undefined when the value is not an integer. */
+function ggufInteger(v: GgufValue | undefined): number | undefined {
     if (typeof v === "number" && Number.isInteger(v)) return v;
     if (typeof v === "bigint") return Number(v);
     return undefined;
@@ -44,10 +45,10 @@ function integer(v: GgufValue | undefined): number | undefined {
 /** A per-layer key stored as one integer or an array of them: the largest value. */
 function maxOf(v: GgufValue | undefined): number | undefined {
     if (Array.isArray(v)) {
-        const values = v.map(integer).filter((x): x is number => x !== undefined);
+        const values = v.map(ggufInteger).filter((x): x is number => x !== undefined);
         return values.length > 0 ? Math.max(...values) : undefined;
     }
-    return integer(v);
+    return ggufInteger(v);
 }
 
 /** ggml's TENSOR_ALIGNMENT: a mapped tensor whose data is less aligned fails an assertion when the weights are mapped. */
@@ -71,17 +72,17 @@ export function checkTensorTypes(path: string, header: GgufHeader): void {
 
 export function checkHyperparameters(path: string, header: GgufHeader, arch: string): void {
     const m = header.metadata;
-    const layers = integer(m.get(`${arch}.block_count`));
+    const layers = ggufInteger(m.get(`${arch}.block_count`));
     if (layers === undefined || layers < 1 || layers > MAX_LAYERS) {
         throw corrupt(path, `${arch}.block_count must be an integer from 1 to ${MAX_LAYERS}, got ${String(m.get(`${arch}.block_count`))}`);
     }
-    const nextn = integer(m.get(`${arch}.nextn_predict_layers`)) ?? 0;
+    const nextn = ggufInteger(m.get(`${arch}.nextn_predict_layers`)) ?? 0;
     if (nextn < 0 || nextn > layers) throw corrupt(path, `${arch}.nextn_predict_layers ${nextn} exceeds the ${layers} layers`);
 
-    const experts = integer(m.get(`${arch}.expert_count`)) ?? 0;
+    const experts = ggufInteger(m.get(`${arch}.expert_count`)) ?? 0;
     const used = maxOf(m.get(`${arch}.expert_used_count`)) ?? 0;
-    const groups = integer(m.get(`${arch}.expert_group_count`)) ?? 0;
-    const groupsUsed = integer(m.get(`${arch}.expert_group_used_count`)) ?? 0;
+    const groups = ggufInteger(m.get(`${arch}.expert_group_count`)) ?? 0;
+    const groupsUsed = ggufInteger(m.get(`${arch}.expert_group_used_count`)) ?? 0;
     const expertsOk =
         experts === 0
             ? used === 0 && groups === 0

@@ -5,8 +5,8 @@
  * one continuous-batching scheduler shared by every caller.
  */
 import { applyBosPolicy, leadingBosCount, type BosPolicy } from "./bos-policy.js";
-import { ChatTemplate, validateMessages, type ChatMessage } from "./chat-template.js";
-import { RewardModelError, abortedError, fromNativeError, withCallerStack } from "../errors.js";
+import { ChatTemplate, validateMessages, withResponse, type ChatMessage } from "./chat-template.js";
+import { RewardModelError, abortedError, fromNativeError, withCallerStack, invalidArgument } from "../errors.js";
 import { preferenceProbability } from "./preference.js";
 import { fileTypeName } from "./file-types.js";
 import { flashAttentionMode, resolveLoadOptions, type LoadOptions, type ResolvedLoadOptions } from "./load-options.js";
@@ -122,7 +122,7 @@ export class RewardModel implements AsyncDisposable {
 
     private static async loadImpl(path: string, options: LoadOptions): Promise<RewardModel> {
         if (typeof path !== "string" || path.length === 0) {
-            throw new RewardModelError("ERR_INVALID_OPTION", "RewardModel.load needs the path of a .gguf file");
+            throw invalidArgument("RewardModel.load needs the path of a .gguf file");
         }
         const file = inspectRewardModelFile(path);
         const resolved = resolveLoadOptions(options, file.trainContextLength);
@@ -287,9 +287,7 @@ export class RewardModel implements AsyncDisposable {
             if (!Array.isArray(responses) || responses.some((r) => typeof r !== "string")) {
                 throw new RewardModelError("ERR_INVALID_MESSAGES", "responses must be an array of strings");
             }
-            const tokens = responses.map((content, i) =>
-                this.conversationTokens([...prompt, { role: "assistant", content }], `responses[${i}]`),
-            );
+            const tokens = responses.map((response, i) => this.conversationTokens(withResponse(prompt, response), `responses[${i}]`));
             return (await this.scoreTokenLists(tokens, options)).map((v) => v[0]!);
         });
     }
@@ -363,7 +361,7 @@ export class RewardModel implements AsyncDisposable {
     private async scoreTokenLists(lists: Int32Array[], options: BatchOptions): Promise<Float32Array[]> {
         const { signal, onProgress } = options;
         if (onProgress !== undefined && typeof onProgress !== "function") {
-            throw new RewardModelError("ERR_INVALID_OPTION", "onProgress must be a function");
+            throw invalidArgument("onProgress must be a function");
         }
         const total = lists.length;
         let completed = 0;

@@ -5,6 +5,7 @@
  * authentication and lifecycle live in server.ts.
  */
 import { randomUUID } from "node:crypto";
+import { withResponse } from "../model/chat-template.js";
 import type { RewardModel } from "../model/reward-model.js";
 import type { Admission } from "./admission.js";
 import { argmax } from "../model/preference.js";
@@ -70,7 +71,7 @@ async function score({ server, model, body, signal }: RouteContext): Promise<Rep
             lists = tokenizeEach(
                 request.responses,
                 (i) => `responses[${i}]`,
-                (content) => model.tokenizeConversation([...prompt, { role: "assistant", content }]),
+                (response) => model.tokenizeConversation(withResponse(prompt, response)),
             );
             break;
         }

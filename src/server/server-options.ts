@@ -1,7 +1,7 @@
 /**
  * createServer options: their types, validation and defaults.
  */
-import { RewardModelError } from "../errors.js";
+import { invalidArgument } from "../errors.js";
 
 export interface ServerOptions {
     /** Require `Authorization: Bearer <apiKey>` on every route except /health. */
@@ -26,25 +26,22 @@ export interface ResolvedServerOptions {
 
 const known = new Set(["apiKey", "maxBody", "maxQueue", "modelName", "log"]);
 
-function invalid(message: string): never {
-    throw new RewardModelError("ERR_INVALID_OPTION", message);
-}
-
 function positiveInteger(value: unknown, name: string, fallback: number): number {
     if (value === undefined) return fallback;
     if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1)
-        invalid(`${name} must be a positive integer, got ${String(value)}`);
+        throw invalidArgument(`${name} must be a positive integer, got ${String(value)}`);
     return value;
 }
 
 export function resolveServerOptions(options: ServerOptions | undefined): ResolvedServerOptions {
     const o = (options ?? {}) as Record<string, unknown>;
-    if (typeof o !== "object" || o === null) invalid("createServer options must be an object");
-    for (const key of Object.keys(o)) if (!known.has(key)) invalid(`unknown server option "${key}"`);
-    if (o.apiKey !== undefined && (typeof o.apiKey !== "string" || o.apiKey.length === 0)) invalid("apiKey must be a non-empty string");
+    if (typeof o !== "object") throw invalidArgument("createServer options must be an object");
+    for (const key of Object.keys(o)) if (!known.has(key)) throw invalidArgument(`unknown server option "${key}"`);
+    if (o.apiKey !== undefined && (typeof o.apiKey !== "string" || o.apiKey.length === 0))
+        throw invalidArgument("apiKey must be a non-empty string");
     if (o.modelName !== undefined && (typeof o.modelName !== "string" || o.modelName.length === 0))
-        invalid("modelName must be a non-empty string");
-    if (o.log !== undefined && typeof o.log !== "function") invalid("log must be a function");
+        throw invalidArgument("modelName must be a non-empty string");
+    if (o.log !== undefined && typeof o.log !== "function") throw invalidArgument("log must be a function");
     return {
         apiKey: o.apiKey as string | undefined,
         maxBody: positiveInteger(o.maxBody, "maxBody", 16 * 2 ** 20),

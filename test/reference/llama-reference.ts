@@ -16,7 +16,8 @@
  * All arithmetic is float64 on weights dequantized by readTensorAsFloat64.
  */
 
-import { readGgufHeader, readTensorAsFloat64 } from "../../src/gguf/gguf-reader.js";
+import { readGgufHeader } from "../../src/gguf/gguf-reader.js";
+import { readTensorAsFloat64 } from "../support/gguf-tensor-reader.js";
 import type { GgufHeader } from "../../src/gguf/gguf-types.js";
 
 export interface ReferenceLayer {

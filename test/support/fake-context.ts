@@ -5,6 +5,11 @@
  * token) its sequence holds. A scheduler that loses, duplicates or misplaces
  * KV, overruns the context or the batch, or reads the wrong row therefore
  * gets a wrong value, and the cases llama.cpp would reject throw here too.
+ * Those are broken scheduler invariants, never simulated failures: each is
+ * also recorded in `violations`, which a test asserts empty after every run,
+ * because the scheduler turns whatever a decode throws into
+ * ERR_DECODE_FAILED, a code the runs with failing steps (failStep,
+ * throwStep) accept.
  */
 import type { NativeContext, NativeContextInfo, NativeDecodeStep } from "../../src/addon/native-types.js";
 
@@ -23,6 +28,8 @@ export interface FakeContextOptions {
     failStep?: number;
     /** Throws synchronously from the decode with this index, before anything of it runs (as argument checks do). */
     throwStep?: number;
+    /** Called as each decode starts, with its index, before it runs: a test's hook to act at a known step. */
+    onDecode?: (index: number) => void;
 }
 
 /** The reward the fake gives a sequence of tokens starting at position 0. */
@@ -39,6 +46,8 @@ export class FakeContext implements NativeContext {
     inFlight = 0;
     maxInFlight = 0;
     maxCellsUsed = 0;
+    /** Every broken invariant seen (a scheduler bug); the simulated failures are not in it. */
+    readonly violations: string[] = [];
 
     constructor(readonly options: FakeContextOptions) {}
 
@@ -47,7 +56,7 @@ export class FakeContext implements NativeContext {
     }
 
     dispose(): void {
-        if (this.inFlight > 0) throw new Error("fake: disposed while a decode is running");
+        if (this.inFlight > 0) throw this.violation("disposed while a decode is running");
         this.disposed = true;
     }
 
@@ -59,9 +68,10 @@ export class FakeContext implements NativeContext {
     }
 
     decode(step: NativeDecodeStep): Promise<Float32Array> {
-        if (this.disposed) return Promise.reject(new Error("fake: decode after dispose"));
+        if (this.disposed) return Promise.reject(this.violation("decode after dispose"));
         const index = this.steps.length;
         this.steps.push(step);
+        this.options.onDecode?.(index);
         if (index === this.options.throwStep) throw Object.assign(new Error("fake: decode refused"), { code: "ERR_INVALID_TOKENS" });
         this.inFlight++;
         this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
@@ -82,39 +92,45 @@ export class FakeContext implements NativeContext {
         });
     }
 
+    /** Records a broken invariant (in step `steps.length - 1`) and returns the error the decode fails with. */
+    private violation(what: string): Error {
+        const message = `fake: step ${this.steps.length - 1}: ${what}`;
+        this.violations.push(message);
+        return new Error(message);
+    }
+
     private apply(step: NativeDecodeStep, index: number): Float32Array {
         const { parallel, batchSize, contextSize } = this.options;
         const seqOk = (s: number) => Number.isInteger(s) && s >= 0 && s < parallel;
         for (const s of step.remove) {
-            if (!seqOk(s)) throw new Error(`fake: remove of invalid sequence ${s}`);
+            if (!seqOk(s)) throw this.violation(`remove of invalid sequence ${s}`);
             this.seqs.delete(s);
         }
         for (let i = 0; i < step.copies.length; i += 4) {
             const src = step.copies[i] as number;
             const dst = step.copies[i + 1] as number;
-            if (!seqOk(src) || !seqOk(dst) || src === dst) throw new Error(`fake: invalid copy ${src} -> ${dst}`);
-            if ((this.seqs.get(dst)?.length ?? 0) > 0) throw new Error(`fake: copy into sequence ${dst}, which still holds KV`);
+            if (!seqOk(src) || !seqOk(dst) || src === dst) throw this.violation(`invalid copy ${src} -> ${dst}`);
+            if ((this.seqs.get(dst)?.length ?? 0) > 0) throw this.violation(`copy into sequence ${dst}, which still holds KV`);
             this.seqs.set(dst, [...(this.seqs.get(src) ?? [])]);
         }
-        if (step.tokens.length > batchSize) throw new Error(`fake: ${step.tokens.length} tokens in a step of ${batchSize}`);
+        if (step.tokens.length > batchSize) throw this.violation(`${step.tokens.length} tokens in a step of ${batchSize}`);
         if (index === this.options.failStep) throw Object.assign(new Error("fake: decode failed"), { code: "ERR_DECODE_FAILED" });
         for (let i = 0; i < step.tokens.length; i++) {
             const s = step.seqIds[i] as number;
-            if (!seqOk(s)) throw new Error(`fake: token for invalid sequence ${s}`);
+            if (!seqOk(s)) throw this.violation(`token for invalid sequence ${s}`);
             const list = this.seqs.get(s) ?? [];
             const pos = step.positions[i] as number;
-            if (pos !== list.length) throw new Error(`fake: sequence ${s} gets position ${pos} after ${list.length} cells`);
+            if (pos !== list.length) throw this.violation(`sequence ${s} gets position ${pos} after ${list.length} cells`);
             list.push({ pos, token: step.tokens[i] as number });
             this.seqs.set(s, list);
         }
         const used = this.cellsUsed();
         this.maxCellsUsed = Math.max(this.maxCellsUsed, used);
-        if (used > contextSize)
-            throw Object.assign(new Error(`fake: ${used} cells used in a context of ${contextSize}`), { code: "ERR_CONTEXT_OVERFLOW" });
+        if (used > contextSize) throw this.violation(`${used} cells used in a context of ${contextSize}`);
         const out = new Float32Array(step.outputs.length);
         step.outputs.forEach((s, row) => {
             const lastToken = [...step.seqIds].lastIndexOf(s);
-            if (lastToken < 0) throw new Error(`fake: output for sequence ${s}, which has no token in this step`);
+            if (lastToken < 0) throw this.violation(`output for sequence ${s}, which has no token in this step`);
             out[row] = fakeReward((this.seqs.get(s) ?? []).map((c) => c.token));
         });
         return out;

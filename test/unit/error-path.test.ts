@@ -1,9 +1,17 @@
 /**
  * The error path in src/errors.ts, without the native addon: how addon
- * errors map to codes, and that an asynchronous failure shows the caller.
+ * errors map to codes, the invalid-argument error every validator returns,
+ * and that an asynchronous failure shows the caller.
  */
 import { describe, expect, it } from "vitest";
-import { RewardModelError, fromNativeError, isRewardErrorCode, rewardErrorCodes, withCallerStack } from "../../src/errors.js";
+import {
+    RewardModelError,
+    fromNativeError,
+    invalidArgument,
+    isRewardErrorCode,
+    rewardErrorCodes,
+    withCallerStack,
+} from "../../src/errors.js";
 
 /** What the addon rejects with: an Error with a `code` property (see native/src). */
 function nativeError(message: string, code?: string): Error {
@@ -78,5 +86,15 @@ describe("withCallerStack", () => {
 
     it("leaves non-errors alone", async () => {
         await expect(withCallerStack(() => Promise.reject("plain"))).rejects.toBe("plain");
+    });
+});
+
+describe("invalidArgument", () => {
+    it("returns the error for the caller to throw: ERR_INVALID_OPTION unless another code is given", () => {
+        const option = invalidArgument("threads must be positive");
+        expect(option).toBeInstanceOf(RewardModelError);
+        expect(option.code).toBe("ERR_INVALID_OPTION");
+        expect(option.message).toBe("threads must be positive");
+        expect(invalidArgument("line 3: bad row", "ERR_INVALID_DATA").code).toBe("ERR_INVALID_DATA");
     });
 });

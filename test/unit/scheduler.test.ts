@@ -3,9 +3,11 @@
  * chunking, KV reservation, shared prefixes, abort, dispose, failures, and a
  * few hundred seeded random workloads in which every call must settle with
  * exactly the value of its sequence scored alone. The fake models the KV
- * cache, so lost, stale or misplaced KV gives a wrong value.
+ * cache, so lost, stale or misplaced KV gives a wrong value, and every
+ * invariant the fake sees broken fails the test, also in the runs with
+ * failing steps, where callers may see ERR_DECODE_FAILED.
  */
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { isRewardModelError } from "../../src/errors.js";
 import { groupByPrefix } from "../../src/scoring/prefix-groups.js";
 import { Scheduler } from "../../src/scoring/scheduler.js";
@@ -13,8 +15,18 @@ import { packStep, slotsToGrant } from "../../src/scoring/step-plan.js";
 import { FakeContext, fakeReward, type FakeContextOptions } from "../support/fake-context.js";
 import { randomWorkload, turns, type Workload } from "../support/random-workloads.js";
 
+/** The fakes of the running test, checked after it for broken invariants. */
+const fakes: FakeContext[] = [];
+
+afterEach(() => {
+    const violations = fakes.flatMap((f) => f.violations);
+    fakes.length = 0;
+    expect(violations).toEqual([]);
+});
+
 function setup(options: FakeContextOptions & { reproducible?: boolean }): { fake: FakeContext; scheduler: Scheduler } {
     const fake = new FakeContext(options);
+    fakes.push(fake);
     const scheduler = new Scheduler(fake, { ...fake.info(), reproducible: options.reproducible ?? false });
     return { fake, scheduler };
 }
@@ -137,13 +149,22 @@ describe("scheduler with a fake context", () => {
     });
 
     it("rejects aborted calls with ERR_ABORTED, finishes the others, and frees every slot", async () => {
-        const { scheduler } = setup({ contextSize: 512, batchSize: 8, parallel: 3, delayMs: 1 });
+        // Aborted while the second decode step is in flight: a known point, not a timer. (A microtask, because
+        // the real addon runs no JavaScript inside decode(), so a signal cannot fire in the middle of the call.)
         const controller = new AbortController();
+        const { fake, scheduler } = setup({
+            contextSize: 512,
+            batchSize: 8,
+            parallel: 3,
+            onDecode: (index) => {
+                if (index === 1) queueMicrotask(() => controller.abort());
+            },
+        });
         const aborted = scheduler.scoreMany(pairs(6), controller.signal);
         const kept = scheduler.scoreMany(pairs(4));
-        setTimeout(() => controller.abort(), 5);
         const settled = await Promise.allSettled(aborted);
-        expect(settled.some((r) => r.status === "rejected")).toBe(true);
+        expect(fake.steps.length).toBeGreaterThan(1);
+        expect(settled.filter((r) => r.status === "rejected").length).toBe(settled.length);
         for (const r of settled) if (r.status === "rejected") expect(isRewardModelError(r.reason, "ERR_ABORTED")).toBe(true);
         expect((await Promise.all(kept)).map((v) => v[0])).toEqual(pairs(4).map(fakeReward));
         await turns(2);
@@ -259,6 +280,8 @@ async function runWorkload(workload: Workload, extra: Partial<FakeContextOptions
     );
     expect(settledCalls).toBe(workload.callers.reduce((n, c) => n + c.length, 0));
     await turns(2);
+    // A broken invariant reaches callers as ERR_DECODE_FAILED, which the failing runs accept: check the fake's record.
+    expect(fake.violations).toEqual([]);
     expectIdle(scheduler, workload.limits.parallel);
     expect(fake.maxCellsUsed).toBeLessThanOrEqual(workload.limits.contextSize);
     expect(fake.maxInFlight).toBeLessThanOrEqual(1);

@@ -9,10 +9,11 @@
 import fs from "node:fs";
 import path from "node:path";
 import { LlamaLogLevel, getLlama, type Token } from "node-llama-cpp";
-import { readGgufHeader, readTensorAsFloat64 } from "../../src/gguf/gguf-reader.js";
+import { readGgufHeader } from "../../src/gguf/gguf-reader.js";
+import { readTensorAsFloat64 } from "../../test/support/gguf-tensor-reader.js";
 import { root } from "./bench-paths.js";
 import { startContentionMeter } from "./cpu-idle.js";
-import { ProgressLine } from "./progress-line.js";
+import { ProgressBar } from "../../src/cli/progress-bar.js";
 import { maxRssBytes, readJob, timed, writeResult, type PeerJob, type PeerResult, type WorkloadTokens } from "./worker-protocol.js";
 
 /** Enough for the longest conversation (~1000 tokens); getEmbeddingFor needs length < contextSize. */
@@ -50,16 +51,18 @@ async function main(): Promise<void> {
         const perCall: number[] = [];
         const rewards: number[] = [];
         let embeddingNorm = 0;
-        const progress = new ProgressLine("node-llama-cpp getEmbeddingFor, one conversation per call");
+        const progress = new ProgressBar("node-llama-cpp getEmbeddingFor, one conversation per call", lists.length, {
+            plainLines: true,
+        });
         for (const list of lists) {
-            progress.update(perCall.length, lists.length);
+            progress.update(perCall.length);
             const t = performance.now();
             const embedding = await context.getEmbeddingFor(list as Token[]);
             perCall.push((performance.now() - t) / 1000);
             rewards.push(reward(embedding.vector));
             if (rewards.length === 1) embeddingNorm = Math.hypot(...embedding.vector);
         }
-        progress.done(`${lists.length} conversations`);
+        progress.finish(`${lists.length} conversations`);
         // As for llama-reward, the short ones run a second time and each call's faster time counts.
         const firstPass = perCall.slice();
         for (const i of workload.shortIndices) {

@@ -10,7 +10,7 @@ import type { ChatMessage } from "../../src/model/chat-template.js";
 import { RewardModel } from "../../src/model/reward-model.js";
 import { LONG_MIN_TOKENS, SHORT_MAX_TOKENS, bestOfN, mixedConversations } from "./bench-conversations.js";
 import { startContentionMeter } from "./cpu-idle.js";
-import { ProgressLine } from "./progress-line.js";
+import { ProgressBar } from "../../src/cli/progress-bar.js";
 import {
     maxRssBytes,
     readJob,
@@ -33,11 +33,9 @@ async function time<T>(run: () => Promise<T>): Promise<{ value: T; s: number }> 
 }
 
 async function timeBatch(model: RewardModel, conversations: ChatMessage[][], label: string): Promise<{ value: number[]; s: number }> {
-    const progress = new ProgressLine(`llama-reward scoreBatch, ${label}`);
-    const result = await time(() =>
-        model.scoreBatch(conversations, { onProgress: ({ completed, total }) => progress.update(completed, total) }),
-    );
-    progress.done(`${conversations.length} conversations`);
+    const progress = new ProgressBar(`llama-reward scoreBatch, ${label}`, conversations.length, { plainLines: true });
+    const result = await time(() => model.scoreBatch(conversations, { onProgress: ({ completed }) => progress.update(completed) }));
+    progress.finish(`${conversations.length} conversations`);
     return result;
 }
 

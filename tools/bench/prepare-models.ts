@@ -9,14 +9,15 @@ import fs from "node:fs";
 import os from "node:os";
 import { readGgufHeader } from "../../src/gguf/gguf-reader.js";
 import { loadAddon } from "../../src/addon/load-addon.js";
+import { fileTypes } from "../../src/model/file-types.js";
 import { cacheDir, headlessModelPath, rewardModelPath, vocabPath, type BenchType } from "./bench-paths.js";
 import { BENCH_MODEL_GENERATOR_VERSION, BENCH_MODEL_VERSION_KEY } from "./bench-model-spec.js";
 import { generateBenchModel, type GeneratedWeightType } from "./generate-bench-model.js";
 import { writeHeadlessCopy } from "./headless-copy.js";
-import { ProgressLine } from "./progress-line.js";
+import { ProgressBar } from "../../src/cli/progress-bar.js";
 
 /** llama_ftype of the quantized types, made from the F16 file. */
-const QUANTIZED_FTYPES = { q8_0: 7, q4_k_m: 15 } as const;
+const QUANTIZED_FTYPES = { q8_0: fileTypes.Q8_0, q4_k_m: fileTypes.Q4_K_M } as const;
 
 export interface BenchModelFiles {
     type: BenchType;
@@ -42,9 +43,12 @@ function ensureGenerated(type: GeneratedWeightType): string {
     if (isCurrent(out)) return out;
     if (!fs.existsSync(vocabPath)) throw new Error(`the Llama-3 vocab ${vocabPath} is missing; run \`npm run build:native\` first`);
     const size = type === "f32" ? "~5 GB" : "~2.5 GB";
-    const progress = new ProgressLine(`generating ${type.toUpperCase()} benchmark model (${size}, once)`);
-    generateBenchModel(out, type, vocabPath, (done, total) => progress.update(done, total, `${(done / 2 ** 30).toFixed(2)} GiB`));
-    progress.done(`wrote ${out} (${gib(out)})`);
+    const progress = new ProgressBar(`generating ${type.toUpperCase()} benchmark model (${size}, once)`, 0, { plainLines: true });
+    generateBenchModel(out, type, vocabPath, (done, total) => {
+        progress.setTotal(total);
+        progress.update(done, `${(done / 2 ** 30).toFixed(2)} GiB`);
+    });
+    progress.finish(`wrote ${out} (${gib(out)})`);
     return out;
 }
 
@@ -52,26 +56,35 @@ async function ensureQuantized(type: keyof typeof QUANTIZED_FTYPES, f16: string)
     const out = rewardModelPath(type);
     if (isCurrent(out)) return out;
     const tmp = `${out}.tmp`;
-    const progress = new ProgressLine(`quantizing to ${type.toUpperCase()} (once)`);
+    const progress = new ProgressBar(`quantizing to ${type.toUpperCase()} (once)`, 0, { plainLines: true });
     try {
-        await loadAddon().quantize(f16, tmp, { ftype: QUANTIZED_FTYPES[type], threads: os.availableParallelism() }, (done, total, tensor) =>
-            progress.update(done, total, tensor),
+        await loadAddon().quantize(
+            f16,
+            tmp,
+            { ftype: QUANTIZED_FTYPES[type], threads: os.availableParallelism() },
+            (done, total, tensor) => {
+                progress.setTotal(total);
+                progress.update(done, tensor);
+            },
         );
         fs.renameSync(tmp, out);
     } catch (error) {
         fs.rmSync(tmp, { force: true });
         throw error;
     }
-    progress.done(`wrote ${out} (${gib(out)})`);
+    progress.finish(`wrote ${out} (${gib(out)})`);
     return out;
 }
 
 function ensureHeadless(type: BenchType, reward: string): string {
     const out = headlessModelPath(type);
     if (isCurrent(out) && fs.statSync(out).mtimeMs >= fs.statSync(reward).mtimeMs) return out;
-    const progress = new ProgressLine(`writing head-less ${type} copy for node-llama-cpp (once)`);
-    writeHeadlessCopy(reward, out, (done, total) => progress.update(done, total));
-    progress.done(`wrote ${out} (${gib(out)})`);
+    const progress = new ProgressBar(`writing head-less ${type} copy for node-llama-cpp (once)`, 0, { plainLines: true });
+    writeHeadlessCopy(reward, out, (done, total) => {
+        progress.setTotal(total);
+        progress.update(done);
+    });
+    progress.finish(`wrote ${out} (${gib(out)})`);
     return out;
 }
 

@@ -2,7 +2,8 @@
  * The loader and GPU selection without the addon (the unit project points
  * LLAMA_REWARD_ADDON_PATH at a missing file): the order of candidates, the
  * ERR_NATIVE_NOT_BUILT message, and how the `gpu` option picks a backend or
- * explains why it cannot.
+ * explains why it cannot. The addon itself loading in workers, forked
+ * processes and moved folders is test/addon-environments.test.ts.
  */
 import path from "node:path";
 import { describe, expect, it } from "vitest";

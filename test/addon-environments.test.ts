@@ -1,5 +1,5 @@
 /**
- * The install/loader contract with the addon (test/unit/addon-loader.test.ts
+ * The install/loader contract with the addon (test/unit/addon-candidates-gpu-selection.test.ts
  * has the parts that need none): a file that is not an addon, the `gpu`
  * option without the GPU, and the
  * contract an Electron app relies on (Electron itself cannot be downloaded

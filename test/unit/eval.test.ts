@@ -10,15 +10,15 @@ import path from "node:path";
 import zlib from "node:zlib";
 import { XMLValidator } from "fast-xml-parser";
 import { afterAll, describe, expect, it } from "vitest";
-import { detectFormat, parsePairLines, parseRow, parseTranscript, readPairs, type PreferencePair } from "../src/eval/formats.js";
-import { renderMarkdown } from "../src/eval/markdown.js";
-import { buildReport, type ModelRun } from "../src/eval/report.js";
-import { rewardBenchScores, rewardBenchSubsets } from "../src/eval/rewardbench.js";
-import { averageRanks, flippedPairs, pearson, relativeL2, spearman, absDeltas } from "../src/eval/statistics.js";
-import { preferenceProbability } from "../src/model/preference.js";
-import { groupedBarPlot, histogramPlot, reportPlots, scatterPlot } from "../src/eval/svg-plots.js";
-import { reportJson, writeReportDir } from "../src/eval/write-report.js";
-import { isRewardModelError } from "../src/errors.js";
+import { detectFormat, parsePairLines, parseRow, parseTranscript, readPairs, type PreferencePair } from "../../src/eval/formats.js";
+import { renderMarkdown } from "../../src/eval/markdown.js";
+import { buildReport, type ModelRun } from "../../src/eval/report.js";
+import { rewardBenchScores, rewardBenchSubsets } from "../../src/eval/rewardbench.js";
+import { averageRanks, flippedPairs, pearson, relativeL2, spearman, absDeltas } from "../../src/eval/statistics.js";
+import { preferenceProbability } from "../../src/model/preference.js";
+import { groupedBarPlot, histogramPlot, reportPlots, scatterPlot } from "../../src/eval/svg-plots.js";
+import { reportJson, writeReportDir } from "../../src/eval/write-report.js";
+import { isRewardModelError } from "../../src/errors.js";
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "llama-reward-eval-"));
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
@@ -424,7 +424,7 @@ describe("SVG plots", () => {
         expect(height(bars[0]!) / height(bars[2]!)).toBeCloseTo(4, 1);
     });
 
-    it("report plots and directory: accuracy by section, scatter and deltas per compared model", () => {
+    it("report plots and directory: accuracy by section, scatter and deltas per compared model", async () => {
         const report = buildReport([reference, other, run("q8", [1, 0.1, 2], [0, 1, 2])], pairs);
         const plots = reportPlots(report);
         expect(plots.map((p) => p.file)).toEqual(["accuracy.svg", "scatter-1.svg", "deltas-1.svg", "scatter-2.svg", "deltas-2.svg"]);
@@ -432,7 +432,7 @@ describe("SVG plots", () => {
         expect(marks(plots[0]!.svg, "rect")).toHaveLength(3 * 2); // 3 models x (Chat, Reasoning)
         expect(marks(plots[1]!.svg, "circle")).toHaveLength(2 * pairs.length);
         const dir = path.join(work, "report");
-        const files = writeReportDir(report, dir, pairs).map((f) => path.basename(f));
+        const files = (await writeReportDir(report, dir, pairs)).map((f) => path.basename(f));
         expect(files).toEqual(["report.json", "report.md", ...plots.map((p) => p.file)]);
         expect(fs.readFileSync(path.join(dir, "report.md"), "utf8")).toContain("![q4 against ref](scatter-1.svg)");
         // no RewardBench subsets: accuracy per subset; no subsets at all: one group

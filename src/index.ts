@@ -30,13 +30,18 @@ export { createServer } from "./server/index.js";
 export type { RewardServer, ListenAddress, ServerOptions, ServerState } from "./server/index.js";
 export {
     evaluate,
+    evaluateBestOfN,
     quantizationSweep,
+    quantizationSweepBestOfN,
+    readBestOfN,
     readPairs,
     parsePairLines,
     parseRow,
     writeReportDir,
+    writeBestOfNReportDir,
     writeReportJson,
     renderMarkdown,
+    renderHtmlReport,
     reportPlots,
     rewardBenchScores,
 } from "./eval/index.js";
@@ -54,4 +59,11 @@ export type {
     ComparisonReport,
     ItemReport,
     PlotFile,
+    EvaluateBestOfNOptions,
+    BestOfNFormat,
+    BestOfNItem,
+    BestOfNReport,
+    BestOfNModelReport,
+    BestOfNComparison,
+    HtmlReportOptions,
 } from "./eval/index.js";

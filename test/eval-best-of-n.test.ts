@@ -5,13 +5,23 @@
  * truncation keeps the first tokens and is counted, and two models give
  * drift figures.
  */
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseBestOfNLines } from "../src/eval/best-of-n-formats.js";
 import { evaluateBestOfN } from "../src/eval/evaluate-best-of-n.js";
 import { promptResult } from "../src/eval/rewardbench2.js";
 import { RewardModel } from "../src/index.js";
 import { rewardBench2Rows } from "./support/best-of-n-fixture.js";
-import { requireFile, tinyF16, tinyF32 } from "./support/fixtures.js";
+import { requireFile, root, tinyF16, tinyF32 } from "./support/fixtures.js";
+
+const cli = path.join(root, "dist", "src", "cli", "main.js");
+
+function runCli(args: string[]) {
+    return spawnSync(process.execPath, [requireFile(cli), ...args], { encoding: "utf8", cwd: root });
+}
 
 async function items() {
     return (await parseBestOfNLines(rewardBench2Rows().map((r) => JSON.stringify(r)))).items;
@@ -90,6 +100,38 @@ describe("evaluateBestOfN", () => {
             await expect(evaluateBestOfN([{ model }], list, { maxLength })).rejects.toMatchObject({ code: "ERR_INVALID_OPTION" });
         } finally {
             await model.dispose();
+        }
+    });
+
+    it("llama-reward eval detects RewardBench 2 rows, truncates with --max-length and writes report.json and report.html", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "llama-reward-rb2-"));
+        try {
+            const data = path.join(dir, "rb2.jsonl");
+            fs.writeFileSync(
+                data,
+                rewardBench2Rows()
+                    .map((r) => JSON.stringify(r))
+                    .join("\n"),
+            );
+            const out = path.join(dir, "out");
+            const run = runCli(["eval", "-m", requireFile(tinyF32), "--data", data, "--max-length", "48", "--out", out]);
+            expect(run.status, run.stderr).toBe(0);
+            expect(run.stderr).toMatch(/prompts from .*\(rewardbench2\)/);
+            const report = JSON.parse(fs.readFileSync(path.join(out, "report.json"), "utf8"));
+            expect(report.kind).toBe("best-of-n");
+            expect(report.data).toMatchObject({ format: "rewardbench2", prompts: rewardBench2Rows().length, maxLength: 48 });
+            expect(report.models[0].truncated).toBeGreaterThan(0);
+            const html = fs.readFileSync(path.join(out, "report.html"), "utf8");
+            expect(html).toContain('id="report-data"');
+            expect(fs.readdirSync(out).filter((f) => f.endsWith(".svg")).length).toBeGreaterThan(0);
+
+            const pairs = path.join(dir, "pairs.jsonl");
+            fs.writeFileSync(pairs, JSON.stringify({ prompt: "p", chosen: "a", rejected: "b" }));
+            const bad = runCli(["eval", "-m", requireFile(tinyF32), "--data", pairs, "--max-length", "48"]);
+            expect(bad.status).toBe(2);
+            expect(bad.stderr).toMatch(/--max-length applies to best-of-N data/);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
         }
     });
 });

@@ -1,18 +1,23 @@
 /**
- * `llama-reward eval` (accuracy of one or more models on preference data,
- * optionally after quantizing the reference to several types, with
- * report.json, report.md and SVG plots) and `llama-reward compare` (two
+ * `llama-reward eval` (accuracy of one or more models on preference pairs
+ * or on best-of-N prompts such as RewardBench 2, optionally after quantizing
+ * the reference to several types, with report.json, report.html, report.md
+ * and SVG plots) and `llama-reward compare` (two
  * conversations, their rewards and the preference probability). Progress
  * and a summary go to stderr; stdout carries only the requested JSON.
  */
 import fs from "node:fs";
 import { parseArgs } from "node:util";
 import { RewardModelError, invalidArgument } from "../errors.js";
+import { type BestOfNFormat, bestOfNFormats, detectBestOfNFormat, readBestOfN } from "../eval/best-of-n-formats.js";
+import type { BestOfNReport } from "../eval/best-of-n-report.js";
 import { evaluate, type EvalProgress } from "../eval/evaluate.js";
-import { checkFormat, readPairs } from "../eval/formats.js";
+import { evaluateBestOfN } from "../eval/evaluate-best-of-n.js";
+import { type DataFormat, dataFormats, readPairs } from "../eval/formats.js";
+import { firstJsonRow } from "../eval/jsonl.js";
 import type { EvalReport } from "../eval/report.js";
-import { quantizationSweep, sweepTypes } from "../eval/sweep.js";
-import { reportJson, writeReportDir, writeReportJson } from "../eval/write-report.js";
+import { type QuantizeStepOptions, quantizationSweep, quantizationSweepBestOfN, sweepTypes } from "../eval/sweep.js";
+import { reportJson, writeBestOfNReportDir, writeReportDir, writeReportJson } from "../eval/write-report.js";
 import type { ChatMessage } from "../model/chat-template.js";
 import { RewardModel } from "../model/reward-model.js";
 import { integerFlag } from "./flag-values.js";
@@ -21,11 +26,14 @@ import { ProgressBar } from "./progress-bar.js";
 
 export const evalUsage = `eval options:
   -m, --model PATH          a GGUF reward model; repeat to compare several (the first is the reference)
-  -d, --data PATH           preference pairs, .jsonl or .jsonl.gz (required)
-      --format F            rewardbench | messages | hh-rlhf (default: detected from the first row)
-      --limit N             evaluate the first N pairs only
+  -d, --data PATH           preference pairs or best-of-N prompts, .jsonl or .jsonl.gz (required)
+      --format F            pairs: rewardbench | messages | hh-rlhf; best-of-N: rewardbench2 | best-of-n
+                            (default: detected from the first row)
+      --limit N             evaluate the first N pairs (or prompts) only
+      --max-length N        best-of-N: keep the first N tokens of each conversation, as RewardBench 2's
+                            max_length does (its default is 2048); the report counts the completions cut
   -o, --output PATH|-       write report.json there (default: stdout, unless --out is given)
-      --out DIR             write report.json, report.md and SVG plots into DIR
+      --out DIR             write report.json, report.html, SVG plots (and report.md for pairs) into DIR
       --quantize T1,T2,...  also quantize the (single) model to these types in a temporary folder and compare
   and the load options (--bos ... --no-mmap, listed under "load options")
 `;
@@ -82,6 +90,50 @@ function summarize(report: EvalReport): void {
     }
 }
 
+/** The data kind and format: forced by --format, or detected from the file's first row. */
+async function dataKind(file: string, format: string | undefined): Promise<{ bestOfN: BestOfNFormat } | { pairs: DataFormat | undefined }> {
+    if (format !== undefined) {
+        if ((bestOfNFormats as readonly string[]).includes(format)) return { bestOfN: format as BestOfNFormat };
+        if ((dataFormats as readonly string[]).includes(format)) return { pairs: format as DataFormat };
+        throw invalidArgument(`unknown --format ${JSON.stringify(format)}; use one of ${[...dataFormats, ...bestOfNFormats].join(", ")}`);
+    }
+    const detected = detectBestOfNFormat(await firstJsonRow(file));
+    return detected === undefined ? { pairs: undefined } : { bestOfN: detected };
+}
+
+/** Progress of the sweep's quantization on stderr. */
+function quantizeReporter(reference: string): Pick<QuantizeStepOptions, "onQuantize"> {
+    let current = "";
+    const bar = new ProgressBar("quantizing", 0);
+    return {
+        onQuantize: (type, p) => {
+            if (type !== current) {
+                current = type;
+                log(`quantizing ${reference} to ${type}`);
+            }
+            bar.setTotal(p.total);
+            bar.update(p.done, `${type} ${p.tensor}`);
+            if (p.done === p.total) bar.finish();
+        },
+    };
+}
+
+function summarizeBestOfN(report: BestOfNReport): void {
+    for (const m of report.models) {
+        const score = m.score === null ? "" : `, score ${percent(m.score)}`;
+        const cut = m.truncated > 0 ? `, ${m.truncated} completions cut to ${report.data.maxLength} tokens` : "";
+        log(
+            `${m.name} (${m.fileType}): accuracy ${percent(m.accuracy)} on ${m.prompts} prompts${score}${cut}, ` +
+                `${m.seconds.toFixed(1)} s, ${m.tokensPerSecond.toFixed(0)} tokens/s (${m.decodedTokens} of ${m.tokens} tokens decoded)`,
+        );
+    }
+    for (const c of report.comparisons) {
+        log(
+            `${c.name}: top completion changed on ${percent(c.topChanged)} of prompts, mean Kendall's tau ${c.kendallTau?.toFixed(3) ?? "–"}`,
+        );
+    }
+}
+
 export async function commandEval(argv: string[]): Promise<number> {
     const { values } = parseArgs({
         args: argv,
@@ -90,6 +142,7 @@ export async function commandEval(argv: string[]): Promise<number> {
             data: { type: "string", short: "d" },
             format: { type: "string" },
             limit: { type: "string" },
+            "max-length": { type: "string" },
             output: { type: "string", short: "o" },
             out: { type: "string" },
             quantize: { type: "string" },
@@ -102,8 +155,8 @@ export async function commandEval(argv: string[]): Promise<number> {
     if (models.length === 0) throw invalidArgument("eval needs --model PATH (repeat it to compare models)");
     const data = values.data;
     if (!data) throw invalidArgument("eval needs --data FILE.jsonl");
-    const format = values.format === undefined ? undefined : checkFormat(values.format);
     const limit = integerFlag(values.limit, "limit", 1);
+    const maxLength = integerFlag(values["max-length"], "max-length", 1);
     const types =
         values.quantize === undefined
             ? undefined
@@ -115,39 +168,47 @@ export async function commandEval(argv: string[]): Promise<number> {
               );
     if (types && models.length !== 1) throw invalidArgument("--quantize takes exactly one --model, the reference");
     const load = loadOptionsFrom(values);
-
-    const file = await readPairs(data, { format, limit });
-    log(`${file.pairs.length} pairs from ${data} (${file.format})`);
+    const kind = await dataKind(data, values.format);
+    if ("pairs" in kind && maxLength !== undefined)
+        throw invalidArgument("--max-length applies to best-of-N data (rewardbench2, best-of-n)");
     const progress = progressReporter();
-    const options = { load, onProgress: progress.onProgress, data: { source: data, format: file.format } };
-    let report: EvalReport;
+    const quantizing = types ? { quantizeThreads: load.threads, ...quantizeReporter(models[0]!) } : {};
+    let report: EvalReport | BestOfNReport;
+    let writeDir: (dir: string) => Promise<string[]>;
     try {
-        if (types) {
-            let current = "";
-            const bar = new ProgressBar("quantizing", 0);
-            report = await quantizationSweep(models[0]!, types, file.pairs, {
-                ...options,
-                quantizeThreads: load.threads,
-                onQuantize: (type, p) => {
-                    if (type !== current) {
-                        current = type;
-                        log(`quantizing ${models[0]} to ${type}`);
-                    }
-                    bar.setTotal(p.total);
-                    bar.update(p.done, `${type} ${p.tensor}`);
-                    if (p.done === p.total) bar.finish();
-                },
-            });
+        if ("bestOfN" in kind) {
+            const file = await readBestOfN(data, { format: kind.bestOfN, limit });
+            log(`${file.items.length} prompts from ${data} (${file.format})`);
+            for (const w of file.warnings) log(`warning: ${w}`);
+            const options = {
+                load,
+                onProgress: progress.onProgress,
+                ...(maxLength === undefined ? {} : { maxLength }),
+                data: { source: data, format: file.format, warnings: file.warnings },
+            };
+            const bon = types
+                ? await quantizationSweepBestOfN(models[0]!, types, file.items, { ...options, ...quantizing })
+                : await evaluateBestOfN(models, file.items, options);
+            summarizeBestOfN(bon);
+            report = bon;
+            writeDir = (dir) => writeBestOfNReportDir(bon, dir, file.items);
         } else {
-            report = await evaluate(models, file.pairs, options);
+            const file = await readPairs(data, { format: kind.pairs, limit });
+            log(`${file.pairs.length} pairs from ${data} (${file.format})`);
+            const options = { load, onProgress: progress.onProgress, data: { source: data, format: file.format } };
+            const pairs = types
+                ? await quantizationSweep(models[0]!, types, file.pairs, { ...options, ...quantizing })
+                : await evaluate(models, file.pairs, options);
+            summarize(pairs);
+            report = pairs;
+            writeDir = (dir) => writeReportDir(pairs, dir, file.pairs);
         }
     } finally {
         progress.finish();
     }
-    summarize(report);
     const { output, out } = values;
     if (out !== undefined) {
-        const written = await writeReportDir(report, out, file.pairs);
+        const written = await writeDir(out);
         log(`wrote ${written.length} files to ${out}`);
     }
     if (output === "-" || (output === undefined && out === undefined)) {

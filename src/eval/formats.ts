@@ -6,11 +6,8 @@
  * a row that does not is rejected with ERR_INVALID_DATA naming the line and
  * the field.
  */
-import fs from "node:fs";
-import readline from "node:readline";
-import type { Readable } from "node:stream";
-import zlib from "node:zlib";
 import type { ChatMessage } from "../model/chat-template.js";
+import { withJsonlLines } from "./jsonl.js";
 import { RewardModelError, invalidArgument } from "../errors.js";
 
 /**
@@ -234,40 +231,6 @@ export async function parsePairLines(
  * Reads a `.jsonl` file of preference pairs, streamed; gzip files (`.jsonl.gz`,
  * recognised by their magic bytes) are decompressed on the fly.
  */
-export async function readPairs(file: string, options: ReadPairsOptions = {}): Promise<PairsFile> {
-    let stat: fs.Stats;
-    try {
-        stat = fs.statSync(file);
-    } catch (cause) {
-        throw new RewardModelError("ERR_INVALID_DATA", `cannot read ${file}: ${(cause as Error).message}`, { cause });
-    }
-    if (!stat.isFile()) throw invalidArgument(`${file} is not a file`, "ERR_INVALID_DATA");
-    const raw = fs.createReadStream(file);
-    let input: Readable = raw;
-    if (isGzip(file)) {
-        const gunzip = zlib.createGunzip();
-        raw.on("error", (e) => gunzip.destroy(e));
-        input = raw.pipe(gunzip);
-    }
-    const lines = readline.createInterface({ input, crlfDelay: Infinity });
-    try {
-        return await parsePairLines(lines, options, file);
-    } catch (error) {
-        if (error instanceof RewardModelError) throw error;
-        throw new RewardModelError("ERR_INVALID_DATA", `cannot read ${file}: ${(error as Error).message}`, { cause: error });
-    } finally {
-        lines.close();
-        input.destroy();
-        raw.destroy();
-    }
-}
-
-function isGzip(file: string): boolean {
-    const fd = fs.openSync(file, "r");
-    try {
-        const head = Buffer.alloc(2);
-        return fs.readSync(fd, head, 0, 2, 0) === 2 && head[0] === 0x1f && head[1] === 0x8b;
-    } finally {
-        fs.closeSync(fd);
-    }
+export function readPairs(file: string, options: ReadPairsOptions = {}): Promise<PairsFile> {
+    return withJsonlLines(file, (lines) => parsePairLines(lines, options, file));
 }

@@ -1,6 +1,7 @@
 /**
- * Evaluation and quantization experiments: preference data parsers,
- * `evaluate()`, the quantization sweep, and the report writers.
+ * Evaluation and quantization experiments: preference-pair and best-of-N
+ * (RewardBench 2) data parsers, `evaluate()` and `evaluateBestOfN()`, the
+ * quantization sweeps, and the report writers (JSON, HTML, Markdown, SVG).
  */
 export { evaluate } from "./evaluate.js";
 export type { EvalModel, EvalModelSpec, EvalProgress, EvaluateOptions } from "./evaluate.js";
@@ -17,3 +18,23 @@ export { reportJson, writeReportJson, writeReportDir, reportPlots } from "./writ
 export type { PlotFile } from "./svg-plots.js";
 export { preferenceProbability } from "../model/preference.js";
 export { pearson, spearman, averageRanks, relativeL2 } from "./statistics.js";
+export { evaluateBestOfN } from "./evaluate-best-of-n.js";
+export type { EvaluateBestOfNOptions } from "./evaluate-best-of-n.js";
+export { readBestOfN, parseBestOfNLines, parseBestOfNRow, detectBestOfNFormat, bestOfNFormats } from "./best-of-n-formats.js";
+export type { BestOfNFormat, BestOfNItem, BestOfNFile } from "./best-of-n-formats.js";
+export { buildBestOfNReport } from "./best-of-n-report.js";
+export type {
+    BestOfNReport,
+    BestOfNModelReport,
+    BestOfNComparison,
+    BestOfNItemReport,
+    BestOfNSubsetResult,
+    BestOfNRun,
+} from "./best-of-n-report.js";
+export { promptResult, tiesScore, rewardBench2Subsets } from "./rewardbench2.js";
+export type { TiesScore, TiesPrompt } from "./rewardbench2.js";
+export { quantizationSweepBestOfN } from "./sweep.js";
+export { renderHtmlReport } from "./html-report.js";
+export type { HtmlReportOptions } from "./html-report.js";
+export { writeBestOfNReportDir, bestOfNReportPlots } from "./write-report.js";
+export { kendallTau } from "./statistics.js";

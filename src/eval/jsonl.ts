@@ -52,3 +52,18 @@ export async function withJsonlLines<T>(file: string, consume: (lines: AsyncIter
         input.destroy();
     }
 }
+
+/** The first non-empty line of `file` parsed as JSON; undefined when there is none or it is not JSON (the reader reports that). */
+export function firstJsonRow(file: string): Promise<unknown> {
+    return withJsonlLines(file, async (lines) => {
+        for await (const line of lines) {
+            if (line.trim() === "") continue;
+            try {
+                return JSON.parse(line) as unknown;
+            } catch {
+                return undefined;
+            }
+        }
+        return undefined;
+    });
+}

@@ -40,7 +40,7 @@ function sourceFiles(dir: string): string[] {
 }
 
 /** Relative import specifiers of a TypeScript file: static imports, re-exports and dynamic import(). */
-export function relativeImports(text: string): string[] {
+function relativeImports(text: string): string[] {
     const found: string[] = [];
     const pattern = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)["'](\.{1,2}\/[^"']+)["']/g;
     for (const match of text.matchAll(pattern)) found.push(match[1]!);

@@ -35,7 +35,12 @@ function num(
 ): string {
     const key = escapeHtml(JSON.stringify(path));
     if (value === null || value === undefined || !Number.isFinite(value)) return `<td data-key="${key}" data-null="1">–</td>`;
-    const text = kind === "percent" ? `${(value * 100).toFixed(1)}%` : kind === "int" ? String(value) : value.toFixed(digits);
+    const text =
+        kind === "percent"
+            ? `${(Math.abs(value) < 0.0005 ? 0 : value * 100).toFixed(1)}%`
+            : kind === "int"
+              ? String(value)
+              : value.toFixed(digits);
     return `<td class="num" data-key="${key}" data-kind="${kind}">${text}</td>`;
 }
 
@@ -57,8 +62,9 @@ function conversationHtml(messages: readonly { role: string; content: string }[]
     return messages.map((m) => `<div class="msg ${escapeHtml(m.role)}"><b>${escapeHtml(m.role)}</b> ${excerpt(m.content)}</div>`).join("");
 }
 
-function pairsSections(report: EvalReport, options: HtmlReportOptions): string[] {
+function pairsSections(report: EvalReport, options: HtmlReportOptions): { summary: string[]; details: string[] } {
     const out: string[] = [];
+    const details: string[] = [];
     const subsets = [...new Set(report.models.flatMap((m) => Object.keys(m.subsets)))].sort();
     out.push(
         "<h2>Models</h2>",
@@ -124,10 +130,10 @@ function pairsSections(report: EvalReport, options: HtmlReportOptions): string[]
                 .sort((a, b) => Math.abs(b.after - b.before) - Math.abs(a.after - a.before))
                 .slice(0, worst);
             if (moved.length === 0) continue;
-            out.push(`<h3>Worst flips: ${escapeHtml(c.name)}</h3>`);
+            details.push(`<h3>Worst flips: ${escapeHtml(c.name)}</h3>`);
             for (const f of moved) {
                 const pair = options.pairs?.[f.i];
-                out.push(
+                details.push(
                     `<details class="flip"><summary>pair ${f.i}: margin ${f.before.toFixed(4)} → ${f.after.toFixed(4)}</summary>` +
                         (pair
                             ? `<div class="side"><h4>chosen</h4>${conversationHtml(pair.chosen)}</div><div class="side"><h4>rejected</h4>${conversationHtml(pair.rejected)}</div>`
@@ -137,7 +143,7 @@ function pairsSections(report: EvalReport, options: HtmlReportOptions): string[]
             }
         }
     }
-    out.push(
+    details.push(
         "<h2>Drill-down</h2>",
         subsetFilter(report.items.map((it) => it.subset)),
         table(
@@ -158,11 +164,12 @@ function pairsSections(report: EvalReport, options: HtmlReportOptions): string[]
             ' class="drill"',
         ),
     );
-    return out;
+    return { summary: out, details };
 }
 
-function bestOfNSections(report: BestOfNReport, options: HtmlReportOptions): string[] {
+function bestOfNSections(report: BestOfNReport, options: HtmlReportOptions): { summary: string[]; details: string[] } {
     const out: string[] = [];
+    const details: string[] = [];
     const subsets = [...new Set(report.models.flatMap((m) => Object.keys(m.subsets)))].sort();
     out.push(
         "<h2>Models</h2>",
@@ -223,7 +230,7 @@ function bestOfNSections(report: BestOfNReport, options: HtmlReportOptions): str
         const worst = options.worst ?? 10;
         for (const c of report.comparisons) {
             if (c.topChangedItems.length === 0) continue;
-            out.push(`<h3>Changed top completions: ${escapeHtml(c.name)}</h3>`);
+            details.push(`<h3>Changed top completions: ${escapeHtml(c.name)}</h3>`);
             for (const i of c.topChangedItems.slice(0, worst)) {
                 const it = report.items[i]!;
                 const item = options.items?.[i];
@@ -234,7 +241,7 @@ function bestOfNSections(report: BestOfNReport, options: HtmlReportOptions): str
                         num(["items", i, "rewards", c.model, k], it.rewards[c.model]![k]) +
                         `<td class="text">${item ? excerpt(item.responses[k]!, 300) : ""}</td>`,
                 );
-                out.push(
+                details.push(
                     `<details class="flip"><summary>prompt ${i}${it.subset ? ` (${escapeHtml(it.subset)})` : ""}</summary>` +
                         (item ? `<div class="side">${conversationHtml(item.prompt)}</div>` : "") +
                         table(["completion", report.models[0]!.name, c.name, "text"], rows) +
@@ -243,7 +250,7 @@ function bestOfNSections(report: BestOfNReport, options: HtmlReportOptions): str
             }
         }
     }
-    out.push(
+    details.push(
         "<h2>Drill-down</h2>",
         subsetFilter(report.items.map((it) => it.subset)),
         table(
@@ -259,7 +266,7 @@ function bestOfNSections(report: BestOfNReport, options: HtmlReportOptions): str
             ' class="drill"',
         ),
     );
-    return out;
+    return { summary: out, details };
 }
 
 /** A select that shows only the drill-down rows of one subset (the script at the end wires it). */
@@ -273,7 +280,7 @@ function subsetFilter(subsets: readonly (string | undefined)[]): string {
 const style = `body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left}
 td.num{text-align:right;font-variant-numeric:tabular-nums}th{background:#f4f4f4}
-.plots{display:flex;flex-wrap:wrap;gap:1em}.plot{border:1px solid #ddd;padding:.5em}
+.plots{display:flex;flex-wrap:wrap;gap:1em}.plot{border:1px solid #ddd;padding:.5em;margin:0;width:calc(50% - 2.2em)}.plot svg{width:100%;height:auto}
 .msg{margin:.2em 0;white-space:pre-wrap}.msg.user b{color:#4e79a7}.msg.assistant b{color:#59a14f}
 .side{display:inline-block;vertical-align:top;width:48%;margin-right:1%}details.flip{margin:.5em 0}
 td.text{max-width:40em;white-space:pre-wrap}table.drill{font-size:12px}`;
@@ -288,7 +295,9 @@ export function renderHtmlReport(report: EvalReport | BestOfNReport, options: Ht
     const data = report.data;
     const count = bestOfN ? `${(data as BestOfNReport["data"]).prompts} prompts` : `${(data as EvalReport["data"]).pairs} pairs`;
     const sections = bestOfN ? bestOfNSections(report as BestOfNReport, options) : pairsSections(report as EvalReport, options);
-    const plots = (options.plots ?? []).map((p) => `<figure class="plot"><figcaption>${escapeHtml(p.title)}</figcaption>${p.svg}</figure>`);
+    const plots = (options.plots ?? []).map(
+        (p) => `<figure class="plot"><figcaption>${escapeHtml(p.title)}</figcaption>${p.svg.replace(/^<\?xml[^>]*>\s*/, "")}</figure>`,
+    );
     const json = JSON.stringify(report).replace(/</g, "\\u003c");
     return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
@@ -296,8 +305,9 @@ export function renderHtmlReport(report: EvalReport | BestOfNReport, options: Ht
 <body>
 <h1>llama-reward evaluation</h1>
 <p>${escapeHtml(count)} from <code>${escapeHtml(data.source ?? "memory")}</code>${data.format ? ` (${escapeHtml(data.format)})` : ""}, ${report.models.length} model(s), created ${escapeHtml(report.created)}.</p>
+${sections.summary.join("\n")}
 ${plots.length > 0 ? `<h2>Plots</h2><div class="plots">${plots.join("\n")}</div>` : ""}
-${sections.join("\n")}
+${sections.details.join("\n")}
 <script type="application/json" id="report-data">${json}</script>
 <script>${script}</script>
 </body></html>

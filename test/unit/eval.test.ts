@@ -433,7 +433,10 @@ describe("SVG plots", () => {
         expect(marks(plots[1]!.svg, "circle")).toHaveLength(2 * pairs.length);
         const dir = path.join(work, "report");
         const files = (await writeReportDir(report, dir, pairs)).map((f) => path.basename(f));
-        expect(files).toEqual(["report.json", "report.md", ...plots.map((p) => p.file)]);
+        expect(files).toEqual(["report.json", "report.html", "report.md", ...plots.map((p) => p.file)]);
+        const html = fs.readFileSync(path.join(dir, "report.html"), "utf8");
+        expect(html).toContain('data-key="[&quot;models&quot;,0,&quot;accuracy&quot;]"');
+        expect(html).toContain("<svg");
         expect(fs.readFileSync(path.join(dir, "report.md"), "utf8")).toContain("![q4 against ref](scatter-1.svg)");
         // no RewardBench subsets: accuracy per subset; no subsets at all: one group
         const plain = buildReport(

@@ -13,7 +13,7 @@ const src = path.join(packageRoot(), "src");
 /** Layer of each top-level module or folder of src/, lowest first. */
 const layers: Record<string, number> = {
     "errors.ts": 0,
-    "package-root.ts": 0,
+    "package-root.ts": 0.5, // uses errors.ts
     gguf: 1,
     addon: 1,
     scoring: 2,

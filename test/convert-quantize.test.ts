@@ -189,9 +189,9 @@ describe("cli convert / quantize", () => {
         expect(readGgufHeader(q4).tensors.find((t) => t.name === "cls.output.weight")!.type).toBe(GgmlType.F32);
     });
 
-    it("errors are one line with a code and exit 1", () => {
+    it("errors are one line with a code: a wrong command line exits 2, a failure 1", () => {
         const bad = run(["quantize", f32, path.join(work, "x.gguf"), "Q3_X"]);
-        expect(bad.status).toBe(1);
+        expect(bad.status).toBe(2);
         expect(bad.stderr).toMatch(/^llama-reward quantize: .*valid types: .*Q4_K_M.* \[ERR_INVALID_OPTION\]\n$/);
         const missing = run(["convert", path.join(work, "nope"), "-o", path.join(work, "x.gguf")]);
         expect(missing.status).toBe(1);

@@ -213,7 +213,7 @@ function runCli(args: string[]) {
 }
 
 describe("cli", () => {
-    it("eval --quantize writes report.json, report.md and SVG plots; progress goes to stderr", () => {
+    it("eval --quantize writes report.json, report.html, report.md and SVG plots; progress goes to stderr", () => {
         const out = path.join(work, "cli-report");
         const result = runCli(["eval", "--model", tinyF32, "--data", dataFile, "--quantize", "Q8_0,Q4_K_M", "--limit", "12", "--out", out]);
         expect(result.status, result.stderr).toBe(0);
@@ -224,6 +224,7 @@ describe("cli", () => {
             "accuracy.svg",
             "deltas-1.svg",
             "deltas-2.svg",
+            "report.html",
             "report.json",
             "report.md",
             "scatter-1.svg",

@@ -95,7 +95,9 @@ async function dataKind(file: string, format: string | undefined): Promise<{ bes
     if (format !== undefined) {
         if ((bestOfNFormats as readonly string[]).includes(format)) return { bestOfN: format as BestOfNFormat };
         if ((dataFormats as readonly string[]).includes(format)) return { pairs: format as DataFormat };
-        throw invalidArgument(`unknown data format ${JSON.stringify(format)} (--format); use one of ${[...dataFormats, ...bestOfNFormats].join(", ")}`);
+        throw invalidArgument(
+            `unknown data format ${JSON.stringify(format)} (--format); use one of ${[...dataFormats, ...bestOfNFormats].join(", ")}`,
+        );
     }
     const detected = detectBestOfNFormat(await firstJsonRow(file));
     return detected === undefined ? { pairs: undefined } : { bestOfN: detected };

@@ -115,9 +115,7 @@ export function readHfTokenizer(dir: string, vocabSize: number, configTokenIds: 
         );
     }
     if (!isLlama3PreTokenizer(tokenizer.pre_tokenizer)) {
-        throw failed(
-            `${tokenizerFile}: the pre-tokenizer is not Llama-3's ("llama-bpe"); ` + "llama-reward converts Llama-3 tokenizers only",
-        );
+        throw failed(`${tokenizerFile}: the pre-tokenizer is not Llama-3's ("llama-bpe"); llama-reward converts Llama-3 tokenizers only`);
     }
 
     // ---- tokens and types ------------------------------------------------

@@ -6,9 +6,9 @@
  * not fit is rejected with ERR_INVALID_DATA naming the line and the field; a
  * subset name RewardBench 2 does not have is a warning, not an error.
  */
-import { RewardModelError } from "../errors.js";
+import { RewardModelError, invalidArgument } from "../errors.js";
 import type { ChatMessage } from "../model/chat-template.js";
-import { withJsonlLines } from "./jsonl.js";
+import { parseJsonlRows, withJsonlLines } from "./jsonl.js";
 import { isTiesSubset, parseTiesId, rewardBench2Subsets } from "./rewardbench2.js";
 
 /**
@@ -42,7 +42,7 @@ export interface BestOfNFile {
 }
 
 function invalid(where: string, message: string): RewardModelError {
-    return new RewardModelError("ERR_INVALID_DATA", `${where}: ${message}`);
+    return invalidArgument(`${where}: ${message}`, "ERR_INVALID_DATA");
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -114,7 +114,7 @@ export function parseBestOfNRow(
         const order = [best, ...responses.keys()].filter((i, k) => k === 0 || i !== best);
         item = { prompt, responses: order.map((i) => responses[i]!), numCorrect: 1, sourceIndex: order };
     } else {
-        throw new RewardModelError("ERR_INVALID_OPTION", `unknown best-of-N format ${JSON.stringify(format)}`);
+        throw invalidArgument(`unknown best-of-N format ${JSON.stringify(format)}; use one of ${bestOfNFormats.join(", ")}`);
     }
     if (row.subset !== undefined && row.subset !== null) {
         if (typeof row.subset !== "string") throw invalid(where, `"subset" must be a string`);
@@ -144,22 +144,10 @@ export async function parseBestOfNLines(
 ): Promise<BestOfNFile> {
     let format = options.format;
     if (format !== undefined && !bestOfNFormats.includes(format)) {
-        throw new RewardModelError("ERR_INVALID_OPTION", `unknown best-of-N format ${JSON.stringify(format)}`);
+        throw invalidArgument(`unknown best-of-N format ${JSON.stringify(format)}; use one of ${bestOfNFormats.join(", ")}`);
     }
-    const limit = options.limit ?? Infinity;
-    const items: BestOfNItem[] = [];
     const warnings: string[] = [];
-    let lineNumber = 0;
-    for await (const text of lines) {
-        lineNumber++;
-        if (text.trim() === "") continue;
-        const where = `${source} line ${lineNumber}`;
-        let row: unknown;
-        try {
-            row = JSON.parse(text);
-        } catch (cause) {
-            throw new RewardModelError("ERR_INVALID_DATA", `${where}: not valid JSON (${(cause as Error).message})`, { cause });
-        }
+    const items = await parseJsonlRows(lines, source, "best-of-N rows", options.limit, (row, where, line) => {
         format ??= detectBestOfNFormat(row);
         if (format === undefined) {
             throw invalid(
@@ -167,12 +155,8 @@ export async function parseBestOfNLines(
                 "the row is not a best-of-N row: expected {prompt, chosen: [..], rejected: [..]} or {prompt, responses, best}",
             );
         }
-        const item = parseBestOfNRow(row, format, where, (w) => warnings.push(w));
-        item.line = lineNumber;
-        items.push(item);
-        if (items.length >= limit) break;
-    }
-    if (items.length === 0) throw new RewardModelError("ERR_INVALID_DATA", `${source} holds no best-of-N rows`);
+        return { ...parseBestOfNRow(row, format, where, (w) => warnings.push(w)), line };
+    });
     return { format: format!, items, warnings };
 }
 

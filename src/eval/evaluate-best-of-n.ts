@@ -7,12 +7,12 @@
  * counts the completions cut. Models given as paths are loaded one at a time
  * and disposed after scoring.
  */
-import { RewardModelError, isRewardModelError } from "../errors.js";
+import { invalidArgument } from "../errors.js";
 import type { LoadOptions } from "../model/load-options.js";
 import { RewardModel } from "../model/reward-model.js";
 import type { BestOfNFormat, BestOfNItem } from "./best-of-n-formats.js";
 import { type BestOfNReport, type BestOfNRun, buildBestOfNReport } from "./best-of-n-report.js";
-import { defaultName, type EvalModel, type EvalModelSpec, type EvalProgress, spec } from "./evaluate.js";
+import { defaultName, type EvalModel, type EvalModelSpec, type EvalProgress, itemError, spec } from "./evaluate.js";
 
 export interface EvaluateBestOfNOptions {
     /** Load options for models given as paths. */
@@ -32,13 +32,13 @@ export async function evaluateBestOfN(
     options: EvaluateBestOfNOptions = {},
 ): Promise<BestOfNReport> {
     const list = (Array.isArray(models) ? models : [models]) as readonly EvalModel[];
-    if (list.length === 0) throw new RewardModelError("ERR_INVALID_OPTION", "evaluateBestOfN needs at least one model");
+    if (list.length === 0) throw invalidArgument("evaluateBestOfN needs at least one model");
     if (!Array.isArray(items) || items.length === 0) {
-        throw new RewardModelError("ERR_INVALID_DATA", "evaluateBestOfN needs a non-empty array of best-of-N items");
+        throw invalidArgument("evaluateBestOfN needs a non-empty array of best-of-N items", "ERR_INVALID_DATA");
     }
     const { maxLength } = options;
     if (maxLength !== undefined && (!Number.isInteger(maxLength) || maxLength < 1)) {
-        throw new RewardModelError("ERR_INVALID_OPTION", `maxLength must be a positive integer, got ${String(maxLength)}`);
+        throw invalidArgument(`maxLength must be a positive integer, got ${String(maxLength)}`);
     }
     const specs = list.map(spec);
     const runs: BestOfNRun[] = [];
@@ -61,8 +61,7 @@ async function evaluateOne(
     try {
         const { maxLength } = options;
         if (maxLength !== undefined && model.info.contextSize <= maxLength) {
-            throw new RewardModelError(
-                "ERR_INVALID_OPTION",
+            throw invalidArgument(
                 `maxLength ${maxLength} needs a context of more than ${maxLength} tokens; ${name} has ${model.info.contextSize} (load with a larger contextSize)`,
             );
         }
@@ -79,7 +78,7 @@ async function evaluateOne(
                         maxLength === undefined ? {} : { maxTokens: maxLength + 1 },
                     );
                 } catch (error) {
-                    throw itemError(error, item, i, k);
+                    throw itemError(error, "item", i, item.line, `completion ${k}`);
                 }
                 if (maxLength !== undefined && ids.length > maxLength) {
                     ids = ids.slice(0, maxLength);
@@ -115,11 +114,4 @@ async function evaluateOne(
     } finally {
         if (typeof s.model === "string") await model.dispose();
     }
-}
-
-/** Names the item (and its line) and the completion in an error about it. */
-function itemError(error: unknown, item: BestOfNItem, index: number, completion: number): unknown {
-    if (!isRewardModelError(error)) return error;
-    const where = `item ${index}${item.line === undefined ? "" : ` (line ${item.line})`}, completion ${completion}`;
-    return new RewardModelError(error.code, `${where}: ${error.message}`, { cause: error });
 }

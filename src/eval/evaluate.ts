@@ -94,7 +94,7 @@ async function evaluateOne(s: EvalModelSpec, index: number, pairs: readonly Pref
                 try {
                     lists.push(model.tokenizeConversation(pair[side]));
                 } catch (error) {
-                    throw pairError(error, pair, i, side);
+                    throw itemError(error, "pair", i, pair.line, side);
                 }
                 tokens += lists[lists.length - 1]!.length;
             }
@@ -128,9 +128,12 @@ async function evaluateOne(s: EvalModelSpec, index: number, pairs: readonly Pref
     }
 }
 
-/** Names the pair (and its line) in an error about one of its conversations. */
-function pairError(error: unknown, pair: PreferencePair, index: number, side: string): unknown {
+/**
+ * Names the data item in an error about one of its conversations: "WHAT INDEX (line N), PART: message",
+ * with the same code. Errors that are not RewardModelErrors pass through.
+ */
+export function itemError(error: unknown, what: string, index: number, line: number | undefined, part: string): unknown {
     if (!isRewardModelError(error)) return error;
-    const where = `pair ${index}${pair.line === undefined ? "" : ` (line ${pair.line})`}, ${side}`;
+    const where = `${what} ${index}${line === undefined ? "" : ` (line ${line})`}, ${part}`;
     return new RewardModelError(error.code, `${where}: ${error.message}`, { cause: error });
 }

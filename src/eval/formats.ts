@@ -7,7 +7,7 @@
  * the field.
  */
 import type { ChatMessage } from "../model/chat-template.js";
-import { withJsonlLines } from "./jsonl.js";
+import { parseJsonlRows, withJsonlLines } from "./jsonl.js";
 import { RewardModelError, invalidArgument } from "../errors.js";
 
 /**
@@ -191,39 +191,18 @@ export async function parsePairLines(
     source = "data",
 ): Promise<PairsFile> {
     let format = options.format === undefined ? undefined : checkFormat(options.format);
-    const limit = options.limit ?? Infinity;
-    if (limit !== Infinity && (!Number.isInteger(limit) || limit < 1)) {
-        throw invalidArgument(`limit must be a positive integer, got ${String(limit)}`);
-    }
-    const pairs: PreferencePair[] = [];
-    let lineNumber = 0;
-    for await (const text of lines) {
-        lineNumber++;
-        if (text.trim() === "") continue;
-        const where = `${source} line ${lineNumber}`;
-        let row: unknown;
-        try {
-            row = JSON.parse(text);
-        } catch (cause) {
-            throw new RewardModelError("ERR_INVALID_DATA", `${where}: not valid JSON (${(cause as Error).message})`, { cause });
-        }
+    const pairs = await parseJsonlRows(lines, source, "preference pairs", options.limit, (row, where, line) => {
+        format ??= detectFormat(row);
         if (format === undefined) {
-            format = detectFormat(row);
-            if (format === undefined) {
-                throw invalidData(
-                    where,
-                    "the row fits no known format: expected RewardBench {prompt, chosen, rejected} strings, " +
-                        "message pairs {chosen: [messages], rejected: [messages]} (optionally with prompt: [messages]), " +
-                        "or hh-rlhf {chosen, rejected} transcripts",
-                );
-            }
+            throw invalidData(
+                where,
+                "the row fits no known format: expected RewardBench {prompt, chosen, rejected} strings, " +
+                    "message pairs {chosen: [messages], rejected: [messages]} (optionally with prompt: [messages]), " +
+                    "or hh-rlhf {chosen, rejected} transcripts",
+            );
         }
-        const pair = parseRow(row, format, where);
-        pair.line = lineNumber;
-        pairs.push(pair);
-        if (pairs.length >= limit) break;
-    }
-    if (pairs.length === 0) throw invalidArgument(`${source} holds no preference pairs`, "ERR_INVALID_DATA");
+        return { ...parseRow(row, format, where), line };
+    });
     return { format: format!, pairs };
 }
 

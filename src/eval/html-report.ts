@@ -27,12 +27,7 @@ function escapeHtml(text: string): string {
 }
 
 /** A number from the report, shown as a percentage or with fixed digits, tagged with its path (JSON). */
-function num(
-    path: readonly (string | number)[],
-    value: number | null | undefined,
-    kind: "percent" | "fixed" | "int" = "fixed",
-    digits = 4,
-): string {
+function num(path: readonly (string | number)[], value: number | null | undefined, kind: NumberKind = "fixed", digits = 4): string {
     const key = escapeHtml(JSON.stringify(path));
     if (value === null || value === undefined || !Number.isFinite(value)) return `<td data-key="${key}" data-null="1">–</td>`;
     const text =
@@ -54,6 +49,59 @@ function table(head: readonly string[], rows: readonly string[], attrs = ""): st
         .join("")}</tbody></table>`;
 }
 
+type NumberKind = "percent" | "fixed" | "int";
+
+/** A numeric column of a report table: its header, the field it shows and how. */
+type Column = readonly [header: string, field: string, kind: NumberKind, digits?: number];
+
+/**
+ * A table with one row per entry of `report[list]`: the entry's `name` (and, for models, file type),
+ * then one cell per column, each tagged with its path in the report.
+ */
+function entriesTable(
+    list: "models" | "comparisons",
+    entries: readonly { name: string; fileType?: string }[],
+    columns: readonly Column[],
+): string {
+    const lead = list === "models" ? ["model", "file type"] : ["model"];
+    return table(
+        [...lead, ...columns.map((c) => c[0])],
+        entries.map(
+            (e, i) =>
+                cell(e.name) +
+                (list === "models" ? cell(e.fileType) : "") +
+                columns
+                    .map(([, field, kind, digits]) =>
+                        num([list, i, field], (e as unknown as Record<string, number | null>)[field], kind, digits),
+                    )
+                    .join(""),
+        ),
+    );
+}
+
+/** Per subset (rows) and model (columns): `field` of the model's subset result, with a count column when given. */
+function subsetsTable<S extends object>(
+    models: readonly { name: string; subsets: Record<string, S> }[],
+    subsets: readonly string[],
+    field: keyof S & string,
+    count?: keyof S & string,
+): string {
+    const value = (r: S | undefined, key: string) => (r as Record<string, number> | undefined)?.[key];
+    return table(
+        ["subset", ...(count ? [count] : []), ...models.map((m) => m.name)],
+        subsets.map(
+            (s) =>
+                cell(s) +
+                (count ? cell(value(models.find((m) => m.subsets[s])?.subsets[s], count)) : "") +
+                models
+                    .map((m, i) =>
+                        m.subsets[s] ? num(["models", i, "subsets", s, field], value(m.subsets[s], field), "percent") : cell("–"),
+                    )
+                    .join(""),
+        ),
+    );
+}
+
 function excerpt(text: string, n = 600): string {
     return escapeHtml(text.length > n ? `${text.slice(0, n)}…` : text);
 }
@@ -68,55 +116,28 @@ function pairsSections(report: EvalReport, options: HtmlReportOptions): { summar
     const subsets = [...new Set(report.models.flatMap((m) => Object.keys(m.subsets)))].sort();
     out.push(
         "<h2>Models</h2>",
-        table(
-            ["model", "file type", "pairs", "accuracy", "RewardBench score", "ties", "seconds", "tokens/s"],
-            report.models.map(
-                (m, i) =>
-                    cell(m.name) +
-                    cell(m.fileType) +
-                    num(["models", i, "pairs"], m.pairs, "int") +
-                    num(["models", i, "accuracy"], m.accuracy, "percent") +
-                    num(["models", i, "score"], m.score, "percent") +
-                    num(["models", i, "ties"], m.ties, "int") +
-                    num(["models", i, "seconds"], m.seconds, "fixed", 1) +
-                    num(["models", i, "tokensPerSecond"], m.tokensPerSecond, "fixed", 0),
-            ),
-        ),
+        entriesTable("models", report.models, [
+            ["pairs", "pairs", "int"],
+            ["accuracy", "accuracy", "percent"],
+            ["RewardBench score", "score", "percent"],
+            ["ties", "ties", "int"],
+            ["seconds", "seconds", "fixed", 1],
+            ["tokens/s", "tokensPerSecond", "fixed", 0],
+        ]),
     );
-    if (subsets.length > 0) {
-        out.push(
-            "<h2>Subsets</h2>",
-            table(
-                ["subset", ...report.models.map((m) => m.name)],
-                subsets.map(
-                    (s) =>
-                        cell(s) +
-                        report.models
-                            .map((m, i) =>
-                                m.subsets[s] ? num(["models", i, "subsets", s, "accuracy"], m.subsets[s]!.accuracy, "percent") : cell("–"),
-                            )
-                            .join(""),
-                ),
-            ),
-        );
-    }
+    if (subsets.length > 0) out.push("<h2>Subsets</h2>", subsetsTable(report.models, subsets, "accuracy", "pairs"));
     if (report.comparisons.length > 0) {
         out.push(
             "<h2>Against the reference</h2>",
-            table(
-                ["model", "pair agreement", "flips", "accuracy Δ", "mean |Δ|", "max |Δ|", "Pearson", "Spearman"],
-                report.comparisons.map(
-                    (c, k) =>
-                        cell(c.name) +
-                        num(["comparisons", k, "pairAgreement"], c.pairAgreement, "percent") +
-                        `<td class="num">${c.flips.length}</td>` +
-                        num(["comparisons", k, "accuracyDelta"], c.accuracyDelta, "percent") +
-                        num(["comparisons", k, "meanAbsDelta"], c.meanAbsDelta) +
-                        num(["comparisons", k, "maxAbsDelta"], c.maxAbsDelta) +
-                        num(["comparisons", k, "pearson"], c.pearson) +
-                        num(["comparisons", k, "spearman"], c.spearman),
-                ),
-            ),
+            entriesTable("comparisons", report.comparisons, [
+                ["pair agreement", "pairAgreement", "percent"],
+                ["accuracy Δ", "accuracyDelta", "percent"],
+                ["mean |Δ|", "meanAbsDelta", "fixed"],
+                ["max |Δ|", "maxAbsDelta", "fixed"],
+                ["relative L2", "relativeL2", "fixed"],
+                ["Pearson", "pearson", "fixed"],
+                ["Spearman", "spearman", "fixed"],
+            ]),
         );
         const worst = options.worst ?? 10;
         for (const c of report.comparisons) {
@@ -173,59 +194,29 @@ function bestOfNSections(report: BestOfNReport, options: HtmlReportOptions): { s
     const subsets = [...new Set(report.models.flatMap((m) => Object.keys(m.subsets)))].sort();
     out.push(
         "<h2>Models</h2>",
-        table(
-            ["model", "file type", "prompts", "completions", "accuracy", "score", "truncated", "seconds", "tokens/s"],
-            report.models.map(
-                (m, i) =>
-                    cell(m.name) +
-                    cell(m.fileType) +
-                    num(["models", i, "prompts"], m.prompts, "int") +
-                    num(["models", i, "completions"], m.completions, "int") +
-                    num(["models", i, "accuracy"], m.accuracy, "percent") +
-                    num(["models", i, "score"], m.score, "percent") +
-                    num(["models", i, "truncated"], m.truncated, "int") +
-                    num(["models", i, "seconds"], m.seconds, "fixed", 1) +
-                    num(["models", i, "tokensPerSecond"], m.tokensPerSecond, "fixed", 0),
-            ),
-        ),
+        entriesTable("models", report.models, [
+            ["prompts", "prompts", "int"],
+            ["completions", "completions", "int"],
+            ["accuracy", "accuracy", "percent"],
+            ["score", "score", "percent"],
+            ["truncated", "truncated", "int"],
+            ["seconds", "seconds", "fixed", 1],
+            ["tokens/s", "tokensPerSecond", "fixed", 0],
+        ]),
     );
-    if (subsets.length > 0) {
-        out.push(
-            "<h2>Subsets</h2>",
-            table(
-                ["subset", "prompts", ...report.models.map((m) => m.name)],
-                subsets.map((s) => {
-                    const prompts = report.models.find((m) => m.subsets[s])?.subsets[s]?.prompts;
-                    return (
-                        cell(s) +
-                        cell(prompts) +
-                        report.models
-                            .map((m, i) =>
-                                m.subsets[s] ? num(["models", i, "subsets", s, "score"], m.subsets[s]!.score, "percent") : cell("–"),
-                            )
-                            .join("")
-                    );
-                }),
-            ),
-        );
-    }
+    if (subsets.length > 0) out.push("<h2>Subsets</h2>", subsetsTable(report.models, subsets, "score", "prompts"));
     if (report.comparisons.length > 0) {
         out.push(
             "<h2>Against the reference</h2>",
-            table(
-                ["model", "top completion changed", "Kendall's τ (mean)", "score Δ", "accuracy Δ", "mean |Δ|", "max |Δ|", "Pearson"],
-                report.comparisons.map(
-                    (c, k) =>
-                        cell(c.name) +
-                        num(["comparisons", k, "topChanged"], c.topChanged, "percent") +
-                        num(["comparisons", k, "kendallTau"], c.kendallTau) +
-                        num(["comparisons", k, "scoreDelta"], c.scoreDelta, "percent") +
-                        num(["comparisons", k, "accuracyDelta"], c.accuracyDelta, "percent") +
-                        num(["comparisons", k, "meanAbsDelta"], c.meanAbsDelta) +
-                        num(["comparisons", k, "maxAbsDelta"], c.maxAbsDelta) +
-                        num(["comparisons", k, "pearson"], c.pearson),
-                ),
-            ),
+            entriesTable("comparisons", report.comparisons, [
+                ["top completion changed", "topChanged", "percent"],
+                ["Kendall's τ (mean)", "kendallTau", "fixed"],
+                ["score Δ", "scoreDelta", "percent"],
+                ["accuracy Δ", "accuracyDelta", "percent"],
+                ["mean |Δ|", "meanAbsDelta", "fixed"],
+                ["max |Δ|", "maxAbsDelta", "fixed"],
+                ["Pearson", "pearson", "fixed"],
+            ]),
         );
         const worst = options.worst ?? 10;
         for (const c of report.comparisons) {

@@ -54,6 +54,11 @@ export interface LoadOptions {
      * Default: false.
      */
     reproducible?: boolean;
+    /**
+     * Reject a file without a reward head (cls.output.weight) with ERR_NO_REWARD_HEAD. Default: true.
+     * false loads such a file (a chat model) for hiddenStates(); its score calls then reject with ERR_NO_REWARD_HEAD.
+     */
+    requireRewardHead?: boolean;
     /** Aborts loading. */
     signal?: AbortSignal;
     /** Called as loading progresses. */
@@ -88,6 +93,7 @@ const knownOptions = new Set([
     "truncation",
     "useMmap",
     "reproducible",
+    "requireRewardHead",
     "signal",
     "onProgress",
 ]);
@@ -142,6 +148,7 @@ export function resolveLoadOptions(options: LoadOptions | undefined, trainContex
     const truncation = o.truncation === undefined ? "error" : oneOf(o.truncation, "truncation", ["error", "left"] as const);
     if (o.useMmap !== undefined && typeof o.useMmap !== "boolean") invalid("useMmap must be a boolean");
     if (o.reproducible !== undefined && typeof o.reproducible !== "boolean") invalid("reproducible must be a boolean");
+    if (o.requireRewardHead !== undefined && typeof o.requireRewardHead !== "boolean") invalid("requireRewardHead must be a boolean");
     if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) invalid("signal must be an AbortSignal");
     if (o.onProgress !== undefined && typeof o.onProgress !== "function") invalid("onProgress must be a function");
     return {

@@ -1,7 +1,8 @@
 /**
  * Checks a file against the GGUF reward-model contract (docs/format.md §2)
  * before llama.cpp sees it: GGUF magic/version and intact tensor table, a
- * supported architecture, and a reward head cls.output.weight [n_embd, n_labels].
+ * supported architecture, and a reward head cls.output.weight [n_embd, n_labels]
+ * (optional for callers that read hidden states only).
  */
 import { RewardModelError } from "../errors.js";
 import { readGgufHeader } from "../gguf/gguf-reader.js";
@@ -15,7 +16,14 @@ export interface RewardModelFile {
     architecture: string;
     trainContextLength: number;
     embeddingSize: number;
+    /** 0 when the file has no reward head (only with `requireRewardHead: false`). */
     labelCount: number;
+    hasRewardHead: boolean;
+}
+
+export interface InspectOptions {
+    /** Reject a file without cls.output.weight with ERR_NO_REWARD_HEAD. Default: true. */
+    requireRewardHead?: boolean;
 }
 
 function numberOf(header: GgufHeader, key: string): number | undefined {
@@ -25,7 +33,7 @@ function numberOf(header: GgufHeader, key: string): number | undefined {
     return undefined;
 }
 
-export function inspectRewardModelFile(path: string): RewardModelFile {
+export function inspectRewardModelFile(path: string, options: InspectOptions = {}): RewardModelFile {
     const header = readGgufHeader(path); // ERR_MODEL_NOT_FOUND, ERR_NOT_GGUF, ERR_CORRUPT_MODEL
     const architecture = header.metadata.get("general.architecture");
     if (typeof architecture !== "string") {
@@ -42,6 +50,19 @@ export function inspectRewardModelFile(path: string): RewardModelFile {
         throw new RewardModelError("ERR_CORRUPT_MODEL", `${path} has no ${architecture}.embedding_length`);
     }
     const head = header.tensors.find((t) => t.name === "cls.output.weight");
+    if (!head && options.requireRewardHead === false) {
+        checkHyperparameters(path, header, architecture);
+        checkTensorTypes(path, header);
+        checkTokenizer(path, header);
+        return {
+            header,
+            architecture,
+            trainContextLength: numberOf(header, `${architecture}.context_length`) ?? 0,
+            embeddingSize,
+            labelCount: 0,
+            hasRewardHead: false,
+        };
+    }
     if (!head) {
         const hasLmHead = header.tensors.some((t) => t.name === "output.weight");
         throw new RewardModelError(
@@ -76,5 +97,6 @@ export function inspectRewardModelFile(path: string): RewardModelFile {
         trainContextLength: numberOf(header, `${architecture}.context_length`) ?? 0,
         embeddingSize,
         labelCount,
+        hasRewardHead: true,
     };
 }

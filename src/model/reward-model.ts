@@ -2,7 +2,11 @@
  * RewardModel: the public API. Loads a GGUF reward model (validated first),
  * turns conversations into tokens exactly as transformers does (chat
  * template, tokenizer special tokens, BOS policy), and scores them through
- * one continuous-batching scheduler shared by every caller.
+ * one continuous-batching scheduler shared by every caller. hiddenStates()
+ * reads the head's input (the final-norm hidden state of the last token)
+ * through a second, LAST-pooled context and its own scheduler, created on
+ * first use; a file without a head (a chat model, loaded with
+ * `requireRewardHead: false`) has only that one.
  */
 import { applyBosPolicy, leadingBosCount, type BosPolicy } from "./bos-policy.js";
 import { ChatTemplate, validateMessages, type ChatMessage } from "./chat-template.js";
@@ -13,7 +17,7 @@ import { flashAttentionMode, resolveLoadOptions, type LoadOptions, type Resolved
 import { inspectRewardModelFile } from "./model-file.js";
 import { offloadedLayerCount, selectGpu, type GpuBackend } from "./gpu.js";
 import { loadedAddon } from "../addon/load-addon.js";
-import type { NativeContext, NativeModel } from "../addon/native-types.js";
+import type { NativeContext, NativeContextOptions, NativeModel } from "../addon/native-types.js";
 import { Scheduler, type SchedulerStats } from "../scoring/scheduler.js";
 
 export interface RewardModelInfo {
@@ -35,8 +39,10 @@ export interface RewardModelInfo {
     /** The context this instance runs with (KV cells shared by all sequences in flight). */
     contextSize: number;
     vocabSize: number;
-    /** Reward head labels; score() returns the first. */
+    /** Reward head labels; score() returns the first. Empty for a file without a head. */
     labels: string[];
+    /** The file has a reward head (cls.output.weight); without one, only hiddenStates() works. */
+    hasRewardHead: boolean;
     /** Weight type, e.g. "F16", "Q8_0", "Q4_K_M". */
     fileType: string;
     chatTemplate: string;
@@ -90,22 +96,28 @@ export class RewardModel implements AsyncDisposable {
     readonly info: RewardModelInfo;
     readonly options: ResolvedLoadOptions;
     private readonly native: NativeModel;
-    private readonly scheduler: Scheduler;
+    /** Rewards (RANK pooling); absent for a file without a head. */
+    private readonly scheduler: Scheduler | undefined;
+    /** Hidden states (LAST pooling), created by the first hiddenStates() call. */
+    private hiddenScheduler: Promise<Scheduler> | undefined;
+    /** The hidden-states scheduler, once its context exists (for stats). */
+    private loadedHiddenScheduler: Scheduler | undefined;
+    private readonly contextOptions: NativeContextOptions;
     private readonly template: ChatTemplate;
     private disposing: Promise<void> | undefined;
 
-    private constructor(native: NativeModel, context: NativeContext, info: RewardModelInfo, options: ResolvedLoadOptions) {
+    private constructor(
+        native: NativeModel,
+        contexts: { rewards?: NativeContext; hidden?: NativeContext; options: NativeContextOptions },
+        info: RewardModelInfo,
+        options: ResolvedLoadOptions,
+    ) {
         this.native = native;
         this.info = info;
         this.options = options;
-        const c = context.info();
-        this.scheduler = new Scheduler(context, {
-            contextSize: c.contextSize,
-            batchSize: c.batchSize,
-            parallel: c.parallel,
-            labelCount: c.labelCount,
-            reproducible: options.reproducible,
-        });
+        this.contextOptions = contexts.options;
+        if (contexts.rewards) this.scheduler = this.schedulerFor(contexts.rewards);
+        if (contexts.hidden) this.hiddenScheduler = Promise.resolve(this.schedulerFor(contexts.hidden));
         this.template = new ChatTemplate(info.chatTemplate, native.tokenText(info.bosToken), native.tokenText(info.eosToken));
     }
 
@@ -118,7 +130,8 @@ export class RewardModel implements AsyncDisposable {
         if (typeof path !== "string" || path.length === 0) {
             throw new RewardModelError("ERR_INVALID_OPTION", "RewardModel.load needs the path of a .gguf file");
         }
-        const file = inspectRewardModelFile(path);
+        // a non-boolean requireRewardHead is rejected by resolveLoadOptions
+        const file = inspectRewardModelFile(path, { requireRewardHead: options?.requireRewardHead !== false });
         const resolved = resolveLoadOptions(options, file.trainContextLength);
         const { signal, onProgress } = options;
         if (signal?.aborted) throw abortedError(signal, "loading");
@@ -161,23 +174,24 @@ export class RewardModel implements AsyncDisposable {
             if (n.chatTemplate === null) {
                 throw new RewardModelError("ERR_TEMPLATE", `${path} has no tokenizer.chat_template; conversations cannot be rendered`);
             }
-            context = await native
-                .createContext({
-                    contextSize: resolved.contextSize,
-                    batchSize: resolved.batchSize,
-                    parallel: resolved.parallel,
-                    threads: resolved.threads,
-                    flashAttention: flashAttentionMode(
-                        resolved.flashAttention,
-                        layersOnGpu,
-                        resolved.kvCacheType,
-                        n.embeddingSize / n.headCount,
-                    ),
-                    kvCacheType: resolved.kvCacheType,
-                })
-                .catch((error: unknown) => {
-                    throw fromNativeError(error, "ERR_LOAD_FAILED");
-                });
+            const contextOptions: NativeContextOptions = {
+                contextSize: resolved.contextSize,
+                batchSize: resolved.batchSize,
+                parallel: resolved.parallel,
+                threads: resolved.threads,
+                flashAttention: flashAttentionMode(
+                    resolved.flashAttention,
+                    layersOnGpu,
+                    resolved.kvCacheType,
+                    n.embeddingSize / n.headCount,
+                ),
+                kvCacheType: resolved.kvCacheType,
+            };
+            // A file with a head scores (RANK pooling); one without reads hidden states only (LAST pooling).
+            const pooling = file.hasRewardHead ? "rank" : "last";
+            context = await native.createContext({ ...contextOptions, pooling }).catch((error: unknown) => {
+                throw fromNativeError(error, "ERR_LOAD_FAILED");
+            });
             const info: RewardModelInfo = {
                 architecture: n.architecture,
                 name: n.name,
@@ -191,7 +205,8 @@ export class RewardModel implements AsyncDisposable {
                 trainContextLength: n.trainContextLength,
                 contextSize: context.info().contextSize,
                 vocabSize: n.vocabSize,
-                labels: n.labels,
+                labels: file.hasRewardHead ? n.labels : [],
+                hasRewardHead: file.hasRewardHead,
                 fileType: n.fileType === "" ? "unknown" : fileTypeName(Number(n.fileType)),
                 chatTemplate: n.chatTemplate,
                 bosToken: n.bosToken,
@@ -199,7 +214,10 @@ export class RewardModel implements AsyncDisposable {
                 gpu: offloadedLayers > 0 ? gpu.backend : null,
                 offloadedLayers,
             };
-            return new RewardModel(native, context, info, resolved);
+            const contexts = file.hasRewardHead
+                ? { rewards: context, options: contextOptions }
+                : { hidden: context, options: contextOptions };
+            return new RewardModel(native, contexts, info, resolved);
         } catch (error) {
             context?.dispose();
             native.dispose();
@@ -207,9 +225,12 @@ export class RewardModel implements AsyncDisposable {
         }
     }
 
-    /** The scheduler's counters: decode steps and tokens so far, and the work, slots and KV cells in use now. */
+    /**
+     * The scoring scheduler's counters (the hidden-state one's for a file without a head): decode steps and
+     * tokens so far, and the work, slots and KV cells in use now.
+     */
     get stats(): SchedulerStats {
-        return this.scheduler.stats;
+        return (this.scheduler ?? this.loadedHiddenScheduler)?.stats ?? emptyStats(this.options.parallel);
     }
 
     /** True once dispose() has been called. */
@@ -247,7 +268,7 @@ export class RewardModel implements AsyncDisposable {
     scoreVector(messages: ChatMessage[], options: CallOptions = {}): Promise<number[]> {
         return withCallerStack(async () => {
             const tokens = this.conversationTokens(messages);
-            return Array.from(await this.scheduler.score(tokens, options.signal));
+            return Array.from(await this.scorer().score(tokens, options.signal));
         });
     }
 
@@ -306,7 +327,7 @@ export class RewardModel implements AsyncDisposable {
                 throw new RewardModelError("ERR_INVALID_MESSAGES", "scoreText needs a non-empty string");
             }
             const tokens = this.fitContext(applyBosPolicy(this.tokenizeRaw(text, true), this.info.bosToken, this.options.bos));
-            return (await this.scheduler.score(tokens, options.signal))[0]!;
+            return (await this.scorer().score(tokens, options.signal))[0]!;
         });
     }
 
@@ -315,7 +336,7 @@ export class RewardModel implements AsyncDisposable {
         return withCallerStack(async () => {
             this.checkAlive();
             const ids = this.validateTokens(tokens);
-            return (await this.scheduler.score(ids, options.signal))[0]!;
+            return (await this.scorer().score(ids, options.signal))[0]!;
         });
     }
 
@@ -332,10 +353,39 @@ export class RewardModel implements AsyncDisposable {
         });
     }
 
+    /**
+     * The final-norm hidden state of each conversation's last token (n_embd floats: the vector the reward head
+     * multiplies), in input order, tokenized exactly as scoreBatch() tokenizes. Works on a file without a head.
+     * Runs through its own LAST-pooled context and scheduler, created by the first call (a second KV cache of
+     * the loaded contextSize for a file with a head).
+     */
+    hiddenStates(conversations: ChatMessage[][], options: BatchOptions = {}): Promise<Float32Array[]> {
+        return withCallerStack(async () => {
+            if (!Array.isArray(conversations)) {
+                throw new RewardModelError("ERR_INVALID_MESSAGES", "hiddenStates needs an array of conversations");
+            }
+            const tokens = conversations.map((messages, i) => this.conversationTokens(messages, `conversations[${i}]`));
+            return this.runLists(await this.hiddenStateScheduler(), tokens, options);
+        });
+    }
+
+    /** hiddenStates() of exact token ids (no BOS policy, no truncation), in input order. */
+    hiddenStatesOfTokens(lists: ArrayLike<number>[], options: BatchOptions = {}): Promise<Float32Array[]> {
+        return withCallerStack(async () => {
+            this.checkAlive();
+            if (!Array.isArray(lists))
+                throw new RewardModelError("ERR_INVALID_TOKENS", "hiddenStatesOfTokens needs an array of token lists");
+            const ids = lists.map((tokens) => this.validateTokens(tokens));
+            return this.runLists(await this.hiddenStateScheduler(), ids, options);
+        });
+    }
+
     /** Frees the model. Queued calls reject with ERR_DISPOSED; the running step finishes first. Idempotent. */
     dispose(): Promise<void> {
         this.disposing ??= (async () => {
-            await this.scheduler.dispose();
+            await this.scheduler?.dispose();
+            const hidden = await this.hiddenScheduler?.catch(() => undefined); // a failed creation left nothing to free
+            await hidden?.dispose();
             this.native.dispose();
         })();
         return this.disposing;
@@ -346,6 +396,10 @@ export class RewardModel implements AsyncDisposable {
     }
 
     private async scoreTokenLists(lists: Int32Array[], options: BatchOptions): Promise<Float32Array[]> {
+        return this.runLists(this.scorer(), lists, options);
+    }
+
+    private async runLists(scheduler: Scheduler, lists: Int32Array[], options: BatchOptions): Promise<Float32Array[]> {
         const { signal, onProgress } = options;
         if (onProgress !== undefined && typeof onProgress !== "function") {
             throw new RewardModelError("ERR_INVALID_OPTION", "onProgress must be a function");
@@ -357,7 +411,7 @@ export class RewardModel implements AsyncDisposable {
             onProgress?.({ completed, total });
             return value;
         };
-        const pending = this.scheduler.scoreMany(lists, signal).map((p) => p.then(report));
+        const pending = scheduler.scoreMany(lists, signal).map((p) => p.then(report));
         // Settle everything before reporting, so no rejection goes unhandled.
         const settled = await Promise.allSettled(pending);
         const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
@@ -367,6 +421,52 @@ export class RewardModel implements AsyncDisposable {
 
     private checkAlive(): void {
         if (this.disposed) throw new RewardModelError("ERR_DISPOSED", "the model is disposed");
+    }
+
+    private schedulerFor(context: NativeContext): Scheduler {
+        const c = context.info();
+        return new Scheduler(context, {
+            contextSize: c.contextSize,
+            batchSize: c.batchSize,
+            parallel: c.parallel,
+            labelCount: c.labelCount,
+            reproducible: this.options.reproducible,
+        });
+    }
+
+    /** The rewards scheduler; a file without a head has none. */
+    private scorer(): Scheduler {
+        this.checkAlive();
+        if (this.scheduler === undefined) {
+            throw new RewardModelError(
+                "ERR_NO_REWARD_HEAD",
+                "this model has no reward head (cls.output.weight): it was loaded with requireRewardHead: false and " +
+                    "gives hidden states only; train a head with `llama-reward train-head`",
+            );
+        }
+        return this.scheduler;
+    }
+
+    /** The hidden-states scheduler, creating its LAST-pooled context on first use. */
+    private hiddenStateScheduler(): Promise<Scheduler> {
+        this.checkAlive();
+        this.hiddenScheduler ??= this.native.createContext({ ...this.contextOptions, pooling: "last" }).then(
+            (context) => {
+                if (this.disposed) {
+                    context.dispose();
+                    throw new RewardModelError("ERR_DISPOSED", "the model was disposed while its hidden-state context was created");
+                }
+                return this.schedulerFor(context);
+            },
+            (error: unknown) => {
+                this.hiddenScheduler = undefined; // the next call tries again
+                throw fromNativeError(error, "ERR_LOAD_FAILED", "creating the hidden-state context");
+            },
+        );
+        return this.hiddenScheduler.then((s) => {
+            this.loadedHiddenScheduler = s;
+            return s;
+        });
     }
 
     private tokenizeRaw(text: string, addSpecial: boolean, parseSpecial = addSpecial): Int32Array {
@@ -429,6 +529,10 @@ export class RewardModel implements AsyncDisposable {
         }
         return out;
     }
+}
+
+function emptyStats(parallel: number): SchedulerStats {
+    return { steps: 0, tokens: 0, queued: 0, active: 0, freeSlots: parallel, reservedCells: 0 };
 }
 
 export type { BosPolicy, ChatMessage, LoadOptions };

@@ -53,3 +53,5 @@ export type {
     ComparisonReport,
     ItemReport,
 } from "./eval/index.js";
+export { trainHead } from "./train/train-head.js";
+export type { TrainHeadOptions, TrainHeadProgress, TrainHeadReport, TrainHeadResult } from "./train/train-head.js";

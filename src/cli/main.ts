@@ -20,6 +20,8 @@ import type { LoadOptions } from "../model/load-options.js";
 import { ProgressBar } from "./progress-bar.js";
 import { commandServe, serveUsage } from "./serve.js";
 import { commandCompare, commandEval, evalUsage } from "./eval.js";
+import { commandEmbed, embedUsage } from "./embed.js";
+import { commandTrainHead, trainHeadUsage } from "./train-head.js";
 
 const usage = `usage: llama-reward <command> [options]
 
@@ -31,6 +33,8 @@ commands:
   serve --model M [--port N] [--api-key KEY]          HTTP reward server (/v1/score, /get_reward, /classify)
   eval --model M [--model M2 ...] --data F.jsonl [--out DIR]  accuracy on preference pairs, models compared, plots
   compare --model M --a A.json --b B.json            rewards of two conversations and P(a preferred)
+  embed --model M [--input F.jsonl] [--format jsonl|npy]  hidden states (the head's input) of conversations
+  train-head --model BASE --data F.jsonl --out OUT.gguf  train a reward head on a frozen model
   devices                                             the native addon in use and the devices it can run on, as JSON
   build                                               build the native addon from source (git, CMake >= 3.19, a C++17 compiler)
 
@@ -54,6 +58,8 @@ convert options (HF_DIR holds config.json, tokenizer.json, tokenizer_config.json
 
 ${serveUsage}
 ${evalUsage}
+${embedUsage}
+${trainHeadUsage}
 quantize types: ${quantizeTypeNames().join(", ")}
 `;
 
@@ -295,6 +301,8 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     serve: (argv) => commandServe(argv, loadFlags, loadOptionsFrom),
     eval: (argv) => commandEval(argv, loadFlags, loadOptionsFrom),
     compare: (argv) => commandCompare(argv, loadFlags, loadOptionsFrom),
+    embed: (argv) => commandEmbed(argv, loadFlags, loadOptionsFrom),
+    "train-head": (argv) => commandTrainHead(argv, loadFlags, loadOptionsFrom),
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,167 @@
+/**
+ * `llama-reward embed`: the final-norm hidden state of each conversation's
+ * last token (RewardModel.hiddenStates), from JSONL conversations, written as
+ * JSONL (one {"hidden": [...]} per input line, errors per line, as score
+ * does) or as a NumPy .npy float32 matrix [conversations, n_embd] (4 bytes a
+ * value instead of about 20 characters, read by numpy.load as it is; every
+ * line must then be valid, since a matrix has no room for a failed row).
+ */
+import fs from "node:fs";
+import readline from "node:readline";
+import { parseArgs } from "node:util";
+import { RewardModelError, fromNativeError } from "../errors.js";
+import type { ChatMessage } from "../model/chat-template.js";
+import type { LoadOptions } from "../model/load-options.js";
+import { RewardModel } from "../model/reward-model.js";
+import { ProgressBar } from "./progress-bar.js";
+
+export const embedUsage = `embed options (hidden states: the vector a reward head multiplies; works on models without a head):
+  -m, --model PATH          a llama GGUF, chat or reward model (required)
+  -i, --input PATH|-        JSONL input, one {"messages": [...]} or bare [...] per line (default: -, stdin)
+  -o, --output PATH|-       output (default: -, stdout; --format npy needs a file)
+      --format jsonl|npy    jsonl: one {"hidden": [...]} per line, errors as {"error", "code"} lines;
+                            npy: a float32 matrix [lines, n_embd] for numpy.load (default: jsonl)
+      --chunk N             lines embedded per batch (default: 256)
+  and the load options of score (--bos, --truncation, --context-size, --batch-size, --parallel, --threads, --gpu-layers, --gpu)
+`;
+
+type StringFlags = Record<string, { type: "string" }>;
+type LoadOptionsFrom = (values: Record<string, string | undefined>) => LoadOptions;
+
+/** The .npy header (format 1.0) of a little-endian float32 C-order matrix, padded to `length` bytes. */
+function npyHeader(rows: number, columns: number, length = 128): Buffer {
+    const dict = `{'descr': '<f4', 'fortran_order': False, 'shape': (${rows}, ${columns}), }`;
+    const prefix = 10; // magic (6) + version (2) + header length (2)
+    const padded = `${dict}${" ".repeat(Math.max(0, length - prefix - dict.length - 1))}\n`;
+    if (prefix + padded.length !== length) throw new RewardModelError("ERR_INTERNAL", "npy header does not fit its reserved length");
+    const out = Buffer.alloc(length);
+    out.write("\x93NUMPY", 0, "latin1");
+    out[6] = 1;
+    out[7] = 0;
+    out.writeUInt16LE(padded.length, 8);
+    out.write(padded, prefix, "latin1");
+    return out;
+}
+
+function parseConversation(text: string, lineNumber: number): ChatMessage[] {
+    let value: unknown;
+    try {
+        value = JSON.parse(text);
+    } catch {
+        throw new RewardModelError("ERR_INVALID_MESSAGES", `line ${lineNumber}: not valid JSON`);
+    }
+    const messages = Array.isArray(value) ? value : (value as { messages?: unknown } | null)?.messages;
+    if (!Array.isArray(messages)) {
+        throw new RewardModelError("ERR_INVALID_MESSAGES", `line ${lineNumber}: neither {"messages": [...]} nor an array of messages`);
+    }
+    return messages as ChatMessage[];
+}
+
+export async function commandEmbed(argv: string[], loadFlags: StringFlags, loadOptionsFrom: LoadOptionsFrom): Promise<number> {
+    const { values } = parseArgs({
+        args: argv,
+        options: {
+            model: { type: "string", short: "m" },
+            input: { type: "string", short: "i", default: "-" },
+            output: { type: "string", short: "o", default: "-" },
+            format: { type: "string", default: "jsonl" },
+            chunk: { type: "string", default: "256" },
+            ...loadFlags,
+        },
+        strict: true,
+        allowPositionals: false,
+    });
+    if (!values.model) throw new RewardModelError("ERR_INVALID_OPTION", "embed needs --model PATH");
+    const format = values.format;
+    if (format !== "jsonl" && format !== "npy")
+        throw new RewardModelError("ERR_INVALID_OPTION", `--format must be jsonl or npy, got "${format}"`);
+    if (format === "npy" && values.output === "-") throw new RewardModelError("ERR_INVALID_OPTION", "--format npy needs --output FILE.npy");
+    const chunkSize = Number(values.chunk);
+    if (!Number.isInteger(chunkSize) || chunkSize < 1)
+        throw new RewardModelError("ERR_INVALID_OPTION", "--chunk must be a positive integer");
+    const load = loadOptionsFrom(
+        Object.fromEntries(Object.keys(loadFlags).map((k) => [k, values[k as keyof typeof values] as string | undefined])),
+    );
+    const input = values.input === "-" ? process.stdin : fs.createReadStream(values.input!);
+    const model = await RewardModel.load(values.model, { ...load, requireRewardHead: false });
+    const width = model.info.embeddingSize;
+    const bar = new ProgressBar("embedding", 0);
+    // npy: rows go to <output>.tmp after a reserved header; the file is renamed only when complete
+    const npyTmp = format === "npy" ? `${values.output}.tmp` : undefined;
+    const npyFd = npyTmp === undefined ? undefined : fs.openSync(npyTmp, "w");
+    const jsonOut: NodeJS.WritableStream | undefined =
+        format === "jsonl" ? (values.output === "-" ? process.stdout : fs.createWriteStream(values.output!)) : undefined;
+    let rows = 0;
+    let failures = 0;
+    let done = 0;
+    let complete = false;
+    try {
+        if (npyFd !== undefined) fs.writeSync(npyFd, npyHeader(0, width));
+        const lines = readline.createInterface({ input, crlfDelay: Infinity });
+        let pending: { lineNumber: number; text: string }[] = [];
+        const flush = async () => {
+            const results: string[] = new Array(pending.length);
+            const valid: { index: number; tokens: number[] }[] = [];
+            pending.forEach(({ lineNumber, text }, index) => {
+                try {
+                    valid.push({ index, tokens: model.tokenizeConversation(parseConversation(text, lineNumber)) });
+                } catch (error) {
+                    const e = fromNativeError(error, "ERR_INVALID_MESSAGES");
+                    const message = e.message.startsWith("line ") ? e.message : `line ${lineNumber}: ${e.message}`;
+                    if (npyFd !== undefined) throw new RewardModelError(e.code, message, { cause: e });
+                    failures++;
+                    results[index] = JSON.stringify({ error: message, code: e.code });
+                }
+            });
+            bar.setTotal(done + pending.length);
+            const base = done;
+            const hidden = await model.hiddenStatesOfTokens(
+                valid.map((v) => v.tokens),
+                { onProgress: ({ completed }) => bar.update(base + completed) },
+            );
+            if (npyFd !== undefined) {
+                for (const h of hidden) fs.writeSync(npyFd, new Uint8Array(h.buffer, h.byteOffset, h.byteLength));
+                rows += hidden.length;
+            } else {
+                valid.forEach((v, k) => {
+                    results[v.index] = JSON.stringify({ hidden: Array.from(hidden[k]!) });
+                });
+                for (const line of results) {
+                    if (!jsonOut!.write(`${line}\n`)) await new Promise<void>((r) => jsonOut!.once("drain", () => r()));
+                }
+            }
+            done += pending.length;
+            bar.update(done);
+            pending = [];
+        };
+        let lineNumber = 0;
+        for await (const text of lines) {
+            lineNumber++;
+            if (text.trim() === "") continue;
+            pending.push({ lineNumber, text });
+            if (pending.length >= chunkSize) await flush();
+        }
+        if (pending.length > 0) await flush();
+        if (npyFd !== undefined) {
+            fs.writeSync(npyFd, npyHeader(rows, width), 0, 128, 0);
+            fs.closeSync(npyFd);
+            fs.renameSync(npyTmp!, values.output!);
+        }
+        complete = true;
+    } finally {
+        bar.finish();
+        await model.dispose();
+        if (!complete && npyFd !== undefined) {
+            try {
+                fs.closeSync(npyFd);
+            } catch {
+                /* already closed */
+            }
+            fs.rmSync(npyTmp!, { force: true });
+        }
+        if (jsonOut !== undefined && jsonOut !== process.stdout) await new Promise((r) => (jsonOut as fs.WriteStream).end(r));
+    }
+    if (failures > 0) process.stderr.write(`llama-reward embed: ${failures} line(s) could not be embedded (see "error" lines)\n`);
+    else if (npyFd !== undefined) process.stderr.write(`llama-reward embed: wrote ${values.output} (float32 [${rows}, ${width}])\n`);
+    return failures > 0 ? 2 : 0;
+}

@@ -130,8 +130,11 @@ export class RewardModel implements AsyncDisposable {
         if (typeof path !== "string" || path.length === 0) {
             throw new RewardModelError("ERR_INVALID_OPTION", "RewardModel.load needs the path of a .gguf file");
         }
-        // a non-boolean requireRewardHead is rejected by resolveLoadOptions
-        const file = inspectRewardModelFile(path, { requireRewardHead: options?.requireRewardHead !== false });
+        const requireRewardHead = options?.requireRewardHead ?? true;
+        if (typeof requireRewardHead !== "boolean") {
+            throw new RewardModelError("ERR_INVALID_OPTION", "requireRewardHead must be a boolean"); // before the file decides what it needs
+        }
+        const file = inspectRewardModelFile(path, { requireRewardHead });
         const resolved = resolveLoadOptions(options, file.trainContextLength);
         const { signal, onProgress } = options;
         if (signal?.aborted) throw abortedError(signal, "loading");

@@ -15,7 +15,8 @@ import { loadReferenceModel, referenceLastHidden, referenceRewards, type Referen
 import { conversations, filler, requireFile, root, tinyF32 } from "./support/fixtures.js";
 import { writeHeadlessCopy } from "./support/headless-model.js";
 
-const exact: LoadOptions = { flashAttention: false, kvCacheType: "f32", batchSize: 256 };
+// one thread: the tests share a small machine, and ggml's spinning threads slow down many-fold when oversubscribed
+const exact: LoadOptions = { flashAttention: false, kvCacheType: "f32", batchSize: 256, threads: 1 };
 const longConversation = [
     { role: "user", content: filler(700, 11) },
     { role: "assistant", content: filler(200, 12) },
@@ -84,7 +85,7 @@ describe("hiddenStates", () => {
 
     it("a file without a head: load needs requireRewardHead: false, and scoring says ERR_NO_REWARD_HEAD", async () => {
         await expect(RewardModel.load(headless)).rejects.toMatchObject({ code: "ERR_NO_REWARD_HEAD" });
-        const model = await RewardModel.load(headless, { requireRewardHead: false });
+        const model = await RewardModel.load(headless, { requireRewardHead: false, threads: 1 });
         try {
             expect(model.info.hasRewardHead).toBe(false);
             expect(model.info.labels).toEqual([]);
@@ -101,7 +102,7 @@ describe("hiddenStates", () => {
     });
 
     it("reports progress, rejects bad input with codes, and rejects after dispose", async () => {
-        const model = await RewardModel.load(tinyF32, { requireRewardHead: false });
+        const model = await RewardModel.load(tinyF32, { requireRewardHead: false, threads: 1 });
         const seen: number[] = [];
         await model.hiddenStates(conversations, { onProgress: ({ completed }) => seen.push(completed) });
         expect(seen).toEqual([1, 2, 3, 4]);
@@ -116,8 +117,10 @@ describe("hiddenStates", () => {
         const input = path.join(dir, "conversations.jsonl");
         fs.writeFileSync(input, `${conversations.map((c) => JSON.stringify({ messages: c })).join("\n")}\n`);
         const run = (args: string[]) =>
-            spawnSync(process.execPath, [requireFile(cli), "embed", "-m", headless, "-i", input, ...args], { encoding: "utf8" });
-        const model = await RewardModel.load(headless, { requireRewardHead: false });
+            spawnSync(process.execPath, [requireFile(cli), "embed", "-m", headless, "-i", input, "--threads", "1", ...args], {
+                encoding: "utf8",
+            });
+        const model = await RewardModel.load(headless, { requireRewardHead: false, threads: 1 });
         let expected: Float32Array[];
         try {
             expected = await model.hiddenStates(conversations);

@@ -63,31 +63,44 @@ export interface FitResult {
 
 const lbfgsMemory = 10;
 
-/** w·h for every feature row. */
+/** w·h for every feature row (four partial sums: the loop is the fit's hot path). */
 function rowScores(rows: readonly Float32Array[], w: Float64Array, out: Float64Array): void {
     const d = w.length;
+    const d4 = d - (d % 4);
     for (let j = 0; j < rows.length; j++) {
         const h = rows[j]!;
-        let s = 0;
-        for (let k = 0; k < d; k++) s += w[k]! * h[k]!;
-        out[j] = s;
+        let s0 = 0;
+        let s1 = 0;
+        let s2 = 0;
+        let s3 = 0;
+        let k = 0;
+        for (; k < d4; k += 4) {
+            s0 += w[k]! * h[k]!;
+            s1 += w[k + 1]! * h[k + 1]!;
+            s2 += w[k + 2]! * h[k + 2]!;
+            s3 += w[k + 3]! * h[k + 3]!;
+        }
+        for (; k < d; k++) s0 += w[k]! * h[k]!;
+        out[j] = s0 + s1 + s2 + s3;
     }
+}
+
+/** out += a·h, the gradient's other hot loop. */
+function addScaled(out: Float64Array, a: number, h: Float32Array): void {
+    const d = out.length;
+    const d4 = d - (d % 4);
+    let k = 0;
+    for (; k < d4; k += 4) {
+        out[k]! += a * h[k]!;
+        out[k + 1]! += a * h[k + 1]!;
+        out[k + 2]! += a * h[k + 2]!;
+        out[k + 3]! += a * h[k + 3]!;
+    }
+    for (; k < d; k++) out[k]! += a * h[k]!;
 }
 
 function softplus(x: number): number {
     return Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
-}
-
-function pairMetrics(scores: Float64Array, pairs: PairIndices): PairMetrics {
-    const n = pairs.chosen.length;
-    let loss = 0;
-    let correct = 0;
-    for (let i = 0; i < n; i++) {
-        const margin = scores[pairs.chosen[i]!]! - scores[pairs.rejected[i]!]!;
-        loss += softplus(-margin);
-        if (margin > 0) correct++;
-    }
-    return { loss: loss / n, accuracy: correct / n };
 }
 
 function dot(a: Float64Array, b: Float64Array): number {
@@ -96,46 +109,109 @@ function dot(a: Float64Array, b: Float64Array): number {
     return s;
 }
 
+/**
+ * Pairs over the vectors they need: the distinct feature rows the pairs use
+ * (margin = score(chosen) − score(rejected)), or, when there are fewer pairs
+ * than such rows, one difference vector h_chosen − h_rejected per pair
+ * (margin = its score). Either way a pass costs min(pairs, rows) dot products.
+ */
+class PairVectors {
+    readonly vectors: Float32Array[];
+    readonly chosen: Int32Array;
+    /** Absent for difference vectors. */
+    readonly rejected: Int32Array | undefined;
+    readonly scores: Float64Array;
+
+    constructor(rows: readonly Float32Array[], pairs: PairIndices) {
+        const n = pairs.chosen.length;
+        const compact = new Map<number, number>();
+        const index = (row: number): number => {
+            let i = compact.get(row);
+            if (i === undefined) {
+                i = compact.size;
+                compact.set(row, i);
+            }
+            return i;
+        };
+        const chosen = Int32Array.from(pairs.chosen, index);
+        const rejected = Int32Array.from(pairs.rejected, index);
+        if (n < compact.size) {
+            this.vectors = Array.from({ length: n }, (_, i) => {
+                const c = rows[pairs.chosen[i]!]!;
+                const r = rows[pairs.rejected[i]!]!;
+                const difference = new Float32Array(c.length);
+                for (let k = 0; k < c.length; k++) difference[k] = c[k]! - r[k]!;
+                return difference;
+            });
+            this.chosen = Int32Array.from({ length: n }, (_, i) => i);
+            this.rejected = undefined;
+        } else {
+            this.vectors = new Array<Float32Array>(compact.size);
+            for (const [row, i] of compact) this.vectors[i] = rows[row]!;
+            this.chosen = chosen;
+            this.rejected = rejected;
+        }
+        this.scores = new Float64Array(this.vectors.length);
+    }
+
+    get length(): number {
+        return this.chosen.length;
+    }
+
+    /** Scores every vector at w; then margin(i) is pair i's margin. */
+    score(w: Float64Array): void {
+        rowScores(this.vectors, w, this.scores);
+    }
+
+    margin(i: number): number {
+        return this.rejected === undefined ? this.scores[i]! : this.scores[this.chosen[i]!]! - this.scores[this.rejected[i]!]!;
+    }
+
+    metrics(w: Float64Array): PairMetrics {
+        this.score(w);
+        let loss = 0;
+        let correct = 0;
+        for (let i = 0; i < this.length; i++) {
+            const m = this.margin(i);
+            loss += softplus(-m);
+            if (m > 0) correct++;
+        }
+        return { loss: loss / this.length, accuracy: correct / this.length };
+    }
+}
+
 /** The regularized objective and its gradient on the training pairs. */
 class Objective {
-    /** w·h of every row at the last evaluated w (validation rows included). */
-    readonly scores: Float64Array;
     private readonly coefficients: Float64Array;
 
     constructor(
-        private readonly rows: readonly Float32Array[],
-        private readonly pairs: PairIndices,
+        private readonly pairs: PairVectors,
         private readonly l2: number,
     ) {
-        this.scores = new Float64Array(rows.length);
-        this.coefficients = new Float64Array(rows.length);
+        this.coefficients = new Float64Array(pairs.vectors.length);
     }
 
     /** The objective at w; fills `gradient` and returns the training metrics too. */
     evaluate(w: Float64Array, gradient: Float64Array): { value: number; metrics: PairMetrics } {
-        rowScores(this.rows, w, this.scores);
-        const { chosen, rejected } = this.pairs;
-        const n = chosen.length;
+        const p = this.pairs;
+        p.score(w);
+        const n = p.length;
         this.coefficients.fill(0);
         let loss = 0;
         let correct = 0;
         for (let i = 0; i < n; i++) {
-            const c = chosen[i]!;
-            const r = rejected[i]!;
-            const margin = this.scores[c]! - this.scores[r]!;
+            const margin = p.margin(i);
             loss += softplus(-margin);
             if (margin > 0) correct++;
-            const g = 1 / (1 + Math.exp(margin)); // sigmoid(−margin) = −d softplus(−margin) / d margin
-            this.coefficients[c]! -= g / n;
-            this.coefficients[r]! += g / n;
+            const g = 1 / (1 + Math.exp(margin)) / n; // sigmoid(−margin) = −d softplus(−margin) / d margin
+            this.coefficients[p.chosen[i]!]! -= g;
+            if (p.rejected !== undefined) this.coefficients[p.rejected[i]!]! += g;
         }
         const d = w.length;
         for (let k = 0; k < d; k++) gradient[k] = this.l2 * w[k]!;
-        for (let j = 0; j < this.rows.length; j++) {
+        for (let j = 0; j < p.vectors.length; j++) {
             const a = this.coefficients[j]!;
-            if (a === 0) continue;
-            const h = this.rows[j]!;
-            for (let k = 0; k < d; k++) gradient[k]! += a * h[k]!;
+            if (a !== 0) addScaled(gradient, a, p.vectors[j]!);
         }
         const metrics = { loss: loss / n, accuracy: correct / n };
         return { value: metrics.loss + 0.5 * this.l2 * dot(w, w), metrics };
@@ -158,17 +234,16 @@ export function fitBradleyTerry(
     for (const h of rows) {
         if (h.length !== d) throw new RewardModelError("ERR_INTERNAL", `a feature row has ${h.length} values, expected ${d}`);
     }
-    const objective = new Objective(rows, train, options.l2);
+    const objective = new Objective(new PairVectors(rows, train), options.l2);
     const hasValidation = validation !== undefined && validation.chosen.length > 0;
-    // the row scores of the last evaluation are those of the head being recorded
-    const validate = (): PairMetrics | undefined => (hasValidation ? pairMetrics(objective.scores, validation) : undefined);
+    const validationPairs = hasValidation ? new PairVectors(rows, validation) : undefined;
 
     let w = options.init ? Float64Array.from(options.init) : new Float64Array(d);
     let g = new Float64Array(d);
     let { value: f, metrics } = objective.evaluate(w, g);
     const history: IterationMetrics[] = [];
     const record = (iteration: number, train: PairMetrics, gradientNorm: number): IterationMetrics => {
-        const m: IterationMetrics = { iteration, train, validation: validate(), gradientNorm };
+        const m: IterationMetrics = { iteration, train, validation: validationPairs?.metrics(w), gradientNorm };
         history.push(m);
         options.onIteration?.(m);
         return m;

@@ -43,7 +43,13 @@ export class FakeContext implements NativeContext {
     constructor(readonly options: FakeContextOptions) {}
 
     info(): NativeContextInfo {
-        return { contextSize: this.options.contextSize, batchSize: this.options.batchSize, parallel: this.options.parallel, labelCount: 1, kvCacheBytes: 0 };
+        return {
+            contextSize: this.options.contextSize,
+            batchSize: this.options.batchSize,
+            parallel: this.options.parallel,
+            labelCount: 1,
+            kvCacheBytes: 0,
+        };
     }
 
     dispose(): void {

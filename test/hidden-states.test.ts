@@ -109,6 +109,12 @@ describe("hiddenStates", () => {
         await expect(model.hiddenStates([[]])).rejects.toMatchObject({ code: "ERR_INVALID_MESSAGES" });
         await expect(model.hiddenStatesOfTokens([[1, -5]])).rejects.toMatchObject({ code: "ERR_INVALID_TOKENS" });
         await expect(model.hiddenStates(conversations, { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: "ERR_ABORTED" });
+        // loaded for hidden states, a reward model still scores (its rewards context is created on first use)
+        expect(model.stats.steps).toBeGreaterThan(0);
+        const [hidden] = await model.hiddenStates([conversations[0]!]);
+        let head = 0;
+        for (let k = 0; k < reference.nEmbd; k++) head += reference.clsWeight[k]! * hidden![k]!;
+        expect(Math.abs((await model.score(conversations[0]!)) - head)).toBeLessThanOrEqual(1e-4);
         await model.dispose();
         await expect(model.hiddenStates(conversations)).rejects.toMatchObject({ code: "ERR_DISPOSED" });
     });

@@ -4,9 +4,10 @@
  * template, tokenizer special tokens, BOS policy), and scores them through
  * one continuous-batching scheduler shared by every caller. hiddenStates()
  * reads the head's input (the final-norm hidden state of the last token)
- * through a second, LAST-pooled context and its own scheduler, created on
- * first use; a file without a head (a chat model, loaded with
- * `requireRewardHead: false`) has only that one.
+ * through a second, LAST-pooled context with its own scheduler. Loading
+ * creates the context the caller asked for (rewards by default, hidden states
+ * with `requireRewardHead: false`) and the other one on its first use; a file
+ * without a head never gets a rewards context.
  */
 import { applyBosPolicy, leadingBosCount, type BosPolicy } from "./bos-policy.js";
 import { ChatTemplate, validateMessages, type ChatMessage } from "./chat-template.js";
@@ -19,6 +20,9 @@ import { offloadedLayerCount, selectGpu, type GpuBackend } from "./gpu.js";
 import { loadedAddon } from "../addon/load-addon.js";
 import type { NativeContext, NativeContextOptions, NativeModel } from "../addon/native-types.js";
 import { Scheduler, type SchedulerStats } from "../scoring/scheduler.js";
+
+/** How a context pools each sequence: "rank" applies the reward head, "last" gives the hidden state it multiplies. */
+type Pooling = "rank" | "last";
 
 export interface RewardModelInfo {
     /** general.architecture, e.g. "llama". */
@@ -96,28 +100,30 @@ export class RewardModel implements AsyncDisposable {
     readonly info: RewardModelInfo;
     readonly options: ResolvedLoadOptions;
     private readonly native: NativeModel;
-    /** Rewards (RANK pooling); absent for a file without a head. */
-    private readonly scheduler: Scheduler | undefined;
-    /** Hidden states (LAST pooling), created by the first hiddenStates() call. */
-    private hiddenScheduler: Promise<Scheduler> | undefined;
-    /** The hidden-states scheduler, once its context exists (for stats). */
-    private loadedHiddenScheduler: Scheduler | undefined;
+    /** One scheduler per pooling: "rank" gives rewards, "last" hidden states; each created once, on demand. */
+    private readonly schedulers: Partial<Record<Pooling, Promise<Scheduler>>> = {};
+    /** The schedulers whose context exists (for stats). */
+    private readonly readySchedulers: Partial<Record<Pooling, Scheduler>> = {};
     private readonly contextOptions: NativeContextOptions;
+    /** The pooling of the context loading created. */
+    private readonly loadedPooling: Pooling;
     private readonly template: ChatTemplate;
     private disposing: Promise<void> | undefined;
 
     private constructor(
         native: NativeModel,
-        contexts: { rewards?: NativeContext; hidden?: NativeContext; options: NativeContextOptions },
+        first: { pooling: Pooling; context: NativeContext; options: NativeContextOptions },
         info: RewardModelInfo,
         options: ResolvedLoadOptions,
     ) {
         this.native = native;
         this.info = info;
         this.options = options;
-        this.contextOptions = contexts.options;
-        if (contexts.rewards) this.scheduler = this.schedulerFor(contexts.rewards);
-        if (contexts.hidden) this.hiddenScheduler = Promise.resolve(this.schedulerFor(contexts.hidden));
+        this.contextOptions = first.options;
+        this.loadedPooling = first.pooling;
+        const scheduler = this.schedulerFor(first.context);
+        this.readySchedulers[first.pooling] = scheduler;
+        this.schedulers[first.pooling] = Promise.resolve(scheduler);
         this.template = new ChatTemplate(info.chatTemplate, native.tokenText(info.bosToken), native.tokenText(info.eosToken));
     }
 
@@ -190,8 +196,8 @@ export class RewardModel implements AsyncDisposable {
                 ),
                 kvCacheType: resolved.kvCacheType,
             };
-            // A file with a head scores (RANK pooling); one without reads hidden states only (LAST pooling).
-            const pooling = file.hasRewardHead ? "rank" : "last";
+            // Rewards (RANK pooling) unless the caller loads for hidden states (LAST pooling), as for a file without a head.
+            const pooling: Pooling = requireRewardHead ? "rank" : "last";
             context = await native.createContext({ ...contextOptions, pooling }).catch((error: unknown) => {
                 throw fromNativeError(error, "ERR_LOAD_FAILED");
             });
@@ -217,10 +223,7 @@ export class RewardModel implements AsyncDisposable {
                 gpu: offloadedLayers > 0 ? gpu.backend : null,
                 offloadedLayers,
             };
-            const contexts = file.hasRewardHead
-                ? { rewards: context, options: contextOptions }
-                : { hidden: context, options: contextOptions };
-            return new RewardModel(native, contexts, info, resolved);
+            return new RewardModel(native, { pooling, context, options: contextOptions }, info, resolved);
         } catch (error) {
             context?.dispose();
             native.dispose();
@@ -229,11 +232,11 @@ export class RewardModel implements AsyncDisposable {
     }
 
     /**
-     * The scoring scheduler's counters (the hidden-state one's for a file without a head): decode steps and
-     * tokens so far, and the work, slots and KV cells in use now.
+     * The counters of the context loading created (rewards, or hidden states with `requireRewardHead: false`):
+     * decode steps and tokens so far, and the work, slots and KV cells in use now.
      */
     get stats(): SchedulerStats {
-        return (this.scheduler ?? this.loadedHiddenScheduler)?.stats ?? emptyStats(this.options.parallel);
+        return this.readySchedulers[this.loadedPooling]!.stats;
     }
 
     /** True once dispose() has been called. */
@@ -271,7 +274,7 @@ export class RewardModel implements AsyncDisposable {
     scoreVector(messages: ChatMessage[], options: CallOptions = {}): Promise<number[]> {
         return withCallerStack(async () => {
             const tokens = this.conversationTokens(messages);
-            return Array.from(await this.scorer().score(tokens, options.signal));
+            return Array.from(await (await this.scorer()).score(tokens, options.signal));
         });
     }
 
@@ -330,7 +333,7 @@ export class RewardModel implements AsyncDisposable {
                 throw new RewardModelError("ERR_INVALID_MESSAGES", "scoreText needs a non-empty string");
             }
             const tokens = this.fitContext(applyBosPolicy(this.tokenizeRaw(text, true), this.info.bosToken, this.options.bos));
-            return (await this.scorer().score(tokens, options.signal))[0]!;
+            return (await (await this.scorer()).score(tokens, options.signal))[0]!;
         });
     }
 
@@ -339,7 +342,7 @@ export class RewardModel implements AsyncDisposable {
         return withCallerStack(async () => {
             this.checkAlive();
             const ids = this.validateTokens(tokens);
-            return (await this.scorer().score(ids, options.signal))[0]!;
+            return (await (await this.scorer()).score(ids, options.signal))[0]!;
         });
     }
 
@@ -359,8 +362,8 @@ export class RewardModel implements AsyncDisposable {
     /**
      * The final-norm hidden state of each conversation's last token (n_embd floats: the vector the reward head
      * multiplies), in input order, tokenized exactly as scoreBatch() tokenizes. Works on a file without a head.
-     * Runs through its own LAST-pooled context and scheduler, created by the first call (a second KV cache of
-     * the loaded contextSize for a file with a head).
+     * Runs through its own LAST-pooled context and scheduler: created at load with `requireRewardHead: false`,
+     * else by the first call (then a second KV cache of the loaded contextSize beside the rewards one).
      */
     hiddenStates(conversations: ChatMessage[][], options: BatchOptions = {}): Promise<Float32Array[]> {
         return withCallerStack(async () => {
@@ -368,7 +371,7 @@ export class RewardModel implements AsyncDisposable {
                 throw new RewardModelError("ERR_INVALID_MESSAGES", "hiddenStates needs an array of conversations");
             }
             const tokens = conversations.map((messages, i) => this.conversationTokens(messages, `conversations[${i}]`));
-            return this.runLists(await this.hiddenStateScheduler(), tokens, options);
+            return this.runLists(await this.poolingScheduler("last"), tokens, options);
         });
     }
 
@@ -379,16 +382,17 @@ export class RewardModel implements AsyncDisposable {
             if (!Array.isArray(lists))
                 throw new RewardModelError("ERR_INVALID_TOKENS", "hiddenStatesOfTokens needs an array of token lists");
             const ids = lists.map((tokens) => this.validateTokens(tokens));
-            return this.runLists(await this.hiddenStateScheduler(), ids, options);
+            return this.runLists(await this.poolingScheduler("last"), ids, options);
         });
     }
 
     /** Frees the model. Queued calls reject with ERR_DISPOSED; the running step finishes first. Idempotent. */
     dispose(): Promise<void> {
         this.disposing ??= (async () => {
-            await this.scheduler?.dispose();
-            const hidden = await this.hiddenScheduler?.catch(() => undefined); // a failed creation left nothing to free
-            await hidden?.dispose();
+            for (const pending of Object.values(this.schedulers)) {
+                const scheduler = await pending.catch(() => undefined); // a failed creation left nothing to free
+                await scheduler?.dispose();
+            }
             this.native.dispose();
         })();
         return this.disposing;
@@ -399,7 +403,7 @@ export class RewardModel implements AsyncDisposable {
     }
 
     private async scoreTokenLists(lists: Int32Array[], options: BatchOptions): Promise<Float32Array[]> {
-        return this.runLists(this.scorer(), lists, options);
+        return this.runLists(await this.scorer(), lists, options);
     }
 
     private async runLists(scheduler: Scheduler, lists: Int32Array[], options: BatchOptions): Promise<Float32Array[]> {
@@ -438,38 +442,40 @@ export class RewardModel implements AsyncDisposable {
     }
 
     /** The rewards scheduler; a file without a head has none. */
-    private scorer(): Scheduler {
+    private scorer(): Promise<Scheduler> {
         this.checkAlive();
-        if (this.scheduler === undefined) {
+        if (!this.info.hasRewardHead) {
             throw new RewardModelError(
                 "ERR_NO_REWARD_HEAD",
                 "this model has no reward head (cls.output.weight): it was loaded with requireRewardHead: false and " +
                     "gives hidden states only; train a head with `llama-reward train-head`",
             );
         }
-        return this.scheduler;
+        return this.poolingScheduler("rank");
     }
 
-    /** The hidden-states scheduler, creating its LAST-pooled context on first use. */
-    private hiddenStateScheduler(): Promise<Scheduler> {
+    /** The scheduler of a pooling, creating its context on first use. */
+    private poolingScheduler(pooling: Pooling): Promise<Scheduler> {
         this.checkAlive();
-        this.hiddenScheduler ??= this.native.createContext({ ...this.contextOptions, pooling: "last" }).then(
+        const existing = this.schedulers[pooling];
+        if (existing) return existing;
+        const created = this.native.createContext({ ...this.contextOptions, pooling }).then(
             (context) => {
                 if (this.disposed) {
                     context.dispose();
-                    throw new RewardModelError("ERR_DISPOSED", "the model was disposed while its hidden-state context was created");
+                    throw new RewardModelError("ERR_DISPOSED", "the model was disposed while a context was created for it");
                 }
-                return this.schedulerFor(context);
+                const scheduler = this.schedulerFor(context);
+                this.readySchedulers[pooling] = scheduler;
+                return scheduler;
             },
             (error: unknown) => {
-                this.hiddenScheduler = undefined; // the next call tries again
-                throw fromNativeError(error, "ERR_LOAD_FAILED", "creating the hidden-state context");
+                delete this.schedulers[pooling]; // the next call tries again
+                throw fromNativeError(error, "ERR_LOAD_FAILED", `creating the ${pooling === "rank" ? "rewards" : "hidden-state"} context`);
             },
         );
-        return this.hiddenScheduler.then((s) => {
-            this.loadedHiddenScheduler = s;
-            return s;
-        });
+        this.schedulers[pooling] = created;
+        return created;
     }
 
     private tokenizeRaw(text: string, addSpecial: boolean, parseSpecial = addSpecial): Int32Array {
@@ -532,10 +538,6 @@ export class RewardModel implements AsyncDisposable {
         }
         return out;
     }
-}
-
-function emptyStats(parallel: number): SchedulerStats {
-    return { steps: 0, tokens: 0, queued: 0, active: 0, freeSlots: parallel, reservedCells: 0 };
 }
 
 export type { BosPolicy, ChatMessage, LoadOptions };

@@ -237,6 +237,8 @@ describe("train-head", () => {
         await fails({ model: gpt2 }, "ERR_UNSUPPORTED_ARCHITECTURE", /gpt2/);
         await fails({ validation: 1 }, "ERR_INVALID_OPTION", /validation/);
         await fails({ l2: -1 }, "ERR_INVALID_OPTION", /l2/);
+        await fails({ out: path.join(dir, "missing-folder", "x.gguf") }, "ERR_INVALID_OPTION", /cannot write into/);
+        await fails({ signal: AbortSignal.abort() }, "ERR_ABORTED", /aborted/);
         expect(fs.existsSync(target)).toBe(false);
         // an existing output is kept unless forced
         fs.writeFileSync(target, "keep me");

@@ -12,7 +12,7 @@ import path from "node:path";
 import { RewardModelError, withCallerStack } from "../errors.js";
 import { readPairs, type DataFormat, type PreferencePair } from "../eval/formats.js";
 import type { LoadOptions } from "../model/load-options.js";
-import { inspectRewardModelFile } from "../model/model-file.js";
+import { inspectRewardModelFile, type RewardModelFile } from "../model/model-file.js";
 import { RewardModel } from "../model/reward-model.js";
 import { fitBradleyTerry, type IterationMetrics, type PairMetrics, type StopReason } from "./bradley-terry-fit.js";
 import { readInitHead, writeRewardModelFile, type TrainingRecord } from "./head-file.js";
@@ -121,6 +121,28 @@ function dataHash(data: string | PreferencePair[]): string {
     return hash.digest("hex");
 }
 
+/** The head the fit starts from: undefined for zeros. */
+function startingHead(init: string, base: string, baseFile: RewardModelFile): Float64Array | undefined {
+    if (init === "zero") return undefined;
+    if (init !== "base") return readInitHead(init, baseFile.embeddingSize);
+    if (!baseFile.hasRewardHead) {
+        throw new RewardModelError("ERR_NO_REWARD_HEAD", `init "base": ${base} has no reward head (cls.output.weight) to start from`);
+    }
+    return readInitHead(base, baseFile.embeddingSize);
+}
+
+/** Fails before any work when `file` cannot be created (its folder is missing or read-only). */
+function checkWritable(file: string, option: string): void {
+    const dir = path.dirname(path.resolve(file));
+    try {
+        fs.accessSync(dir, fs.constants.W_OK);
+    } catch (cause) {
+        throw new RewardModelError("ERR_INVALID_OPTION", `${option} ${file}: cannot write into ${dir} (${(cause as Error).message})`, {
+            cause,
+        });
+    }
+}
+
 /** Trains a head and writes the reward model; see TrainHeadOptions. */
 export function trainHead(options: TrainHeadOptions): Promise<TrainHeadResult> {
     return withCallerStack(() => trainHeadImpl(options));
@@ -162,19 +184,9 @@ async function trainHeadImpl(options: TrainHeadOptions): Promise<TrainHeadResult
 
     // The base: a llama GGUF, head or not (ERR_NOT_GGUF, ERR_UNSUPPORTED_ARCHITECTURE, ERR_CORRUPT_MODEL, ...).
     const baseFile = inspectRewardModelFile(base, { requireRewardHead: false });
-    const initWeight =
-        init === "zero"
-            ? undefined
-            : init === "base"
-              ? baseFile.hasRewardHead
-                  ? readInitHead(base, baseFile.embeddingSize)
-                  : (() => {
-                        throw new RewardModelError(
-                            "ERR_NO_REWARD_HEAD",
-                            `init "base": ${base} has no reward head (cls.output.weight) to start from`,
-                        );
-                    })()
-              : readInitHead(init, baseFile.embeddingSize);
+    const initWeight = startingHead(init, base, baseFile);
+    checkWritable(out, "out");
+    if (reportPath !== undefined) checkWritable(reportPath, "report");
 
     const source = typeof data === "string" ? data : "pairs";
     const { format, pairs } =

@@ -56,7 +56,8 @@ export interface LoadOptions {
     reproducible?: boolean;
     /**
      * Reject a file without a reward head (cls.output.weight) with ERR_NO_REWARD_HEAD. Default: true.
-     * false loads such a file (a chat model) for hiddenStates(); its score calls then reject with ERR_NO_REWARD_HEAD.
+     * false loads for hiddenStates(): a file without a head (a chat model) loads too, and its score calls
+     * reject with ERR_NO_REWARD_HEAD; the hidden-state context is created at load, a rewards one on first use.
      */
     requireRewardHead?: boolean;
     /** Aborts loading. */

@@ -7,7 +7,7 @@
 import { RewardModelError } from "../errors.js";
 import { readGgufHeader } from "../gguf/gguf-reader.js";
 import { checkHyperparameters, checkTensorTypes, checkTokenizer } from "./model-file-limits.js";
-import type { GgufHeader } from "../gguf/gguf-types.js";
+import type { GgufHeader, GgufTensorInfo } from "../gguf/gguf-types.js";
 
 export const supportedArchitectures = ["llama"] as const;
 
@@ -50,20 +50,7 @@ export function inspectRewardModelFile(path: string, options: InspectOptions = {
         throw new RewardModelError("ERR_CORRUPT_MODEL", `${path} has no ${architecture}.embedding_length`);
     }
     const head = header.tensors.find((t) => t.name === "cls.output.weight");
-    if (!head && options.requireRewardHead === false) {
-        checkHyperparameters(path, header, architecture);
-        checkTensorTypes(path, header);
-        checkTokenizer(path, header);
-        return {
-            header,
-            architecture,
-            trainContextLength: numberOf(header, `${architecture}.context_length`) ?? 0,
-            embeddingSize,
-            labelCount: 0,
-            hasRewardHead: false,
-        };
-    }
-    if (!head) {
+    if (!head && options.requireRewardHead !== false) {
         const hasLmHead = header.tensors.some((t) => t.name === "output.weight");
         throw new RewardModelError(
             "ERR_NO_REWARD_HEAD",
@@ -72,6 +59,23 @@ export function inspectRewardModelFile(path: string, options: InspectOptions = {
                 ". Convert a sequence-classification checkpoint with `llama-reward convert`.",
         );
     }
+    const labelCount = head ? checkHead(path, header, architecture, embeddingSize, head) : 0;
+    // what llama.cpp would assert on (abort) or crash over in a kernel: see model-file-limits.ts
+    checkHyperparameters(path, header, architecture);
+    checkTensorTypes(path, header);
+    checkTokenizer(path, header);
+    return {
+        header,
+        architecture,
+        trainContextLength: numberOf(header, `${architecture}.context_length`) ?? 0,
+        embeddingSize,
+        labelCount,
+        hasRewardHead: head !== undefined,
+    };
+}
+
+/** Checks the head's shape and its bias against the labels; returns the label count. */
+function checkHead(path: string, header: GgufHeader, architecture: string, embeddingSize: number, head: GgufTensorInfo): number {
     const labels = header.metadata.get(`${architecture}.classifier.output_labels`);
     const labelCount = Array.isArray(labels) && labels.length > 0 ? labels.length : 1;
     if (head.shape.length < 1 || head.shape[0] !== embeddingSize || (head.shape[1] ?? 1) !== labelCount) {
@@ -87,16 +91,5 @@ export function inspectRewardModelFile(path: string, options: InspectOptions = {
             `${path}: cls.output.bias has shape [${bias.shape.join(", ")}], expected [${labelCount}]`,
         );
     }
-    // what llama.cpp would assert on (abort) or crash over in a kernel: see model-file-limits.ts
-    checkHyperparameters(path, header, architecture);
-    checkTensorTypes(path, header);
-    checkTokenizer(path, header);
-    return {
-        header,
-        architecture,
-        trainContextLength: numberOf(header, `${architecture}.context_length`) ?? 0,
-        embeddingSize,
-        labelCount,
-        hasRewardHead: true,
-    };
+    return labelCount;
 }

@@ -17,7 +17,7 @@ import { GgmlType, GgufValueType, type GgufHeader } from "../src/gguf/gguf-types
 import { readGgufHeader } from "../src/gguf/gguf-reader.js";
 import { rewriteGguf } from "../src/gguf/gguf-rewrite.js";
 import { GgufWriter } from "../src/gguf/gguf-writer.js";
-import { RewardModel, trainHead, type ChatMessage, type LoadOptions, type TrainHeadResult } from "../src/index.js";
+import { RewardModel, quantize, trainHead, type ChatMessage, type LoadOptions, type TrainHeadResult } from "../src/index.js";
 import { seededRandom, splitIndices } from "../src/train/seeded-split.js";
 import { filler, requireFile, root, tinyF32 } from "./support/fixtures.js";
 import { writeHeadlessCopy } from "./support/headless-model.js";
@@ -195,6 +195,33 @@ describe("train-head", () => {
         expect(o.tensors.find((t) => t.name === "token_embd.weight")).toBeDefined();
         const fromZero = await trainHead({ model: out, data, out: path.join(dir, "rezero.gguf"), report: false, load: exact });
         expect(cosine(fromZero.weight, trained.weight)).toBeGreaterThan(0.999);
+    });
+
+    it("a quantized base stays quantized: its tensors are copied as they are and the result scores", async () => {
+        const q8 = path.join(dir, "tiny-q8_0.gguf");
+        await quantize(tinyF32, q8, "Q8_0", { threads: 1 });
+        const target = path.join(dir, "q8-rm.gguf");
+        const small = fs.readFileSync(data, "utf8").split("\n").slice(0, 400).join("\n");
+        const pairsFile = path.join(dir, "q8-pairs.jsonl");
+        fs.writeFileSync(pairsFile, small);
+        const result = await trainHead({ model: q8, data: pairsFile, out: target, report: false, load: exact });
+        const b = readGgufHeader(q8);
+        const o = readGgufHeader(target);
+        expect(b.tensors.some((t) => t.type === GgmlType.Q8_0)).toBe(true);
+        for (const t of b.tensors.filter((x) => !x.name.startsWith("cls.output."))) {
+            const copy = o.tensors.find((x) => x.name === t.name)!;
+            expect(copy.type, t.name).toBe(t.type);
+            expect(tensorBytes(target, o, t.name).equals(tensorBytes(q8, b, t.name)), t.name).toBe(true);
+        }
+        expect(o.tensors.find((t) => t.name === "cls.output.weight")!.type).toBe(GgmlType.F32);
+        const model = await RewardModel.load(target, exact);
+        try {
+            expect(model.info.fileType).toBe("Q8_0");
+            const [hidden] = await model.hiddenStates([conversations[0]!]);
+            expect(Math.abs((await model.score(conversations[0]!)) - dot(result.weight, hidden!))).toBeLessThanOrEqual(1e-5);
+        } finally {
+            await model.dispose();
+        }
     });
 
     it("rejects bad input with coded errors naming the line or field, and writes nothing", async () => {

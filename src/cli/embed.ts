@@ -115,17 +115,28 @@ export async function commandEmbed(argv: string[], loadFlags: StringFlags, loadO
             });
             bar.setTotal(done + pending.length);
             const base = done;
-            const hidden = await model.hiddenStatesOfTokens(
+            const embedding = model.hiddenStatesOfTokens(
                 valid.map((v) => v.tokens),
                 { onProgress: ({ completed }) => bar.update(base + completed) },
             );
             if (npyFd !== undefined) {
+                const hidden = await embedding; // a failed batch fails the matrix
                 for (const h of hidden) fs.writeSync(npyFd, new Uint8Array(h.buffer, h.byteOffset, h.byteLength));
                 rows += hidden.length;
             } else {
-                valid.forEach((v, k) => {
-                    results[v.index] = JSON.stringify({ hidden: Array.from(hidden[k]!) });
-                });
+                try {
+                    const hidden = await embedding;
+                    valid.forEach((v, k) => {
+                        results[v.index] = JSON.stringify({ hidden: Array.from(hidden[k]!) });
+                    });
+                } catch (error) {
+                    // every line still gets an answer, as in score, and the exit status says the run did not fully succeed
+                    const e = fromNativeError(error, "ERR_DECODE_FAILED");
+                    failures += valid.length;
+                    for (const v of valid) {
+                        results[v.index] = JSON.stringify({ error: `line ${pending[v.index]?.lineNumber}: ${e.message}`, code: e.code });
+                    }
+                }
                 for (const line of results) {
                     if (!jsonOut!.write(`${line}\n`)) await new Promise<void>((r) => jsonOut!.once("drain", () => r()));
                 }

@@ -2,10 +2,11 @@
  * Fits a linear reward head w on cached hidden states by the Bradley–Terry
  * model: P(chosen ≻ rejected) = sigmoid(w·h_chosen − w·h_rejected). The
  * objective, mean softplus(−margin) + (l2 / 2)·‖w‖², is convex (strictly
- * with l2 > 0), so L-BFGS reaches its minimum; each iteration is one pass
- * over the cached features (an epoch) and runs no forward pass. With a
- * validation set the fit keeps the head of lowest validation loss and stops
- * once it has not improved for `patience` iterations.
+ * with l2 > 0), so L-BFGS, diagonally preconditioned, reaches its minimum;
+ * each iteration is one pass over the cached features (an epoch) and runs no
+ * forward pass. With a validation set the fit keeps the head of lowest
+ * validation loss and stops once it has not improved for `patience`
+ * iterations.
  */
 import { RewardModelError } from "../errors.js";
 
@@ -167,6 +168,25 @@ class PairVectors {
         return this.rejected === undefined ? this.scores[i]! : this.scores[this.chosen[i]!]! - this.scores[this.rejected[i]!]!;
     }
 
+    /**
+     * Per coordinate, the mean square of the pairs' difference vectors: measured for difference vectors,
+     * estimated as twice the variance over the rows otherwise.
+     */
+    secondMoments(d: number): Float64Array {
+        const sum = new Float64Array(d);
+        const sumSquares = new Float64Array(d);
+        for (const v of this.vectors) {
+            for (let k = 0; k < d; k++) {
+                sum[k]! += v[k]!;
+                sumSquares[k]! += v[k]! * v[k]!;
+            }
+        }
+        const n = this.vectors.length;
+        return sum.map((total, k) =>
+            this.rejected === undefined ? sumSquares[k]! / n : 2 * Math.max(0, sumSquares[k]! / n - (total / n) ** 2),
+        );
+    }
+
     metrics(w: Float64Array): PairMetrics {
         this.score(w);
         let loss = 0;
@@ -234,7 +254,14 @@ export function fitBradleyTerry(
     for (const h of rows) {
         if (h.length !== d) throw new RewardModelError("ERR_INTERNAL", `a feature row has ${h.length} values, expected ${d}`);
     }
-    const objective = new Objective(new PairVectors(rows, train), options.l2);
+    const trainPairs = new PairVectors(rows, train);
+    const objective = new Objective(trainPairs, options.l2);
+    // Diagonal preconditioning: L-BFGS runs on u with w = scale ⊙ u, scale = 1 / √(mean square of the pair
+    // differences), so coordinates of very different spread (hidden states have a few of very large
+    // magnitude) are equally well conditioned. The objective and its minimum in w are unchanged.
+    const moments = trainPairs.secondMoments(d);
+    const meanMoment = moments.reduce((a, b) => a + b, 0) / d;
+    const scale = moments.map((m) => (meanMoment > 0 ? 1 / Math.sqrt(Math.max(m, 1e-3 * meanMoment)) : 1));
     const hasValidation = validation !== undefined && validation.chosen.length > 0;
     const validationPairs = hasValidation ? new PairVectors(rows, validation) : undefined;
 
@@ -256,6 +283,7 @@ export function fitBradleyTerry(
     const y: Float64Array[] = [];
     const rho: number[] = [];
     const direction = new Float64Array(d);
+    const gU = new Float64Array(d);
     const alpha = new Float64Array(lbfgsMemory);
     let stopReason: StopReason = "max-iterations";
     let iteration = 0;
@@ -266,14 +294,16 @@ export function fitBradleyTerry(
             stopReason = "converged";
             break;
         }
-        // Two-loop recursion: direction = −H·g with the L-BFGS inverse-Hessian estimate H.
-        direction.set(g);
+        // Two-loop recursion in u: direction = −H·g_u with the L-BFGS inverse-Hessian estimate H.
+        for (let i = 0; i < d; i++) gU[i] = scale[i]! * g[i]!;
+        const gUNorm = Math.sqrt(dot(gU, gU));
+        direction.set(gU);
         for (let k = s.length - 1; k >= 0; k--) {
             alpha[k] = rho[k]! * dot(s[k]!, direction);
             const yk = y[k]!;
             for (let i = 0; i < d; i++) direction[i]! -= alpha[k]! * yk[i]!;
         }
-        const gamma = s.length > 0 ? dot(s[s.length - 1]!, y[y.length - 1]!) / dot(y[y.length - 1]!, y[y.length - 1]!) : 1 / gNorm;
+        const gamma = s.length > 0 ? dot(s[s.length - 1]!, y[y.length - 1]!) / dot(y[y.length - 1]!, y[y.length - 1]!) : 1 / gUNorm;
         for (let i = 0; i < d; i++) direction[i]! *= gamma;
         for (let k = 0; k < s.length; k++) {
             const beta = rho[k]! * dot(y[k]!, direction);
@@ -281,13 +311,14 @@ export function fitBradleyTerry(
             for (let i = 0; i < d; i++) direction[i]! += sk[i]! * (alpha[k]! - beta);
         }
         for (let i = 0; i < d; i++) direction[i] = -direction[i]!;
-        let slope = dot(g, direction);
+        let slope = dot(gU, direction);
         if (!(slope < 0)) {
             // not a descent direction (numerical trouble): restart from steepest descent
             s.length = y.length = rho.length = 0;
-            for (let i = 0; i < d; i++) direction[i] = -g[i]! / gNorm;
-            slope = dot(g, direction);
+            for (let i = 0; i < d; i++) direction[i] = -gU[i]! / gUNorm;
+            slope = dot(gU, direction);
         }
+        for (let i = 0; i < d; i++) direction[i]! *= scale[i]!; // the step in w
         // Backtracking line search (Armijo condition).
         let step = 1;
         const wNext = new Float64Array(d);
@@ -310,8 +341,8 @@ export function fitBradleyTerry(
         const sk = new Float64Array(d);
         const yk = new Float64Array(d);
         for (let i = 0; i < d; i++) {
-            sk[i] = wNext[i]! - w[i]!;
-            yk[i] = gNext[i]! - g[i]!;
+            sk[i] = (wNext[i]! - w[i]!) / scale[i]!; // in u
+            yk[i] = (gNext[i]! - g[i]!) * scale[i]!;
         }
         const sy = dot(sk, yk);
         if (sy > 1e-12 * Math.sqrt(dot(sk, sk) * dot(yk, yk))) {

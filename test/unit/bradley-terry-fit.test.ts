@@ -85,6 +85,36 @@ describe("fitBradleyTerry", () => {
         expect(norm(gradient(rows, few, a.weight, 1e-2))).toBeLessThan(1e-6); // differences are held as float32
     });
 
+    it("converges in few iterations when coordinates differ widely in spread (preconditioning)", () => {
+        // hidden states have a few coordinates of very large magnitude; plain L-BFGS needs hundreds of iterations here
+        const random = seededRandom(3);
+        const gauss = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+        const spread = (k: number) => (k % 8 === 0 ? 30 : k % 5 === 0 ? 0.1 : 1);
+        const skewed = Array.from({ length: 400 }, () => Float32Array.from({ length: 32 }, (_, k) => (gauss() + 3) * spread(k)));
+        const head = Float64Array.from({ length: 32 }, (_, k) => gauss() / spread(k) / Math.sqrt(32));
+        const reward = skewed.map((h) => h.reduce((s, x, k) => s + x * head[k]!, 0) * 3);
+        const chosen = new Int32Array(3000);
+        const rejected = new Int32Array(3000);
+        for (let i = 0; i < 3000; i++) {
+            const a = Math.floor(random() * 400);
+            const b = (a + 1 + Math.floor(random() * 399)) % 400;
+            const aWins = random() < 1 / (1 + Math.exp(reward[b]! - reward[a]!));
+            chosen[i] = aWins ? a : b;
+            rejected[i] = aWins ? b : a;
+        }
+        const fit = fitBradleyTerry(skewed, 32, { chosen, rejected }, undefined, {
+            l2: 1e-3,
+            maxIterations: 1000,
+            patience: 20,
+            tolerance: 1e-8,
+        });
+        expect(fit.stopReason).toBe("converged");
+        expect(fit.iterations).toBeLessThan(60);
+        // the objective stopped changing; the gradient is small next to the 30-fold coordinates it is measured on
+        expect(norm(gradient(skewed, { chosen, rejected }, fit.weight, 1e-3))).toBeLessThan(1e-4);
+        expect(fit.history.at(-1)!.train.loss).toBeLessThan(fit.history[0]!.train.loss);
+    });
+
     it("L2 shrinks the head", () => {
         const options = { maxIterations: 500, patience: 20, tolerance: 1e-8 };
         const weak = fitBradleyTerry(rows, 16, pairs, undefined, { ...options, l2: 1e-4 });

@@ -67,3 +67,5 @@ export type {
     BestOfNComparison,
     HtmlReportOptions,
 } from "./eval/index.js";
+export { trainHead } from "./train/train-head.js";
+export type { TrainHeadOptions, TrainHeadProgress, TrainHeadReport, TrainHeadResult } from "./train/train-head.js";

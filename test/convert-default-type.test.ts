@@ -9,7 +9,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { convert } from "../src/index.js";
 import { readGgufHeader } from "../src/gguf/gguf-reader.js";
-import { readTensorAsFloat64 } from "./support/gguf-tensor-reader.js";
+import { readTensorAsFloat64 } from "../src/gguf/gguf-tensor-reader.js";
 import { GgmlType } from "../src/gguf/gguf-types.js";
 import type { HfCheckpoint } from "./support/hf-checkpoint.js";
 import { loadVocab, makeWorkDir, writeLlama31Checkpoint, writeLlama3Checkpoint } from "./support/hf-fixtures.js";

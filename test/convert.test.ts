@@ -9,7 +9,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RewardModel, convert, isRewardModelError, type ConvertProgress } from "../src/index.js";
 import { readGgufHeader } from "../src/gguf/gguf-reader.js";
-import { readTensorAsFloat64 } from "./support/gguf-tensor-reader.js";
+import { readTensorAsFloat64 } from "../src/gguf/gguf-tensor-reader.js";
 import { GgmlType, type GgufHeader } from "../src/gguf/gguf-types.js";
 import { conversations, filler, vocabFile } from "./support/fixtures.js";
 import type { HfCheckpoint } from "./support/hf-checkpoint.js";

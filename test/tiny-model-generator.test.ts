@@ -21,7 +21,7 @@ import {
     TINY_MODEL_GENERATOR_VERSION,
     generateTinyModels,
 } from "../tools/models/generate-tiny-model.js";
-import { readTensorAsFloat64 } from "./support/gguf-tensor-reader.js";
+import { readTensorAsFloat64 } from "../src/gguf/gguf-tensor-reader.js";
 
 let tmp: string;
 beforeAll(() => {

@@ -28,7 +28,9 @@ AddonContext::AddonContext(const Napi::CallbackInfo & info) : Napi::ObjectWrap<A
     n_batch          = llama_n_batch(ctx);
     n_seq_max        = llama_n_seq_max(ctx);
     n_vocab          = llama_vocab_n_tokens(owner->vocab);
-    n_cls_out        = llama_model_n_cls_out(owner->model);
+    // values per sequence: the head's labels for RANK pooling, the hidden state (n_embd) for LAST pooling
+    n_cls_out        = llama_pooling_type(ctx) == LLAMA_POOLING_TYPE_RANK ? llama_model_n_cls_out(owner->model) :
+                                                                            (uint32_t) llama_model_n_embd(owner->model);
     kv_bytes         = info[2].As<Napi::Number>().Int64Value();
     // V8 schedules garbage collection by the memory it knows of: a context is a small JS object holding a
     // KV cache of up to gigabytes, so its size is reported until llama_free.

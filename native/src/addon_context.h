@@ -1,5 +1,5 @@
-// AddonContext: one llama_context in RANK-pooling embeddings mode with a
-// unified KV cache shared by up to n_seq_max sequences. The JS scheduler
+// AddonContext: one llama_context in embeddings mode, RANK-pooled (rewards) or
+// LAST-pooled (final-norm hidden states), with a unified KV cache shared by up to n_seq_max sequences. The JS scheduler
 // drives it one decode step at a time; see context_decode_worker.h.
 #pragma once
 
@@ -27,7 +27,7 @@ class AddonContext : public Napi::ObjectWrap<AddonContext> {
     uint32_t n_batch   = 0;
     uint32_t n_seq_max = 0;
     int32_t  n_vocab   = 0;
-    uint32_t n_cls_out = 0;
+    uint32_t n_cls_out = 0;  // floats per output sequence: labels (RANK) or n_embd (LAST)
     int64_t  kv_bytes  = 0;  // the KV cache's size, reported to V8 as external memory while the context lives
 
     bool is_disposed() const { return ctx == nullptr; }

@@ -21,7 +21,15 @@ ContextCreateWorker::ContextCreateWorker(Napi::Env    env,
     params_.n_threads       = js_options::int32(options, "threads", where, 1);
     params_.n_threads_batch = params_.n_threads;
     params_.embeddings      = true;
-    params_.pooling_type    = LLAMA_POOLING_TYPE_RANK;
+    // "rank" (default): the reward head applied at each sequence's last token (n_cls_out floats per sequence);
+    // "last": the final-norm hidden state of each sequence's last token, the head's input (n_embd floats)
+    params_.pooling_type    = options.Get("pooling").IsUndefined() ?
+                                  LLAMA_POOLING_TYPE_RANK :
+                                  js_options::choice<enum llama_pooling_type>(options, "pooling", where,
+                                                                              {
+                                                                                  { "rank", LLAMA_POOLING_TYPE_RANK },
+                                                                                  { "last", LLAMA_POOLING_TYPE_LAST },
+    });
     params_.kv_unified      = true;
     params_.no_perf         = true;
     params_.flash_attn_type = js_options::choice<llama_flash_attn_type>(options, "flashAttention", where,

@@ -29,12 +29,15 @@ export interface NativeContextOptions {
     threads: number;
     flashAttention: "auto" | "on" | "off";
     kvCacheType: "f16" | "f32" | "q8_0";
+    /** "rank" (default): the reward head's labels per sequence; "last": the final-norm hidden state (n_embd floats). */
+    pooling?: "rank" | "last";
 }
 
 export interface NativeContextInfo {
     contextSize: number;
     batchSize: number;
     parallel: number;
+    /** Floats per output sequence: the head's labels ("rank" pooling) or n_embd ("last" pooling). */
     labelCount: number;
     /** Bytes of the KV cache, reported to V8 as external memory until the context is disposed. */
     kvCacheBytes: number;
@@ -51,7 +54,7 @@ export interface NativeDecodeStep {
 }
 
 export interface NativeContext {
-    /** Resolves with labelCount floats per entry of step.outputs. */
+    /** Resolves with labelCount floats (labels or n_embd, see NativeContextInfo) per entry of step.outputs. */
     decode(step: NativeDecodeStep): Promise<Float32Array>;
     info(): NativeContextInfo;
     dispose(): void;

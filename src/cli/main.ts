@@ -17,12 +17,14 @@ import { quantize, quantizeTypeNames } from "../convert/quantize.js";
 import { RewardModel } from "../model/reward-model.js";
 import { cpuInfo, addonInfo, backendDevices } from "../model/system.js";
 import { RewardModelError, fromNativeError, isRewardModelError, invalidArgument } from "../errors.js";
-import type { ChatMessage } from "../model/chat-template.js";
 import { integerFlag } from "./flag-values.js";
 import { loadFlags, loadFlagsUsage, loadOptionsFrom } from "./load-flags.js";
 import { ProgressBar } from "./progress-bar.js";
+import { parseConversationLine } from "./conversation-lines.js";
 import { commandServe, serveUsage } from "./serve.js";
 import { commandCompare, commandEval, compareUsage, evalUsage } from "./eval.js";
+import { commandEmbed, embedUsage } from "./embed.js";
+import { commandTrainHead, trainHeadUsage } from "./train-head.js";
 
 const commandList = `usage: llama-reward <command> [options]   (llama-reward <command> --help: that command's options)
 
@@ -34,6 +36,8 @@ commands:
   serve --model M [--port N] [--api-key KEY]          HTTP reward server (/v1/score, /get_reward, /classify)
   eval --model M [--model M2 ...] --data F.jsonl [--out DIR]  accuracy on preference pairs, models compared, plots
   compare --model M --a A.json --b B.json            rewards of two conversations and P(a preferred)
+  embed --model M [--input F.jsonl] [--format jsonl|npy]  hidden states (the head's input) of conversations
+  train-head --model BASE --data F.jsonl --out OUT.gguf  train a reward head on a frozen model
   devices                                             the native addon in use and the devices it can run on, as JSON
   build                                               build the native addon from source (git, CMake >= 3.19, a C++17 compiler)
 `;
@@ -46,7 +50,7 @@ const scoreUsage = `score options:
   and the load options (--bos ... --no-mmap, listed under "load options")
 `;
 
-const loadUsage = `load options (score, serve, eval, compare):
+const loadUsage = `load options (score, serve, eval, compare, embed, train-head):
 ${loadFlagsUsage}
 `;
 
@@ -77,6 +81,8 @@ const commandUsage: Record<string, string> = {
     serve: `${serveUsage}\n${loadUsage}`,
     eval: `${evalUsage}\n${loadUsage}`,
     compare: `${compareUsage}\n${loadUsage}`,
+    embed: `${embedUsage}\n${loadUsage}`,
+    "train-head": `${trainHeadUsage}\n${loadUsage}`,
     devices: "devices takes no options\n",
     build: "build takes no options\n",
 };
@@ -90,24 +96,11 @@ const usage = [
     serveUsage,
     evalUsage,
     compareUsage,
+    embedUsage,
+    trainHeadUsage,
     loadUsage,
     exitStatusUsage,
 ].join("\n");
-
-/** A line's conversation, or the reason it is not one (the caller says which line). */
-function parseLine(line: string): ChatMessage[] {
-    let value: unknown;
-    try {
-        value = JSON.parse(line);
-    } catch {
-        throw new RewardModelError("ERR_INVALID_MESSAGES", "not valid JSON");
-    }
-    const messages = Array.isArray(value) ? value : (value as { messages?: unknown } | null)?.messages;
-    if (!Array.isArray(messages)) {
-        throw new RewardModelError("ERR_INVALID_MESSAGES", `neither {"messages": [...]} nor an array of messages`);
-    }
-    return messages as ChatMessage[];
-}
 
 async function commandScore(argv: string[]): Promise<number> {
     const { values } = parseArgs({
@@ -143,7 +136,7 @@ async function commandScore(argv: string[]): Promise<number> {
                 try {
                     // Rendered, tokenized and fitted to the context once, here, so a bad line fails
                     // alone; the batch below scores exactly these tokens.
-                    valid.push({ index, tokens: model.tokenizeConversation(parseLine(text)) });
+                    valid.push({ index, tokens: model.tokenizeConversation(parseConversationLine(text)) });
                 } catch (error) {
                     failures++;
                     const e = error as RewardModelError;
@@ -297,6 +290,8 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     serve: commandServe,
     eval: commandEval,
     compare: commandCompare,
+    embed: commandEmbed,
+    "train-head": commandTrainHead,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,8 +1,8 @@
 /**
  * GGUF reader: parses the header (metadata and tensor table) of a GGUF v2/v3
  * file with small synchronous chunked reads and validates it against the
- * file size. It never reads tensor data (test/support/gguf-tensor-reader.ts
- * reads single tensors back for the tests and tools).
+ * file size. It never reads tensor data (src/gguf/gguf-tensor-reader.ts
+ * reads single tensors back).
  */
 
 import * as fs from "node:fs";

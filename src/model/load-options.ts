@@ -56,6 +56,12 @@ export interface LoadOptions {
      * Default: false.
      */
     reproducible?: boolean;
+    /**
+     * Reject a file without a reward head (cls.output.weight) with ERR_NO_REWARD_HEAD. Default: true.
+     * false loads for hiddenStates(): a file without a head (a chat model) loads too, and its score calls
+     * reject with ERR_NO_REWARD_HEAD; the hidden-state context is created at load, a rewards one on first use.
+     */
+    requireRewardHead?: boolean;
     /** Aborts loading. */
     signal?: AbortSignal;
     /** Called as loading progresses. */
@@ -103,6 +109,7 @@ const knownOptions = new Set([
     "truncation",
     "useMmap",
     "reproducible",
+    "requireRewardHead",
     "signal",
     "onProgress",
 ]);
@@ -166,6 +173,9 @@ export function resolveLoadOptions(options: LoadOptions | undefined, trainContex
     const truncation = o.truncation === undefined ? "error" : oneOf(o.truncation, "truncation", ["error", "left"] as const);
     if (o.useMmap !== undefined && typeof o.useMmap !== "boolean") throw invalidArgument("useMmap must be a boolean");
     if (o.reproducible !== undefined && typeof o.reproducible !== "boolean") throw invalidArgument("reproducible must be a boolean");
+    if (o.requireRewardHead !== undefined && typeof o.requireRewardHead !== "boolean") {
+        throw invalidArgument("requireRewardHead must be a boolean");
+    }
     if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw invalidArgument("signal must be an AbortSignal");
     if (o.onProgress !== undefined && typeof o.onProgress !== "function") throw invalidArgument("onProgress must be a function");
     return {

@@ -1,12 +1,13 @@
 /**
  * Checks a file against the GGUF reward-model contract (docs/format.md §2)
  * before llama.cpp sees it: GGUF magic/version and intact tensor table, a
- * supported architecture, and a reward head cls.output.weight [n_embd, n_labels].
+ * supported architecture, and a reward head cls.output.weight [n_embd, n_labels]
+ * (optional for callers that read hidden states only).
  */
 import { RewardModelError } from "../errors.js";
 import { readGgufHeader } from "../gguf/gguf-reader.js";
 import { checkHyperparameters, checkTensorTypes, checkTokenizer } from "./model-file-limits.js";
-import type { GgufHeader } from "../gguf/gguf-types.js";
+import type { GgufHeader, GgufTensorInfo } from "../gguf/gguf-types.js";
 
 export const supportedArchitectures = ["llama"] as const;
 
@@ -15,7 +16,14 @@ export interface RewardModelFile {
     architecture: string;
     trainContextLength: number;
     embeddingSize: number;
+    /** 0 when the file has no reward head (only with `requireRewardHead: false`). */
     labelCount: number;
+    hasRewardHead: boolean;
+}
+
+export interface InspectOptions {
+    /** Reject a file without cls.output.weight with ERR_NO_REWARD_HEAD. Default: true. */
+    requireRewardHead?: boolean;
 }
 
 function numberOf(header: GgufHeader, key: string): number | undefined {
@@ -25,7 +33,7 @@ function numberOf(header: GgufHeader, key: string): number | undefined {
     return undefined;
 }
 
-export function inspectRewardModelFile(path: string): RewardModelFile {
+export function inspectRewardModelFile(path: string, options: InspectOptions = {}): RewardModelFile {
     const header = readGgufHeader(path); // ERR_MODEL_NOT_FOUND, ERR_NOT_GGUF, ERR_CORRUPT_MODEL
     const architecture = header.metadata.get("general.architecture");
     if (typeof architecture !== "string") {
@@ -42,7 +50,7 @@ export function inspectRewardModelFile(path: string): RewardModelFile {
         throw new RewardModelError("ERR_CORRUPT_MODEL", `${path} has no ${architecture}.embedding_length`);
     }
     const head = header.tensors.find((t) => t.name === "cls.output.weight");
-    if (!head) {
+    if (!head && options.requireRewardHead !== false) {
         const hasLmHead = header.tensors.some((t) => t.name === "output.weight");
         throw new RewardModelError(
             "ERR_NO_REWARD_HEAD",
@@ -51,6 +59,23 @@ export function inspectRewardModelFile(path: string): RewardModelFile {
                 ". Convert a sequence-classification checkpoint with `llama-reward convert`.",
         );
     }
+    const labelCount = head ? checkHead(path, header, architecture, embeddingSize, head) : 0;
+    // what llama.cpp would assert on (abort) or crash over in a kernel: see model-file-limits.ts
+    checkHyperparameters(path, header, architecture);
+    checkTensorTypes(path, header);
+    checkTokenizer(path, header);
+    return {
+        header,
+        architecture,
+        trainContextLength: numberOf(header, `${architecture}.context_length`) ?? 0,
+        embeddingSize,
+        labelCount,
+        hasRewardHead: head !== undefined,
+    };
+}
+
+/** Checks the head's shape and its bias against the labels; returns the label count. */
+function checkHead(path: string, header: GgufHeader, architecture: string, embeddingSize: number, head: GgufTensorInfo): number {
     const labels = header.metadata.get(`${architecture}.classifier.output_labels`);
     const labelCount = Array.isArray(labels) && labels.length > 0 ? labels.length : 1;
     if (head.shape.length < 1 || head.shape[0] !== embeddingSize || (head.shape[1] ?? 1) !== labelCount) {
@@ -66,15 +91,5 @@ export function inspectRewardModelFile(path: string): RewardModelFile {
             `${path}: cls.output.bias has shape [${bias.shape.join(", ")}], expected [${labelCount}]`,
         );
     }
-    // what llama.cpp would assert on (abort) or crash over in a kernel: see model-file-limits.ts
-    checkHyperparameters(path, header, architecture);
-    checkTensorTypes(path, header);
-    checkTokenizer(path, header);
-    return {
-        header,
-        architecture,
-        trainContextLength: numberOf(header, `${architecture}.context_length`) ?? 0,
-        embeddingSize,
-        labelCount,
-    };
+    return labelCount;
 }

@@ -2,7 +2,12 @@
  * RewardModel: the public API. Loads a GGUF reward model (validated first),
  * turns conversations into tokens exactly as transformers does (chat
  * template, tokenizer special tokens, BOS policy), and scores them through
- * one continuous-batching scheduler shared by every caller.
+ * one continuous-batching scheduler shared by every caller. hiddenStates()
+ * reads the head's input (the final-norm hidden state of the last token)
+ * through a second, LAST-pooled context with its own scheduler. Loading
+ * creates the context the caller asked for (rewards by default, hidden states
+ * with `requireRewardHead: false`) and the other one on its first use; a file
+ * without a head never gets a rewards context.
  */
 import { applyBosPolicy, leadingBosCount, type BosPolicy } from "./bos-policy.js";
 import { ChatTemplate, validateMessages, withResponse, type ChatMessage } from "./chat-template.js";
@@ -13,8 +18,11 @@ import { flashAttentionMode, resolveLoadOptions, type LoadOptions, type Resolved
 import { inspectRewardModelFile } from "./model-file.js";
 import { offloadedLayerCount, selectGpu, type GpuBackend } from "./gpu.js";
 import { loadedAddon } from "../addon/load-addon.js";
-import type { NativeContext, NativeModel } from "../addon/native-types.js";
+import type { NativeContext, NativeContextOptions, NativeModel } from "../addon/native-types.js";
 import { Scheduler, type SchedulerStats } from "../scoring/scheduler.js";
+
+/** How a context pools each sequence: "rank" applies the reward head, "last" gives the hidden state it multiplies. */
+type Pooling = "rank" | "last";
 
 export interface RewardModelInfo {
     /** general.architecture, e.g. "llama". */
@@ -35,8 +43,10 @@ export interface RewardModelInfo {
     /** The context this instance runs with (KV cells shared by all sequences in flight). */
     contextSize: number;
     vocabSize: number;
-    /** Reward head labels; score() returns the first. */
+    /** Reward head labels; score() returns the first. Empty for a file without a head. */
     labels: string[];
+    /** The file has a reward head (cls.output.weight); without one, only hiddenStates() works. */
+    hasRewardHead: boolean;
     /** Weight type, e.g. "F16", "Q8_0", "Q4_K_M". */
     fileType: string;
     chatTemplate: string;
@@ -96,22 +106,30 @@ export class RewardModel implements AsyncDisposable {
     readonly info: RewardModelInfo;
     readonly options: ResolvedLoadOptions;
     private readonly native: NativeModel;
-    private readonly scheduler: Scheduler;
+    /** One scheduler per pooling: "rank" gives rewards, "last" hidden states; each created once, on demand. */
+    private readonly schedulers: Partial<Record<Pooling, Promise<Scheduler>>> = {};
+    /** The schedulers whose context exists (for stats). */
+    private readonly readySchedulers: Partial<Record<Pooling, Scheduler>> = {};
+    private readonly contextOptions: NativeContextOptions;
+    /** The pooling of the context loading created. */
+    private readonly loadedPooling: Pooling;
     private readonly template: ChatTemplate;
     private disposing: Promise<void> | undefined;
 
-    private constructor(native: NativeModel, context: NativeContext, info: RewardModelInfo, options: ResolvedLoadOptions) {
+    private constructor(
+        native: NativeModel,
+        first: { pooling: Pooling; context: NativeContext; options: NativeContextOptions },
+        info: RewardModelInfo,
+        options: ResolvedLoadOptions,
+    ) {
         this.native = native;
         this.info = info;
         this.options = options;
-        const c = context.info();
-        this.scheduler = new Scheduler(context, {
-            contextSize: c.contextSize,
-            batchSize: c.batchSize,
-            parallel: c.parallel,
-            labelCount: c.labelCount,
-            reproducible: options.reproducible,
-        });
+        this.contextOptions = first.options;
+        this.loadedPooling = first.pooling;
+        const scheduler = this.schedulerFor(first.context);
+        this.readySchedulers[first.pooling] = scheduler;
+        this.schedulers[first.pooling] = Promise.resolve(scheduler);
         this.template = new ChatTemplate(info.chatTemplate, native.tokenText(info.bosToken), native.tokenText(info.eosToken));
     }
 
@@ -124,7 +142,11 @@ export class RewardModel implements AsyncDisposable {
         if (typeof path !== "string" || path.length === 0) {
             throw invalidArgument("RewardModel.load needs the path of a .gguf file");
         }
-        const file = inspectRewardModelFile(path);
+        const requireRewardHead = options?.requireRewardHead ?? true;
+        if (typeof requireRewardHead !== "boolean") {
+            throw new RewardModelError("ERR_INVALID_OPTION", "requireRewardHead must be a boolean"); // before the file decides what it needs
+        }
+        const file = inspectRewardModelFile(path, { requireRewardHead });
         const resolved = resolveLoadOptions(options, file.trainContextLength);
         const { signal, onProgress } = options;
         if (signal?.aborted) throw abortedError(signal, "loading");
@@ -167,23 +189,24 @@ export class RewardModel implements AsyncDisposable {
             if (n.chatTemplate === null) {
                 throw new RewardModelError("ERR_TEMPLATE", `${path} has no tokenizer.chat_template; conversations cannot be rendered`);
             }
-            context = await native
-                .createContext({
-                    contextSize: resolved.contextSize,
-                    batchSize: resolved.batchSize,
-                    parallel: resolved.parallel,
-                    threads: resolved.threads,
-                    flashAttention: flashAttentionMode(
-                        resolved.flashAttention,
-                        layersOnGpu,
-                        resolved.kvCacheType,
-                        n.embeddingSize / n.headCount,
-                    ),
-                    kvCacheType: resolved.kvCacheType,
-                })
-                .catch((error: unknown) => {
-                    throw fromNativeError(error, "ERR_LOAD_FAILED");
-                });
+            const contextOptions: NativeContextOptions = {
+                contextSize: resolved.contextSize,
+                batchSize: resolved.batchSize,
+                parallel: resolved.parallel,
+                threads: resolved.threads,
+                flashAttention: flashAttentionMode(
+                    resolved.flashAttention,
+                    layersOnGpu,
+                    resolved.kvCacheType,
+                    n.embeddingSize / n.headCount,
+                ),
+                kvCacheType: resolved.kvCacheType,
+            };
+            // Rewards (RANK pooling) unless the caller loads for hidden states (LAST pooling), as for a file without a head.
+            const pooling: Pooling = requireRewardHead ? "rank" : "last";
+            context = await native.createContext({ ...contextOptions, pooling }).catch((error: unknown) => {
+                throw fromNativeError(error, "ERR_LOAD_FAILED");
+            });
             const info: RewardModelInfo = {
                 architecture: n.architecture,
                 name: n.name,
@@ -197,7 +220,8 @@ export class RewardModel implements AsyncDisposable {
                 trainContextLength: n.trainContextLength,
                 contextSize: context.info().contextSize,
                 vocabSize: n.vocabSize,
-                labels: n.labels,
+                labels: file.hasRewardHead ? n.labels : [],
+                hasRewardHead: file.hasRewardHead,
                 fileType: n.fileType === "" ? "unknown" : fileTypeName(Number(n.fileType)),
                 chatTemplate: n.chatTemplate,
                 bosToken: n.bosToken,
@@ -205,7 +229,7 @@ export class RewardModel implements AsyncDisposable {
                 gpu: offloadedLayers > 0 ? gpu.backend : null,
                 offloadedLayers,
             };
-            return new RewardModel(native, context, info, resolved);
+            return new RewardModel(native, { pooling, context, options: contextOptions }, info, resolved);
         } catch (error) {
             context?.dispose();
             native.dispose();
@@ -213,9 +237,12 @@ export class RewardModel implements AsyncDisposable {
         }
     }
 
-    /** The scheduler's counters: decode steps and tokens so far, and the work, slots and KV cells in use now. */
+    /**
+     * The counters of the context loading created (rewards, or hidden states with `requireRewardHead: false`):
+     * decode steps and tokens so far, and the work, slots and KV cells in use now.
+     */
     get stats(): SchedulerStats {
-        return this.scheduler.stats;
+        return this.readySchedulers[this.loadedPooling]!.stats;
     }
 
     /** True once dispose() has been called. */
@@ -262,7 +289,7 @@ export class RewardModel implements AsyncDisposable {
     scoreVector(messages: ChatMessage[], options: CallOptions = {}): Promise<number[]> {
         return withCallerStack(async () => {
             const tokens = this.conversationTokens(messages);
-            return Array.from(await this.scheduler.score(tokens, options.signal));
+            return Array.from(await (await this.scorer()).score(tokens, options.signal));
         });
     }
 
@@ -319,7 +346,7 @@ export class RewardModel implements AsyncDisposable {
                 throw new RewardModelError("ERR_INVALID_MESSAGES", "scoreText needs a non-empty string");
             }
             const tokens = this.fitContext(applyBosPolicy(this.tokenizeRaw(text, true), this.info.bosToken, this.options.bos));
-            return (await this.scheduler.score(tokens, options.signal))[0]!;
+            return (await (await this.scorer()).score(tokens, options.signal))[0]!;
         });
     }
 
@@ -328,7 +355,7 @@ export class RewardModel implements AsyncDisposable {
         return withCallerStack(async () => {
             this.checkAlive();
             const ids = this.validateTokens(tokens);
-            return (await this.scheduler.score(ids, options.signal))[0]!;
+            return (await (await this.scorer()).score(ids, options.signal))[0]!;
         });
     }
 
@@ -345,10 +372,40 @@ export class RewardModel implements AsyncDisposable {
         });
     }
 
+    /**
+     * The final-norm hidden state of each conversation's last token (n_embd floats: the vector the reward head
+     * multiplies), in input order, tokenized exactly as scoreBatch() tokenizes. Works on a file without a head.
+     * Runs through its own LAST-pooled context and scheduler: created at load with `requireRewardHead: false`,
+     * else by the first call (then a second KV cache of the loaded contextSize beside the rewards one).
+     */
+    hiddenStates(conversations: ChatMessage[][], options: BatchOptions = {}): Promise<Float32Array[]> {
+        return withCallerStack(async () => {
+            if (!Array.isArray(conversations)) {
+                throw new RewardModelError("ERR_INVALID_MESSAGES", "hiddenStates needs an array of conversations");
+            }
+            const tokens = conversations.map((messages, i) => this.conversationTokens(messages, `conversations[${i}]`));
+            return this.runLists(await this.poolingScheduler("last"), tokens, options);
+        });
+    }
+
+    /** hiddenStates() of exact token ids (no BOS policy, no truncation), in input order. */
+    hiddenStatesOfTokens(lists: ArrayLike<number>[], options: BatchOptions = {}): Promise<Float32Array[]> {
+        return withCallerStack(async () => {
+            this.checkAlive();
+            if (!Array.isArray(lists))
+                throw new RewardModelError("ERR_INVALID_TOKENS", "hiddenStatesOfTokens needs an array of token lists");
+            const ids = lists.map((tokens) => this.validateTokens(tokens));
+            return this.runLists(await this.poolingScheduler("last"), ids, options);
+        });
+    }
+
     /** Frees the model. Queued calls reject with ERR_DISPOSED; the running step finishes first. Idempotent. */
     dispose(): Promise<void> {
         this.disposing ??= (async () => {
-            await this.scheduler.dispose();
+            for (const pending of Object.values(this.schedulers)) {
+                const scheduler = await pending.catch(() => undefined); // a failed creation left nothing to free
+                await scheduler?.dispose();
+            }
             this.native.dispose();
         })();
         return this.disposing;
@@ -359,6 +416,10 @@ export class RewardModel implements AsyncDisposable {
     }
 
     private async scoreTokenLists(lists: Int32Array[], options: BatchOptions): Promise<Float32Array[]> {
+        return this.runLists(await this.scorer(), lists, options);
+    }
+
+    private async runLists(scheduler: Scheduler, lists: Int32Array[], options: BatchOptions): Promise<Float32Array[]> {
         const { signal, onProgress } = options;
         if (onProgress !== undefined && typeof onProgress !== "function") {
             throw invalidArgument("onProgress must be a function");
@@ -370,7 +431,7 @@ export class RewardModel implements AsyncDisposable {
             onProgress?.({ completed, total });
             return value;
         };
-        const pending = this.scheduler.scoreMany(lists, signal).map((p) => p.then(report));
+        const pending = scheduler.scoreMany(lists, signal).map((p) => p.then(report));
         // Settle everything before reporting, so no rejection goes unhandled.
         const settled = await Promise.allSettled(pending);
         const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
@@ -380,6 +441,54 @@ export class RewardModel implements AsyncDisposable {
 
     private checkAlive(): void {
         if (this.disposed) throw new RewardModelError("ERR_DISPOSED", "the model is disposed");
+    }
+
+    private schedulerFor(context: NativeContext): Scheduler {
+        const c = context.info();
+        return new Scheduler(context, {
+            contextSize: c.contextSize,
+            batchSize: c.batchSize,
+            parallel: c.parallel,
+            labelCount: c.labelCount,
+            reproducible: this.options.reproducible,
+        });
+    }
+
+    /** The rewards scheduler; a file without a head has none. */
+    private scorer(): Promise<Scheduler> {
+        this.checkAlive();
+        if (!this.info.hasRewardHead) {
+            throw new RewardModelError(
+                "ERR_NO_REWARD_HEAD",
+                "this model has no reward head (cls.output.weight): it was loaded with requireRewardHead: false and " +
+                    "gives hidden states only; train a head with `llama-reward train-head`",
+            );
+        }
+        return this.poolingScheduler("rank");
+    }
+
+    /** The scheduler of a pooling, creating its context on first use. */
+    private poolingScheduler(pooling: Pooling): Promise<Scheduler> {
+        this.checkAlive();
+        const existing = this.schedulers[pooling];
+        if (existing) return existing;
+        const created = this.native.createContext({ ...this.contextOptions, pooling }).then(
+            (context) => {
+                if (this.disposed) {
+                    context.dispose();
+                    throw new RewardModelError("ERR_DISPOSED", "the model was disposed while a context was created for it");
+                }
+                const scheduler = this.schedulerFor(context);
+                this.readySchedulers[pooling] = scheduler;
+                return scheduler;
+            },
+            (error: unknown) => {
+                delete this.schedulers[pooling]; // the next call tries again
+                throw fromNativeError(error, "ERR_LOAD_FAILED", `creating the ${pooling === "rank" ? "rewards" : "hidden-state"} context`);
+            },
+        );
+        this.schedulers[pooling] = created;
+        return created;
     }
 
     private tokenizeRaw(text: string, addSpecial: boolean, parseSpecial = addSpecial): Int32Array {

@@ -37,6 +37,7 @@ export interface SchedulerLimits {
     contextSize: number;
     batchSize: number;
     parallel: number;
+    /** Values per sequence the context returns: the head's labels, or n_embd for hidden states. */
     labelCount: number;
     /** Bitwise-reproducible scheduling (see the header comment). */
     reproducible: boolean;

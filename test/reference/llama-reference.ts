@@ -17,7 +17,7 @@
  */
 
 import { readGgufHeader } from "../../src/gguf/gguf-reader.js";
-import { readTensorAsFloat64 } from "../support/gguf-tensor-reader.js";
+import { readTensorAsFloat64 } from "../../src/gguf/gguf-tensor-reader.js";
 import type { GgufHeader } from "../../src/gguf/gguf-types.js";
 
 export interface ReferenceLayer {

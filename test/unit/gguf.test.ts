@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isRewardModelError, type RewardErrorCode } from "../../src/errors.js";
 import { bf16ToFloat32, f16ToFloat32, float32ArrayToF16, float32Bits, float32ToBf16, float32ToF16 } from "../../src/gguf/float16.js";
 import { readGgufHeader } from "../../src/gguf/gguf-reader.js";
-import { readTensorAsFloat64 } from "../support/gguf-tensor-reader.js";
+import { readTensorAsFloat64 } from "../../src/gguf/gguf-tensor-reader.js";
 import { GgmlType, GgufValueType } from "../../src/gguf/gguf-types.js";
 import { GgufWriter } from "../../src/gguf/gguf-writer.js";
 

@@ -10,7 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { LlamaLogLevel, getLlama, type Token } from "node-llama-cpp";
 import { readGgufHeader } from "../../src/gguf/gguf-reader.js";
-import { readTensorAsFloat64 } from "../../test/support/gguf-tensor-reader.js";
+import { readTensorAsFloat64 } from "../../src/gguf/gguf-tensor-reader.js";
 import { root } from "./bench-paths.js";
 import { startContentionMeter } from "./cpu-idle.js";
 import { ProgressBar } from "../../src/cli/progress-bar.js";

@@ -1,13 +1,14 @@
 /**
  * Reads single tensors of a GGUF file back as float64 (F32, F16, BF16, F64,
- * Q8_0), for the tests, the reference forward pass (test/reference/) and the
- * benchmark's node-llama-cpp worker; the package itself never reads tensor
- * data in JavaScript. The header comes from src/gguf/gguf-reader.ts.
+ * Q8_0): the package reads a reward head this way (train-head's --init), and
+ * the tests, the reference forward pass (test/reference/) and the benchmark's
+ * node-llama-cpp worker read weights. The header comes from
+ * src/gguf/gguf-reader.ts.
  */
 import fs from "node:fs";
-import { RewardModelError } from "../../src/errors.js";
-import { bf16ToFloat32, f16ToFloat32 } from "../../src/gguf/float16.js";
-import { GGML_TYPE_LAYOUT, GgmlType, ggmlTypeName, type GgufHeader, type GgufTensorInfo } from "../../src/gguf/gguf-types.js";
+import { RewardModelError } from "../errors.js";
+import { bf16ToFloat32, f16ToFloat32 } from "./float16.js";
+import { GGML_TYPE_LAYOUT, GgmlType, ggmlTypeName, type GgufHeader, type GgufTensorInfo } from "./gguf-types.js";
 
 /**
  * Reads tensor `name` of the file described by `header` and dequantizes it to

@@ -295,7 +295,8 @@ describe("train-head", () => {
             "1",
         ];
         const first = spawnSync(process.execPath, [requireFile(cli), ...args, "--flash-attention", "x"], { encoding: "utf8" });
-        expect(first.status).toBe(1); // an unknown flag: usage error before any work
+        expect(first.status).toBe(2); // a bad flag value: a wrong command line, refused before any work
+        expect(first.stderr).toMatch(/--flash-attention/);
         const run = spawnSync(process.execPath, [requireFile(cli), ...args], { encoding: "utf8" });
         expect(run.status, run.stderr).toBe(0);
         expect(run.stderr).toMatch(/wrote .*cli\.gguf: validation accuracy .* on 100 pairs, train accuracy .* on 300 pairs/);
@@ -307,7 +308,7 @@ describe("train-head", () => {
         expect(report).toMatchObject({ seed: 5, pairs: { validation: 100 } });
         expect(readGgufHeader(target).metadata.get("llama_reward.head.seed")).toBe(5);
         const again = spawnSync(process.execPath, [requireFile(cli), ...args], { encoding: "utf8" });
-        expect(again.status).toBe(1);
+        expect(again.status).toBe(2);
         expect(again.stderr).toMatch(/exists; pass force \(--force\).*\[ERR_INVALID_OPTION\]/);
         const forced = spawnSync(process.execPath, [requireFile(cli), ...args, "--force", "--no-report"], { encoding: "utf8" });
         expect(forced.status, forced.stderr).toBe(0);

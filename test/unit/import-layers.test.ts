@@ -21,6 +21,7 @@ const layers: Record<string, number> = {
     convert: 4,
     eval: 5,
     server: 5,
+    train: 5.5, // reads eval's data formats
     cli: 6,
     "index.ts": 6,
     "demo.ts": 6,

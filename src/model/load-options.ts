@@ -54,10 +54,25 @@ export interface LoadOptions {
      * Default: false.
      */
     reproducible?: boolean;
+    /**
+     * false: load in this process (the default). For `isolate: true` (an engine
+     * process of its own, for files you do not trust) see IsolatedLoadOptions.
+     */
+    isolate?: false;
     /** Aborts loading. */
     signal?: AbortSignal;
     /** Called as loading progresses. */
     onProgress?: (progress: LoadProgress) => void;
+}
+
+/**
+ * RewardModel.load options for a model that loads and scores in an engine
+ * process of its own (docs/model-validation.md): a crash of llama.cpp then
+ * rejects the calls in flight with ERR_ENGINE_CRASHED instead of killing this
+ * process. RewardModel.load resolves to an IsolatedRewardModel.
+ */
+export interface IsolatedLoadOptions extends Omit<LoadOptions, "isolate"> {
+    isolate: true;
 }
 
 export interface ResolvedLoadOptions {
@@ -88,6 +103,7 @@ const knownOptions = new Set([
     "truncation",
     "useMmap",
     "reproducible",
+    "isolate",
     "signal",
     "onProgress",
 ]);
@@ -142,6 +158,7 @@ export function resolveLoadOptions(options: LoadOptions | undefined, trainContex
     const truncation = o.truncation === undefined ? "error" : oneOf(o.truncation, "truncation", ["error", "left"] as const);
     if (o.useMmap !== undefined && typeof o.useMmap !== "boolean") invalid("useMmap must be a boolean");
     if (o.reproducible !== undefined && typeof o.reproducible !== "boolean") invalid("reproducible must be a boolean");
+    if (o.isolate !== undefined && typeof o.isolate !== "boolean") invalid("isolate must be a boolean");
     if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) invalid("signal must be an AbortSignal");
     if (o.onProgress !== undefined && typeof o.onProgress !== "function") invalid("onProgress must be a function");
     return {

@@ -2,11 +2,11 @@
  * Checks of a GGUF reward model that llama.cpp would otherwise enforce with
  * an assertion (aborting the whole process) or not at all (crashing later in
  * a compute kernel): tensor types ggml cannot compute with, layer and expert
- * counts, RoPE scaling types, and tokenizer arrays that disagree. Each rule
- * here was found by the GGUF fuzzer (test/fuzz) killing the process.
+ * counts and RoPE scaling types (the tokenizer's are in tokenizer-checks.ts).
+ * Each rule here was found by the GGUF fuzzer (test/fuzz) killing the process.
  */
 import { RewardModelError } from "../errors.js";
-import { GgmlType, GgufValueType, ggmlTypeName, type GgufHeader, type GgufValue } from "../gguf/gguf-types.js";
+import { GgmlType, ggmlTypeName, type GgufHeader, type GgufValue } from "../gguf/gguf-types.js";
 
 /** llama.cpp's LLAMA_MAX_LAYERS and LLAMA_MAX_EXPERTS. */
 const MAX_LAYERS = 512;
@@ -113,20 +113,4 @@ export function checkHyperparameters(path: string, header: GgufHeader, arch: str
         const shown = typeof scaling === "string" ? JSON.stringify(scaling) : `a ${Array.isArray(scaling) ? "array" : typeof scaling}`;
         throw corrupt(path, `${arch}.rope.scaling.type ${shown} is not one of ${ROPE_SCALING_TYPES.join(", ")}`);
     }
-}
-
-/**
- * llama.cpp asserts that every token text is unique (it maps texts back to
- * ids); it renames empty texts to "[EMPTY_<id>]" first, so the check does too.
- * Types and lengths of the tokenizer arrays it checks itself.
- */
-export function checkTokenizer(path: string, header: GgufHeader): void {
-    const tokens = header.metadata.get("tokenizer.ggml.tokens");
-    if (!Array.isArray(tokens) || header.metadataTypes.get("tokenizer.ggml.tokens")?.elementType !== GgufValueType.STRING) return;
-    const seen = new Set<string>();
-    tokens.forEach((t, id) => {
-        const text = t === "" ? `[EMPTY_${id}]` : (t as string);
-        if (seen.has(text)) throw corrupt(path, `tokenizer.ggml.tokens lists ${JSON.stringify(text.slice(0, 40))} twice (token ${id})`);
-        seen.add(text);
-    });
 }

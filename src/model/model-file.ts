@@ -5,7 +5,8 @@
  */
 import { RewardModelError } from "../errors.js";
 import { readGgufHeader } from "../gguf/gguf-reader.js";
-import { checkHyperparameters, checkTensorTypes, checkTokenizer } from "./model-file-limits.js";
+import { checkHyperparameters, checkTensorTypes } from "./model-file-limits.js";
+import { checkTokenizer } from "./tokenizer-checks.js";
 import type { GgufHeader } from "../gguf/gguf-types.js";
 
 export const supportedArchitectures = ["llama"] as const;
@@ -66,7 +67,8 @@ export function inspectRewardModelFile(path: string): RewardModelFile {
             `${path}: cls.output.bias has shape [${bias.shape.join(", ")}], expected [${labelCount}]`,
         );
     }
-    // what llama.cpp would assert on (abort) or crash over in a kernel: see model-file-limits.ts
+    // what llama.cpp would assert on (abort) or crash over in a kernel: see model-file-limits.ts,
+    // tokenizer-checks.ts and docs/model-validation.md
     checkHyperparameters(path, header, architecture);
     checkTensorTypes(path, header);
     checkTokenizer(path, header);

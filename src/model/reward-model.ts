@@ -9,12 +9,19 @@ import { ChatTemplate, validateMessages, type ChatMessage } from "./chat-templat
 import { RewardModelError, abortedError, fromNativeError, withCallerStack } from "../errors.js";
 import { preferenceProbability } from "./preference.js";
 import { fileTypeName } from "./file-types.js";
-import { flashAttentionMode, resolveLoadOptions, type LoadOptions, type ResolvedLoadOptions } from "./load-options.js";
+import {
+    flashAttentionMode,
+    resolveLoadOptions,
+    type IsolatedLoadOptions,
+    type LoadOptions,
+    type ResolvedLoadOptions,
+} from "./load-options.js";
 import { inspectRewardModelFile } from "./model-file.js";
 import { offloadedLayerCount, selectGpu, type GpuBackend } from "./gpu.js";
 import { loadedAddon } from "../addon/load-addon.js";
 import type { NativeContext, NativeModel } from "../addon/native-types.js";
 import { Scheduler, type SchedulerStats } from "../scoring/scheduler.js";
+import { IsolatedRewardModel } from "./isolation/isolated-reward-model.js";
 
 export interface RewardModelInfo {
     /** general.architecture, e.g. "llama". */
@@ -109,17 +116,25 @@ export class RewardModel implements AsyncDisposable {
         this.template = new ChatTemplate(info.chatTemplate, native.tokenText(info.bosToken), native.tokenText(info.eosToken));
     }
 
-    /** Loads a GGUF reward model. Validates the file before llama.cpp reads it. */
-    static load(path: string, options: LoadOptions = {}): Promise<RewardModel> {
-        return withCallerStack(() => RewardModel.loadImpl(path, options));
+    /**
+     * Loads a GGUF reward model. Validates the file before llama.cpp reads it.
+     * With `isolate: true` the model loads and scores in an engine process of
+     * its own and this resolves to an IsolatedRewardModel (see its header).
+     */
+    static load(path: string, options: IsolatedLoadOptions): Promise<IsolatedRewardModel>;
+    static load(path: string, options?: LoadOptions): Promise<RewardModel>;
+    static load(path: string, options: LoadOptions | IsolatedLoadOptions = {}): Promise<RewardModel | IsolatedRewardModel> {
+        if ((options as IsolatedLoadOptions | null)?.isolate === true)
+            return IsolatedRewardModel.load(path, options as IsolatedLoadOptions);
+        return withCallerStack(() => RewardModel.loadImpl(path, options as LoadOptions, true));
     }
 
-    private static async loadImpl(path: string, options: LoadOptions): Promise<RewardModel> {
+    private static async loadImpl(path: string, options: LoadOptions, checkFile: boolean): Promise<RewardModel> {
         if (typeof path !== "string" || path.length === 0) {
             throw new RewardModelError("ERR_INVALID_OPTION", "RewardModel.load needs the path of a .gguf file");
         }
-        const file = inspectRewardModelFile(path);
-        const resolved = resolveLoadOptions(options, file.trainContextLength);
+        const trainContextLength = checkFile ? inspectRewardModelFile(path).trainContextLength : 0;
+        const resolved = resolveLoadOptions(options, trainContextLength);
         const { signal, onProgress } = options;
         if (signal?.aborted) throw abortedError(signal, "loading");
         const { addon, backends } = loadedAddon();
@@ -222,6 +237,16 @@ export class RewardModel implements AsyncDisposable {
         this.checkAlive();
         validateMessages(messages);
         return this.template.render(messages);
+    }
+
+    /** The text of a token id (ERR_INVALID_TOKENS outside the vocabulary). */
+    tokenText(token: number): string {
+        this.checkAlive();
+        try {
+            return this.native.tokenText(token);
+        } catch (error) {
+            throw fromNativeError(error, "ERR_INVALID_TOKENS");
+        }
     }
 
     /** Tokenizes text. With special (default) this adds BOS as the tokenizer does and parses special tokens. */
@@ -429,6 +454,16 @@ export class RewardModel implements AsyncDisposable {
         }
         return out;
     }
+}
+
+/**
+ * Loads without llama-reward's file checks (inspectRewardModelFile): only for
+ * the test-only mode of the isolated engine (isolation/engine-child.ts), which
+ * hands llama.cpp files it aborts on. Not exported from the package.
+ */
+export function loadRewardModelUnchecked(path: string, options: LoadOptions): Promise<RewardModel> {
+    // biome-ignore lint/complexity/useLiteralKeys: loadImpl is private to RewardModel; this function is its one outside caller
+    return RewardModel["loadImpl"](path, options, false);
 }
 
 export type { BosPolicy, ChatMessage, LoadOptions };

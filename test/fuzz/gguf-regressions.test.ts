@@ -9,11 +9,13 @@ import * as path from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { GgmlType, GgufValueType, ggmlTensorByteSize, type GgufValue } from "../../src/gguf/gguf-types.js";
-import { cloneLayout, type GgufLayout, type KvEntry } from "./gguf-layout.js";
+import { RewardModel, RewardModelError, type IsolatedRewardModel } from "../../src/index.js";
+import { GgmlType, GgufValueType, ggmlTensorByteSize } from "../../src/gguf/gguf-types.js";
+import { cloneLayout, type GgufLayout } from "./gguf-layout.js";
 import { writeCase, type FuzzBase } from "./gguf-mutations.js";
 import { loadFuzzBases, makeScratchDir, runTarget, type FuzzOutcome } from "./gguf-fuzz-target.js";
 import { serializeLayout } from "./gguf-layout.js";
+import { setKv, vocabCorruptions } from "./vocab-corruptions.js";
 
 let bases: FuzzBase[];
 let dir: string;
@@ -27,13 +29,6 @@ afterAll(() => {
     fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function setKv(layout: GgufLayout, key: string, type: GgufValueType, value: GgufValue, elementType?: GgufValueType): void {
-    const entry: KvEntry = elementType === undefined ? { key, type, value } : { key, type, value, elementType };
-    const i = layout.kvs.findIndex((kv) => kv.key === key);
-    if (i >= 0) layout.kvs[i] = entry;
-    else layout.kvs.push(entry);
-}
-
 /** Changes a tensor's type and resizes its data to match, as the fuzzer's tensor-type mutation does. */
 function retype(layout: GgufLayout, name: string, type: GgmlType): void {
     const t = layout.tensors.find((x) => x.name === name)!;
@@ -42,15 +37,48 @@ function retype(layout: GgufLayout, name: string, type: GgmlType): void {
 }
 
 let counter = 0;
-async function run(base: "tiny-f16" | "tiny-f32", edit: (layout: GgufLayout) => void): Promise<FuzzOutcome> {
+function writeEdited(base: "tiny-f16" | "tiny-f32", edit: (layout: GgufLayout) => void): string {
     const layout = cloneLayout(bases.find((b) => b.name === base)!.layout);
     edit(layout);
     const file = path.join(dir, `regression-${counter++}.gguf`);
     writeCase({ seed: 0, index: 0, base, kind: "hparam", mutation: "", serialized: serializeLayout(layout) }, file);
+    return file;
+}
+
+async function run(base: "tiny-f16" | "tiny-f32", edit: (layout: GgufLayout) => void): Promise<FuzzOutcome> {
+    const file = writeEdited(base, edit);
     try {
         return await runTarget(file);
     } finally {
         fs.rmSync(file, { force: true });
+    }
+}
+
+/**
+ * What llama.cpp does with `file` when llama-reward checks nothing: loads it
+ * (and scores once) in an isolated engine with the test-only switch that
+ * skips the file checks. "abort" is the engine process dying.
+ */
+async function uncheckedOutcome(file: string): Promise<{ outcome: "abort" | "refuses" | "accepts"; detail: string }> {
+    let model: IsolatedRewardModel | undefined;
+    try {
+        process.env.LLAMA_REWARD_TEST_ONLY_SKIP_FILE_CHECKS = "1"; // the engine process inherits it
+        try {
+            model = await RewardModel.load(file, { isolate: true, contextSize: 256, batchSize: 256, parallel: 2, threads: 1 });
+        } finally {
+            delete process.env.LLAMA_REWARD_TEST_ONLY_SKIP_FILE_CHECKS;
+        }
+        await model.score([
+            { role: "user", content: "Is this file intact?" },
+            { role: "assistant", content: "Probably not." },
+        ]);
+        return { outcome: "accepts", detail: "loaded and scored" };
+    } catch (error) {
+        if (!(error instanceof RewardModelError)) throw error;
+        const outcome = error.code === "ERR_ENGINE_CRASHED" ? "abort" : "refuses";
+        return { outcome, detail: `${error.code}: ${error.message.slice(-300)}` };
+    } finally {
+        await model?.dispose();
     }
 }
 
@@ -153,7 +181,7 @@ const deaths: Death[] = [
             tokens[5] = tokens[6]!;
             setKv(l, kv.key, GgufValueType.ARRAY, tokens, GgufValueType.STRING);
         },
-        message: /twice/,
+        message: /repeats the text of token/,
     },
 ];
 
@@ -164,6 +192,26 @@ describe("process deaths found by the GGUF fuzzer are rejected before llama.cpp"
             expect(outcome).toMatchObject({ kind: "rejected", stage: "load", code: "ERR_CORRUPT_MODEL" });
             expect((outcome as { message: string }).message).toMatch(d.message);
         });
+    }
+});
+
+describe("tokenizer corruptions: what llama.cpp does with each unchecked, and the check now in front of it", () => {
+    for (const c of vocabCorruptions) {
+        it(`${c.title}: ${c.key} (llama.cpp unchecked: ${c.llamaCpp})`, async () => {
+            const file = writeEdited("tiny-f32", c.edit);
+            try {
+                // the file really does what the title says to llama.cpp (for "abort": kills the process)
+                const unchecked = await uncheckedOutcome(file);
+                expect(unchecked.outcome, unchecked.detail).toBe(c.llamaCpp);
+                if (c.llamaCpp === "abort") expect(unchecked.detail).toMatch(/GGML_ASSERT|SIGABRT/);
+                // and llama-reward rejects it first, naming the key
+                const outcome = await runTarget(file);
+                expect(outcome).toMatchObject({ kind: "rejected", stage: "load", code: "ERR_CORRUPT_MODEL" });
+                expect((outcome as { message: string }).message).toContain(`: ${c.key} `);
+            } finally {
+                fs.rmSync(file, { force: true });
+            }
+        }, 60_000);
     }
 });
 

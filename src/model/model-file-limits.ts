@@ -108,9 +108,42 @@ export function checkHyperparameters(path: string, header: GgufHeader, arch: str
         }
     }
 
+    checkAttentionShape(path, header, arch, layers);
+
     const scaling = m.get(`${arch}.rope.scaling.type`);
     if (scaling !== undefined && (typeof scaling !== "string" || !ROPE_SCALING_TYPES.includes(scaling))) {
         const shown = typeof scaling === "string" ? JSON.stringify(scaling) : `a ${Array.isArray(scaling) ? "array" : typeof scaling}`;
         throw corrupt(path, `${arch}.rope.scaling.type ${shown} is not one of ${ROPE_SCALING_TYPES.join(", ")}`);
+    }
+}
+
+/**
+ * The llama architecture sizes each layer's key and value tensors from layer
+ * 0's key/value head count (deps/llama.cpp/src/models/llama.cpp passes
+ * n_embd_k_gqa without a layer), while its graph reads each layer's own: a
+ * per-layer head_count_kv that varies passes the tensor shape checks and then
+ * fails GGML_ASSERT(a->ne[0] == b->ne[0]) in the first decode (found by the
+ * field-level fuzzer). That array must hold one value, and the heads must
+ * split into whole key/value groups. (A varying head_count or
+ * feed_forward_length loads and scores.)
+ */
+const UNIFORM_PER_LAYER = ["attention.head_count_kv"];
+
+function checkAttentionShape(path: string, header: GgufHeader, arch: string, layers: number): void {
+    const m = header.metadata;
+    for (const name of UNIFORM_PER_LAYER) {
+        const key = `${arch}.${name}`;
+        const v = m.get(key);
+        if (!Array.isArray(v)) continue;
+        const values = v.map(integer);
+        if (values.length !== layers || values.some((x) => x === undefined || x !== values[0])) {
+            const shown = v.length > 8 ? `${v.slice(0, 8).map(String).join(", ")}, …` : v.map(String).join(", ");
+            throw corrupt(path, `${key} per layer [${shown}] must be one value for all ${layers} layers of a ${arch} model`);
+        }
+    }
+    const heads = maxOf(m.get(`${arch}.attention.head_count`));
+    const kvHeads = maxOf(m.get(`${arch}.attention.head_count_kv`)) ?? heads;
+    if (heads !== undefined && kvHeads !== undefined && heads > 0 && (kvHeads < 1 || heads % kvHeads !== 0)) {
+        throw corrupt(path, `${arch}.attention.head_count ${heads} is not a multiple of ${arch}.attention.head_count_kv ${kvHeads}`);
     }
 }

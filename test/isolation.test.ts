@@ -7,6 +7,7 @@
  * The server answers /health with 503 and the reason after such a crash.
  * The engine entry is compiled: run `npx tsc -p tsconfig.json` first.
  */
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 
@@ -25,7 +26,7 @@ import { cloneLayout, parseLayout, serializeLayout } from "./fuzz/gguf-layout.js
 import { writeCase } from "./fuzz/gguf-mutations.js";
 import { makeScratchDir } from "./fuzz/gguf-fuzz-target.js";
 import { vocabCorruptions } from "./fuzz/vocab-corruptions.js";
-import { conversations, filler, tinyF32 } from "./support/fixtures.js";
+import { conversations, filler, root, tinyF32 } from "./support/fixtures.js";
 import { get, waitFor } from "./support/server-client.js";
 
 const options: LoadOptions = { contextSize: 1024, batchSize: 256, parallel: 4, threads: 2 };
@@ -181,6 +182,21 @@ describe("errors, aborts, progress and dispose cross the process boundary", () =
         expect(error.code).toBe("ERR_MODEL_NOT_FOUND");
         const bad = await rejection(RewardModel.load(tinyF32, { isolate: true, contextSize: -5 }));
         expect(bad.code).toBe("ERR_INVALID_OPTION");
+    });
+
+    it("an idle engine does not keep the host alive: a script that never disposes exits, and its engine with it", () => {
+        const index = path.join(root, "dist", "src", "index.js");
+        const script = [
+            `import { RewardModel } from ${JSON.stringify(index)};`,
+            `const m = await RewardModel.load(${JSON.stringify(tinyF32)}, { isolate: true, contextSize: 256, threads: 1 });`,
+            "const r = await m.score([{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }]);",
+            "console.log(JSON.stringify({ pid: m.enginePid, reward: r }));",
+        ].join("\n");
+        const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 60_000 });
+        expect(run.status, run.stderr).toBe(0);
+        const { pid, reward } = JSON.parse(run.stdout.trim()) as { pid: number; reward: number };
+        expect(typeof reward).toBe("number");
+        return waitFor(() => !alive(pid), 5000, "the orphaned engine to exit");
     });
 
     it("dispose() ends the engine: queued calls reject with ERR_DISPOSED, later ones too", async () => {

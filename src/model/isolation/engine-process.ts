@@ -7,6 +7,7 @@
  */
 import { fork } from "node:child_process";
 import * as fs from "node:fs";
+import type { Socket } from "node:net";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -30,6 +31,12 @@ export interface EngineProcess {
     /** The last few kilobytes of what the engine wrote to stderr and stdout. */
     outputTail(): string;
     kill(signal?: NodeJS.Signals): void;
+    /**
+     * Whether the engine keeps this process alive: true while a load or a call
+     * is in flight, false when idle, so an app that forgets dispose() can
+     * still exit (the engine then exits with it).
+     */
+    keepAlive(active: boolean): void;
 }
 
 const TAIL_BYTES = 4096;
@@ -106,6 +113,18 @@ function forkEngine(entry: string): EngineProcess {
         kill(signal = "SIGKILL") {
             if (child.exitCode === null && child.signalCode === null) child.kill(signal);
         },
+        keepAlive(active) {
+            const handles: ({ ref(): unknown; unref(): unknown } | null | undefined)[] = [
+                child,
+                child.channel,
+                child.stdout as unknown as Socket | null,
+                child.stderr as unknown as Socket | null,
+            ];
+            for (const h of handles) {
+                if (active) h?.ref();
+                else h?.unref();
+            }
+        },
     };
 }
 
@@ -161,6 +180,9 @@ function utilityEngine(electron: Required<ElectronLike>, entry: string): EngineP
         outputTail: () => tail.value,
         kill() {
             if (!exited) child.kill();
+        },
+        keepAlive() {
+            // an Electron app's main process does not exit when its event loop is idle
         },
     };
 }

@@ -63,6 +63,7 @@ export class IsolatedRewardModel implements AsyncDisposable {
         this.template = new ChatTemplate(loaded.info.chatTemplate, loaded.bosText, loaded.eosText);
         engine.onMessage((m) => this.receive(m));
         engine.onExit((exit) => this.engineExited(exit));
+        engine.keepAlive(false);
     }
 
     /** Starts an engine process and loads the model there; RewardModel.load(path, { isolate: true }) calls this. */
@@ -86,6 +87,7 @@ export class IsolatedRewardModel implements AsyncDisposable {
         }
         if (signal?.aborted) throw abortedError(signal, "loading");
         const engine = await startEngine();
+        engine.keepAlive(true);
         const loaded = await new Promise<Extract<EngineMessage, { type: "loaded" }>>((resolve, reject) => {
             let settled = false;
             const finish = (fn: () => void) => {
@@ -203,6 +205,7 @@ export class IsolatedRewardModel implements AsyncDisposable {
     dispose(): Promise<void> {
         this.disposing ??= (async () => {
             if (this.exited) return;
+            this.engine.keepAlive(true);
             this.engine.send({ type: "dispose" });
             const timer = setTimeout(() => this.engine.kill(), DISPOSE_GRACE_MS);
             await new Promise<void>((resolve) => this.exitWaiters.push(resolve));
@@ -252,9 +255,11 @@ export class IsolatedRewardModel implements AsyncDisposable {
                         ...(sent === undefined ? {} : { options: sent }),
                         progress: onProgress !== undefined,
                     });
+                    if (this.pending.size === 0) this.engine.keepAlive(true);
                     const onAbort = () => this.engine.send({ type: "abort", id });
                     const done = () => {
                         this.pending.delete(id);
+                        if (this.pending.size === 0) this.engine.keepAlive(false);
                         signal?.removeEventListener("abort", onAbort);
                     };
                     this.pending.set(id, {

@@ -44,8 +44,10 @@ function integer(v: GgufValue | undefined): number | undefined {
 /** A per-layer key stored as one integer or an array of them: the largest value. */
 function maxOf(v: GgufValue | undefined): number | undefined {
     if (Array.isArray(v)) {
-        const values = v.map(integer).filter((x): x is number => x !== undefined);
-        return values.length > 0 ? Math.max(...values) : undefined;
+        // a loop, not Math.max(...values): a corrupt file can hold an array of any length
+        let max: number | undefined;
+        for (const x of v.map(integer)) if (x !== undefined && (max === undefined || x > max)) max = x;
+        return max;
     }
     return integer(v);
 }

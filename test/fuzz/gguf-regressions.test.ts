@@ -239,6 +239,15 @@ describe("tokenizer corruptions: what llama.cpp does with each unchecked, and th
     }
 });
 
+describe("untyped errors found by the GGUF fuzzer are coded rejections now", () => {
+    it("structured seed 1 case 412: head_count as an array of 128256 (RangeError: Maximum call stack size exceeded)", async () => {
+        const outcome = await run("tiny-f16", (l) =>
+            setKv(l, "llama.attention.head_count", GgufValueType.ARRAY, new Array<number>(128256).fill(4), GgufValueType.INT32),
+        );
+        expect(outcome).toMatchObject({ kind: "rejected", stage: "load" });
+    });
+});
+
 describe("valid neighbours of those files still load and score", () => {
     it("per-layer arrays of head counts and feed-forward length (uniform, and a head count that varies)", async () => {
         const outcome = await run("tiny-f16", (l) => {

@@ -1,9 +1,10 @@
 /**
  * `node dist/test/hardening/isolation-overhead.js [--model PATH] [--rounds N]`:
  * what the isolated mode costs on one model, in-process against isolated,
- * measured alternately in the same run: load time, the throughput of a
- * scoreBatch of 64 short conversations, and the latency of single score()
- * calls one after another. Prints a Markdown table (docs/model-validation.md
+ * both loaded at once and measured alternately: load time, the throughput of
+ * a scoreBatch of 64 short conversations (median of the rounds), and the
+ * latency of single score() calls one after another. `--threads N` (default 1:
+ * the engine and this process then hold one core each while the other idles). Prints a Markdown table (docs/model-validation.md
  * quotes it) with the CPU model.
  */
 import * as os from "node:os";
@@ -18,9 +19,9 @@ function arg(name: string, fallback: string): string {
 }
 
 const model = arg("model", tinyF32);
-const rounds = Number(arg("rounds", "5"));
-const singles = Number(arg("singles", "50"));
-const options: LoadOptions = { contextSize: 4096, parallel: 8, threads: 2 };
+const rounds = Number(arg("rounds", "10"));
+const singles = Number(arg("singles", "100"));
+const options: LoadOptions = { contextSize: 4096, parallel: 8, threads: Number(arg("threads", "1")) };
 
 const batch: ChatMessage[][] = Array.from({ length: 64 }, (_, i) => [
     { role: "user", content: `Question ${i}: ${filler(12, i + 1)}` },
@@ -44,34 +45,51 @@ interface Figures {
     singleP90Ms: number;
 }
 
-async function measure(isolate: boolean): Promise<Figures> {
-    const t0 = performance.now();
-    const m: RewardModel | IsolatedRewardModel = isolate
-        ? await RewardModel.load(model, { ...options, isolate: true })
-        : await RewardModel.load(model, options);
-    const loadMs = performance.now() - t0;
-    try {
-        await m.scoreBatch(batch); // warm-up
-        const rates: number[] = [];
-        for (let r = 0; r < rounds; r++) {
-            const t = performance.now();
-            await m.scoreBatch(batch);
-            rates.push(batch.length / ((performance.now() - t) / 1000));
-        }
-        const latencies: number[] = [];
-        for (let i = 0; i < singles; i++) {
-            const t = performance.now();
-            await m.score(batch[i % batch.length]!);
-            latencies.push(performance.now() - t);
-        }
-        return { loadMs, batchPerSecond: median(rates), singleMedianMs: median(latencies), singleP90Ms: quantile(latencies, 0.9) };
-    } finally {
-        await m.dispose();
-    }
+type AnyModel = RewardModel | IsolatedRewardModel;
+
+async function timed<T>(fn: () => Promise<T>): Promise<number> {
+    const t = performance.now();
+    await fn();
+    return performance.now() - t;
 }
 
-const inProcess = await measure(false);
-const isolated = await measure(true);
+// both models loaded, then every measurement alternates between them (which goes first alternates too),
+// so load on the machine from anything else hits both alike
+const loads: number[] = [];
+let local: AnyModel | undefined;
+let isolatedModel: AnyModel | undefined;
+loads.push(
+    await timed(async () => {
+        local = await RewardModel.load(model, options);
+    }),
+);
+loads.push(
+    await timed(async () => {
+        isolatedModel = await RewardModel.load(model, { ...options, isolate: true });
+    }),
+);
+const models = [local!, isolatedModel!] as const;
+const batchMs: [number[], number[]] = [[], []];
+const singleMs: [number[], number[]] = [[], []];
+try {
+    for (const m of models) await m.scoreBatch(batch); // warm-up
+    for (let r = 0; r < rounds; r++) {
+        for (const k of r % 2 === 0 ? [0, 1] : [1, 0]) batchMs[k]!.push(await timed(() => models[k]!.scoreBatch(batch)));
+    }
+    for (let i = 0; i < singles; i++) {
+        for (const k of i % 2 === 0 ? [0, 1] : [1, 0]) singleMs[k]!.push(await timed(() => models[k]!.score(batch[i % batch.length]!)));
+    }
+} finally {
+    for (const m of models) await m.dispose();
+}
+const figures = (k: 0 | 1): Figures => ({
+    loadMs: loads[k]!,
+    batchPerSecond: batch.length / (median(batchMs[k]) / 1000),
+    singleMedianMs: median(singleMs[k]),
+    singleP90Ms: quantile(singleMs[k], 0.9),
+});
+const inProcess = figures(0);
+const isolated = figures(1);
 const cpu = os.cpus()[0]?.model ?? "unknown CPU";
 const f = (x: number, d = 1) => x.toFixed(d);
 console.log(`${model}, ${os.cpus().length} CPUs (${cpu}), threads ${options.threads}, ${rounds} batch rounds, ${singles} single calls\n`);

@@ -113,7 +113,9 @@ export class RewardModel implements AsyncDisposable {
             labelCount: c.labelCount,
             reproducible: options.reproducible,
         });
-        this.template = new ChatTemplate(info.chatTemplate, native.tokenText(info.bosToken), native.tokenText(info.eosToken));
+        // a vocabulary without BOS or EOS (id -1) renders them as ""
+        const text = (token: number) => (token >= 0 ? native.tokenText(token) : "");
+        this.template = new ChatTemplate(info.chatTemplate, text(info.bosToken), text(info.eosToken));
     }
 
     /**

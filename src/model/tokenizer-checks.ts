@@ -9,7 +9,7 @@
  */
 import { RewardModelError } from "../errors.js";
 import { GgufValueType, type GgufHeader, type GgufValue } from "../gguf/gguf-types.js";
-import { PRE_TOKENIZERS, TOKENIZER_MODELS } from "./tokenizer-names.js";
+import { PRE_TOKENIZERS, REWARD_MODEL_TOKENIZERS, TOKENIZER_MODELS } from "./tokenizer-names.js";
 
 /** llama.cpp's llama_token_type: UNDEFINED (0) to BYTE (6). */
 const MAX_TOKEN_TYPE = 6;
@@ -100,11 +100,17 @@ export function checkTokenizer(path: string, header: GgufHeader): void {
             `${shown(model)} is not a tokenizer llama.cpp knows (${[...TOKENIZER_MODELS.keys()].join(", ")})`,
         );
     }
+    if (!REWARD_MODEL_TOKENIZERS.includes(model)) {
+        throw corrupt(
+            path,
+            "tokenizer.ggml.model",
+            `${shown(model)} is not the tokenizer of a llama reward model (${REWARD_MODEL_TOKENIZERS.join(", ")})`,
+        );
+    }
     const pre = stringValue(path, header, "tokenizer.ggml.pre");
     if (kind.bpe && pre !== undefined && pre !== "" && !PRE_TOKENIZERS.has(pre)) {
         throw corrupt(path, "tokenizer.ggml.pre", `${shown(pre)} is not a pre-tokenizer llama.cpp knows`);
     }
-    if (model === "no_vocab" || model === "none") return;
 
     const tokens = arrayOf(path, header, "tokenizer.ggml.tokens", [GgufValueType.STRING]);
     if (tokens === undefined) throw corrupt(path, "tokenizer.ggml.tokens", "is missing: the file has no vocabulary");
@@ -112,6 +118,7 @@ export function checkTokenizer(path: string, header: GgufHeader): void {
     if (n === 0) throw corrupt(path, "tokenizer.ggml.tokens", "is empty");
     if (n > 0x7fffffff) throw corrupt(path, "tokenizer.ggml.tokens", `has ${n} tokens, more than a token id can hold`);
     const texts = checkTokenTexts(path, tokens as string[]);
+    if (kind.byteTokens) checkByteTokens(path, model, texts, kind.byteTokens);
 
     const scores = arrayOf(path, header, "tokenizer.ggml.scores", [GgufValueType.FLOAT32, GgufValueType.INT32]);
     if (scores !== undefined) {
@@ -165,6 +172,27 @@ function checkTokenTexts(path: string, tokens: string[]): Set<string> {
         seen.set(text, id);
     });
     return new Set(seen.keys());
+}
+
+/**
+ * An SPM-style tokenizer spells what its vocabulary cannot as single bytes
+ * (llama_vocab::byte_to_token), looking up "<0xXX>" or else the byte itself
+ * with unordered_map::at: a missing byte throws std::out_of_range out of
+ * llama_tokenize, which nothing catches, and the process aborts on the first
+ * text with that byte. Every byte must be spelled. (A byte from 0x80 up is
+ * not valid UTF-8 on its own; only "<0xXX>" counts for those here.)
+ */
+function checkByteTokens(path: string, model: string, texts: Set<string>, spelling: "hex-or-char" | "hex"): void {
+    for (let b = 0; b < 256; b++) {
+        const hex = `<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`;
+        if (texts.has(hex)) continue;
+        if (spelling === "hex-or-char" && b > 0 && b < 0x80 && texts.has(String.fromCharCode(b))) continue;
+        throw corrupt(
+            path,
+            "tokenizer.ggml.tokens",
+            `has no token for the byte ${hex}, which a "${model}" tokenizer needs to spell any text (llama.cpp aborts on such text)`,
+        );
+    }
 }
 
 /**

@@ -5,18 +5,30 @@
  * Keep these lists in step with the llama.cpp version native/ builds.
  */
 
-/** tokenizer.ggml.model values, and whether the tokenizer is BPE (needs tokenizer.ggml.merges). */
-export const TOKENIZER_MODELS: ReadonlyMap<string, { bpe: boolean }> = new Map([
+export interface TokenizerModel {
+    /** A BPE tokenizer: needs tokenizer.ggml.merges. */
+    bpe: boolean;
+    /**
+     * How llama_vocab::byte_to_token spells a byte it falls back to while
+     * tokenizing: "<0xXX>" or else the byte itself ("hex-or-char"), or only
+     * "<0xXX>" ("hex"); it throws std::out_of_range (uncaught: the process
+     * aborts) when the vocabulary has neither. Absent: no byte fallback.
+     */
+    byteTokens?: "hex-or-char" | "hex";
+}
+
+/** tokenizer.ggml.model values. */
+export const TOKENIZER_MODELS: ReadonlyMap<string, TokenizerModel> = new Map<string, TokenizerModel>([
     ["no_vocab", { bpe: false }],
     ["none", { bpe: false }],
-    ["llama", { bpe: false }],
+    ["llama", { bpe: false, byteTokens: "hex-or-char" }],
     ["bert", { bpe: false }],
     ["gpt2", { bpe: true }],
     ["hybriddna", { bpe: true }],
     ["whitespace", { bpe: true }],
-    ["t5", { bpe: false }],
+    ["t5", { bpe: false, byteTokens: "hex-or-char" }],
     ["rwkv", { bpe: false }],
-    ["plamo2", { bpe: false }],
+    ["plamo2", { bpe: false, byteTokens: "hex" }],
     ["gemma4", { bpe: true }],
 ]);
 
@@ -110,3 +122,13 @@ export const PRE_TOKENIZERS: ReadonlySet<string> = new Set([
     "solar-open",
     "mellum2",
 ]);
+
+/**
+ * The tokenizers of the llama-architecture reward models llama-reward runs:
+ * byte-level BPE (Llama 3 and most models since) and SentencePiece (Llama 2).
+ * llama.cpp's other tokenizers are not used by such models, and they are where
+ * a corrupt vocabulary still aborts (the RWKV tokenizer throws std::bad_alloc
+ * out of llama_tokenize on a vocabulary that is not RWKV's; without a
+ * vocabulary, nothing can be tokenized at all).
+ */
+export const REWARD_MODEL_TOKENIZERS: readonly string[] = ["gpt2", "llama"];

@@ -68,8 +68,9 @@ async function uncheckedOutcome(file: string): Promise<{ outcome: "abort" | "ref
         } finally {
             delete process.env.LLAMA_REWARD_TEST_ONLY_SKIP_FILE_CHECKS;
         }
+        // text beyond ASCII, with a tab and a newline: tokenizers fall back to bytes on it
         await model.score([
-            { role: "user", content: "Is this file intact?" },
+            { role: "user", content: "Is this file intact? héllo ☃ wörld\n\ttabs 😀" },
             { role: "assistant", content: "Probably not." },
         ]);
         return { outcome: "accepts", detail: "loaded and scored" };
@@ -270,6 +271,16 @@ describe("valid neighbours of those files still load and score", () => {
             setKv(l, "llama.attention.layer_norm_rms_epsilon", GgufValueType.FLOAT32, 0);
             setKv(l, "llama.expert_count", GgufValueType.UINT32, 0);
             setKv(l, "llama.expert_used_count", GgufValueType.UINT32, 0);
+        });
+        expect(outcome.kind).toBe("score");
+    });
+
+    it('an SPM vocabulary (tokenizer.ggml.model "llama") that spells every byte as <0xXX>', async () => {
+        const outcome = await run("tiny-f32", (l) => {
+            setKv(l, "tokenizer.ggml.model", GgufValueType.STRING, "llama");
+            const tokens = [...(l.kvs.find((kv) => kv.key === "tokenizer.ggml.tokens")!.value as string[])];
+            for (let b = 0; b < 256; b++) tokens[b] = `<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`;
+            setKv(l, "tokenizer.ggml.tokens", GgufValueType.ARRAY, tokens, GgufValueType.STRING);
         });
         expect(outcome.kind).toBe("score");
     });

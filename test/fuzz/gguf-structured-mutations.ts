@@ -7,11 +7,12 @@
  * scores, merges and special-token ids out of range; per-layer arrays with
  * a bad layer; tensors with swapped or wrong shapes and types, offsets past
  * the end of the file or onto another tensor; metadata keys removed or
- * repeated. The byte-level engine is gguf-mutations.ts; both produce a
+ * repeated; the vocabulary handed to another of llama.cpp's tokenizers. The byte-level engine is gguf-mutations.ts; both produce a
  * FuzzCase that run-fuzz.ts and gguf-fuzz-target.ts run the same way.
  */
 import { GgmlType, GgufValueType, ggmlTensorByteSize, type GgufValue } from "../../src/gguf/gguf-types.js";
 import { SPECIAL_TOKEN_KEYS } from "../../src/model/tokenizer-checks.js";
+import { TOKENIZER_MODELS } from "../../src/model/tokenizer-names.js";
 import { cloneLayout, layoutAlignment, serializeLayout, type GgufLayout, type KvEntry, type TensorEntry } from "./gguf-layout.js";
 import type { FuzzBase, FuzzCase } from "./gguf-mutations.js";
 import { Rng, mix32 } from "./prng.js";
@@ -35,6 +36,7 @@ const STRUCTURED_WEIGHTS = {
     "tensor-offset": 4,
     "key-removed": 6,
     "key-repeated": 3,
+    "tokenizer-model": 6,
 } as const;
 
 export type StructuredKind = keyof typeof STRUCTURED_WEIGHTS;
@@ -421,6 +423,20 @@ const mutators: Record<StructuredKind, Mutator> = {
         const before = l.kvs.length;
         l.kvs = l.kvs.filter((kv) => kv.key !== key);
         return `removed ${key}${l.kvs.length === before ? " (was absent)" : ""}`;
+    },
+    "tokenizer-model": (rng, l) => {
+        // the same vocabulary read by another of llama.cpp's tokenizers (SPM, WPM, UGM, RWKV, ...)
+        const model = rng.pick([...TOKENIZER_MODELS.keys()]);
+        setKv(l, { key: "tokenizer.ggml.model", type: GgufValueType.STRING, value: model });
+        let extra = "";
+        if (rng.chance(0.4)) {
+            // with byte tokens, so the byte check lets it through to the tokenizer
+            const tokens = arrayKv(l, "tokenizer.ggml.tokens") as string[];
+            for (let b = 0; b < 256; b++) tokens[b] = `<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`;
+            setKv(l, { key: "tokenizer.ggml.tokens", type: GgufValueType.ARRAY, elementType: GgufValueType.STRING, value: tokens });
+            extra = " with <0xXX> byte tokens";
+        }
+        return `tokenizer.ggml.model = ${JSON.stringify(model)}${extra}`;
     },
     "key-repeated": (rng, l) => {
         const kv = rng.pick(l.kvs);

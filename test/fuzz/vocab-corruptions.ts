@@ -78,6 +78,12 @@ export const vocabCorruptions: VocabCorruption[] = [
             }),
     },
     {
+        title: 'an SPM vocabulary (tokenizer.ggml.model "llama") without byte tokens: tokenizing aborts',
+        key: "tokenizer.ggml.tokens",
+        llamaCpp: "abort",
+        edit: (l) => setKv(l, "tokenizer.ggml.model", GgufValueType.STRING, "llama"),
+    },
+    {
         title: "a token type out of range (100)",
         key: "tokenizer.ggml.token_type",
         llamaCpp: "accepts",
@@ -183,6 +189,12 @@ export const vocabCorruptions: VocabCorruption[] = [
         key: "tokenizer.ggml.model",
         llamaCpp: "refuses",
         edit: (l) => setKv(l, "tokenizer.ggml.model", GgufValueType.STRING, "gpt3"),
+    },
+    {
+        title: "no vocabulary (tokenizer.ggml.model none): the first score aborts",
+        key: "tokenizer.ggml.model",
+        llamaCpp: "abort",
+        edit: (l) => setKv(l, "tokenizer.ggml.model", GgufValueType.STRING, "none"),
     },
     {
         title: "the token list stored as INT32",

@@ -100,9 +100,31 @@ describe("checkTokenizer", () => {
         for (const [key, entries] of cases) expect(rejection(entries).message, key).toContain(`m.gguf: ${key} `);
     });
 
-    it("needs no merges for the kimi-k2 pre-tokenizer, nor a vocabulary for no_vocab", () => {
+    it("needs every byte spelled in an SPM vocabulary, as <0xXX> or (below 0x80) the byte itself", () => {
+        const bytes = Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`);
+        const spm = (tokens: string[]): Record<string, Entry> => ({
+            "tokenizer.ggml.model": ["llama", S],
+            "tokenizer.ggml.tokens": [tokens, strings],
+        });
+        expect(() => checkTokenizer("m.gguf", header(spm([...bytes, "▁a"])))).not.toThrow();
+        const withChar = [...bytes];
+        withChar[0x41] = "A";
+        expect(() => checkTokenizer("m.gguf", header(spm(withChar)))).not.toThrow();
+        const missingHigh = bytes.filter((t) => t !== "<0xE2>");
+        expect(rejection(spm(missingHigh)).message).toMatch(/tokenizer\.ggml\.tokens has no token for the byte <0xE2>/);
+        expect(rejection(spm(bytes.filter((t) => t !== "<0x00>"))).message).toMatch(/<0x00>/);
+    });
+
+    it("needs no merges for the kimi-k2 pre-tokenizer", () => {
         const kimi = { ...vocab(), "tokenizer.ggml.pre": ["kimi-k2", S] as Entry, "tokenizer.ggml.merges": undefined };
         expect(() => checkTokenizer("m.gguf", header(kimi))).not.toThrow();
-        expect(() => checkTokenizer("m.gguf", header({ "tokenizer.ggml.model": ["no_vocab", S] }))).not.toThrow();
+    });
+
+    it("runs only the tokenizers of llama reward models (gpt2, llama), not llama.cpp's others", () => {
+        for (const model of ["no_vocab", "none", "bert", "t5", "rwkv", "plamo2", "gemma4", "whitespace", "hybriddna"]) {
+            expect(rejection({ ...vocab(), "tokenizer.ggml.model": [model, S] }).message, model).toMatch(
+                /tokenizer\.ggml\.model ".*" is not the tokenizer of a llama reward model/,
+            );
+        }
     });
 });

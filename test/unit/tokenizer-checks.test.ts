@@ -92,7 +92,6 @@ describe("checkTokenizer", () => {
             ["tokenizer.ggml.merges", { ...vocab(), "tokenizer.ggml.merges": undefined }],
             ["tokenizer.ggml.merges", { ...vocab(), "tokenizer.ggml.merges": [["ab"], strings] }],
             ["tokenizer.ggml.merges", { ...vocab(), "tokenizer.ggml.merges": [["a c"], strings] }],
-            ["tokenizer.ggml.merges", { ...vocab(), "tokenizer.ggml.merges": [["b a"], strings] }],
             ["tokenizer.ggml.bos_token_id", { ...vocab(), "tokenizer.ggml.bos_token_id": [6, U32] }],
             ["tokenizer.ggml.eos_token_id", { ...vocab(), "tokenizer.ggml.eos_token_id": [-1, { type: GgufValueType.INT32 }] }],
             ["tokenizer.ggml.padding_token_id", { ...vocab(), "tokenizer.ggml.padding_token_id": ["1", S] }],

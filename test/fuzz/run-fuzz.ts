@@ -77,7 +77,8 @@ function parse(argv: string[]): Args {
 /** Child mode: runs cases [start, cases) of `family` and reports each on stdout as one JSON line. */
 async function child(args: Args): Promise<void> {
     const bases = loadFuzzBases();
-    const dir = makeScratchDir();
+    // the parent's scratch directory, which it removes even when this child dies mid-case
+    const dir = args.keep ?? makeScratchDir();
     try {
         for (let i = args.start; i < args.cases; i++) {
             // the start line goes out before the case runs, so a death is attributed to it
@@ -87,7 +88,7 @@ async function child(args: Args): Promise<void> {
             fs.writeSync(1, `${JSON.stringify({ done: i, outcome })}\n`);
         }
     } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
+        if (args.keep === undefined) fs.rmSync(dir, { recursive: true, force: true });
     }
 }
 
@@ -99,6 +100,15 @@ interface Finding {
 }
 
 async function parent(args: Args): Promise<number> {
+    const scratch = makeScratchDir();
+    try {
+        return await runFamilies(args, scratch);
+    } finally {
+        fs.rmSync(scratch, { recursive: true, force: true });
+    }
+}
+
+async function runFamilies(args: Args, scratch: string): Promise<number> {
     const counts = new Map<string, number>();
     const findings: Finding[] = [];
     const began = Date.now();
@@ -108,7 +118,7 @@ async function parent(args: Args): Promise<number> {
         ["structured", args.structured],
     ] as const) {
         if (args.start >= cases) continue;
-        const failed = await runFamily(args, family, cases, counts, findings);
+        const failed = await runFamily(args, family, cases, scratch, counts, findings);
         if (failed) return 1;
     }
     const total = Math.max(0, args.cases - args.start) + Math.max(0, args.structured - args.start);
@@ -129,6 +139,7 @@ async function runFamily(
     args: Args,
     family: FuzzFamily,
     cases: number,
+    scratch: string,
     counts: Map<string, number>,
     findings: Finding[],
 ): Promise<boolean> {
@@ -145,7 +156,20 @@ async function runFamily(
         }>((resolve) => {
             const proc = spawn(
                 process.execPath,
-                [self, "--child", "--family", family, "--seed", String(args.seed), "--start", String(next), "--cases", String(cases)],
+                [
+                    self,
+                    "--child",
+                    "--family",
+                    family,
+                    "--seed",
+                    String(args.seed),
+                    "--start",
+                    String(next),
+                    "--cases",
+                    String(cases),
+                    "--keep",
+                    scratch,
+                ],
                 {
                     stdio: ["ignore", "pipe", "pipe"],
                 },

@@ -240,6 +240,22 @@ describe("tokenizer corruptions: what llama.cpp does with each unchecked, and th
     }
 });
 
+describe("a hang found by the GGUF fuzzer is rejected before llama.cpp", () => {
+    // not replayed unchecked here: the RWKV tokenizer grows to gigabytes within a second on this text
+    it('structured seed 2 case 432: tokenizer.ggml.model "rwkv" with <0xXX> byte tokens (runaway memory, then std::bad_alloc)', async () => {
+        const outcome = await run("tiny-f16", (l) => {
+            setKv(l, "tokenizer.ggml.model", GgufValueType.STRING, "rwkv");
+            const tokens = [...(l.kvs.find((kv) => kv.key === "tokenizer.ggml.tokens")!.value as string[])];
+            for (let b = 0; b < 256; b++) tokens[b] = `<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`;
+            setKv(l, "tokenizer.ggml.tokens", GgufValueType.ARRAY, tokens, GgufValueType.STRING);
+        });
+        expect(outcome).toMatchObject({ kind: "rejected", stage: "load", code: "ERR_CORRUPT_MODEL" });
+        expect((outcome as { message: string }).message).toMatch(
+            /tokenizer\.ggml\.model "rwkv" is not the tokenizer of a llama reward model/,
+        );
+    });
+});
+
 describe("untyped errors found by the GGUF fuzzer are coded rejections now", () => {
     it("structured seed 1 case 412: head_count as an array of 128256 (RangeError: Maximum call stack size exceeded)", async () => {
         const outcome = await run("tiny-f16", (l) =>

@@ -263,6 +263,11 @@ describe("untyped errors found by the GGUF fuzzer are coded rejections now", () 
         );
         expect(outcome).toMatchObject({ kind: "rejected", stage: "load" });
     });
+
+    it('structured seed 2 case 125: tokenizer.ggml.model "no_vocab" (BOS -1: Error "token id -1 is outside the vocabulary")', async () => {
+        const outcome = await run("tiny-f32", (l) => setKv(l, "tokenizer.ggml.model", GgufValueType.STRING, "no_vocab"));
+        expect(outcome).toMatchObject({ kind: "rejected", stage: "load", code: "ERR_CORRUPT_MODEL" });
+    });
 });
 
 describe("valid neighbours of those files still load and score", () => {

@@ -99,8 +99,13 @@ export class IsolatedRewardModel implements AsyncDisposable {
             const onAbort = () => engine.send({ type: "abort", id: LOAD_ID });
             engine.onMessage((m) => {
                 if (m.type === "load-progress") onProgress?.({ progress: m.progress });
-                else if (m.type === "loaded") finish(() => resolve(m));
-                else if (m.type === "load-failed") {
+                else if (m.type === "loaded") {
+                    // an abort that reached the engine after its load finished still wins, as in-process
+                    if (signal?.aborted) {
+                        finish(() => reject(abortedError(signal, "loading")));
+                        engine.kill();
+                    } else finish(() => resolve(m));
+                } else if (m.type === "load-failed") {
                     finish(() => reject(deserializeError(m.error, m.error.code === "ERR_ABORTED" ? signal?.reason : undefined)));
                     engine.kill();
                 }

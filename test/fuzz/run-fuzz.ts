@@ -17,9 +17,10 @@ import { buildCase, loadFuzzBases, makeScratchDir, runCase, type FuzzFamily, typ
 
 /**
  * Default case counts: 2,500 of each family, 5,000 in all. Measured on the
- * shared 2-vCPU development VM (Intel Xeon): 1.2 to 1.7 cases a second (each
- * case writes, checks, loads and scores a whole model file), so the default
- * run takes about an hour there; --cases and --structured set the counts.
+ * shared 2-vCPU development VM (Intel Xeon): 0.8 to 2.2 cases a second as
+ * the machine was busier or quieter (each case writes, checks, loads and
+ * scores a whole model file), so the default run takes 40 to 100 minutes
+ * there; --cases and --structured set the counts.
  */
 const DEFAULT_BYTE_CASES = 2500;
 const DEFAULT_STRUCTURED_CASES = 2500;

@@ -23,6 +23,7 @@ export const rewardErrorCodes = [
     "ERR_DECODE_FAILED", // llama_decode reported an error
     "ERR_ABORTED", // an AbortSignal fired
     "ERR_DISPOSED", // the model was disposed
+    "ERR_ENGINE_CRASHED", // the engine process of an isolated model died (the message ends with its stderr)
     "ERR_NATIVE_NOT_BUILT", // the native addon could not be loaded
     "ERR_GPU_UNAVAILABLE", // the requested GPU backend (gpu option) has no usable device here
     "ERR_CONVERT_FAILED", // a checkpoint could not be converted

@@ -2,6 +2,7 @@
  * llama-reward: score chat conversations with GGUF Llama-3 reward models.
  */
 export { RewardModel } from "./model/reward-model.js";
+export { IsolatedRewardModel } from "./model/isolation/isolated-reward-model.js";
 export type {
     RewardModelInfo,
     CallOptions,
@@ -14,7 +15,7 @@ export type {
 } from "./model/reward-model.js";
 export type { ChatMessage } from "./model/chat-template.js";
 export type { BosPolicy } from "./model/bos-policy.js";
-export type { LoadOptions, LoadProgress, KvCacheType, Truncation, ResolvedLoadOptions } from "./model/load-options.js";
+export type { LoadOptions, IsolatedLoadOptions, LoadProgress, KvCacheType, Truncation, ResolvedLoadOptions } from "./model/load-options.js";
 export { RewardModelError, isRewardModelError, rewardErrorCodes } from "./errors.js";
 export type { RewardErrorCode } from "./errors.js";
 export { fileTypes, fileTypeName } from "./model/file-types.js";

@@ -108,3 +108,28 @@ describe("llama-reward serve", () => {
         }
     });
 });
+
+describe("llama-reward serve --isolate", () => {
+    it("scores in an engine process as the in-process model does, and SIGTERM ends both", async () => {
+        const served = await serve(["--model", tinyF32, "--port", "0", "--isolate", ...load]);
+        try {
+            await waitFor(async () => (await get(served.url, "/health")).status === 200, 30_000, "the model to load");
+            const messages: ChatMessage[] = [
+                { role: "user", content: "Is this served from an engine process?" },
+                { role: "assistant", content: "Yes." },
+            ];
+            const reply = await post(served.url, "/v1/score", { messages });
+            expect(reply.status).toBe(200);
+            const model = await RewardModel.load(tinyF32, { contextSize: 1024, batchSize: 16, parallel: 2 });
+            try {
+                expect(reply.json.rewards[0]).toBe(await model.score(messages));
+            } finally {
+                await model.dispose();
+            }
+            served.child.kill("SIGTERM");
+            expect(await served.exit).toBe(0);
+        } finally {
+            served.child.kill("SIGKILL");
+        }
+    });
+});

@@ -11,6 +11,7 @@ import { RewardModel } from "../model/reward-model.js";
 import { createServer, type ListenAddress, type RewardServer, type ServerOptions } from "../server/server.js";
 import { integerFlag } from "./flag-values.js";
 import { loadFlags, loadOptionsFrom } from "./load-flags.js";
+import type { ServedModel } from "../server/served-model.js";
 
 export const serveUsage = `serve options:
   -m, --model PATH          the GGUF reward model (required)
@@ -21,6 +22,7 @@ export const serveUsage = `serve options:
       --max-queue N         most sequences queued or decoding; past it requests get 429 (default: 1024)
       --name NAME           model id in replies (default: the file name without .gguf)
       --log                 one line per request on stderr
+      --isolate             load and score in an engine process of its own; if it dies, /health says 503 and why
   and the load options (--bos ... --no-mmap, listed under "load options")
 `;
 
@@ -37,6 +39,7 @@ export async function commandServe(argv: string[]): Promise<number> {
             "max-queue": { type: "string" },
             name: { type: "string" },
             log: { type: "boolean", default: false },
+            isolate: { type: "boolean", default: false }, // run the model in an engine process (docs/model-validation.md)
             ...loadFlags,
         },
         strict: true,
@@ -58,8 +61,10 @@ export async function commandServe(argv: string[]): Promise<number> {
     for (const key of Object.keys(serverOptions) as (keyof ServerOptions)[])
         if (serverOptions[key] === undefined) delete serverOptions[key];
 
-    const loading = RewardModel.load(modelPath, loadOptions);
-    let server: RewardServer;
+    const loading: Promise<ServedModel> = values.isolate
+        ? RewardModel.load(modelPath, { ...loadOptions, isolate: true })
+        : RewardModel.load(modelPath, loadOptions);
+    let server: RewardServer<ServedModel>;
     try {
         server = createServer(loading, serverOptions);
     } catch (error) {

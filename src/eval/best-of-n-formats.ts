@@ -6,7 +6,7 @@
  * not fit is rejected with ERR_INVALID_DATA naming the line and the field; a
  * subset name RewardBench 2 does not have is a warning, not an error.
  */
-import { RewardModelError, invalidArgument } from "../errors.js";
+import { type RewardModelError, invalidArgument } from "../errors.js";
 import type { ChatMessage } from "../model/chat-template.js";
 import { parseJsonlRows, withJsonlLines } from "./jsonl.js";
 import { isTiesSubset, parseTiesId, rewardBench2Subsets } from "./rewardbench2.js";

@@ -8,7 +8,7 @@
  */
 import type { ChatMessage } from "../model/chat-template.js";
 import { parseJsonlRows, withJsonlLines } from "./jsonl.js";
-import { RewardModelError, invalidArgument } from "../errors.js";
+import { type RewardModelError, invalidArgument } from "../errors.js";
 
 /**
  * - `rewardbench`: `{prompt: str, chosen: str, rejected: str, subset?, id?}`

@@ -6,7 +6,7 @@
  * src/gguf/gguf-reader.ts.
  */
 import fs from "node:fs";
-import { RewardModelError } from "../errors.js";
+import { RewardModelError, invalidArgument } from "../errors.js";
 import { bf16ToFloat32, f16ToFloat32 } from "./float16.js";
 import { GGML_TYPE_LAYOUT, GgmlType, ggmlTypeName, type GgufHeader, type GgufTensorInfo } from "./gguf-types.js";
 
@@ -17,7 +17,7 @@ import { GGML_TYPE_LAYOUT, GgmlType, ggmlTypeName, type GgufHeader, type GgufTen
 export function readTensorAsFloat64(path: string, header: GgufHeader, name: string): Float64Array {
     const info = header.tensors.find((t) => t.name === name);
     if (info === undefined) {
-        throw new RewardModelError("ERR_INVALID_OPTION", `Tensor ${name} not found in ${path}`);
+        throw invalidArgument(`Tensor ${name} not found in ${path}`);
     }
     const fd = fs.openSync(path, "r");
     let raw: Buffer;

@@ -62,10 +62,25 @@ export interface LoadOptions {
      * reject with ERR_NO_REWARD_HEAD; the hidden-state context is created at load, a rewards one on first use.
      */
     requireRewardHead?: boolean;
+    /**
+     * false: load in this process (the default). For `isolate: true` (an engine
+     * process of its own, for files you do not trust) see IsolatedLoadOptions.
+     */
+    isolate?: false;
     /** Aborts loading. */
     signal?: AbortSignal;
     /** Called as loading progresses. */
     onProgress?: (progress: LoadProgress) => void;
+}
+
+/**
+ * RewardModel.load options for a model that loads and scores in an engine
+ * process of its own (docs/model-validation.md): a crash of llama.cpp then
+ * rejects the calls in flight with ERR_ENGINE_CRASHED instead of killing this
+ * process. RewardModel.load resolves to an IsolatedRewardModel.
+ */
+export interface IsolatedLoadOptions extends Omit<LoadOptions, "isolate"> {
+    isolate: true;
 }
 
 export interface ResolvedLoadOptions {
@@ -110,6 +125,7 @@ const knownOptions = new Set([
     "useMmap",
     "reproducible",
     "requireRewardHead",
+    "isolate",
     "signal",
     "onProgress",
 ]);
@@ -176,6 +192,7 @@ export function resolveLoadOptions(options: LoadOptions | undefined, trainContex
     if (o.requireRewardHead !== undefined && typeof o.requireRewardHead !== "boolean") {
         throw invalidArgument("requireRewardHead must be a boolean");
     }
+    if (o.isolate !== undefined && typeof o.isolate !== "boolean") throw invalidArgument("isolate must be a boolean");
     if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw invalidArgument("signal must be an AbortSignal");
     if (o.onProgress !== undefined && typeof o.onProgress !== "function") throw invalidArgument("onProgress must be a function");
     return {

@@ -2,11 +2,11 @@
  * Checks of a GGUF reward model that llama.cpp would otherwise enforce with
  * an assertion (aborting the whole process) or not at all (crashing later in
  * a compute kernel): tensor types ggml cannot compute with, layer and expert
- * counts, RoPE scaling types, and tokenizer arrays that disagree. Each rule
- * here was found by the GGUF fuzzer (test/fuzz) killing the process.
+ * counts and RoPE scaling types (the tokenizer's are in tokenizer-checks.ts).
+ * Each rule here was found by the GGUF fuzzer (test/fuzz) killing the process.
  */
 import { RewardModelError } from "../errors.js";
-import { GgmlType, GgufValueType, ggmlTypeName, type GgufHeader, type GgufValue } from "../gguf/gguf-types.js";
+import { GgmlType, ggmlTypeName, type GgufHeader, type GgufValue } from "../gguf/gguf-types.js";
 
 /** llama.cpp's LLAMA_MAX_LAYERS and LLAMA_MAX_EXPERTS. */
 const MAX_LAYERS = 512;
@@ -45,8 +45,10 @@ function ggufInteger(v: GgufValue | undefined): number | undefined {
 /** A per-layer key stored as one integer or an array of them: the largest value. */
 function maxOf(v: GgufValue | undefined): number | undefined {
     if (Array.isArray(v)) {
-        const values = v.map(ggufInteger).filter((x): x is number => x !== undefined);
-        return values.length > 0 ? Math.max(...values) : undefined;
+        // a loop, not Math.max(...values): a corrupt file can hold an array of any length
+        let max: number | undefined;
+        for (const x of v.map(ggufInteger)) if (x !== undefined && (max === undefined || x > max)) max = x;
+        return max;
     }
     return ggufInteger(v);
 }
@@ -109,6 +111,8 @@ export function checkHyperparameters(path: string, header: GgufHeader, arch: str
         }
     }
 
+    checkAttentionShape(path, header, arch, layers);
+
     const scaling = m.get(`${arch}.rope.scaling.type`);
     if (scaling !== undefined && (typeof scaling !== "string" || !ROPE_SCALING_TYPES.includes(scaling))) {
         const shown = typeof scaling === "string" ? JSON.stringify(scaling) : `a ${Array.isArray(scaling) ? "array" : typeof scaling}`;
@@ -117,17 +121,32 @@ export function checkHyperparameters(path: string, header: GgufHeader, arch: str
 }
 
 /**
- * llama.cpp asserts that every token text is unique (it maps texts back to
- * ids); it renames empty texts to "[EMPTY_<id>]" first, so the check does too.
- * Types and lengths of the tokenizer arrays it checks itself.
+ * The llama architecture sizes each layer's key and value tensors from layer
+ * 0's key/value head count (deps/llama.cpp/src/models/llama.cpp passes
+ * n_embd_k_gqa without a layer), while its graph reads each layer's own: a
+ * per-layer head_count_kv that varies passes the tensor shape checks and then
+ * fails GGML_ASSERT(a->ne[0] == b->ne[0]) in the first decode (found by the
+ * field-level fuzzer). That array must hold one value, and the heads must
+ * split into whole key/value groups. (A varying head_count or
+ * feed_forward_length loads and scores.)
  */
-export function checkTokenizer(path: string, header: GgufHeader): void {
-    const tokens = header.metadata.get("tokenizer.ggml.tokens");
-    if (!Array.isArray(tokens) || header.metadataTypes.get("tokenizer.ggml.tokens")?.elementType !== GgufValueType.STRING) return;
-    const seen = new Set<string>();
-    tokens.forEach((t, id) => {
-        const text = t === "" ? `[EMPTY_${id}]` : (t as string);
-        if (seen.has(text)) throw corrupt(path, `tokenizer.ggml.tokens lists ${JSON.stringify(text.slice(0, 40))} twice (token ${id})`);
-        seen.add(text);
-    });
+const UNIFORM_PER_LAYER = ["attention.head_count_kv"];
+
+function checkAttentionShape(path: string, header: GgufHeader, arch: string, layers: number): void {
+    const m = header.metadata;
+    for (const name of UNIFORM_PER_LAYER) {
+        const key = `${arch}.${name}`;
+        const v = m.get(key);
+        if (!Array.isArray(v)) continue;
+        const values = v.map(ggufInteger);
+        if (values.length !== layers || values.some((x) => x === undefined || x !== values[0])) {
+            const shown = v.length > 8 ? `${v.slice(0, 8).map(String).join(", ")}, …` : v.map(String).join(", ");
+            throw corrupt(path, `${key} per layer [${shown}] must be one value for all ${layers} layers of a ${arch} model`);
+        }
+    }
+    const heads = maxOf(m.get(`${arch}.attention.head_count`));
+    const kvHeads = maxOf(m.get(`${arch}.attention.head_count_kv`)) ?? heads;
+    if (heads !== undefined && kvHeads !== undefined && heads > 0 && (kvHeads < 1 || heads % kvHeads !== 0)) {
+        throw corrupt(path, `${arch}.attention.head_count ${heads} is not a multiple of ${arch}.attention.head_count_kv ${kvHeads}`);
+    }
 }

@@ -6,7 +6,8 @@
  */
 import { RewardModelError } from "../errors.js";
 import { readGgufHeader } from "../gguf/gguf-reader.js";
-import { checkHyperparameters, checkTensorTypes, checkTokenizer } from "./model-file-limits.js";
+import { checkHyperparameters, checkTensorTypes } from "./model-file-limits.js";
+import { checkTokenizer } from "./tokenizer-checks.js";
 import type { GgufHeader, GgufTensorInfo } from "../gguf/gguf-types.js";
 
 export const supportedArchitectures = ["llama"] as const;
@@ -60,7 +61,8 @@ export function inspectRewardModelFile(path: string, options: InspectOptions = {
         );
     }
     const labelCount = head ? checkHead(path, header, architecture, embeddingSize, head) : 0;
-    // what llama.cpp would assert on (abort) or crash over in a kernel: see model-file-limits.ts
+    // what llama.cpp would assert on (abort) or crash over in a kernel: see model-file-limits.ts,
+    // tokenizer-checks.ts and docs/model-validation.md
     checkHyperparameters(path, header, architecture);
     checkTensorTypes(path, header);
     checkTokenizer(path, header);

@@ -14,12 +14,19 @@ import { ChatTemplate, validateMessages, withResponse, type ChatMessage } from "
 import { RewardModelError, abortedError, fromNativeError, withCallerStack, invalidArgument } from "../errors.js";
 import { preferenceProbability } from "./preference.js";
 import { fileTypeName } from "./file-types.js";
-import { flashAttentionMode, resolveLoadOptions, type LoadOptions, type ResolvedLoadOptions } from "./load-options.js";
+import {
+    flashAttentionMode,
+    resolveLoadOptions,
+    type IsolatedLoadOptions,
+    type LoadOptions,
+    type ResolvedLoadOptions,
+} from "./load-options.js";
 import { inspectRewardModelFile } from "./model-file.js";
 import { offloadedLayerCount, selectGpu, type GpuBackend } from "./gpu.js";
 import { loadedAddon } from "../addon/load-addon.js";
 import type { NativeContext, NativeContextOptions, NativeModel } from "../addon/native-types.js";
 import { Scheduler, type SchedulerStats } from "../scoring/scheduler.js";
+import { IsolatedRewardModel } from "./isolation/isolated-reward-model.js";
 
 /** How a context pools each sequence: "rank" applies the reward head, "last" gives the hidden state it multiplies. */
 type Pooling = "rank" | "last";
@@ -130,24 +137,35 @@ export class RewardModel implements AsyncDisposable {
         const scheduler = this.schedulerFor(first.context);
         this.readySchedulers[first.pooling] = scheduler;
         this.schedulers[first.pooling] = Promise.resolve(scheduler);
-        this.template = new ChatTemplate(info.chatTemplate, native.tokenText(info.bosToken), native.tokenText(info.eosToken));
+        // a vocabulary without BOS or EOS (id -1) renders them as ""
+        const text = (token: number) => (token >= 0 ? native.tokenText(token) : "");
+        this.template = new ChatTemplate(info.chatTemplate, text(info.bosToken), text(info.eosToken));
     }
 
-    /** Loads a GGUF reward model. Validates the file before llama.cpp reads it. */
-    static load(path: string, options: LoadOptions = {}): Promise<RewardModel> {
-        return withCallerStack(() => RewardModel.loadImpl(path, options));
+    /**
+     * Loads a GGUF reward model. Validates the file before llama.cpp reads it.
+     * With `isolate: true` the model loads and scores in an engine process of
+     * its own and this resolves to an IsolatedRewardModel (see its header).
+     */
+    static load(path: string, options: IsolatedLoadOptions): Promise<IsolatedRewardModel>;
+    static load(path: string, options?: LoadOptions): Promise<RewardModel>;
+    static load(path: string, options: LoadOptions | IsolatedLoadOptions = {}): Promise<RewardModel | IsolatedRewardModel> {
+        if ((options as IsolatedLoadOptions | null)?.isolate === true)
+            return IsolatedRewardModel.load(path, options as IsolatedLoadOptions);
+        return withCallerStack(() => RewardModel.loadImpl(path, options as LoadOptions, true));
     }
 
-    private static async loadImpl(path: string, options: LoadOptions): Promise<RewardModel> {
+    private static async loadImpl(path: string, options: LoadOptions, checkFile: boolean): Promise<RewardModel> {
         if (typeof path !== "string" || path.length === 0) {
             throw invalidArgument("RewardModel.load needs the path of a .gguf file");
         }
         const requireRewardHead = options?.requireRewardHead ?? true;
         if (typeof requireRewardHead !== "boolean") {
-            throw new RewardModelError("ERR_INVALID_OPTION", "requireRewardHead must be a boolean"); // before the file decides what it needs
+            throw invalidArgument("requireRewardHead must be a boolean"); // before the file decides what it needs
         }
-        const file = inspectRewardModelFile(path, { requireRewardHead });
-        const resolved = resolveLoadOptions(options, file.trainContextLength);
+        // checkFile is false only in the isolated engine's test-only mode (loadRewardModelUnchecked)
+        const file = checkFile ? inspectRewardModelFile(path, { requireRewardHead }) : undefined;
+        const resolved = resolveLoadOptions(options, file?.trainContextLength ?? 0);
         const { signal, onProgress } = options;
         if (signal?.aborted) throw abortedError(signal, "loading");
         const { addon, backends } = loadedAddon();
@@ -220,8 +238,8 @@ export class RewardModel implements AsyncDisposable {
                 trainContextLength: n.trainContextLength,
                 contextSize: context.info().contextSize,
                 vocabSize: n.vocabSize,
-                labels: file.hasRewardHead ? n.labels : [],
-                hasRewardHead: file.hasRewardHead,
+                labels: (file?.hasRewardHead ?? true) ? n.labels : [],
+                hasRewardHead: file?.hasRewardHead ?? true,
                 fileType: n.fileType === "" ? "unknown" : fileTypeName(Number(n.fileType)),
                 chatTemplate: n.chatTemplate,
                 bosToken: n.bosToken,
@@ -257,6 +275,16 @@ export class RewardModel implements AsyncDisposable {
         return this.template.render(messages);
     }
 
+    /** The text of a token id (ERR_INVALID_TOKENS outside the vocabulary). */
+    tokenText(token: number): string {
+        this.checkAlive();
+        try {
+            return this.native.tokenText(token);
+        } catch (error) {
+            throw fromNativeError(error, "ERR_INVALID_TOKENS");
+        }
+    }
+
     /** Tokenizes text. With special (default) this adds BOS as the tokenizer does and parses special tokens. */
     tokenize(text: string, options: TokenizeOptions = {}): number[] {
         this.checkAlive();
@@ -275,7 +303,7 @@ export class RewardModel implements AsyncDisposable {
     tokenizeConversation(messages: ChatMessage[], options: TokenizeConversationOptions = {}): number[] {
         const { maxTokens } = options;
         if (maxTokens !== undefined && (!Number.isInteger(maxTokens) || maxTokens < 1)) {
-            throw new RewardModelError("ERR_INVALID_OPTION", `maxTokens must be a positive integer, got ${String(maxTokens)}`);
+            throw invalidArgument(`maxTokens must be a positive integer, got ${String(maxTokens)}`);
         }
         return Array.from(this.conversationTokens(messages, "messages", maxTokens));
     }
@@ -551,6 +579,16 @@ export class RewardModel implements AsyncDisposable {
         }
         return out;
     }
+}
+
+/**
+ * Loads without llama-reward's file checks (inspectRewardModelFile): only for
+ * the test-only mode of the isolated engine (isolation/engine-child.ts), which
+ * hands llama.cpp files it aborts on. Not exported from the package.
+ */
+export function loadRewardModelUnchecked(path: string, options: LoadOptions): Promise<RewardModel> {
+    // biome-ignore lint/complexity/useLiteralKeys: loadImpl is private to RewardModel; this function is its one outside caller
+    return RewardModel["loadImpl"](path, options, false);
 }
 
 export type { BosPolicy, ChatMessage, LoadOptions };

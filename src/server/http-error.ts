@@ -65,6 +65,7 @@ export function toHttpError(error: unknown): HttpError {
             case "ERR_ABORTED":
                 return new HttpError(clientClosedStatus, error.code, error.message);
             case "ERR_DISPOSED":
+            case "ERR_ENGINE_CRASHED": // an isolated engine died: the server restarts nothing, /health says why
                 return new HttpError(503, error.code, error.message);
             default:
                 return new HttpError(500, error.code, error.message);

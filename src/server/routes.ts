@@ -6,7 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { withResponse } from "../model/chat-template.js";
-import type { RewardModel } from "../model/reward-model.js";
+import { engineCrash, type ServedModel } from "./served-model.js";
 import type { Admission } from "./admission.js";
 import { argmax } from "../model/preference.js";
 import { activate } from "./activation.js";
@@ -15,12 +15,12 @@ import type { Metrics } from "./metrics.js";
 import { parseClassifyBody, parseGetRewardBody, parseScoreBody } from "./request-bodies.js";
 import { scoreLists, tokenCount, tokenizeEach } from "./scoring.js";
 
-export type ServerState = "loading" | "ready" | "draining" | "closed" | "failed";
+export type ServerState = "loading" | "ready" | "draining" | "closed" | "failed" | "crashed";
 
 /** What handlers see of the server. */
 export interface ServerView {
     readonly state: ServerState;
-    readonly model: RewardModel | undefined;
+    readonly model: ServedModel | undefined;
     readonly modelName: string;
     readonly admission: Admission;
     readonly metrics: Metrics;
@@ -31,7 +31,7 @@ export interface ServerView {
 export interface RouteContext {
     server: ServerView;
     /** Set when the route needs the model (it is loaded by then). */
-    model: RewardModel;
+    model: ServedModel;
     body: unknown;
     /** Fires when the client disconnects. */
     signal: AbortSignal;
@@ -53,14 +53,14 @@ async function score({ server, model, body, signal }: RouteContext): Promise<Rep
     let lists: number[][];
     switch (request.kind) {
         case "messages":
-            lists = tokenizeEach(
+            lists = await tokenizeEach(
                 [request.messages],
                 () => "messages",
                 (m) => model.tokenizeConversation(m),
             );
             break;
         case "conversations":
-            lists = tokenizeEach(
+            lists = await tokenizeEach(
                 request.conversations,
                 (i) => `conversations[${i}]`,
                 (m) => model.tokenizeConversation(m),
@@ -68,7 +68,7 @@ async function score({ server, model, body, signal }: RouteContext): Promise<Rep
             break;
         case "responses": {
             const { prompt } = request;
-            lists = tokenizeEach(
+            lists = await tokenizeEach(
                 request.responses,
                 (i) => `responses[${i}]`,
                 (response) => model.tokenizeConversation(withResponse(prompt, response)),
@@ -90,7 +90,7 @@ async function score({ server, model, body, signal }: RouteContext): Promise<Rep
 /** OpenRLHF: texts already in the chat template; special tokens parsed, no BOS added (add_special_tokens=False). */
 async function getReward({ server, model, body, signal }: RouteContext): Promise<Reply> {
     const { queries } = parseGetRewardBody(body);
-    const lists = tokenizeEach(
+    const lists = await tokenizeEach(
         queries,
         (i) => `query[${i}]`,
         (text) => model.tokenize(text, { special: true, addSpecial: false, fitContext: true }),
@@ -104,13 +104,13 @@ async function classify({ server, model, body, signal }: RouteContext): Promise<
     const request = parseClassifyBody(body);
     let lists: number[][];
     if (request.messages) {
-        lists = tokenizeEach(
+        lists = await tokenizeEach(
             [request.messages],
             () => "messages",
             (m) => model.tokenizeConversation(m),
         );
     } else {
-        lists = tokenizeEach(
+        lists = await tokenizeEach(
             request.inputs!,
             (i) => `input[${i}]`,
             (text) =>
@@ -160,7 +160,11 @@ function models({ server, model }: RouteContext): Reply {
 
 function health({ server }: RouteContext): Reply {
     const status = server.state === "ready" ? 200 : 503;
-    return { status, json: { status: server.state === "ready" ? "ok" : server.state } };
+    const crash = engineCrash(server.model);
+    return {
+        status,
+        json: { status: server.state === "ready" ? "ok" : server.state, ...(crash ? { reason: crash.message, code: crash.code } : {}) },
+    };
 }
 
 function metrics({ server }: RouteContext): Reply {

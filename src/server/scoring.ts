@@ -1,30 +1,37 @@
 /**
  * From validated request items to label vectors: tokenizes each item
- * (errors name the item), reserves its sequences with admission control,
+ * (errors name the item; an isolated model tokenizes in its engine, so this
+ * awaits), reserves its sequences with admission control,
  * and scores them all in one scoreTokenBatch call, so the model's scheduler
  * batches them with every other request in flight.
  */
 import { RewardModelError, isRewardModelError } from "../errors.js";
-import type { RewardModel } from "../model/reward-model.js";
+import type { ServedModel } from "./served-model.js";
 import type { Admission } from "./admission.js";
 
 /** Token ids of each item; a failure is re-thrown with `where(i)` in front of its message. */
-export function tokenizeEach<T>(items: readonly T[], where: (i: number) => string, tokenize: (item: T) => number[]): number[][] {
-    return items.map((item, i) => {
+export async function tokenizeEach<T>(
+    items: readonly T[],
+    where: (i: number) => string,
+    tokenize: (item: T) => number[] | Promise<number[]>,
+): Promise<number[][]> {
+    const lists: number[][] = [];
+    for (const [i, item] of items.entries()) {
         let tokens: number[];
         try {
-            tokens = tokenize(item);
+            tokens = await tokenize(item);
         } catch (error) {
             if (isRewardModelError(error)) throw new RewardModelError(error.code, `${where(i)}: ${error.message}`, { cause: error });
             throw error;
         }
         if (tokens.length === 0) throw new RewardModelError("ERR_INVALID_TOKENS", `${where(i)} has no tokens`);
-        return tokens;
-    });
+        lists.push(tokens);
+    }
+    return lists;
 }
 
 /** Every label of each token list, in order. Holds `lists.length` queue places until it settles. */
-export async function scoreLists(model: RewardModel, admission: Admission, lists: number[][], signal: AbortSignal): Promise<number[][]> {
+export async function scoreLists(model: ServedModel, admission: Admission, lists: number[][], signal: AbortSignal): Promise<number[][]> {
     const release = admission.acquire(lists.length);
     try {
         return await model.scoreTokenBatch(lists, { signal });

@@ -1,7 +1,8 @@
 /**
  * createServer: the reward server on node:http. Serves the routes of
- * routes.ts for one RewardModel (or the promise of one: /health says 503
- * until it is loaded), checks the API key, maps every failure to a JSON
+ * routes.ts for one RewardModel or IsolatedRewardModel (or the promise of
+ * one: /health says 503 until it is loaded, and 503 with the reason once an
+ * isolated model's engine has crashed; nothing is restarted), checks the API key, maps every failure to a JSON
  * error with its status, aborts a request's scoring when its client
  * disconnects, and shuts down gracefully: close() stops accepting
  * connections and resolves once every request in flight has been answered.
@@ -11,6 +12,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import type { RewardModel } from "../model/reward-model.js";
+import { engineCrash, type ServedModel } from "./served-model.js";
 import { Admission } from "./admission.js";
 import { HttpError, clientClosedStatus, toHttpError } from "./http-error.js";
 import { parseJson, readBody, sendJson, sendText } from "./http-io.js";
@@ -28,15 +30,18 @@ export interface ListenAddress {
     url: string;
 }
 
-export interface RewardServer {
+export interface RewardServer<M extends ServedModel = RewardModel> {
     /** The underlying node:http server. */
     readonly http: http.Server;
-    /** "loading" until the model is there, then "ready"; "draining" and "closed" after close(); "failed" if loading failed. */
+    /**
+     * "loading" until the model is there, then "ready"; "draining" and "closed" after close(); "failed" if loading
+     * failed; "crashed" once an isolated model's engine process has died.
+     */
     readonly state: ServerState;
     /** The model once loaded. */
-    readonly model: RewardModel | undefined;
+    readonly model: M | undefined;
     /** Resolves with the model once loaded; rejects if loading failed. */
-    readonly ready: Promise<RewardModel>;
+    readonly ready: Promise<M>;
     /** Starts listening. Defaults: port 8080, host 127.0.0.1. Port 0 picks a free port. */
     listen(port?: number, host?: string): Promise<ListenAddress>;
     /** Stops accepting connections, answers every request in flight, then resolves. Does not dispose the model. Idempotent. */
@@ -44,25 +49,25 @@ export interface RewardServer {
 }
 
 /** A reward server for `model` (or a promise of it, so /health can answer while it loads). */
-export function createServer(model: RewardModel | Promise<RewardModel>, options?: ServerOptions): RewardServer {
+export function createServer<M extends ServedModel = RewardModel>(model: M | Promise<M>, options?: ServerOptions): RewardServer<M> {
     return new Server(model, resolveServerOptions(options));
 }
 
-class Server implements RewardServer, ServerView {
+class Server<M extends ServedModel> implements RewardServer<M>, ServerView {
     readonly http: http.Server;
-    readonly ready: Promise<RewardModel>;
+    readonly ready: Promise<M>;
     readonly admission: Admission;
     readonly metrics = new Metrics();
     readonly createdAt = Date.now();
     private stateNow: ServerState = "loading";
-    private modelNow: RewardModel | undefined;
+    private modelNow: M | undefined;
     private inFlight = 0;
     private closing: Promise<void> | undefined;
     private onIdle: (() => void) | undefined;
     private readonly apiKeyDigest: Buffer | undefined;
 
     constructor(
-        model: RewardModel | Promise<RewardModel>,
+        model: M | Promise<M>,
         private readonly options: ResolvedServerOptions,
     ) {
         this.admission = new Admission(options.maxQueue);
@@ -85,10 +90,11 @@ class Server implements RewardServer, ServerView {
     }
 
     get state(): ServerState {
+        if (this.stateNow === "ready" && engineCrash(this.modelNow) !== undefined) return "crashed";
         return this.stateNow;
     }
 
-    get model(): RewardModel | undefined {
+    get model(): M | undefined {
         return this.modelNow;
     }
 

@@ -8,7 +8,7 @@
  * validation loss and stops once it has not improved for `patience`
  * iterations.
  */
-import { RewardModelError } from "../errors.js";
+import { RewardModelError, invalidArgument } from "../errors.js";
 
 /** Pairs as indices into the feature rows: chosen[i] should outscore rejected[i]. */
 export interface PairIndices {
@@ -249,8 +249,8 @@ export function fitBradleyTerry(
     validation: PairIndices | undefined,
     options: FitOptions,
 ): FitResult {
-    if (train.chosen.length === 0) throw new RewardModelError("ERR_INVALID_DATA", "no training pairs");
-    if (!(options.l2 >= 0)) throw new RewardModelError("ERR_INVALID_OPTION", `l2 must be ≥ 0, got ${options.l2}`);
+    if (train.chosen.length === 0) throw invalidArgument("no training pairs", "ERR_INVALID_DATA");
+    if (!(options.l2 >= 0)) throw invalidArgument(`l2 must be ≥ 0, got ${options.l2}`);
     for (const h of rows) {
         if (h.length !== d) throw new RewardModelError("ERR_INTERNAL", `a feature row has ${h.length} values, expected ${d}`);
     }

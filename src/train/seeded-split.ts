@@ -3,7 +3,7 @@
  * PRNG (mulberry32) and a Fisher–Yates shuffle, so the same seed and data
  * give the same split on every platform and Node.js version.
  */
-import { RewardModelError } from "../errors.js";
+import { invalidArgument } from "../errors.js";
 
 /** Uniform floats in [0, 1) from a 32-bit seed (mulberry32). */
 export function seededRandom(seed: number): () => number {
@@ -27,10 +27,10 @@ export interface Split {
 /** Shuffles 0..count-1 with `seed` and holds out round(count · fraction) of them for validation. */
 export function splitIndices(count: number, fraction: number, seed: number): Split {
     if (!(fraction >= 0 && fraction < 1)) {
-        throw new RewardModelError("ERR_INVALID_OPTION", `validation must be a fraction from 0 to below 1, got ${String(fraction)}`);
+        throw invalidArgument(`validation must be a fraction from 0 to below 1, got ${String(fraction)}`);
     }
     if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
-        throw new RewardModelError("ERR_INVALID_OPTION", `seed must be an integer from 0 to 4294967295, got ${String(seed)}`);
+        throw invalidArgument(`seed must be an integer from 0 to 4294967295, got ${String(seed)}`);
     }
     const order = Array.from({ length: count }, (_, i) => i);
     const random = seededRandom(seed);

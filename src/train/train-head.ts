@@ -9,7 +9,7 @@
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { RewardModelError, withCallerStack } from "../errors.js";
+import { RewardModelError, withCallerStack, invalidArgument } from "../errors.js";
 import { readPairs, type DataFormat, type PreferencePair } from "../eval/formats.js";
 import type { LoadOptions } from "../model/load-options.js";
 import { inspectRewardModelFile, type RewardModelFile } from "../model/model-file.js";
@@ -96,7 +96,7 @@ export interface TrainHeadResult {
 }
 
 function invalidOption(message: string): never {
-    throw new RewardModelError("ERR_INVALID_OPTION", message);
+    throw invalidArgument(message);
 }
 
 function numberOption(value: unknown, name: string, fallback: number, check: (n: number) => boolean, rule: string): number {
@@ -178,7 +178,7 @@ async function trainHeadImpl(options: TrainHeadOptions): Promise<TrainHeadResult
     if (typeof label !== "string" || label === "") invalidOption("label must be a non-empty string");
     const reportPath = options.report === false ? undefined : (options.report ?? defaultReportPath(out));
     if (fs.existsSync(out) && options.force !== true) {
-        throw new RewardModelError("ERR_INVALID_OPTION", `${out} exists; pass force (--force) to replace it`);
+        throw invalidArgument(`${out} exists; pass force (--force) to replace it`);
     }
     if (path.resolve(out) === path.resolve(base)) invalidOption(`out ${out} is the base model itself; write the new model to another file`);
 
@@ -195,7 +195,7 @@ async function trainHeadImpl(options: TrainHeadOptions): Promise<TrainHeadResult
             : { format: options.format ?? "messages", pairs: data };
     pairs.forEach((pair, i) => {
         if (JSON.stringify(pair.chosen) === JSON.stringify(pair.rejected)) {
-            throw new RewardModelError("ERR_INVALID_DATA", `${where(pair, i, source)}: "chosen" equals "rejected"; the pair says nothing`);
+            throw invalidArgument(`${where(pair, i, source)}: "chosen" equals "rejected"; the pair says nothing`, "ERR_INVALID_DATA");
         }
     });
     const split = splitIndices(pairs.length, validationFraction, seed);

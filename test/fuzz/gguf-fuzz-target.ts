@@ -12,6 +12,16 @@ import { RewardModel, RewardModelError } from "../../src/index.js";
 import { tinyF16, tinyF32 } from "../support/fixtures.js";
 import { parseLayout } from "./gguf-layout.js";
 import { makeCase, writeCase, type FuzzBase, type FuzzCase } from "./gguf-mutations.js";
+import { makeStructuredCase } from "./gguf-structured-mutations.js";
+
+/** The two case generators: byte-level (gguf-mutations.ts) and field-level (gguf-structured-mutations.ts). */
+export type FuzzFamily = "bytes" | "structured";
+export const FUZZ_FAMILIES: readonly FuzzFamily[] = ["bytes", "structured"];
+
+/** Case `index` of `seed` in `family`. */
+export function buildCase(bases: readonly FuzzBase[], family: FuzzFamily, seed: number, index: number): FuzzCase {
+    return family === "structured" ? makeStructuredCase(bases, seed, index) : makeCase(bases, seed, index);
+}
 
 export type FuzzOutcome =
     | { kind: "score"; value: number }
@@ -62,16 +72,17 @@ export function makeScratchDir(): string {
     return fs.mkdtempSync(path.join(os.tmpdir(), "llama-reward-fuzz-"));
 }
 
-/** Builds, writes and runs case `index` of `seed`; removes the file afterwards unless `keep`. */
+/** Builds, writes and runs case `index` of `seed` in `family`; removes the file afterwards unless `keep`. */
 export async function runCase(
     bases: readonly FuzzBase[],
     seed: number,
     index: number,
     dir: string,
     keep = false,
+    family: FuzzFamily = "bytes",
 ): Promise<{ fuzzCase: FuzzCase; outcome: FuzzOutcome; file: string }> {
-    const fuzzCase = makeCase(bases, seed, index);
-    const file = path.join(dir, `seed-${seed}-case-${index}.gguf`);
+    const fuzzCase = buildCase(bases, family, seed, index);
+    const file = path.join(dir, `${family}-seed-${seed}-case-${index}.gguf`);
     writeCase(fuzzCase, file);
     try {
         return { fuzzCase, outcome: await runTarget(file), file };

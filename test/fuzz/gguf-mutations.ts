@@ -21,13 +21,15 @@ import {
     type SerializedGguf,
     type TensorEntry,
 } from "./gguf-layout.js";
+import type { StructuredKind } from "./gguf-structured-mutations.js";
 import { Rng } from "./prng.js";
 
 export interface FuzzCase {
     seed: number;
     index: number;
     base: string;
-    kind: MutationKind;
+    /** A byte-level kind (this file) or a field-level one (gguf-structured-mutations.ts). */
+    kind: MutationKind | StructuredKind;
     /** Human-readable account of what was changed, for the death report. */
     mutation: string;
     serialized: SerializedGguf;

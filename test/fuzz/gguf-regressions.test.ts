@@ -9,11 +9,13 @@ import * as path from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { GgmlType, GgufValueType, ggmlTensorByteSize, type GgufValue } from "../../src/gguf/gguf-types.js";
-import { cloneLayout, type GgufLayout, type KvEntry } from "./gguf-layout.js";
+import { RewardModel, RewardModelError, type IsolatedRewardModel } from "../../src/index.js";
+import { GgmlType, GgufValueType, ggmlTensorByteSize } from "../../src/gguf/gguf-types.js";
+import { cloneLayout, type GgufLayout } from "./gguf-layout.js";
 import { writeCase, type FuzzBase } from "./gguf-mutations.js";
 import { loadFuzzBases, makeScratchDir, runTarget, type FuzzOutcome } from "./gguf-fuzz-target.js";
 import { serializeLayout } from "./gguf-layout.js";
+import { setKv, vocabCorruptions } from "./vocab-corruptions.js";
 
 let bases: FuzzBase[];
 let dir: string;
@@ -27,13 +29,6 @@ afterAll(() => {
     fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function setKv(layout: GgufLayout, key: string, type: GgufValueType, value: GgufValue, elementType?: GgufValueType): void {
-    const entry: KvEntry = elementType === undefined ? { key, type, value } : { key, type, value, elementType };
-    const i = layout.kvs.findIndex((kv) => kv.key === key);
-    if (i >= 0) layout.kvs[i] = entry;
-    else layout.kvs.push(entry);
-}
-
 /** Changes a tensor's type and resizes its data to match, as the fuzzer's tensor-type mutation does. */
 function retype(layout: GgufLayout, name: string, type: GgmlType): void {
     const t = layout.tensors.find((x) => x.name === name)!;
@@ -42,15 +37,49 @@ function retype(layout: GgufLayout, name: string, type: GgmlType): void {
 }
 
 let counter = 0;
-async function run(base: "tiny-f16" | "tiny-f32", edit: (layout: GgufLayout) => void): Promise<FuzzOutcome> {
+function writeEdited(base: "tiny-f16" | "tiny-f32", edit: (layout: GgufLayout) => void): string {
     const layout = cloneLayout(bases.find((b) => b.name === base)!.layout);
     edit(layout);
     const file = path.join(dir, `regression-${counter++}.gguf`);
     writeCase({ seed: 0, index: 0, base, kind: "hparam", mutation: "", serialized: serializeLayout(layout) }, file);
+    return file;
+}
+
+async function run(base: "tiny-f16" | "tiny-f32", edit: (layout: GgufLayout) => void): Promise<FuzzOutcome> {
+    const file = writeEdited(base, edit);
     try {
         return await runTarget(file);
     } finally {
         fs.rmSync(file, { force: true });
+    }
+}
+
+/**
+ * What llama.cpp does with `file` when llama-reward checks nothing: loads it
+ * (and scores once) in an isolated engine with the test-only switch that
+ * skips the file checks. "abort" is the engine process dying.
+ */
+async function uncheckedOutcome(file: string): Promise<{ outcome: "abort" | "refuses" | "accepts"; detail: string }> {
+    let model: IsolatedRewardModel | undefined;
+    try {
+        process.env.LLAMA_REWARD_TEST_ONLY_SKIP_FILE_CHECKS = "1"; // the engine process inherits it
+        try {
+            model = await RewardModel.load(file, { isolate: true, contextSize: 256, batchSize: 256, parallel: 2, threads: 1 });
+        } finally {
+            delete process.env.LLAMA_REWARD_TEST_ONLY_SKIP_FILE_CHECKS;
+        }
+        // text beyond ASCII, with a tab and a newline: tokenizers fall back to bytes on it
+        await model.score([
+            { role: "user", content: "Is this file intact? héllo ☃ wörld\n\ttabs 😀" },
+            { role: "assistant", content: "Probably not." },
+        ]);
+        return { outcome: "accepts", detail: "loaded and scored" };
+    } catch (error) {
+        if (!(error instanceof RewardModelError)) throw error;
+        const outcome = error.code === "ERR_ENGINE_CRASHED" ? "abort" : "refuses";
+        return { outcome, detail: `${error.code}: ${error.message.slice(-300)}` };
+    } finally {
+        await model?.dispose();
     }
 }
 
@@ -59,6 +88,8 @@ interface Death {
     base: "tiny-f16" | "tiny-f32";
     edit: (layout: GgufLayout) => void;
     message: RegExp;
+    /** What llama.cpp does with the file unchecked on this build, when it is not a death any more. */
+    unchecked?: "accepts";
 }
 
 const deaths: Death[] = [
@@ -131,6 +162,8 @@ const deaths: Death[] = [
         base: "tiny-f32",
         edit: (l) => setKv(l, "general.alignment", GgufValueType.UINT32, 16),
         message: /alignment/,
+        // 16-byte aligned data happens to satisfy the CPU buffer on this build; ggml's TENSOR_ALIGNMENT is 32
+        unchecked: "accepts",
     },
     {
         title: "block_count 0 (GGML_ASSERT n_layer_all > 0)",
@@ -145,6 +178,18 @@ const deaths: Death[] = [
         message: /block_count/,
     },
     {
+        title: "structured seed 1 case 219: head_count_kv per layer [2, 3] (GGML_ASSERT(a->ne[0] == b->ne[0]) in the first decode)",
+        base: "tiny-f16",
+        edit: (l) => setKv(l, "llama.attention.head_count_kv", GgufValueType.ARRAY, [2, 3], GgufValueType.UINT32),
+        message: /head_count_kv per layer \[2, 3\]/,
+    },
+    {
+        title: "head_count_kv per layer [2, 1] (the same mismatch, fewer heads in the second layer)",
+        base: "tiny-f32",
+        edit: (l) => setKv(l, "llama.attention.head_count_kv", GgufValueType.ARRAY, [2, 1], GgufValueType.UINT32),
+        message: /head_count_kv per layer \[2, 1\]/,
+    },
+    {
         title: "a token text listed twice (GGML_ASSERT id_to_token.size() == token_to_id.size())",
         base: "tiny-f16",
         edit: (l) => {
@@ -153,27 +198,110 @@ const deaths: Death[] = [
             tokens[5] = tokens[6]!;
             setKv(l, kv.key, GgufValueType.ARRAY, tokens, GgufValueType.STRING);
         },
-        message: /twice/,
+        message: /repeats the text of token/,
     },
 ];
 
 describe("process deaths found by the GGUF fuzzer are rejected before llama.cpp", () => {
     for (const d of deaths) {
         it(d.title, async () => {
-            const outcome = await run(d.base, d.edit);
-            expect(outcome).toMatchObject({ kind: "rejected", stage: "load", code: "ERR_CORRUPT_MODEL" });
-            expect((outcome as { message: string }).message).toMatch(d.message);
-        });
+            const file = writeEdited(d.base, d.edit);
+            try {
+                // unchecked, the file still kills the engine process: the check below is what stands in front
+                const unchecked = await uncheckedOutcome(file);
+                expect(unchecked.outcome, unchecked.detail).toBe(d.unchecked ?? "abort");
+                const outcome = await runTarget(file);
+                expect(outcome).toMatchObject({ kind: "rejected", stage: "load", code: "ERR_CORRUPT_MODEL" });
+                expect((outcome as { message: string }).message).toMatch(d.message);
+            } finally {
+                fs.rmSync(file, { force: true });
+            }
+        }, 60_000);
     }
 });
 
+describe("tokenizer corruptions: what llama.cpp does with each unchecked, and the check now in front of it", () => {
+    for (const c of vocabCorruptions) {
+        it(`${c.title}: ${c.key} (llama.cpp unchecked: ${c.llamaCpp})`, async () => {
+            const file = writeEdited("tiny-f32", c.edit);
+            try {
+                // the file really does what the title says to llama.cpp (for "abort": kills the process)
+                const unchecked = await uncheckedOutcome(file);
+                expect(unchecked.outcome, unchecked.detail).toBe(c.llamaCpp);
+                if (c.llamaCpp === "abort") expect(unchecked.detail).toMatch(/GGML_ASSERT|SIGABRT/);
+                // and llama-reward rejects it first, naming the key
+                const outcome = await runTarget(file);
+                expect(outcome).toMatchObject({ kind: "rejected", stage: "load", code: "ERR_CORRUPT_MODEL" });
+                expect((outcome as { message: string }).message).toContain(`: ${c.key} `);
+            } finally {
+                fs.rmSync(file, { force: true });
+            }
+        }, 60_000);
+    }
+});
+
+describe("a hang found by the GGUF fuzzer is rejected before llama.cpp", () => {
+    // not replayed unchecked here: the RWKV tokenizer grows to gigabytes within a second on this text
+    it('structured seed 2 case 432: tokenizer.ggml.model "rwkv" with <0xXX> byte tokens (runaway memory, then std::bad_alloc)', async () => {
+        const outcome = await run("tiny-f16", (l) => {
+            setKv(l, "tokenizer.ggml.model", GgufValueType.STRING, "rwkv");
+            const tokens = [...(l.kvs.find((kv) => kv.key === "tokenizer.ggml.tokens")!.value as string[])];
+            for (let b = 0; b < 256; b++) tokens[b] = `<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`;
+            setKv(l, "tokenizer.ggml.tokens", GgufValueType.ARRAY, tokens, GgufValueType.STRING);
+        });
+        expect(outcome).toMatchObject({ kind: "rejected", stage: "load", code: "ERR_CORRUPT_MODEL" });
+        expect((outcome as { message: string }).message).toMatch(
+            /tokenizer\.ggml\.model "rwkv" is not the tokenizer of a llama reward model/,
+        );
+    });
+});
+
+describe("untyped errors found by the GGUF fuzzer are coded rejections now", () => {
+    it("structured seed 1 case 412: head_count as an array of 128256 (RangeError: Maximum call stack size exceeded)", async () => {
+        const outcome = await run("tiny-f16", (l) =>
+            setKv(l, "llama.attention.head_count", GgufValueType.ARRAY, new Array<number>(128256).fill(4), GgufValueType.INT32),
+        );
+        expect(outcome).toMatchObject({ kind: "rejected", stage: "load" });
+    });
+
+    it('structured seed 2 case 125: tokenizer.ggml.model "no_vocab" (BOS -1: Error "token id -1 is outside the vocabulary")', async () => {
+        const outcome = await run("tiny-f32", (l) => setKv(l, "tokenizer.ggml.model", GgufValueType.STRING, "no_vocab"));
+        expect(outcome).toMatchObject({ kind: "rejected", stage: "load", code: "ERR_CORRUPT_MODEL" });
+    });
+});
+
 describe("valid neighbours of those files still load and score", () => {
+    it("per-layer arrays of head counts and feed-forward length (uniform, and a head count that varies)", async () => {
+        const outcome = await run("tiny-f16", (l) => {
+            for (const key of ["llama.attention.head_count", "llama.attention.head_count_kv", "llama.feed_forward_length"]) {
+                const v = l.kvs.find((kv) => kv.key === key)!.value as number;
+                setKv(l, key, GgufValueType.ARRAY, [v, v], GgufValueType.UINT32);
+            }
+        });
+        expect(outcome.kind).toBe("score");
+        const varying = await run("tiny-f32", (l) => {
+            setKv(l, "llama.attention.head_count", GgufValueType.ARRAY, [4, 8], GgufValueType.UINT32);
+            setKv(l, "llama.feed_forward_length", GgufValueType.ARRAY, [128, 256], GgufValueType.UINT32);
+        });
+        expect(varying.kind).toBe("score");
+    });
+
     it("a supported RoPE scaling type, a zero epsilon and explicit zero expert counts", async () => {
         const outcome = await run("tiny-f16", (l) => {
             setKv(l, "llama.rope.scaling.type", GgufValueType.STRING, "linear");
             setKv(l, "llama.attention.layer_norm_rms_epsilon", GgufValueType.FLOAT32, 0);
             setKv(l, "llama.expert_count", GgufValueType.UINT32, 0);
             setKv(l, "llama.expert_used_count", GgufValueType.UINT32, 0);
+        });
+        expect(outcome.kind).toBe("score");
+    });
+
+    it('an SPM vocabulary (tokenizer.ggml.model "llama") that spells every byte as <0xXX>', async () => {
+        const outcome = await run("tiny-f32", (l) => {
+            setKv(l, "tokenizer.ggml.model", GgufValueType.STRING, "llama");
+            const tokens = [...(l.kvs.find((kv) => kv.key === "tokenizer.ggml.tokens")!.value as string[])];
+            for (let b = 0; b < 256; b++) tokens[b] = `<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`;
+            setKv(l, "tokenizer.ggml.tokens", GgufValueType.ARRAY, tokens, GgufValueType.STRING);
         });
         expect(outcome.kind).toBe("score");
     });

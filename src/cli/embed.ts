@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import { RewardModelError, fromNativeError, invalidArgument } from "../errors.js";
 import type { ChatMessage } from "../model/chat-template.js";
 import { RewardModel } from "../model/reward-model.js";
-import { parseConversationLine } from "./conversation-lines.js";
+import { conversationIoFlags, parseConversationLine } from "./conversation-lines.js";
 import { choiceFlag, integerFlag } from "./flag-values.js";
 import { loadFlags, loadOptionsFrom } from "./load-flags.js";
 import { ProgressBar } from "./progress-bar.js";
@@ -53,14 +53,7 @@ function parseConversation(text: string, lineNumber: number): ChatMessage[] {
 export async function commandEmbed(argv: string[]): Promise<number> {
     const { values } = parseArgs({
         args: argv,
-        options: {
-            model: { type: "string", short: "m" },
-            input: { type: "string", short: "i", default: "-" },
-            output: { type: "string", short: "o", default: "-" },
-            format: { type: "string", default: "jsonl" },
-            chunk: { type: "string", default: "256" },
-            ...loadFlags,
-        },
+        options: { ...conversationIoFlags, format: { type: "string", default: "jsonl" }, ...loadFlags },
         strict: true,
         allowPositionals: false,
     });

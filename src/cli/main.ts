@@ -20,7 +20,7 @@ import { RewardModelError, fromNativeError, isRewardModelError, invalidArgument 
 import { integerFlag } from "./flag-values.js";
 import { loadFlags, loadFlagsUsage, loadOptionsFrom } from "./load-flags.js";
 import { ProgressBar } from "./progress-bar.js";
-import { parseConversationLine } from "./conversation-lines.js";
+import { conversationIoFlags, parseConversationLine } from "./conversation-lines.js";
 import { commandServe, serveUsage } from "./serve.js";
 import { commandCompare, commandEval, compareUsage, evalUsage } from "./eval.js";
 import { commandEmbed, embedUsage } from "./embed.js";
@@ -105,13 +105,7 @@ const usage = [
 async function commandScore(argv: string[]): Promise<number> {
     const { values } = parseArgs({
         args: argv,
-        options: {
-            model: { type: "string", short: "m" },
-            input: { type: "string", short: "i", default: "-" },
-            output: { type: "string", short: "o", default: "-" },
-            chunk: { type: "string", default: "256" },
-            ...loadFlags,
-        },
+        options: { ...conversationIoFlags, ...loadFlags },
         strict: true,
         allowPositionals: false,
     });

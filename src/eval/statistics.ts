@@ -1,5 +1,6 @@
 /**
- * Statistics for comparing two models' rewards: Pearson and Spearman correlation (average ranks for ties), relative L2
+ * Statistics for comparing two models' rewards: Pearson and Spearman correlation (average ranks for ties),
+ * Kendall's tau-b of two rankings, relative L2
  * distance, absolute deltas and the agreement of pair orders. Undefined
  * values (a constant series, empty input) are NaN; reports write them as null.
  */

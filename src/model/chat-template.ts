@@ -40,6 +40,14 @@ export function withResponse(prompt: readonly ChatMessage[], response: string): 
     return [...prompt, { role: "assistant", content: response }];
 }
 
+/**
+ * The text a template's `bos_token` / `eos_token` stands for: the token's text, or "" for a vocabulary
+ * without one (id -1). `tokenText` reads a token's text from the model.
+ */
+export function specialTokenText(id: number, tokenText: (id: number) => string): string {
+    return id >= 0 ? tokenText(id) : "";
+}
+
 export class ChatTemplate {
     private readonly template: Template;
 

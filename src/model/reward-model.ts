@@ -10,7 +10,7 @@
  * without a head never gets a rewards context.
  */
 import { applyBosPolicy, leadingBosCount, type BosPolicy } from "./bos-policy.js";
-import { ChatTemplate, validateMessages, withResponse, type ChatMessage } from "./chat-template.js";
+import { ChatTemplate, specialTokenText, validateMessages, withResponse, type ChatMessage } from "./chat-template.js";
 import { RewardModelError, abortedError, fromNativeError, withCallerStack, invalidArgument } from "../errors.js";
 import { preferenceProbability } from "./preference.js";
 import { fileTypeName } from "./file-types.js";
@@ -137,9 +137,8 @@ export class RewardModel implements AsyncDisposable {
         const scheduler = this.schedulerFor(first.context);
         this.readySchedulers[first.pooling] = scheduler;
         this.schedulers[first.pooling] = Promise.resolve(scheduler);
-        // a vocabulary without BOS or EOS (id -1) renders them as ""
-        const text = (token: number) => (token >= 0 ? native.tokenText(token) : "");
-        this.template = new ChatTemplate(info.chatTemplate, text(info.bosToken), text(info.eosToken));
+        const text = (token: number) => native.tokenText(token);
+        this.template = new ChatTemplate(info.chatTemplate, specialTokenText(info.bosToken, text), specialTokenText(info.eosToken, text));
     }
 
     /**

@@ -8,6 +8,7 @@
  * loads without llama-reward's file checks, so the tests can hand llama.cpp a
  * file it aborts on and watch the host survive. Never set it otherwise.
  */
+import { specialTokenText } from "../chat-template.js";
 import { loadRewardModelUnchecked, RewardModel } from "../reward-model.js";
 import { ENGINE_METHODS, serializeError, type EngineMessage, type EngineMethod, type HostMessage } from "./engine-protocol.js";
 
@@ -41,10 +42,14 @@ async function load(message: Extract<HostMessage, { type: "load" }>): Promise<vo
         ...(message.progress ? { onProgress: (p: { progress: number }) => post({ type: "load-progress", progress: p.progress }) } : {}),
     };
     try {
-        model = skipFileChecks ? await loadRewardModelUnchecked(message.path, options) : await RewardModel.load(message.path, options);
-        const bosText = model.info.bosToken >= 0 ? model.tokenText(model.info.bosToken) : "";
-        const eosText = model.info.eosToken >= 0 ? model.tokenText(model.info.eosToken) : "";
-        post({ type: "loaded", info: model.info, options: model.options, bosText, eosText, stats: model.stats });
+        const loaded = skipFileChecks
+            ? await loadRewardModelUnchecked(message.path, options)
+            : await RewardModel.load(message.path, options);
+        model = loaded;
+        const text = (token: number) => loaded.tokenText(token);
+        const bosText = specialTokenText(loaded.info.bosToken, text);
+        const eosText = specialTokenText(loaded.info.eosToken, text);
+        post({ type: "loaded", info: loaded.info, options: loaded.options, bosText, eosText, stats: loaded.stats });
     } catch (error) {
         post({ type: "load-failed", error: serializeError(error) });
     }

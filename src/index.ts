@@ -12,7 +12,20 @@ export type {
     TokenizeConversationOptions,
     CompareResult,
     RankedResponse,
+    StepOptions,
+    StepScore,
+    StepScores,
 } from "./model/reward-model.js";
+export type {
+    StepInput,
+    StepSolution,
+    StepTokens,
+    StepAggregates,
+    StepFormat,
+    StepActivation,
+    StepAggregate,
+} from "./model/step-scores.js";
+export type { StepMetadata } from "./gguf/step-metadata.js";
 export type { ChatMessage } from "./model/chat-template.js";
 export type { BosPolicy } from "./model/bos-policy.js";
 export type { LoadOptions, IsolatedLoadOptions, LoadProgress, KvCacheType, Truncation, ResolvedLoadOptions } from "./model/load-options.js";
@@ -24,7 +37,7 @@ export type { CpuReport, CpuFeatureFlags, FileTypeRecommendation, RecommendedFil
 export type { BackendDevice, AddonInfo } from "./model/system.js";
 export type { GpuOption, GpuBackend } from "./model/gpu.js";
 export { convert } from "./convert/convert.js";
-export type { ConvertOptions, ConvertProgress, ConvertResult, ConvertOutType } from "./convert/convert.js";
+export type { ConvertOptions, ConvertProgress, ConvertResult, ConvertOutType, ConvertStepOptions } from "./convert/convert.js";
 export { quantize, quantizeTypeNames } from "./convert/quantize.js";
 export type { QuantizeOptions, QuantizeProgress, QuantizeResult } from "./convert/quantize.js";
 export { createServer } from "./server/index.js";

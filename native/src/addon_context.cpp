@@ -31,6 +31,8 @@ AddonContext::AddonContext(const Napi::CallbackInfo & info) : Napi::ObjectWrap<A
     // values per sequence: the head's labels for RANK pooling, the hidden state (n_embd) for LAST pooling
     n_cls_out        = llama_pooling_type(ctx) == LLAMA_POOLING_TYPE_RANK ? llama_model_n_cls_out(owner->model) :
                                                                             (uint32_t) llama_model_n_embd(owner->model);
+    n_embd           = (uint32_t) llama_model_n_embd(owner->model);
+    rows_ok          = llama_pooling_type(ctx) == LLAMA_POOLING_TYPE_RANK;
     kv_bytes         = info[2].As<Napi::Number>().Int64Value();
     // V8 schedules garbage collection by the memory it knows of: a context is a small JS object holding a
     // KV cache of up to gigabytes, so its size is reported until llama_free.
@@ -96,6 +98,7 @@ Napi::Value AddonContext::info(const Napi::CallbackInfo & info) {
     out.Set("batchSize", n_batch);
     out.Set("parallel", n_seq_max);
     out.Set("labelCount", n_cls_out);
+    out.Set("rowSize", rows_ok ? n_embd : 0);
     out.Set("kvCacheBytes", Napi::Number::New(env, (double) kv_bytes));
     return out;
 }

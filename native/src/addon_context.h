@@ -27,8 +27,10 @@ class AddonContext : public Napi::ObjectWrap<AddonContext> {
     uint32_t n_batch   = 0;
     uint32_t n_seq_max = 0;
     int32_t  n_vocab   = 0;
-    uint32_t n_cls_out = 0;  // floats per output sequence: labels (RANK) or n_embd (LAST)
-    int64_t  kv_bytes  = 0;  // the KV cache's size, reported to V8 as external memory while the context lives
+    uint32_t n_cls_out = 0;      // floats per output sequence: labels (RANK) or n_embd (LAST)
+    uint32_t n_embd    = 0;      // floats per marked row: the final-norm hidden state (RANK contexts only)
+    bool     rows_ok   = false;  // marked rows can be read (RANK pooling: patch 0011)
+    int64_t  kv_bytes  = 0;      // the KV cache's size, reported to V8 as external memory while the context lives
 
     bool is_disposed() const { return ctx == nullptr; }
 

@@ -29,6 +29,9 @@ ContextDecodeWorker::ContextDecodeWorker(Napi::Env      env,
     seq_ids_   = js_options::int32_array(step, "seqIds", "decode");
     positions_ = js_options::int32_array(step, "positions", "decode");
     outputs_   = js_options::int32_array(step, "outputs", "decode");
+    if (!step.Get("rows").IsUndefined()) {
+        rows_ = js_options::int32_array(step, "rows", "decode");
+    }
 
     // Everything llama.cpp would assert on (or silently misuse) is rejected here.
     const auto seq_ok = [&](int32_t s) {
@@ -72,6 +75,16 @@ ContextDecodeWorker::ContextDecodeWorker(Napi::Env      env,
         }
         in_batch.insert(seq_ids_[i]);
     }
+    std::unordered_set<int32_t> marked;
+    for (int32_t r : rows_) {
+        if (!context->rows_ok) {
+            invalid(env, "ERR_INVALID_OPTION", "this context does not return hidden states at marked tokens");
+        }
+        if (r < 0 || (size_t) r >= tokens_.size() || !marked.insert(r).second) {
+            invalid(env, "ERR_INVALID_TOKENS",
+                    "marked row " + std::to_string(r) + " is not a distinct token of this step");
+        }
+    }
     for (int32_t s : outputs_) {
         if (in_batch.count(s) == 0) {
             invalid(env, "ERR_INVALID_TOKENS", "output sequence " + std::to_string(s) + " has no token in this step");
@@ -113,6 +126,10 @@ void ContextDecodeWorker::Execute() {
     for (const auto & entry : last_of_seq) {
         batch.logits[entry.second] = 1;
     }
+    // Marked tokens are outputs too: their final-norm hidden states are read below (patch 0011 keeps them).
+    for (int32_t r : rows_) {
+        batch.logits[r] = 1;
+    }
     batch.n_tokens   = n;
     const int32_t rc = llama_decode(ctx, batch);
     llama_batch_free(batch);
@@ -137,6 +154,16 @@ void ContextDecodeWorker::Execute() {
             return;
         }
         std::copy(reward, reward + n_cls, result_.begin() + i * n_cls);
+    }
+    const size_t n_embd = context_->n_embd;
+    result_.resize(outputs_.size() * n_cls + rows_.size() * n_embd);
+    for (size_t i = 0; i < rows_.size(); i++) {
+        const float * hidden = llama_get_embeddings_ith(ctx, rows_[i]);
+        if (hidden == nullptr) {
+            SetError("llama.cpp returned no hidden state for marked token " + std::to_string(rows_[i]));
+            return;
+        }
+        std::copy(hidden, hidden + n_embd, result_.begin() + outputs_.size() * n_cls + i * n_embd);
     }
 }
 

@@ -1,7 +1,8 @@
 // ContextDecodeWorker: one scheduler step. On the JS thread it validates and
 // copies the step (KV edits, then a packed batch of tokens from many
 // sequences); on the thread pool it applies the KV edits, runs llama_decode
-// and reads the reward vector of every sequence that ended in this batch.
+// and reads the reward vector of every sequence that ended in this batch,
+// then the final-norm hidden state of every marked token (rows).
 #pragma once
 
 #include "llama.h"
@@ -33,5 +34,6 @@ class ContextDecodeWorker : public PromiseWorker<Napi::AsyncWorker> {
     std::vector<llama_seq_id> seq_ids_;
     std::vector<llama_pos>    positions_;
     std::vector<llama_seq_id> outputs_;  // sequences whose last token is in this batch
-    std::vector<float>        result_;   // n_cls_out floats per output sequence
+    std::vector<int32_t>      rows_;     // batch indices of marked tokens whose hidden state is read
+    std::vector<float>        result_;   // n_cls_out floats per output sequence, then n_embd per marked row
 };

@@ -39,6 +39,8 @@ export interface NativeContextInfo {
     parallel: number;
     /** Floats per output sequence: the head's labels ("rank" pooling) or n_embd ("last" pooling). */
     labelCount: number;
+    /** Floats per marked token of a step (step.rows): n_embd on a "rank" context, 0 where rows cannot be read. */
+    rowSize: number;
     /** Bytes of the KV cache, reported to V8 as external memory until the context is disposed. */
     kvCacheBytes: number;
 }
@@ -51,10 +53,15 @@ export interface NativeDecodeStep {
     seqIds: Int32Array;
     positions: Int32Array;
     outputs: Int32Array; // sequences whose last token is in this batch
+    /** Batch indices of marked tokens whose final-norm hidden states are returned after the outputs. */
+    rows?: Int32Array;
 }
 
 export interface NativeContext {
-    /** Resolves with labelCount floats (labels or n_embd, see NativeContextInfo) per entry of step.outputs. */
+    /**
+     * Resolves with labelCount floats (labels or n_embd, see NativeContextInfo) per entry of step.outputs,
+     * then rowSize floats (the final-norm hidden state) per entry of step.rows.
+     */
     decode(step: NativeDecodeStep): Promise<Float32Array>;
     info(): NativeContextInfo;
     dispose(): void;

@@ -13,6 +13,8 @@ import readline from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { convert, type ConvertOutType } from "../convert/convert.js";
+import { parseTokenList } from "../convert/lm-head-rows.js";
+import type { StepActivation, StepAggregate, StepFormat } from "../gguf/step-metadata.js";
 import { quantize, quantizeTypeNames } from "../convert/quantize.js";
 import { RewardModel } from "../model/reward-model.js";
 import { cpuInfo, addonInfo, backendDevices } from "../model/system.js";
@@ -61,6 +63,13 @@ const infoUsage = `info options:
 const convertUsage = `convert options (HF_DIR holds config.json, tokenizer.json, tokenizer_config.json, *.safetensors):
   -o, --output PATH         the GGUF file to write (required)
       --outtype f32|f16|bf16|q8_0  storage type of the weight matrices (default: the checkpoint's bf16/f16, f16 for f32)
+      --head-from-lm-head TOKENS   a LlamaForCausalLM checkpoint: the head is these LM-head rows, comma-separated
+                            token texts or ids (e.g. "+,-" or 10,12); the labels are the tokens
+      --step-format step-tag|assistant-turns  where scoreSteps reads a step (kept in the file)
+      --step-tag TOKEN      the step tag (text of one token, or its id) for --step-format step-tag
+      --step-activation softmax|sigmoid|none  how a step's head values become label values
+      --step-score-label N  the label whose value is a step's score (default 0)
+      --step-aggregate mean|min|last  which aggregate is a solution's score
 `;
 
 const quantizeUsage = `quantize options:
@@ -205,16 +214,36 @@ async function commandConvert(argv: string[]): Promise<number> {
         options: {
             output: { type: "string", short: "o" },
             outtype: { type: "string" },
+            "head-from-lm-head": { type: "string" },
+            "step-format": { type: "string" },
+            "step-tag": { type: "string" },
+            "step-activation": { type: "string" },
+            "step-score-label": { type: "string" },
+            "step-aggregate": { type: "string" },
         },
         strict: true,
         allowPositionals: true,
     });
     if (positionals.length !== 1) throw invalidArgument("convert needs exactly one checkpoint directory");
     if (!values.output) throw invalidArgument("convert needs -o OUT.gguf");
+    const headTokens = values["head-from-lm-head"];
+    const stepTag = values["step-tag"];
+    const stepFlags = ["step-format", "step-tag", "step-activation", "step-score-label", "step-aggregate"] as const;
+    const steps = stepFlags.some((f) => values[f] !== undefined)
+        ? {
+              format: values["step-format"] as StepFormat | undefined,
+              tag: stepTag === undefined ? undefined : /^\d+$/.test(stepTag) ? Number(stepTag) : stepTag,
+              activation: values["step-activation"] as StepActivation | undefined,
+              scoreLabel: integerFlag(values["step-score-label"], "step-score-label", 0),
+              aggregate: values["step-aggregate"] as StepAggregate | undefined,
+          }
+        : undefined;
     const bar = new ProgressBar("converting (MiB)", 0);
     try {
         const result = await convert(positionals[0]!, values.output, {
             outType: values.outtype?.toLowerCase() as ConvertOutType | undefined,
+            ...(headTokens !== undefined ? { headFromLmHead: parseTokenList(headTokens) } : {}),
+            ...(steps !== undefined ? { steps } : {}),
             onProgress: (p) => {
                 bar.setTotal(Math.round(p.bytesTotal / 2 ** 20));
                 bar.update(Math.round(p.bytesDone / 2 ** 20), p.tensor);

@@ -1,7 +1,9 @@
 /**
  * `convert()`: a Hugging Face LlamaForSequenceClassification checkpoint
  * (config.json, tokenizer files, safetensors) → a GGUF reward model as
- * docs/format.md §2 specifies, mapped as its §4 says. Tensors stream
+ * docs/format.md §2 specifies, mapped as its §4 says; or a LlamaForCausalLM
+ * whose head is made of chosen LM-head rows (`headFromLmHead`), with the
+ * process-reward settings (`steps`) kept as metadata. Tensors stream
  * through in row chunks of a few MiB, so memory stays flat whatever the
  * model size; the output is written to `<out>.tmp` and renamed only when
  * complete.
@@ -13,6 +15,17 @@ import * as path from "node:path";
 import { RewardModelError, abortedError, invalidArgument, withCallerStack } from "../errors.js";
 import { GgufWriter } from "../gguf/gguf-writer.js";
 import { writeLlamaRewardMetadata } from "../gguf/llama-metadata.js";
+import {
+    stepActivations,
+    stepAggregates,
+    stepFormats,
+    writeStepMetadata,
+    type StepActivation,
+    type StepAggregate,
+    type StepFormat,
+    type StepMetadata,
+} from "../gguf/step-metadata.js";
+import { lmHeadRowsTensor, resolveTokens, type TokenRef } from "./lm-head-rows.js";
 import { readHfConfig, type HfLlamaConfig } from "./hf-config.js";
 import { addTokenizerMetadata, readHfTokenizer } from "./hf-tokenizer.js";
 import { SafetensorsCheckpoint } from "./safetensors.js";
@@ -57,6 +70,24 @@ export interface ConvertOptions {
     onProgress?: (progress: ConvertProgress) => void;
     /** Aborts the conversion (nothing is left at the output path). */
     signal?: AbortSignal;
+    /**
+     * Convert a LlamaForCausalLM checkpoint into a reward model whose head is these rows of its LM head
+     * (token texts, each one vocabulary entry, or token ids); the labels are the tokens. The LM head is not written.
+     */
+    headFromLmHead?: readonly TokenRef[];
+    /** Process-reward settings kept in the file, the defaults of scoreSteps() (docs/format.md). */
+    steps?: ConvertStepOptions;
+}
+
+/** What `convert` keeps about a process reward model's steps. */
+export interface ConvertStepOptions {
+    format?: StepFormat;
+    /** The step tag (format "step-tag"): its text, one vocabulary entry, or its id. */
+    tag?: TokenRef;
+    activation?: StepActivation;
+    /** The label whose value is a step's score. */
+    scoreLabel?: number;
+    aggregate?: StepAggregate;
 }
 
 export interface ConvertResult {
@@ -80,7 +111,48 @@ function checkOptions(hfDir: unknown, outPath: unknown, options: ConvertOptions)
     }
     if (options.onProgress !== undefined && typeof options.onProgress !== "function")
         throw invalidArgument("convert: onProgress must be a function");
+    const { headFromLmHead, steps } = options;
+    if (headFromLmHead !== undefined && (!Array.isArray(headFromLmHead) || headFromLmHead.length === 0)) {
+        throw invalidArgument("convert: headFromLmHead must be a non-empty array of token texts or ids");
+    }
+    if (steps !== undefined) {
+        if (steps === null || typeof steps !== "object") throw invalidArgument("convert: steps must be an object");
+        const oneOf = (key: string, value: unknown, allowed: readonly string[]) => {
+            if (value !== undefined && !allowed.includes(value as string)) {
+                throw invalidArgument(`convert: steps.${key} must be one of ${allowed.join(", ")}, got ${JSON.stringify(value)}`);
+            }
+        };
+        oneOf("format", steps.format, stepFormats);
+        oneOf("activation", steps.activation, stepActivations);
+        oneOf("aggregate", steps.aggregate, stepAggregates);
+        if (steps.scoreLabel !== undefined && (!Number.isInteger(steps.scoreLabel) || steps.scoreLabel < 0)) {
+            throw invalidArgument("convert: steps.scoreLabel must be a label index");
+        }
+        if (steps.tag !== undefined && (steps.format ?? "step-tag") !== "step-tag") {
+            throw invalidArgument('convert: steps.tag is for format "step-tag"');
+        }
+    }
     return outType;
+}
+
+/** The step metadata to write, with the step tag resolved in the vocabulary. */
+function stepMetadata(options: ConvertOptions, vocabulary: readonly string[], labels: string[], lmHeadTokens?: number[]): StepMetadata {
+    const meta: StepMetadata = lmHeadTokens !== undefined ? { lmHeadTokens } : {};
+    const steps = options.steps;
+    if (steps === undefined) return meta;
+    if (steps.scoreLabel !== undefined && steps.scoreLabel >= labels.length) {
+        throw invalidArgument(`convert: steps.scoreLabel ${steps.scoreLabel} is not one of the ${labels.length} labels`);
+    }
+    const format = steps.format ?? (steps.tag !== undefined ? "step-tag" : undefined);
+    if (format === "step-tag" && steps.tag === undefined) throw invalidArgument('convert: steps format "step-tag" needs a tag');
+    return {
+        ...meta,
+        ...(format !== undefined ? { format } : {}),
+        ...(steps.tag !== undefined ? { tagId: resolveTokens([steps.tag], vocabulary).ids[0] as number } : {}),
+        ...(steps.activation !== undefined ? { activation: steps.activation } : {}),
+        ...(steps.scoreLabel !== undefined ? { scoreLabel: steps.scoreLabel } : {}),
+        ...(steps.aggregate !== undefined ? { aggregate: steps.aggregate } : {}),
+    };
 }
 
 function checkDirectory(dir: string): void {
@@ -105,17 +177,26 @@ async function convertImpl(hfDir: string, outPath: string, options: ConvertOptio
     checkDirectory(hfDir);
     if (options.signal?.aborted) throw abortedError(options.signal, "convert");
 
-    const config = readHfConfig(hfDir);
+    const fromLmHead = options.headFromLmHead !== undefined;
+    const config = readHfConfig(hfDir, { causalLm: fromLmHead });
     const checkpoint = SafetensorsCheckpoint.open(hfDir);
     let writer: GgufWriter | undefined;
     try {
         const outType = requested ?? defaultOutType(checkpoint);
         // tensors first: their shapes (bounded by the file size) vouch for vocab_size before the tokenizer allocates by it
-        const plan = planTensors(config, checkpoint, outType);
+        let plan = planTensors(config, checkpoint, outType, fromLmHead ? { labels: [] } : undefined);
         const tokenizer = readHfTokenizer(hfDir, config.vocabSize, config.tokenIds);
+        let lmHeadTokens: number[] | undefined;
+        if (options.headFromLmHead !== undefined) {
+            const { ids, labels } = resolveTokens(options.headFromLmHead, tokenizer.tokens);
+            lmHeadTokens = ids;
+            plan = { ...plan, tensors: [...plan.tensors, lmHeadRowsTensor(config, checkpoint, ids)], labels };
+        }
+        const steps = stepMetadata(options, tokenizer.tokens, plan.labels, lmHeadTokens);
 
         writer = new GgufWriter(outPath);
         addModelMetadata(writer, config, outType, plan.labels, options.name ?? defaultName(hfDir, config));
+        writeStepMetadata(writer, steps);
         addTokenizerMetadata(writer, tokenizer);
         for (const t of plan.tensors) writer.addTensorInfo(t.ggufName, t.shape, t.type);
         writer.writeHeader();

@@ -74,7 +74,11 @@ export function readJsonFile(file: string): Record<string, unknown> {
     return value as Record<string, unknown>;
 }
 
-export function readHfConfig(dir: string): HfLlamaConfig {
+/**
+ * Reads config.json. `causalLm` converts a LlamaForCausalLM (whose head is
+ * made of LM-head rows, lm-head-rows.ts) instead of a sequence classifier.
+ */
+export function readHfConfig(dir: string, options: { causalLm?: boolean } = {}): HfLlamaConfig {
     const file = path.join(dir, "config.json");
     const c = readJsonFile(file);
 
@@ -93,10 +97,17 @@ export function readHfConfig(dir: string): HfLlamaConfig {
 
     const architectures = c.architectures;
     const architecture = Array.isArray(architectures) && typeof architectures[0] === "string" ? architectures[0] : undefined;
-    if (architecture === undefined || !(SUPPORTED_HF_ARCHITECTURES as readonly string[]).includes(architecture)) {
+    if (options.causalLm === true && architecture !== "LlamaForCausalLM") {
+        throw failed(`${file}: a head from LM-head rows needs a LlamaForCausalLM checkpoint, not ${JSON.stringify(architecture ?? null)}`);
+    }
+    if (
+        architecture === undefined ||
+        !(options.causalLm === true || (SUPPORTED_HF_ARCHITECTURES as readonly string[]).includes(architecture))
+    ) {
         const hint =
             architecture === "LlamaForCausalLM"
-                ? "; it is a language model without a reward head (use llama.cpp's convert_hf_to_gguf.py for it)"
+                ? "; it is a language model without a reward head (convert it with --head-from-lm-head to read chosen " +
+                  "tokens' logits as the head, or use llama.cpp's convert_hf_to_gguf.py)"
                 : "";
         throw failed(
             `${file}: unsupported architecture ${JSON.stringify(architecture ?? architectures ?? null)}; ` +

@@ -109,8 +109,22 @@ function isSkippable(name: string): boolean {
     return name === "lm_head.weight" || name.endsWith(".rotary_emb.inv_freq");
 }
 
-export function planTensors(config: HfLlamaConfig, checkpoint: SafetensorsCheckpoint, outType: ConvertOutType): TensorPlan {
+/**
+ * The plan of a sequence classifier's tensors. With `lmHeadRows`, the
+ * checkpoint is a causal LM: it has no score.weight, its lm_head.weight is
+ * skipped, and the caller adds the head (lm-head-rows.ts) with these labels.
+ */
+export function planTensors(
+    config: HfLlamaConfig,
+    checkpoint: SafetensorsCheckpoint,
+    outType: ConvertOutType,
+    lmHeadRows?: { labels: string[] },
+): TensorPlan {
     const expected = expectedTensors(config);
+    if (lmHeadRows !== undefined) {
+        expected.delete("score.weight");
+        expected.delete("score.bias");
+    }
     const skipped: string[] = [];
     for (const name of checkpoint.tensors.keys()) {
         if (expected.has(name)) continue;
@@ -125,6 +139,8 @@ export function planTensors(config: HfLlamaConfig, checkpoint: SafetensorsCheckp
     }
 
     const head = checkpoint.tensors.get("score.weight");
+    if (lmHeadRows !== undefined)
+        return { tensors: plannedTensors(config, checkpoint, outType, expected, 0), labels: lmHeadRows.labels, skipped };
     if (head === undefined) throw failed("The checkpoint has no score.weight: it is not a sequence-classification (reward) model");
     if (head.shape.length !== 2 || head.shape[1] !== config.hiddenSize || head.shape[0]! < 1) {
         throw failed(`score.weight has shape [${head.shape.join(", ")}], expected [num_labels, ${config.hiddenSize}]`);
@@ -137,7 +153,17 @@ export function planTensors(config: HfLlamaConfig, checkpoint: SafetensorsCheckp
         throw failed(`config.json's num_labels is ${config.numLabels} but score.weight has ${labelCount} rows`);
     }
     const labels = config.labels ?? Array.from({ length: labelCount }, (_, i) => `LABEL_${i}`);
+    return { tensors: plannedTensors(config, checkpoint, outType, expected, labelCount), labels, skipped };
+}
 
+/** Every expected tensor, shape-checked, in the order it lies on disk; rope_freqs first when generated. */
+function plannedTensors(
+    config: HfLlamaConfig,
+    checkpoint: SafetensorsCheckpoint,
+    outType: ConvertOutType,
+    expected: Map<string, Expected>,
+    labelCount: number,
+): PlannedTensor[] {
     const out: PlannedTensor[] = [];
     for (const [hfName, e] of expected) {
         const t = checkpoint.tensors.get(hfName);
@@ -171,7 +197,7 @@ export function planTensors(config: HfLlamaConfig, checkpoint: SafetensorsCheckp
         const data = llama3RopeFactors(config.headDim, config.ropeTheta, config.ropeScaling);
         out.unshift({ ggufName: "rope_freqs.weight", shape: [data.length], type: GgmlType.F32, data });
     }
-    return { tensors: out, labels, skipped };
+    return out;
 }
 
 /**

@@ -63,14 +63,17 @@ export class ChatTemplate {
         }
     }
 
-    /** The conversation as the model was trained to read it: never with a generation prompt (docs/format.md §1). */
-    render(messages: ChatMessage[]): string {
+    /**
+     * The conversation as the model was trained to read it: without a generation prompt (docs/format.md §1).
+     * `generationPrompt` adds the assistant header, as process rewards read each answer's first prediction.
+     */
+    render(messages: ChatMessage[], generationPrompt = false): string {
         try {
             return this.template.render({
                 messages: messages.map(({ role, content }) => ({ role, content })),
                 bos_token: this.bosToken,
                 eos_token: this.eosToken,
-                add_generation_prompt: false,
+                add_generation_prompt: generationPrompt,
             });
         } catch (cause) {
             throw new RewardModelError("ERR_TEMPLATE", `the chat template failed to render: ${(cause as Error).message}`, { cause });

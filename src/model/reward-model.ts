@@ -7,7 +7,10 @@
  * through a second, LAST-pooled context with its own scheduler. Loading
  * creates the context the caller asked for (rewards by default, hidden states
  * with `requireRewardHead: false`) and the other one on its first use; a file
- * without a head never gets a rewards context.
+ * without a head never gets a rewards context. scoreTokensAt() and
+ * scoreSteps() read the head at several tokens of one sequence in one pass:
+ * the rewards context returns those tokens' hidden states and the head is
+ * applied here (reward-head.ts); step-scores.ts holds the step rules.
  */
 import { applyBosPolicy, leadingBosCount, type BosPolicy } from "./bos-policy.js";
 import { ChatTemplate, specialTokenText, validateMessages, withResponse, type ChatMessage } from "./chat-template.js";
@@ -27,6 +30,22 @@ import { loadedAddon } from "../addon/load-addon.js";
 import type { NativeContext, NativeContextOptions, NativeModel } from "../addon/native-types.js";
 import { Scheduler, type SchedulerStats } from "../scoring/scheduler.js";
 import { IsolatedRewardModel } from "./isolation/isolated-reward-model.js";
+import { readGgufHeader } from "../gguf/gguf-reader.js";
+import { readStepMetadata, type StepMetadata } from "../gguf/step-metadata.js";
+import { applyHead, readRewardHead, type RewardHead } from "./reward-head.js";
+import {
+    activate,
+    aggregateSteps,
+    resolveStepSettings,
+    stepConversation,
+    stepTagPositions,
+    type StepAggregate,
+    type StepAggregates,
+    type StepFormat,
+    type StepInput,
+    type StepSettingsOptions,
+    type StepSolution,
+} from "./step-scores.js";
 
 /** How a context pools each sequence: "rank" applies the reward head, "last" gives the hidden state it multiplies. */
 type Pooling = "rank" | "last";
@@ -63,6 +82,8 @@ export interface RewardModelInfo {
     gpu: GpuBackend | null;
     /** Layers on the GPU, counting the output layer as llama.cpp does (layerCount + 1 is all of them). */
     offloadedLayers: number;
+    /** What the file says about process rewards and LM-head rows (llama_reward.* keys); empty when nothing. */
+    steps: StepMetadata;
 }
 
 export interface CallOptions {
@@ -102,6 +123,32 @@ export interface CompareResult {
     probability: number;
 }
 
+/** Options of scoreSteps(): the step settings (each defaults to the file's) and a signal. */
+export interface StepOptions extends StepSettingsOptions, CallOptions {}
+
+/** One step of scoreSteps(). */
+export interface StepScore {
+    /** The token index the step was read at. */
+    position: number;
+    /** Every label's value after the activation. */
+    values: number[];
+    /** values[scoreLabel]. */
+    score: number;
+}
+
+/** What scoreSteps() returns. */
+export interface StepScores {
+    format: StepFormat;
+    /** The head's labels, in the order of each step's values. */
+    labels: string[];
+    steps: StepScore[];
+    /** Mean, minimum and last of the step scores. */
+    aggregates: StepAggregates;
+    /** Which aggregate `score` is. */
+    aggregate: StepAggregate;
+    score: number;
+}
+
 /** A response of rank(), with its reward and its index in the input. */
 export interface RankedResponse {
     response: string;
@@ -122,13 +169,18 @@ export class RewardModel implements AsyncDisposable {
     private readonly loadedPooling: Pooling;
     private readonly template: ChatTemplate;
     private disposing: Promise<void> | undefined;
+    private readonly path: string;
+    /** The head as float64, read from the file on the first call that reads it at marked tokens. */
+    private head: RewardHead | undefined;
 
     private constructor(
+        path: string,
         native: NativeModel,
         first: { pooling: Pooling; context: NativeContext; options: NativeContextOptions },
         info: RewardModelInfo,
         options: ResolvedLoadOptions,
     ) {
+        this.path = path;
         this.native = native;
         this.info = info;
         this.options = options;
@@ -245,8 +297,9 @@ export class RewardModel implements AsyncDisposable {
                 eosToken: n.eosToken,
                 gpu: offloadedLayers > 0 ? gpu.backend : null,
                 offloadedLayers,
+                steps: readStepMetadata(path, file?.header ?? readGgufHeader(path)),
             };
-            return new RewardModel(native, { pooling, context, options: contextOptions }, info, resolved);
+            return new RewardModel(path, native, { pooling, context, options: contextOptions }, info, resolved);
         } catch (error) {
             context?.dispose();
             native.dispose();
@@ -426,6 +479,75 @@ export class RewardModel implements AsyncDisposable {
         });
     }
 
+    /**
+     * The head's values (one per label, before any activation) at each of `positions` (increasing token
+     * indices) of exact token ids, from one forward pass: equal to scoring each prefix tokens[0..p] alone.
+     */
+    scoreTokensAt(tokens: ArrayLike<number>, positions: readonly number[], options: CallOptions = {}): Promise<number[][]> {
+        return withCallerStack(async () => {
+            this.checkAlive();
+            return this.headAt(this.validateTokens(tokens), positions, options.signal);
+        });
+    }
+
+    /**
+     * Process rewards: the head read at every step of a solution, in one forward pass. Format "step-tag"
+     * reads it at each step-tag token of the conversation (vLLM's STEP pooling); "assistant-turns" at the
+     * token before each assistant answer (generative PRMs such as RLHFlow's, whose head is the "+" and "-"
+     * rows of the LM head), given as a conversation or as `{ question, steps }`; "step-tag" also takes
+     * `{ tokens }`. Each step's values are the activated head values and its score the `scoreLabel`-th;
+     * the result also aggregates the scores. A conversation is tokenized as score() does, but never truncated.
+     */
+    scoreSteps(input: StepInput, options: StepOptions = {}): Promise<StepScores> {
+        return withCallerStack(async () => {
+            this.checkAlive();
+            if (options === null || typeof options !== "object") throw invalidArgument("scoreSteps options must be an object");
+            await this.scorer(); // a file without a head: ERR_NO_REWARD_HEAD before anything else
+            const labels = this.info.labels;
+            const settings = resolveStepSettings(this.info.steps, options, labels.length, this.info.vocabSize, (text) =>
+                this.stepTagId(text),
+            );
+            const tokenInput = !Array.isArray(input) && input !== null && typeof input === "object" && "tokens" in input;
+            if (tokenInput && settings.format !== "step-tag") {
+                throw new RewardModelError("ERR_INVALID_MESSAGES", 'format "assistant-turns" reads a conversation, not { tokens }');
+            }
+            if (!Array.isArray(input) && !tokenInput && settings.format === "step-tag") {
+                throw new RewardModelError(
+                    "ERR_INVALID_MESSAGES",
+                    'format "step-tag" scores a conversation whose text carries the step tags, or { tokens }; not { question, steps }',
+                );
+            }
+            let tokens: Int32Array;
+            let positions: number[];
+            if (tokenInput) {
+                tokens = this.validateTokens((input as { tokens: ArrayLike<number> }).tokens);
+                positions = stepTagPositions(tokens, settings.tagId as number, this.native.tokenText(settings.tagId as number));
+            } else {
+                const messages = Array.isArray(input) ? input : stepConversation(input as StepSolution);
+                validateMessages(messages);
+                tokens = this.unTruncatedTokens(messages);
+                positions =
+                    settings.format === "step-tag"
+                        ? stepTagPositions(tokens, settings.tagId as number, this.native.tokenText(settings.tagId as number))
+                        : this.answerPositions(messages, tokens);
+            }
+            const values = await this.headAt(tokens, positions, options.signal);
+            const steps = values.map((v, i) => {
+                const activated = activate(v, settings.activation);
+                return { position: positions[i] as number, values: activated, score: activated[settings.scoreLabel] as number };
+            });
+            const aggregates = aggregateSteps(steps.map((step) => step.score));
+            return {
+                format: settings.format,
+                labels: [...labels],
+                steps,
+                aggregates,
+                aggregate: settings.aggregate,
+                score: aggregates[settings.aggregate],
+            };
+        });
+    }
+
     /** Frees the model. Queued calls reject with ERR_DISPOSED; the running step finishes first. Idempotent. */
     dispose(): Promise<void> {
         this.disposing ??= (async () => {
@@ -466,6 +588,79 @@ export class RewardModel implements AsyncDisposable {
         return settled.map((r) => (r as PromiseFulfilledResult<Float32Array>).value);
     }
 
+    /** The head at `positions` of `ids`: the hidden states of one pass through the rewards context, times the head. */
+    private async headAt(ids: Int32Array, positions: readonly number[], signal?: AbortSignal): Promise<number[][]> {
+        if (!Array.isArray(positions) || positions.length === 0) {
+            throw invalidArgument("positions must be a non-empty array of token indices");
+        }
+        positions.forEach((p, i) => {
+            if (!Number.isInteger(p) || p < 0 || p >= ids.length || (i > 0 && p <= (positions[i - 1] as number))) {
+                throw invalidArgument(`positions[${i}] = ${String(p)}: positions must be increasing token indices below ${ids.length}`);
+            }
+        });
+        const scheduler = await this.scorer();
+        this.head ??= readRewardHead(this.path, readGgufHeader(this.path));
+        const head = this.head;
+        const rows = await scheduler.hiddenAt(ids, Int32Array.from(positions), signal);
+        return positions.map((_, i) => applyHead(head, rows, i * head.embeddingSize));
+    }
+
+    /** The one token of a step tag given as text (ERR_INVALID_OPTION when it is several or none). */
+    private stepTagId(text: string): number {
+        const ids = this.tokenizeRaw(text, false, true);
+        if (ids.length !== 1) {
+            throw invalidArgument(
+                `the step tag ${JSON.stringify(text)} is ${ids.length} tokens (${Array.from(ids).join(", ")}), not one; ` +
+                    "pass the tag's token id instead",
+            );
+        }
+        return ids[0] as number;
+    }
+
+    /** A conversation's tokens as score() makes them, refusing (never truncating) one longer than the context. */
+    private unTruncatedTokens(messages: ChatMessage[], generationPrompt = false): Int32Array {
+        const text = this.template.render(messages, generationPrompt);
+        const tokens = applyBosPolicy(this.tokenizeRaw(text, true), this.info.bosToken, this.options.bos);
+        if (tokens.length === 0) throw new RewardModelError("ERR_INVALID_MESSAGES", "messages render to no tokens");
+        if (tokens.length > this.info.contextSize) {
+            throw new RewardModelError(
+                "ERR_CONTEXT_OVERFLOW",
+                `the conversation has ${tokens.length} tokens but the context holds ${this.info.contextSize}; ` +
+                    "load with a larger contextSize (steps are never truncated)",
+            );
+        }
+        return tokens;
+    }
+
+    /**
+     * For each assistant message, the index of the token that predicts its first token: the last token of
+     * the conversation before it rendered with the generation prompt, which must be a prefix of `tokens`.
+     */
+    private answerPositions(messages: ChatMessage[], tokens: Int32Array): number[] {
+        const positions: number[] = [];
+        messages.forEach((message, j) => {
+            if (message.role !== "assistant" || j === 0) return;
+            const prefix = this.unTruncatedTokens(messages.slice(0, j), true);
+            const isPrefix = prefix.length < tokens.length && prefix.every((t, i) => tokens[i] === t);
+            if (!isPrefix) {
+                throw new RewardModelError(
+                    "ERR_TEMPLATE",
+                    `the chat template's generation prompt before messages[${j}] is not how the conversation continues, ` +
+                        'so its answer cannot be read in one pass (format "assistant-turns" needs a template that renders ' +
+                        "each turn independently of the turns after it)",
+                );
+            }
+            positions.push(prefix.length - 1);
+        });
+        if (positions.length === 0) {
+            throw new RewardModelError(
+                "ERR_INVALID_MESSAGES",
+                "the conversation has no assistant answer after a user turn to read a step at",
+            );
+        }
+        return positions;
+    }
+
     private checkAlive(): void {
         if (this.disposed) throw new RewardModelError("ERR_DISPOSED", "the model is disposed");
     }
@@ -477,6 +672,7 @@ export class RewardModel implements AsyncDisposable {
             batchSize: c.batchSize,
             parallel: c.parallel,
             labelCount: c.labelCount,
+            rowSize: c.rowSize,
             reproducible: this.options.reproducible,
         });
     }

@@ -39,6 +39,8 @@ export interface SchedulerLimits {
     parallel: number;
     /** Values per sequence the context returns: the head's labels, or n_embd for hidden states. */
     labelCount: number;
+    /** Floats per marked token (the final-norm hidden state), or 0 when the context cannot return them. */
+    rowSize: number;
     /** Bitwise-reproducible scheduling (see the header comment). */
     reproducible: boolean;
 }
@@ -76,6 +78,11 @@ interface Sequence {
     slot: number;
     /** Absent for a group's prefix, whose output nobody reads. */
     request?: Request;
+    /** Token indices whose hidden states the request resolves with, instead of the last token's output. */
+    marks?: Int32Array;
+    /** The hidden states read so far at `marks` (rowSize floats each). */
+    rows?: Float32Array;
+    rowsRead?: number;
 }
 
 interface Job {
@@ -169,6 +176,39 @@ export class Scheduler {
         this.queue.push(...jobs);
         this.pump();
         return promises;
+    }
+
+    /**
+     * Decodes one token sequence once and resolves with the final-norm hidden state (rowSize floats) at each
+     * of `marks` (token indices, increasing), in order: a head read at several tokens costs one forward pass.
+     * The sequence batches with all other work; it shares no prefix with it.
+     */
+    hiddenAt(tokens: Int32Array, marks: Int32Array, signal?: AbortSignal): Promise<Float32Array> {
+        this.checkUsable(signal);
+        this.checkFits(tokens.length);
+        if (this.limits.rowSize === 0) {
+            throw new RewardModelError("ERR_INVALID_OPTION", "this context does not return hidden states at marked tokens");
+        }
+        if (marks.length === 0) throw new RewardModelError("ERR_INVALID_TOKENS", "no token is marked");
+        for (let i = 0; i < marks.length; i++) {
+            const m = marks[i] as number;
+            if (!Number.isInteger(m) || m < 0 || m >= tokens.length || (i > 0 && m <= (marks[i - 1] as number))) {
+                throw new RewardModelError(
+                    "ERR_INVALID_TOKENS",
+                    `marked token ${m} is not an increasing index into the ${tokens.length} tokens`,
+                );
+            }
+        }
+        const promises: Promise<Float32Array>[] = [];
+        const job = this.singleJob(tokens, promises, 0);
+        const seq = job.pending[0] as Sequence;
+        seq.marks = marks;
+        seq.rows = new Float32Array(marks.length * this.limits.rowSize);
+        seq.rowsRead = 0;
+        this.attachSignal(signal, [job]);
+        this.queue.push(job);
+        this.pump();
+        return promises[0] as Promise<Float32Array>;
     }
 
     /** Rejects queued and running work, waits for the running step, frees the context. Idempotent. */
@@ -365,7 +405,8 @@ export class Scheduler {
                 pos0: seq.pos0,
                 fed: seq.fed,
                 slot: seq.slot,
-                wantsOutput: seq.request !== undefined,
+                wantsOutput: seq.request !== undefined && seq.marks === undefined,
+                marks: seq.marks,
             })),
             {
                 batchSize: this.limits.batchSize,
@@ -378,8 +419,11 @@ export class Scheduler {
             return;
         }
         const finishing: { job: Job; seq: Sequence }[] = [];
+        const marked: { seq: Sequence; count: number }[] = [];
         const inStep = new Set<Job>();
         feeding.forEach((entry, i) => {
+            const count = step.rowCounts[i] as number;
+            if (count > 0) marked.push({ seq: entry.seq, count });
             const take = step.takes[i] as number;
             if (take === 0) return;
             inStep.add(entry.job);
@@ -398,6 +442,7 @@ export class Scheduler {
                 seqIds: step.seqIds,
                 positions: step.positions,
                 outputs: step.outputs,
+                rows: step.rows,
             });
         } catch (error) {
             // Nothing of this step ran: its removals are still owed, and jobs whose KV copies were lost fail with it.
@@ -409,7 +454,7 @@ export class Scheduler {
         this.tokens += step.tokens.length;
         this.running = decoded
             .then(
-                (values) => this.onStepDone(finishing, values),
+                (values) => this.onStepDone(finishing, marked, step.outputs.length, values),
                 (error: unknown) => this.onStepFailed(inStep, error),
             )
             .finally(() => {
@@ -418,11 +463,30 @@ export class Scheduler {
             });
     }
 
-    private onStepDone(finishing: { job: Job; seq: Sequence }[], values: Float32Array): void {
+    private onStepDone(
+        finishing: { job: Job; seq: Sequence }[],
+        marked: { seq: Sequence; count: number }[],
+        outputCount: number,
+        values: Float32Array,
+    ): void {
         const n = this.limits.labelCount;
+        // the marked tokens' hidden states follow the outputs, sequence by sequence
+        const width = this.limits.rowSize;
+        let at = outputCount * n;
+        for (const { seq, count } of marked) {
+            const read = seq.rowsRead as number;
+            (seq.rows as Float32Array).set(values.subarray(at, at + count * width), read * width);
+            seq.rowsRead = read + count;
+            at += count * width;
+        }
         let row = 0;
         for (const { job, seq } of finishing) {
-            if (seq.request) {
+            if (seq.request && seq.marks) {
+                if (!seq.request.settled) {
+                    seq.request.settled = true;
+                    seq.request.resolve(seq.rows as Float32Array);
+                }
+            } else if (seq.request) {
                 const result = values.slice(row * n, (row + 1) * n);
                 row++;
                 if (!seq.request.settled) {

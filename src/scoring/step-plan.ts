@@ -1,7 +1,8 @@
 /**
  * The scheduler's two decisions as pure functions over plain data, so they
  * can be tested without llama.cpp: which queued job may start now
- * (admission), and which tokens go into the next decode step (packing).
+ * (admission), and which tokens go into the next decode step (packing),
+ * with the marked tokens whose hidden states the step returns.
  */
 
 /** What a queued job needs to be able to finish once started. */
@@ -48,6 +49,8 @@ export interface FeedingSequence {
     slot: number;
     /** Whether its last token's pooled output is read. */
     wantsOutput: boolean;
+    /** Indices into `tokens`, increasing, whose hidden states are read (absent: none). */
+    marks?: Int32Array;
 }
 
 export interface PackOptions {
@@ -66,6 +69,10 @@ export interface PackedStep {
     outputs: Int32Array;
     /** Tokens taken from each input sequence (same order; 0 = not in this step). */
     takes: number[];
+    /** Batch indices of the marked tokens in this step, in row order (sequence by sequence). */
+    rows: Int32Array;
+    /** Marked tokens taken from each input sequence (same order as takes). */
+    rowCounts: number[];
 }
 
 /**
@@ -78,6 +85,8 @@ export function packStep(sequences: readonly FeedingSequence[], options: PackOpt
     const positions: number[] = [];
     const outputs: number[] = [];
     const takes: number[] = [];
+    const rows: number[] = [];
+    const rowCounts: number[] = [];
     let used = 0;
     for (const seq of sequences) {
         const room = options.batchSize - tokens.length;
@@ -89,6 +98,14 @@ export function packStep(sequences: readonly FeedingSequence[], options: PackOpt
         }
         take = Math.max(0, take);
         takes.push(take);
+        let marked = 0;
+        for (const m of seq.marks ?? []) {
+            if (m >= seq.fed && m < seq.fed + take) {
+                rows.push(tokens.length + m - seq.fed);
+                marked++;
+            }
+        }
+        rowCounts.push(marked);
         if (take === 0) continue;
         used++;
         for (let i = 0; i < take; i++) {
@@ -104,5 +121,7 @@ export function packStep(sequences: readonly FeedingSequence[], options: PackOpt
         positions: Int32Array.from(positions),
         outputs: Int32Array.from(outputs),
         takes,
+        rows: Int32Array.from(rows),
+        rowCounts,
     };
 }

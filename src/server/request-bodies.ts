@@ -4,12 +4,24 @@
  * naming the field; message contents are checked by the model itself.
  */
 import type { ChatMessage } from "../model/chat-template.js";
+import type { StepSettingsOptions } from "../model/step-scores.js";
 import { invalidBody } from "./http-error.js";
 
-export type ScoreBody =
+export type ScoreBody = (
     | { kind: "messages"; messages: ChatMessage[] }
     | { kind: "conversations"; conversations: ChatMessage[][] }
-    | { kind: "responses"; prompt: ChatMessage[]; responses: string[] };
+    | { kind: "responses"; prompt: ChatMessage[]; responses: string[] }
+) & {
+    /** Score each conversation's steps (scoreSteps) with these settings over the model's own. */
+    steps?: StepSettingsOptions;
+};
+
+/** POST /pooling (vLLM): per-step values of each input or of a conversation. */
+export interface PoolingBody {
+    inputs?: string[];
+    messages?: ChatMessage[];
+    addSpecialTokens: boolean;
+}
 
 export interface GetRewardBody {
     queries: string[];
@@ -25,6 +37,8 @@ export interface ClassifyBody {
     addSpecialTokens: boolean;
     /** Keep only the last k tokens of each input (vLLM's truncate_prompt_tokens); undefined: no limit. */
     truncateTo?: number;
+    /** One entry per step of each input (the model's process-reward settings) instead of one per input. */
+    steps: boolean;
 }
 
 function asObject(body: unknown): Record<string, unknown> {
@@ -58,7 +72,7 @@ function optionalBoolean(body: Record<string, unknown>, field: string): boolean 
 /** POST /v1/score: exactly one of messages, conversations, or prompt + responses. */
 export function parseScoreBody(raw: unknown): ScoreBody {
     const body = asObject(raw);
-    const allowed = new Set(["messages", "conversations", "prompt", "responses", "model"]);
+    const allowed = new Set(["messages", "conversations", "prompt", "responses", "model", "steps"]);
     const unknown = Object.keys(body).filter((k) => !allowed.has(k));
     if (unknown.length > 0) throw invalidBody(`unknown field(s) ${unknown.map((k) => `"${k}"`).join(", ")}`);
     const shapes = ["messages", "conversations", "prompt"].filter((k) => body[k] !== undefined);
@@ -68,17 +82,46 @@ export function parseScoreBody(raw: unknown): ScoreBody {
                 'or {"prompt": [...], "responses": ["...", ...]}',
         );
     }
-    if (body.messages !== undefined) return { kind: "messages", messages: nonEmptyArray(body.messages, "messages") as ChatMessage[] };
+    const steps = stepSettings(body.steps);
+    if (steps !== undefined && body.prompt !== undefined) throw invalidBody('"steps" scores "messages" or "conversations"');
+    const withSteps = steps !== undefined ? { steps } : {};
+    if (body.messages !== undefined) {
+        return { kind: "messages", messages: nonEmptyArray(body.messages, "messages") as ChatMessage[], ...withSteps };
+    }
     if (body.conversations !== undefined) {
         const conversations = nonEmptyArray(body.conversations, "conversations");
         conversations.forEach((c, i) => nonEmptyArray(c, `conversations[${i}]`));
-        return { kind: "conversations", conversations: conversations as ChatMessage[][] };
+        return { kind: "conversations", conversations: conversations as ChatMessage[][], ...withSteps };
     }
     return {
         kind: "responses",
         prompt: nonEmptyArray(body.prompt, "prompt") as ChatMessage[],
         responses: stringArray(body.responses, "responses"),
     };
+}
+
+/** "steps": true (the model's settings) or an object of scoreSteps settings; undefined when absent or false. */
+function stepSettings(value: unknown): StepSettingsOptions | undefined {
+    if (value === undefined || value === null || value === false) return undefined;
+    if (value === true) return {};
+    if (typeof value !== "object" || Array.isArray(value)) throw invalidBody('"steps" must be true or an object of step settings');
+    const known = new Set(["format", "stepTag", "activation", "scoreLabel", "aggregate"]);
+    const unknown = Object.keys(value).filter((k) => !known.has(k));
+    if (unknown.length > 0) throw invalidBody(`unknown field(s) of "steps": ${unknown.map((k) => `"${k}"`).join(", ")}`);
+    return value as StepSettingsOptions; // values are checked by scoreSteps (422 ERR_INVALID_OPTION)
+}
+
+/** POST /pooling (vLLM): {"input": text | [texts]} or {"messages": [...]}, with add_special_tokens. */
+export function parsePoolingBody(raw: unknown): PoolingBody {
+    const body = asObject(raw);
+    if ((body.input === undefined) === (body.messages === undefined)) {
+        throw invalidBody('the body needs exactly one of "input": "text" | ["text", ...] or "messages": [...]');
+    }
+    if (body.messages !== undefined) {
+        return { messages: nonEmptyArray(body.messages, "messages") as ChatMessage[], addSpecialTokens: false };
+    }
+    const inputs = typeof body.input === "string" ? [body.input] : stringArray(body.input, "input");
+    return { inputs, addSpecialTokens: optionalBoolean(body, "add_special_tokens") ?? true };
 }
 
 /** POST /get_reward (OpenRLHF): {"query": [...texts]}; prompts, labels and other fields are ignored. */
@@ -104,7 +147,9 @@ export function parseClassifyBody(raw: unknown): ClassifyBody {
         }
         truncateTo = truncate === -1 ? undefined : truncate;
     }
-    const common = { activation, truncateTo };
+    const steps = optionalBoolean(body, "steps") ?? false;
+    if (steps && truncateTo !== undefined) throw invalidBody('"steps" reads whole inputs: drop "truncate_prompt_tokens"');
+    const common = { activation, truncateTo, steps };
     if (body.messages !== undefined) {
         return { ...common, messages: nonEmptyArray(body.messages, "messages") as ChatMessage[], addSpecialTokens: false };
     }

@@ -1,7 +1,7 @@
 /**
  * The reward server's routes: POST /v1/score (ours), POST /get_reward
- * (OpenRLHF's serve_rm), POST /classify (vLLM), GET /v1/models, /health and
- * /metrics. Each handler turns a parsed body into a reply; HTTP plumbing,
+ * (OpenRLHF's serve_rm), POST /classify and /pooling (vLLM; per-step values
+ * of process reward models), GET /v1/models, /health and /metrics. Each handler turns a parsed body into a reply; HTTP plumbing,
  * authentication and lifecycle live in server.ts.
  */
 import { randomUUID } from "node:crypto";
@@ -12,8 +12,8 @@ import { argmax } from "../model/preference.js";
 import { activate } from "./activation.js";
 import { HttpError } from "./http-error.js";
 import type { Metrics } from "./metrics.js";
-import { parseClassifyBody, parseGetRewardBody, parseScoreBody } from "./request-bodies.js";
-import { scoreLists, tokenCount, tokenizeEach } from "./scoring.js";
+import { parseClassifyBody, parseGetRewardBody, parsePoolingBody, parseScoreBody } from "./request-bodies.js";
+import { scoreLists, scoreStepsEach, tokenCount, tokenizeEach } from "./scoring.js";
 
 export type ServerState = "loading" | "ready" | "draining" | "closed" | "failed" | "crashed";
 
@@ -50,6 +50,12 @@ export interface Route {
 
 async function score({ server, model, body, signal }: RouteContext): Promise<Reply> {
     const request = parseScoreBody(body);
+    if (request.steps !== undefined && request.kind !== "responses") {
+        const conversations = request.kind === "messages" ? [request.messages] : request.conversations;
+        const where = (i: number) => (request.kind === "messages" ? "messages" : `conversations[${i}]`);
+        const results = await scoreStepsEach(model, server.admission, conversations, where, request.steps, signal);
+        return { json: { rewards: results.map((r) => r.score), steps: results, model: server.modelName } };
+    }
     let lists: number[][];
     switch (request.kind) {
         case "messages":
@@ -121,20 +127,76 @@ async function classify({ server, model, body, signal }: RouteContext): Promise<
         const k = request.truncateTo;
         lists = lists.map((l) => (l.length > k ? l.slice(l.length - k) : l));
     }
-    const vectors = await scoreLists(model, server.admission, lists, signal);
     const labels = model.info.labels;
     const promptTokens = tokenCount(lists);
+    if (request.steps) {
+        // one entry per step of each input, each a classification with every label's probabilities
+        const inputs = request.messages ? [request.messages] : lists.map((tokens) => ({ tokens }));
+        const where = (i: number) => (request.messages ? "messages" : `input[${i}]`);
+        const settings = request.activation ? {} : { activation: "none" as const };
+        const results = await scoreStepsEach(model, server.admission, inputs, where, settings, signal);
+        return {
+            json: {
+                ...classifyEnvelope(server.modelName),
+                data: results.flatMap((r, index) =>
+                    r.steps.map((s, step) => ({
+                        index,
+                        step,
+                        label: labels[argmax(s.values)] ?? null,
+                        probs: s.values,
+                        num_classes: s.values.length,
+                    })),
+                ),
+                usage: usage(promptTokens),
+            },
+        };
+    }
+    const vectors = await scoreLists(model, server.admission, lists, signal);
     return {
         json: {
-            id: `classify-${randomUUID().replace(/-/g, "")}`,
-            object: "list",
-            created: Math.floor(Date.now() / 1000),
-            model: server.modelName,
+            ...classifyEnvelope(server.modelName),
             data: vectors.map((values, index) => {
                 const probs = activate(values, request.activation);
                 return { index, label: labels[argmax(probs)] ?? null, probs, num_classes: values.length };
             }),
-            usage: { prompt_tokens: promptTokens, total_tokens: promptTokens, completion_tokens: 0, prompt_tokens_details: null },
+            usage: usage(promptTokens),
+        },
+    };
+}
+
+function classifyEnvelope(modelName: string) {
+    return { id: `classify-${randomUUID().replace(/-/g, "")}`, object: "list", created: Math.floor(Date.now() / 1000), model: modelName };
+}
+
+function usage(promptTokens: number) {
+    return { prompt_tokens: promptTokens, total_tokens: promptTokens, completion_tokens: 0, prompt_tokens_details: null };
+}
+
+/**
+ * vLLM's /pooling as its STEP pooling answers it: for each input, `data[i].data` holds one vector per step
+ * (every label's value after the model's step activation), read at the model's step positions.
+ */
+async function pooling({ server, model, body, signal }: RouteContext): Promise<Reply> {
+    const request = parsePoolingBody(body);
+    const lists = request.messages
+        ? undefined
+        : await tokenizeEach(
+              request.inputs!,
+              (i) => `input[${i}]`,
+              (text) => model.tokenize(text, { special: true, addSpecial: request.addSpecialTokens }),
+          );
+    const inputs = request.messages ? [request.messages] : lists!.map((tokens) => ({ tokens }));
+    const where = (i: number) => (request.messages ? "messages" : `input[${i}]`);
+    const results = await scoreStepsEach(model, server.admission, inputs, where, {}, signal);
+    const promptTokens = lists ? tokenCount(lists) : 0;
+    return {
+        json: {
+            id: `pool-${randomUUID().replace(/-/g, "")}`,
+            object: "list",
+            created: Math.floor(Date.now() / 1000),
+            model: server.modelName,
+            data: results.map((r, index) => ({ index, object: "pooling", data: r.steps.map((s) => s.values) })),
+            usage: usage(promptTokens),
         },
     };
 }
@@ -185,6 +247,7 @@ export const routes: Readonly<Record<string, Route>> = {
     "/get_reward": { method: "POST", auth: true, needsModel: true, handle: getReward },
     "/classify": { method: "POST", auth: true, needsModel: true, handle: classify },
     "/v1/classify": { method: "POST", auth: true, needsModel: true, handle: classify },
+    "/pooling": { method: "POST", auth: true, needsModel: true, handle: pooling },
     "/v1/models": { method: "GET", auth: true, needsModel: true, handle: models },
     "/health": { method: "GET", auth: false, needsModel: false, handle: health },
     "/metrics": { method: "GET", auth: true, needsModel: false, handle: metrics },

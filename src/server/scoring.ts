@@ -6,6 +6,8 @@
  * batches them with every other request in flight.
  */
 import { RewardModelError, isRewardModelError } from "../errors.js";
+import type { StepScores } from "../model/reward-model.js";
+import type { StepInput, StepSettingsOptions } from "../model/step-scores.js";
 import type { ServedModel } from "./served-model.js";
 import type { Admission } from "./admission.js";
 
@@ -35,6 +37,32 @@ export async function scoreLists(model: ServedModel, admission: Admission, lists
     const release = admission.acquire(lists.length);
     try {
         return await model.scoreTokenBatch(lists, { signal });
+    } finally {
+        release();
+    }
+}
+
+/**
+ * The steps of each input (scoreSteps, one forward pass each, batched with everything in flight), in order;
+ * a failure names its item. Holds `inputs.length` queue places until it settles.
+ */
+export async function scoreStepsEach(
+    model: ServedModel,
+    admission: Admission,
+    inputs: readonly StepInput[],
+    where: (i: number) => string,
+    settings: StepSettingsOptions,
+    signal: AbortSignal,
+): Promise<StepScores[]> {
+    const release = admission.acquire(inputs.length);
+    try {
+        const settled = await Promise.allSettled(inputs.map((input) => model.scoreSteps(input, { ...settings, signal })));
+        return settled.map((r, i) => {
+            if (r.status === "fulfilled") return r.value;
+            const error: unknown = r.reason;
+            if (isRewardModelError(error)) throw new RewardModelError(error.code, `${where(i)}: ${error.message}`, { cause: error });
+            throw error;
+        });
     } finally {
         release();
     }

@@ -158,6 +158,15 @@ function rope(
 
 /** Final-normed hidden state of the last token: rmsnorm_final(decoder(tokens))[T-1]. */
 export function referenceLastHidden(model: ReferenceModel, tokens: readonly number[]): Float64Array {
+    return referenceHiddenAt(model, tokens, [tokens.length - 1])[0]!;
+}
+
+/**
+ * Final-normed hidden states at any token positions of one forward pass:
+ * rmsnorm_final(decoder(tokens))[p] for each p. The decoder is causal, so the
+ * state at p is the last-token state of tokens[0..p].
+ */
+export function referenceHiddenAt(model: ReferenceModel, tokens: readonly number[], positions: readonly number[]): Float64Array[] {
     const m = model;
     const T = tokens.length;
     if (T === 0) throw new Error("reference: no tokens");
@@ -254,14 +263,26 @@ export function referenceLastHidden(model: ReferenceModel, tokens: readonly numb
         }
     }
 
-    const h = new Float64Array(d);
-    rmsNorm(x, (T - 1) * d, m.outputNorm, m.eps, d, h, 0);
-    return h;
+    return positions.map((p) => {
+        if (!Number.isInteger(p) || p < 0 || p >= T) throw new Error(`reference: position ${p} outside ${T} tokens`);
+        const h = new Float64Array(d);
+        rmsNorm(x, p * d, m.outputNorm, m.eps, d, h, 0);
+        return h;
+    });
 }
 
 /** Rewards (one per label) for `tokens`: cls.output.weight · h_last (+ cls.output.bias). */
 export function referenceRewards(model: ReferenceModel, tokens: readonly number[]): number[] {
-    const h = referenceLastHidden(model, tokens);
+    return referenceHeadOf(model, referenceLastHidden(model, tokens));
+}
+
+/** The head's values (one per label) at each of `positions`, from one forward pass. */
+export function referenceRewardsAt(model: ReferenceModel, tokens: readonly number[], positions: readonly number[]): number[][] {
+    return referenceHiddenAt(model, tokens, positions).map((h) => referenceHeadOf(model, h));
+}
+
+/** cls.output.weight · h (+ cls.output.bias). */
+export function referenceHeadOf(model: ReferenceModel, h: Float64Array): number[] {
     const out = new Float64Array(model.nLabels);
     matVec(model.clsWeight, h, 0, model.nEmbd, model.nLabels, out, 0);
     if (model.clsBias !== undefined) for (let i = 0; i < model.nLabels; i++) out[i]! += model.clsBias[i]!;

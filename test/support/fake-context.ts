@@ -2,7 +2,8 @@
  * A NativeContext without llama.cpp, for testing the scheduler: it keeps a
  * model of the KV cache (which cells each sequence id sees, cells shared
  * after a copy) and answers each output with a hash of every (position,
- * token) its sequence holds. A scheduler that loses, duplicates or misplaces
+ * token) its sequence holds (a marked row: of those up to its position, and
+ * the position). A scheduler that loses, duplicates or misplaces
  * KV, overruns the context or the batch, or reads the wrong row therefore
  * gets a wrong value, and the cases llama.cpp would reject throw here too.
  * Those are broken scheduler invariants, never simulated failures: each is
@@ -57,6 +58,7 @@ export class FakeContext implements NativeContext {
             batchSize: this.options.batchSize,
             parallel: this.options.parallel,
             labelCount: 1,
+            rowSize: 2,
             kvCacheBytes: 0,
         };
     }
@@ -133,11 +135,21 @@ export class FakeContext implements NativeContext {
         const used = this.cellsUsed();
         this.maxCellsUsed = Math.max(this.maxCellsUsed, used);
         if (used > contextSize) throw this.violation(`${used} cells used in a context of ${contextSize}`);
-        const out = new Float32Array(step.outputs.length);
+        const rows = step.rows ?? new Int32Array(0);
+        const out = new Float32Array(step.outputs.length + 2 * rows.length);
         step.outputs.forEach((s, row) => {
             const lastToken = [...step.seqIds].lastIndexOf(s);
             if (lastToken < 0) throw this.violation(`output for sequence ${s}, which has no token in this step`);
             out[row] = fakeReward((this.seqs.get(s) ?? []).map((c) => c.token));
+        });
+        // a marked token's "hidden state": the reward of its sequence up to it, and its position
+        rows.forEach((i, r) => {
+            if (i < 0 || i >= step.tokens.length) throw this.violation(`marked row ${i} outside the step`);
+            const s = step.seqIds[i] as number;
+            const pos = step.positions[i] as number;
+            const upTo = (this.seqs.get(s) ?? []).filter((c) => c.pos <= pos).map((c) => c.token);
+            out[step.outputs.length + 2 * r] = fakeReward(upTo);
+            out[step.outputs.length + 2 * r + 1] = pos;
         });
         return out;
     }

@@ -139,6 +139,32 @@ describe("scheduler with a fake context", () => {
         expect(fake.steps.length).toBe(Math.ceil(100 / 16));
     });
 
+    it("hiddenAt reads every marked token across chunks in one pass, batched with other work", async () => {
+        const { fake, scheduler } = setup({ contextSize: 512, batchSize: 16, parallel: 4 });
+        const long = seq(50, 7);
+        const marks = Int32Array.from([0, 3, 15, 16, 31, 40, 49]); // chunk edges included
+        const others = [seq(20, 300), seq(9, 500)];
+        const [rows, ...values] = await Promise.all([scheduler.hiddenAt(long, marks), ...scheduler.scoreMany(others)]);
+        expect(values.map((v) => v![0])).toEqual(others.map(fakeReward));
+        // each marked row is the prefix up to it, as if that prefix were scored alone: one decode of each token
+        expect(Array.from({ length: marks.length }, (_, r) => [rows![2 * r], rows![2 * r + 1]])).toEqual(
+            Array.from(marks, (m) => [fakeReward(long.subarray(0, m + 1)), m]),
+        );
+        expect(fake.steps.reduce((n, s) => n + s.tokens.length, 0)).toBe(50 + 20 + 9);
+        expect(fake.steps.some((s) => s.rows!.length > 0 && new Set(s.seqIds).size > 1)).toBe(true);
+        expectIdle(scheduler, 4);
+    });
+
+    it("hiddenAt rejects marks that are empty, unordered or outside the tokens", () => {
+        const { scheduler } = setup({ contextSize: 64, batchSize: 16, parallel: 2 });
+        for (const marks of [[], [3, 2], [1, 1], [-1], [10]]) {
+            expect(() => scheduler.hiddenAt(seq(10), Int32Array.from(marks))).toThrow(
+                expect.objectContaining({ code: "ERR_INVALID_TOKENS" }),
+            );
+        }
+        expectIdle(scheduler, 2);
+    });
+
     it("never reserves more KV cells than the context holds", async () => {
         const { fake, scheduler } = setup({ contextSize: 100, batchSize: 32, parallel: 8 });
         const lists = Array.from({ length: 10 }, (_, i) => seq(40 + i, i * 100));

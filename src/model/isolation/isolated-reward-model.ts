@@ -21,9 +21,12 @@ import type {
     CompareResult,
     RankedResponse,
     RewardModelInfo,
+    StepOptions,
+    StepScores,
     TokenizeConversationOptions,
     TokenizeOptions,
 } from "../reward-model.js";
+import type { StepInput } from "../step-scores.js";
 import type { SchedulerStats } from "../../scoring/scheduler.js";
 import { ENGINE_METHODS, deserializeError, type EngineMessage, type EngineMethod, type EngineLoadOptions } from "./engine-protocol.js";
 import { startEngine, type EngineExit, type EngineProcess } from "./engine-process.js";
@@ -217,6 +220,14 @@ export class IsolatedRewardModel implements AsyncDisposable {
 
     scoreTokenBatch(lists: ArrayLike<number>[], options: BatchOptions = {}): Promise<number[][]> {
         return this.call("scoreTokenBatch", [lists], options);
+    }
+
+    scoreTokensAt(tokens: ArrayLike<number>, positions: readonly number[], options: CallOptions = {}): Promise<number[][]> {
+        return this.call("scoreTokensAt", [tokens, positions], options);
+    }
+
+    scoreSteps(input: StepInput, options: StepOptions = {}): Promise<StepScores> {
+        return this.call("scoreSteps", [input], options);
     }
 
     /**

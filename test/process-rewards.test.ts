@@ -8,11 +8,14 @@
  *   converted with its "+" and "-" LM-head rows as the head, each step's
  *   P("+") equal to the Hugging Face-layout reference's softmax over those
  *   two logits at position -3 of the conversation up to that step;
- * - the tied-embeddings case of `--head-from-lm-head`, and the bad inputs
- *   (no step tag, a tag of several tokens, a token not in the vocabulary),
- *   after which the model still scores.
+ * - the tied-embeddings case of `--head-from-lm-head`, the `convert`
+ *   command's flags, and the bad inputs (no step tag, a tag of several
+ *   tokens, a token not in the vocabulary), after which the model still
+ *   scores; an isolated model (`isolate: true`) gives the same steps.
+ * The CLI test runs the compiled CLI (`npm run build:ts` first).
  * Random weights: the values mean nothing.
  */
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -22,7 +25,7 @@ import { readTensorAsFloat64 } from "../src/gguf/gguf-tensor-reader.js";
 import { stepConversation } from "../src/model/step-scores.js";
 import { hfReferenceScores } from "./reference/hf-llama-reference.js";
 import { loadReferenceModel, referenceRewardsAt, type ReferenceModel } from "./reference/llama-reference.js";
-import { filler, requireFile, tinyF32 } from "./support/fixtures.js";
+import { filler, requireFile, root, tinyF32 } from "./support/fixtures.js";
 import { writeCausalLmCheckpoint } from "./support/hf-causal-lm.js";
 import { loadVocab, makeWorkDir, writeLlama3Checkpoint } from "./support/hf-fixtures.js";
 
@@ -123,6 +126,19 @@ describe("the head at marked tokens and step-tag steps (F32 tiny model)", () => 
         expect(Math.abs(sigmoid.aggregates.last - scores.at(-1)!)).toBeLessThanOrEqual(1e-5);
         expect(sigmoid.score).toBe(sigmoid.aggregates.mean);
     });
+
+    it("an isolated model gives the same steps and marked values", async () => {
+        const isolated = await RewardModel.load(tinyF32, { ...exact, isolate: true });
+        try {
+            const messages = taggedSolution(4, 10);
+            expect(await isolated.scoreSteps(messages, { stepTag: TAG })).toEqual(await model.scoreSteps(messages, { stepTag: TAG }));
+            const tokens = model.tokenizeConversation(messages);
+            expect(await isolated.scoreTokensAt(tokens, [3, 9])).toEqual(await model.scoreTokensAt(tokens, [3, 9]));
+            await expect(isolated.scoreSteps(messages, { stepTag: "two words" })).rejects.toMatchObject({ code: "ERR_INVALID_OPTION" });
+        } finally {
+            await isolated.dispose();
+        }
+    }, 120_000);
 
     it("bad input is a coded error naming what is wrong, and the model still scores", async () => {
         const before = await model.score(taggedSolution(2, 5));
@@ -251,6 +267,27 @@ describe("a generative PRM from LM-head rows (RLHFlow format)", () => {
         expect(atPlus.steps.length).toBeGreaterThanOrEqual(steps.length);
         expect((await model.scoreSteps({ question, steps: steps.slice(0, 1) })).steps).toHaveLength(1);
     });
+
+    it("the convert command writes the head from LM-head rows and the --step-* settings", () => {
+        const out = path.join(work, "cli.gguf");
+        const cli = requireFile(path.join(root, "dist", "src", "cli", "main.js"));
+        const run = (...args: string[]) => spawnSync(process.execPath, [cli, "convert", hf.dir, "-o", out, ...args], { encoding: "utf8" });
+        const ok = run("--outtype", "f16", "--head-from-lm-head", "+,12", "--step-tag", "128002", "--step-activation", "sigmoid");
+        expect(ok.status, ok.stderr).toBe(0);
+        expect(ok.stderr).toContain('labels ["+","-"]');
+        const header = readGgufHeader(out);
+        expect(header.metadata.get("llama_reward.head.lm_head_tokens")).toEqual(model.info.steps.lmHeadTokens);
+        expect(header.metadata.get("llama_reward.steps.format")).toBe("step-tag");
+        expect(header.metadata.get("llama_reward.steps.tag_id")).toBe(128002);
+        expect(header.metadata.get("llama_reward.steps.activation")).toBe("sigmoid");
+        const bad = run("--head-from-lm-head", "+,not a token");
+        expect(bad.status).toBe(2);
+        expect(bad.stderr).toContain("ERR_INVALID_OPTION");
+        expect(bad.stderr).toContain('"not a token"');
+        const badFormat = run("--head-from-lm-head", "+", "--step-format", "everywhere");
+        expect(badFormat.status).toBe(2);
+        expect(badFormat.stderr).toContain("steps.format");
+    }, 300_000);
 
     it("tied embeddings give embed_tokens rows; a token outside the vocabulary is ERR_INVALID_OPTION naming it", async () => {
         const base = writeLlama3Checkpoint(path.join(work, "tied-base"), loadVocab());

@@ -297,7 +297,8 @@ export class RewardModel implements AsyncDisposable {
                 eosToken: n.eosToken,
                 gpu: offloadedLayers > 0 ? gpu.backend : null,
                 offloadedLayers,
-                steps: readStepMetadata(path, file?.header ?? readGgufHeader(path)),
+                // the unchecked (test-only) mode hands llama.cpp files our reader may refuse: no step settings there
+                steps: file ? readStepMetadata(path, file.header) : {},
             };
             return new RewardModel(path, native, { pooling, context, options: contextOptions }, info, resolved);
         } catch (error) {

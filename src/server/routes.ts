@@ -179,16 +179,20 @@ function usage(promptTokens: number) {
 async function pooling({ server, model, body, signal }: RouteContext): Promise<Reply> {
     const request = parsePoolingBody(body);
     const lists = request.messages
-        ? undefined
+        ? await tokenizeEach(
+              [request.messages],
+              () => "messages",
+              (m) => model.tokenizeConversation(m), // for usage; scoreSteps tokenizes it again, untruncated
+          )
         : await tokenizeEach(
               request.inputs!,
               (i) => `input[${i}]`,
               (text) => model.tokenize(text, { special: true, addSpecial: request.addSpecialTokens }),
           );
-    const inputs = request.messages ? [request.messages] : lists!.map((tokens) => ({ tokens }));
+    const inputs = request.messages ? [request.messages] : lists.map((tokens) => ({ tokens }));
     const where = (i: number) => (request.messages ? "messages" : `input[${i}]`);
     const results = await scoreStepsEach(model, server.admission, inputs, where, {}, signal);
-    const promptTokens = lists ? tokenCount(lists) : 0;
+    const promptTokens = tokenCount(lists);
     return {
         json: {
             id: `pool-${randomUUID().replace(/-/g, "")}`,

@@ -19,6 +19,11 @@
  * so nothing starves. Should that invariant ever break, the scheduler does
  * not wait silently: work it cannot start rejects with ERR_INTERNAL.
  *
+ * A sequence may instead be read at marked tokens (hiddenAt): each step
+ * returns the hidden states of the marked tokens it holds, after the pooled
+ * outputs, and the sequence resolves with all of them once fed; it is a job of
+ * its own and shares no prefix.
+ *
  * Reproducible mode admits one job at a time, decodes one sequence per step
  * and cuts chunks at absolute positions that are multiples of the batch size:
  * a sequence then always meets the same KV layout and the same kernels,

@@ -19,6 +19,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadedAddon } from "../src/addon/load-addon.js";
 import { RewardModel, convert, type ChatMessage, type LoadOptions } from "../src/index.js";
 import { readGgufHeader } from "../src/gguf/gguf-reader.js";
 import { readTensorAsFloat64 } from "../src/gguf/gguf-tensor-reader.js";
@@ -125,6 +126,48 @@ describe("the head at marked tokens and step-tag steps (F32 tiny model)", () => 
         expect(Math.abs(sigmoid.aggregates.min - Math.min(...scores))).toBeLessThanOrEqual(1e-5);
         expect(Math.abs(sigmoid.aggregates.last - scores.at(-1)!)).toBeLessThanOrEqual(1e-5);
         expect(sigmoid.score).toBe(sigmoid.aggregates.mean);
+    });
+
+    it("the addon refuses marked rows llama.cpp would misread, before decoding", async () => {
+        const { addon } = loadedAddon();
+        const native = await addon.loadModel(tinyF32, { gpuLayers: 0, useMmap: true, devices: [] }, new Int32Array(1));
+        try {
+            const options = {
+                contextSize: 256,
+                batchSize: 64,
+                parallel: 2,
+                threads: 1,
+                flashAttention: "off",
+                kvCacheType: "f32",
+            } as const;
+            const step = (rows: number[]) => ({
+                remove: new Int32Array(0),
+                copies: new Int32Array(0),
+                tokens: Int32Array.of(1, 2, 3),
+                seqIds: Int32Array.of(0, 0, 0),
+                positions: Int32Array.of(0, 1, 2),
+                outputs: Int32Array.of(0),
+                rows: Int32Array.from(rows),
+            });
+            const rank = await native.createContext(options);
+            expect(rank.info().rowSize).toBe(reference.nEmbd);
+            for (const rows of [[3], [-1], [1, 1]]) {
+                expect(() => rank.decode(step(rows))).toThrow(expect.objectContaining({ code: "ERR_INVALID_TOKENS" }));
+            }
+            const values = await rank.decode(step([0, 2])); // still usable: one label, then two hidden states
+            expect(values).toHaveLength(1 + 2 * reference.nEmbd);
+            // the last token's hidden state times the head is the pooled value of the same step
+            let dot = 0;
+            for (let i = 0; i < reference.nEmbd; i++) dot += reference.clsWeight[i]! * values[1 + reference.nEmbd + i]!;
+            expect(Math.abs(dot - values[0]!)).toBeLessThanOrEqual(1e-4);
+            rank.dispose();
+            const last = await native.createContext({ ...options, pooling: "last" });
+            expect(last.info().rowSize).toBe(0);
+            expect(() => last.decode(step([0]))).toThrow(expect.objectContaining({ code: "ERR_INVALID_OPTION" }));
+            last.dispose();
+        } finally {
+            native.dispose();
+        }
     });
 
     it("an isolated model gives the same steps and marked values", async () => {

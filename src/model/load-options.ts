@@ -6,6 +6,7 @@ import os from "node:os";
 import { bosPolicies, type BosPolicy } from "./bos-policy.js";
 import { invalidArgument } from "../errors.js";
 import { gpuOptions, type GpuOption } from "./gpu.js";
+import { resolveTemplateVariables, type TemplateValue } from "./template-variables.js";
 
 export type KvCacheType = "f16" | "f32" | "q8_0";
 export type Truncation = "error" | "left";
@@ -47,6 +48,13 @@ export interface LoadOptions {
     bos?: BosPolicy;
     /** What to do with a conversation longer than the context. Default: "error". */
     truncation?: Truncation;
+    /**
+     * Variables the chat template reads besides messages, bos_token and eos_token (JSON values), e.g.
+     * `{ date_string: "26 Jul 2024" }`: Llama-3.2 templates otherwise write today's date
+     * (`strftime_now("%d %b %Y")`, as transformers renders them), so rewards change with the calendar.
+     * Default: none.
+     */
+    templateVariables?: Record<string, TemplateValue>;
     /** Map the file instead of reading it into memory. Default: true. */
     useMmap?: boolean;
     /**
@@ -94,6 +102,7 @@ export interface ResolvedLoadOptions {
     kvCacheType: KvCacheType;
     bos: BosPolicy;
     truncation: Truncation;
+    templateVariables: Readonly<Record<string, TemplateValue>>;
     useMmap: boolean;
     reproducible: boolean;
 }
@@ -122,6 +131,7 @@ const knownOptions = new Set([
     "kvCacheType",
     "bos",
     "truncation",
+    "templateVariables",
     "useMmap",
     "reproducible",
     "requireRewardHead",
@@ -206,6 +216,7 @@ export function resolveLoadOptions(options: LoadOptions | undefined, trainContex
         kvCacheType,
         bos,
         truncation,
+        templateVariables: resolveTemplateVariables(o.templateVariables),
         useMmap: o.useMmap === undefined ? true : (o.useMmap as boolean),
         reproducible: o.reproducible === true,
     };

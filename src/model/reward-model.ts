@@ -138,7 +138,12 @@ export class RewardModel implements AsyncDisposable {
         this.readySchedulers[first.pooling] = scheduler;
         this.schedulers[first.pooling] = Promise.resolve(scheduler);
         const text = (token: number) => native.tokenText(token);
-        this.template = new ChatTemplate(info.chatTemplate, specialTokenText(info.bosToken, text), specialTokenText(info.eosToken, text));
+        this.template = new ChatTemplate(
+            info.chatTemplate,
+            specialTokenText(info.bosToken, text),
+            specialTokenText(info.eosToken, text),
+            options.templateVariables,
+        );
     }
 
     /**

@@ -68,7 +68,7 @@ export class IsolatedRewardModel implements AsyncDisposable {
         this.info = loaded.info;
         this.options = loaded.options;
         this.latestStats = loaded.stats;
-        this.template = new ChatTemplate(loaded.info.chatTemplate, loaded.bosText, loaded.eosText);
+        this.template = new ChatTemplate(loaded.info.chatTemplate, loaded.bosText, loaded.eosText, loaded.options.templateVariables);
         engine.onMessage((m) => this.receive(m));
         engine.onExit((exit) => this.engineExited(exit));
         engine.keepAlive(false);

@@ -12,7 +12,10 @@ export type {
     TokenizeConversationOptions,
     CompareResult,
     RankedResponse,
+    ObjectiveScores,
 } from "./model/reward-model.js";
+export type { RewardNormalization } from "./model/reward-normalization.js";
+export type { TemplateValue } from "./model/template-variables.js";
 export type { ChatMessage } from "./model/chat-template.js";
 export type { BosPolicy } from "./model/bos-policy.js";
 export type { LoadOptions, IsolatedLoadOptions, LoadProgress, KvCacheType, Truncation, ResolvedLoadOptions } from "./model/load-options.js";

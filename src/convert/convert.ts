@@ -15,6 +15,7 @@ import { GgufWriter } from "../gguf/gguf-writer.js";
 import { writeLlamaRewardMetadata } from "../gguf/llama-metadata.js";
 import { readHfConfig, type HfLlamaConfig } from "./hf-config.js";
 import { addTokenizerMetadata, readHfTokenizer } from "./hf-tokenizer.js";
+import { addGatingMetadata, addNormalizationMetadata } from "./reward-extensions.js";
 import { SafetensorsCheckpoint } from "./safetensors.js";
 import { convertChunk } from "./tensor-codec.js";
 import {
@@ -117,6 +118,8 @@ async function convertImpl(hfDir: string, outPath: string, options: ConvertOptio
         writer = new GgufWriter(outPath);
         addModelMetadata(writer, config, outType, plan.labels, options.name ?? defaultName(hfDir, config));
         addTokenizerMetadata(writer, tokenizer);
+        addNormalizationMetadata(writer, config);
+        addGatingMetadata(writer, config, plan.auxiliary, checkpoint);
         for (const t of plan.tensors) writer.addTensorInfo(t.ggufName, t.shape, t.type);
         writer.writeHeader();
 

@@ -7,6 +7,7 @@ import { bosPolicies, type BosPolicy } from "./bos-policy.js";
 import { invalidArgument } from "../errors.js";
 import { gpuOptions, type GpuOption } from "./gpu.js";
 import { resolveTemplateVariables, type TemplateValue } from "./template-variables.js";
+import { resolveNormalize, type RewardNormalization } from "./reward-normalization.js";
 
 export type KvCacheType = "f16" | "f32" | "q8_0";
 export type Truncation = "error" | "left";
@@ -55,6 +56,12 @@ export interface LoadOptions {
      * Default: none.
      */
     templateVariables?: Record<string, TemplateValue>;
+    /**
+     * Return normalized rewards `(r - mean) / std` with the mean and std an OpenRLHF-trained checkpoint
+     * carries (kept by convert from config.json). Default: the checkpoint's `normalize_reward` (false for a
+     * file without them); true on a file without them is ERR_INVALID_OPTION.
+     */
+    normalize?: boolean;
     /** Map the file instead of reading it into memory. Default: true. */
     useMmap?: boolean;
     /**
@@ -103,6 +110,7 @@ export interface ResolvedLoadOptions {
     bos: BosPolicy;
     truncation: Truncation;
     templateVariables: Readonly<Record<string, TemplateValue>>;
+    normalize: boolean;
     useMmap: boolean;
     reproducible: boolean;
 }
@@ -132,6 +140,7 @@ const knownOptions = new Set([
     "bos",
     "truncation",
     "templateVariables",
+    "normalize",
     "useMmap",
     "reproducible",
     "requireRewardHead",
@@ -156,8 +165,15 @@ function oneOf<T extends string>(value: unknown, name: string, allowed: readonly
     return value as T;
 }
 
-/** Validates `options` and fills in defaults; `trainContextLength` comes from the model file. */
-export function resolveLoadOptions(options: LoadOptions | undefined, trainContextLength: number): ResolvedLoadOptions {
+/**
+ * Validates `options` and fills in defaults; `trainContextLength` and `normalization` (the reward
+ * normalization the file carries, if any) come from the model file.
+ */
+export function resolveLoadOptions(
+    options: LoadOptions | undefined,
+    trainContextLength: number,
+    normalization: RewardNormalization | null = null,
+): ResolvedLoadOptions {
     const o = (options ?? {}) as Record<string, unknown>;
     if (typeof o !== "object") throw invalidArgument("options must be an object");
     for (const key of Object.keys(o)) {
@@ -217,6 +233,7 @@ export function resolveLoadOptions(options: LoadOptions | undefined, trainContex
         bos,
         truncation,
         templateVariables: resolveTemplateVariables(o.templateVariables),
+        normalize: resolveNormalize(o.normalize, normalization),
         useMmap: o.useMmap === undefined ? true : (o.useMmap as boolean),
         reproducible: o.reproducible === true,
     };

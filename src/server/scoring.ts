@@ -8,6 +8,7 @@
 import { RewardModelError, isRewardModelError } from "../errors.js";
 import type { ServedModel } from "./served-model.js";
 import type { Admission } from "./admission.js";
+import type { ObjectiveScores } from "../model/reward-model.js";
 
 /** Token ids of each item; a failure is re-thrown with `where(i)` in front of its message. */
 export async function tokenizeEach<T>(
@@ -35,6 +36,21 @@ export async function scoreLists(model: ServedModel, admission: Admission, lists
     const release = admission.acquire(lists.length);
     try {
         return await model.scoreTokenBatch(lists, { signal });
+    } finally {
+        release();
+    }
+}
+
+/** scoreObjectivesOfTokens() of each token list (a multi-objective head), holding `lists.length` queue places until it settles. */
+export async function scoreObjectiveLists(
+    model: ServedModel,
+    admission: Admission,
+    lists: number[][],
+    signal: AbortSignal,
+): Promise<ObjectiveScores[]> {
+    const release = admission.acquire(lists.length);
+    try {
+        return await model.scoreObjectivesOfTokens(lists, { signal });
     } finally {
         release();
     }

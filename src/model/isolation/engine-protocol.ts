@@ -21,6 +21,8 @@ export const ENGINE_METHODS = {
     scoreText: 1,
     scoreTokens: 1,
     scoreTokenBatch: 1,
+    scoreObjectives: 1,
+    scoreObjectivesOfTokens: 1,
     tokenize: 1,
     tokenizeConversation: 1,
     hiddenStates: 1,

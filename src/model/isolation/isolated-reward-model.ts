@@ -19,6 +19,7 @@ import type {
     BatchOptions,
     CallOptions,
     CompareResult,
+    ObjectiveScores,
     RankedResponse,
     RewardModelInfo,
     TokenizeConversationOptions,
@@ -217,6 +218,14 @@ export class IsolatedRewardModel implements AsyncDisposable {
 
     scoreTokenBatch(lists: ArrayLike<number>[], options: BatchOptions = {}): Promise<number[][]> {
         return this.call("scoreTokenBatch", [lists], options);
+    }
+
+    scoreObjectives(messages: ChatMessage[], options: CallOptions = {}): Promise<ObjectiveScores> {
+        return this.call("scoreObjectives", [messages], options);
+    }
+
+    scoreObjectivesOfTokens(lists: ArrayLike<number>[], options: BatchOptions = {}): Promise<ObjectiveScores[]> {
+        return this.call("scoreObjectivesOfTokens", [lists], options);
     }
 
     /**

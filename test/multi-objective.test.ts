@@ -36,7 +36,7 @@ beforeAll(async () => {
     const family = rewardFamilies().find((f) => f.id === "armorm-llama3-8b-v0.1")!;
     checkpoint = writeFamilyCheckpoint(family, work, loadVocab(), 0xa12);
     await convert(checkpoint.dir, out, { outType: "f32" });
-    model = await RewardModel.load(out, exact);
+    model = await RewardModel.load(out, { ...exact, bos: family.bos });
 });
 
 afterAll(async () => {
@@ -62,6 +62,7 @@ describe("ArmoRM: conversion", () => {
     });
 
     it("shows one label, the gated score, and the objectives in info", () => {
+        expect(model.tokenizeConversation(cases[0]!).slice(0, 2)).toEqual([128000, 128006]); // one BOS, as apply_chat_template(tokenize=True)
         expect(model.info.labels).toEqual(["score"]);
         expect(model.info.objectives).toEqual(ARMORM_OBJECTIVES);
     });

@@ -26,6 +26,7 @@ export const loadFlags = {
     reproducible: { type: "boolean" },
     "no-mmap": { type: "boolean" },
     "template-var": { type: "string", multiple: true },
+    normalize: { type: "string" },
 } as const;
 
 /** The values parseArgs returns for `loadFlags`. */
@@ -50,6 +51,7 @@ export const loadFlagsUsage = `      --bos hf|single|none  BOS policy (default: 
       --kv-cache-type f16|f32|q8_0  KV cache element type (default: f16; q8_0 needs flash attention)
       --reproducible        rewards independent of batching and of what else is in flight
       --no-mmap             read the file into memory instead of mapping it
+      --normalize on|off    rewards as (r - mean) / std with the checkpoint's mean and std (default: what the checkpoint says)
       --template-var NAME=VALUE  a string variable for the chat template, e.g. date_string="26 Jul 2024" (repeatable)`;
 
 const truncations: readonly Truncation[] = ["error", "left"];
@@ -103,6 +105,8 @@ export function loadOptionsFrom(values: LoadFlagValues): LoadOptions {
     }
     if (values.reproducible === true) options.reproducible = true;
     if (values["no-mmap"] === true) options.useMmap = false;
+    const normalize = choiceFlag(values.normalize, "normalize", ["on", "off"] as const);
+    if (normalize !== undefined) options.normalize = normalize === "on";
     if (values["template-var"] !== undefined) options.templateVariables = templateVariablesFrom(values["template-var"]);
     for (const key of Object.keys(options) as (keyof LoadOptions)[]) if (options[key] === undefined) delete options[key];
     return options;

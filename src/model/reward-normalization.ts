@@ -46,7 +46,7 @@ export function readRewardNormalization(path: string, header: GgufHeader): Rewar
     if (missing.length > 0) throw new RewardModelError("ERR_CORRUPT_MODEL", `${path}: ${present.join(", ")} without ${missing.join(", ")}`);
     return checkNormalization(
         { mean: m.get(normalizationKeys.mean), std: m.get(normalizationKeys.std), normalizeReward: m.get(normalizationKeys.enabled) },
-        (message) => new RewardModelError("ERR_CORRUPT_MODEL", `${path}: reward normalization: ${message}`),
+        (message) => new RewardModelError("ERR_CORRUPT_MODEL", `${path}: reward normalization (reward.normalization.*): ${message}`),
     );
 }
 

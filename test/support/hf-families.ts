@@ -188,7 +188,7 @@ export function rewardFamilies(): RewardFamily[] {
             },
             tokenizerConfig: { ...llama3TokenizerConfig, chat_template: LLAMA3_CHAT_TEMPLATE, pad_token: "[PAD]" },
             extraTokens: [],
-            bos: "hf",
+            bos: "single",
             gatingHiddenDim: 64,
         },
     ];

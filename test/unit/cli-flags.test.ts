@@ -84,6 +84,8 @@ describe("loadOptionsFrom", () => {
             "date_string=26 Jul 2024",
             "--template-var",
             "custom=a=b",
+            "--normalize",
+            "off",
         ]);
         expect(loadOptionsFrom(values)).toEqual({
             bos: "single",
@@ -99,6 +101,7 @@ describe("loadOptionsFrom", () => {
             reproducible: true,
             useMmap: false,
             templateVariables: { date_string: "26 Jul 2024", custom: "a=b" },
+            normalize: false,
         });
     });
 
@@ -108,6 +111,7 @@ describe("loadOptionsFrom", () => {
         expect(loadOptionsFrom(parse(["--flash-attention", "off"]))).toEqual({ flashAttention: false });
         expect(loadOptionsFrom(parse(["--flash-attention", "auto"]))).toEqual({ flashAttention: "auto" });
         expect(loadOptionsFrom(parse(["--kv-cache-type", "f32"]))).toEqual({ kvCacheType: "f32" });
+        expect(loadOptionsFrom(parse(["--normalize", "on"]))).toEqual({ normalize: true });
     });
 
     it("rejects bad values with ERR_INVALID_OPTION naming the flag", () => {
@@ -124,6 +128,7 @@ describe("loadOptionsFrom", () => {
             ["gpu", "opencl"],
             ["flash-attention", "true"],
             ["kv-cache-type", "q4_0"],
+            ["normalize", "true"],
             ["template-var", "date_string"], // no =
             ["template-var", "=x"],
             ["template-var", "messages=x"], // set by the renderer

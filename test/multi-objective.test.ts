@@ -128,6 +128,31 @@ describe("ArmoRM: scores against the float64 reference of its forward", () => {
     });
 });
 
+describe("ArmoRM: cost and isolation", () => {
+    it("decodes the prefix up to the gating position once: a call costs the conversation's tokens plus one", async () => {
+        const c = cases[2]!; // the longest
+        const tokens = model.tokenizeConversation(c);
+        const before = model.stats.tokens;
+        await model.scoreObjectives(c);
+        expect(model.stats.tokens - before).toBeLessThanOrEqual(tokens.length + 1);
+    });
+
+    it("an isolated model (isolate: true) gives the same objectives through its engine process", async () => {
+        const isolated = await RewardModel.load(out, { ...exact, bos: "single", isolate: true });
+        try {
+            expect(isolated.info.objectives).toEqual(ARMORM_OBJECTIVES);
+            const [a, b] = [await isolated.scoreObjectives(cases[1]!), await model.scoreObjectives(cases[1]!)];
+            expect(Math.abs(a.score - b.score)).toBeLessThanOrEqual(1e-6);
+            expect(Object.keys(a.gating)).toEqual(ARMORM_OBJECTIVES);
+            await expect(isolated.scoreObjectives([{ role: "user", content: "no answer" }])).rejects.toMatchObject({
+                code: "ERR_INVALID_MESSAGES",
+            });
+        } finally {
+            await isolated.dispose();
+        }
+    });
+});
+
 describe("ArmoRM: through the server", () => {
     let server: RewardServer;
     let port: number;

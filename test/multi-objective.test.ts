@@ -11,7 +11,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RewardModel, convert, createServer, type RewardServer } from "../src/index.js";
+import { RewardModel, convert, createServer, quantize, type RewardServer } from "../src/index.js";
 import { readGgufHeader } from "../src/gguf/gguf-reader.js";
 import { ARMORM_OBJECTIVES } from "../src/convert/hf-config.js";
 import { rewriteGguf } from "../src/gguf/gguf-rewrite.js";
@@ -135,6 +135,26 @@ describe("ArmoRM: cost and isolation", () => {
         const before = model.stats.tokens;
         await model.scoreObjectives(c);
         expect(model.stats.tokens - before).toBeLessThanOrEqual(tokens.length + 1);
+    });
+
+    it("quantize keeps the gating network exactly and the head F32", async () => {
+        const q8 = path.join(work, "armorm-q8_0.gguf");
+        await quantize(out, q8, "Q8_0");
+        try {
+            const [a, b] = [readGgufHeader(out).metadata, readGgufHeader(q8).metadata];
+            for (const key of [...a.keys()].filter((k) => k.startsWith("reward.gating."))) expect(b.get(key), key).toEqual(a.get(key));
+            const quantized = await RewardModel.load(q8, { ...exact, bos: "single" });
+            try {
+                const got = await quantized.scoreObjectives(cases[0]!);
+                const want = reference(model.tokenizeConversation(cases[0]!));
+                console.log(`[armorm Q8_0] |Δscore| = ${Math.abs(got.score - want.score).toExponential(3)} (score ${want.score.toFixed(4)})`);
+                expect(Math.abs(got.score - want.score)).toBeLessThan(0.05 * Math.max(1, Math.abs(want.score)));
+            } finally {
+                await quantized.dispose();
+            }
+        } finally {
+            fs.rmSync(q8, { force: true });
+        }
     });
 
     it("an isolated model (isolate: true) gives the same objectives through its engine process", async () => {

@@ -123,8 +123,14 @@ describe("ArmoRM: scores against the float64 reference of its forward", () => {
             expect(Math.abs(tokens[i]![0]! - want[i]!)).toBeLessThanOrEqual(1e-4);
             expect(Math.abs(rich[i]!.score - want[i]!)).toBeLessThanOrEqual(1e-4);
         }
-        const ranked = await model.rank(cases[0]!.slice(0, 1), ["Paris.", "Lyon."]);
-        expect(ranked).toHaveLength(2);
+        // best-of-N: every response shares the prompt and the same gating position
+        const prompt = cases[2]!.slice(0, 1);
+        const responses = ["Paris.", "Lyon, surely.", "It is Paris, on the Seine."];
+        const bestOfN = await model.scoreResponses(prompt, responses);
+        responses.forEach((response, i) => {
+            const expected = reference(model.tokenizeConversation([...prompt, { role: "assistant", content: response }])).score;
+            expect(Math.abs(bestOfN[i]! - expected)).toBeLessThanOrEqual(1e-4);
+        });
     });
 });
 
@@ -147,7 +153,9 @@ describe("ArmoRM: cost and isolation", () => {
             try {
                 const got = await quantized.scoreObjectives(cases[0]!);
                 const want = reference(model.tokenizeConversation(cases[0]!));
-                console.log(`[armorm Q8_0] |Δscore| = ${Math.abs(got.score - want.score).toExponential(3)} (score ${want.score.toFixed(4)})`);
+                console.log(
+                    `[armorm Q8_0] |Δscore| = ${Math.abs(got.score - want.score).toExponential(3)} (score ${want.score.toFixed(4)})`,
+                );
                 expect(Math.abs(got.score - want.score)).toBeLessThan(0.05 * Math.max(1, Math.abs(want.score)));
             } finally {
                 await quantized.dispose();

@@ -216,7 +216,7 @@ describe("ArmoRM: bad input", () => {
     it("a conversation without the assistant header after a user turn is ERR_INVALID_MESSAGES, and the model stays usable", async () => {
         await expect(model.scoreObjectives([{ role: "user", content: "Only a question." }])).rejects.toMatchObject({
             code: "ERR_INVALID_MESSAGES",
-            message: expect.stringMatching(/128009, 128006, 78191, 128007, 271/),
+            message: expect.stringMatching(/\[128009, 128006, 78191, 128007, 271\].*user turn followed by an assistant turn/),
         });
         await expect(model.score([{ role: "assistant", content: "Only an answer." }])).rejects.toMatchObject({
             code: "ERR_INVALID_MESSAGES",

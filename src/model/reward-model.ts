@@ -528,11 +528,11 @@ export class RewardModel implements AsyncDisposable {
         const positions = lists.map((tokens, i) => {
             const at = gatingPosition(tokens, head.tokenPattern);
             if (at < 0) {
-                const pattern = head.tokenPattern.map((t) => this.native.tokenText(t)).join("");
                 throw new RewardModelError(
                     input === "messages" ? "ERR_INVALID_MESSAGES" : "ERR_INVALID_TOKENS",
-                    `${lists.length > 1 ? `${input}[${i}]: ` : ""}the gating network reads the last ${JSON.stringify(pattern)} ` +
-                        `(tokens ${head.tokenPattern.join(", ")}), which this conversation does not contain: it needs a user turn followed by an assistant turn`,
+                    `${lists.length > 1 ? `${input}[${i}]: ` : ""}the gating network reads the hidden state at the last occurrence of ` +
+                        `the tokens [${head.tokenPattern.join(", ")}] (the end of a user turn and the assistant header after it), ` +
+                        "which this conversation does not contain: it needs a user turn followed by an assistant turn",
                 );
             }
             return at;

@@ -116,7 +116,7 @@ export function rewardFamilies(): RewardFamily[] {
             config: { ...llama3Base, ...sequenceClassification, eos_token_id: 128009 },
             tokenizerConfig: { ...llama3TokenizerConfig, chat_template: LLAMA3_CHAT_TEMPLATE },
             extraTokens: [],
-            bos: "none",
+            bos: "single",
         },
         {
             repo: "Skywork/Skywork-Reward-V2-Llama-3.1-8B",

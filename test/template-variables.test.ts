@@ -9,10 +9,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ChatTemplate } from "../../src/model/chat-template.js";
-import { resolveLoadOptions } from "../../src/model/load-options.js";
-import { resolveTemplateVariables } from "../../src/model/template-variables.js";
-import { llamaDir } from "../support/fixtures.js";
+import { ChatTemplate } from "../src/model/chat-template.js";
+import { resolveLoadOptions } from "../src/model/load-options.js";
+import { resolveTemplateVariables } from "../src/model/template-variables.js";
+import { llamaDir } from "./support/fixtures.js";
 
 const templates = path.join(llamaDir, "models", "templates");
 const llama32 = fs.readFileSync(path.join(templates, "meta-llama-Llama-3.2-3B-Instruct.jinja"), "utf8");

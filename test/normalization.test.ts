@@ -12,6 +12,7 @@ import { RewardModel, convert } from "../src/index.js";
 import { readGgufHeader } from "../src/gguf/gguf-reader.js";
 import { rewriteGguf } from "../src/gguf/gguf-rewrite.js";
 import { GgufValueType } from "../src/gguf/gguf-types.js";
+import { writeRewardModelFile } from "../src/train/head-file.js";
 import { conversations, tinyF32 } from "./support/fixtures.js";
 import { loadVocab, makeWorkDir, writeLlama3Checkpoint } from "./support/hf-fixtures.js";
 import type { HfCheckpoint } from "./support/hf-checkpoint.js";
@@ -121,6 +122,28 @@ describe("normalization: bad options and bad files", () => {
         } finally {
             await plain.dispose();
         }
+    });
+
+    it("a head trained on the file (train-head's writer) does not inherit the old head's normalization", async () => {
+        const reheaded = path.join(work, "reheaded.gguf");
+        const record = { dataSha256: "0", dataFormat: "messages", trainPairs: 1, validationPairs: 0, trainAccuracy: 1, trainLoss: 0 };
+        writeRewardModelFile(
+            out,
+            readGgufHeader(out),
+            reheaded,
+            { weight: new Float64Array(256).fill(0.01), label: "new" },
+            {
+                ...record,
+                l2: 0,
+                seed: 1,
+                iterations: 1,
+                init: "zeros",
+            },
+        );
+        const m = readGgufHeader(reheaded).metadata;
+        expect([...m.keys()].filter((k) => k.startsWith("reward."))).toEqual([]);
+        expect(m.get("llama.classifier.output_labels")).toEqual(["new"]);
+        fs.rmSync(reheaded, { force: true });
     });
 
     it("malformed normalization metadata is ERR_CORRUPT_MODEL at load", async () => {

@@ -17,6 +17,9 @@ import { inspectRewardModelFile } from "../model/model-file.js";
 /** The prefix of the keys that record how a head was trained. */
 export const trainingKeyPrefix = "llama_reward.head.";
 
+/** The prefix of the keys that belong to a converted head: its normalization and gating network. */
+const oldHeadKeyPrefix = "reward.";
+
 /** A trained head: one label. */
 export interface HeadWeights {
     weight: Float64Array;
@@ -113,8 +116,9 @@ export function writeRewardModelFile(
         basePath,
         outPath,
         {
-            // an old head's training record goes with it; its pooling type and labels are replaced in place
-            dropKeys: (key) => key.startsWith(trainingKeyPrefix),
+            // an old head's training record, normalization and gating network (reward.*, docs/format.md §2) go
+            // with it; its pooling type and labels are replaced in place
+            dropKeys: (key) => key.startsWith(trainingKeyPrefix) || key.startsWith(oldHeadKeyPrefix),
             setKeys,
             dropTensors: (name) => name.startsWith("cls.output."),
             addTensors,

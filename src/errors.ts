@@ -14,6 +14,7 @@ export const rewardErrorCodes = [
     "ERR_CORRUPT_MODEL", // GGUF metadata or tensor table is malformed, or the file is truncated
     "ERR_UNSUPPORTED_ARCHITECTURE", // general.architecture is not one llama-reward runs
     "ERR_NO_REWARD_HEAD", // no cls.output.weight tensor
+    "ERR_NOT_MULTI_OBJECTIVE", // objectives asked of a head without a gating network (not an ArmoRM-style model)
     "ERR_LOAD_FAILED", // llama.cpp refused the file or the context
     "ERR_CONTEXT_OVERFLOW", // a sequence does not fit the context
     "ERR_INVALID_MESSAGES", // messages are not a non-empty list of {role, content}

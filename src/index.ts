@@ -15,6 +15,7 @@ export type {
     StepOptions,
     StepScore,
     StepScores,
+    ObjectiveScores,
 } from "./model/reward-model.js";
 export type {
     StepInput,
@@ -26,6 +27,8 @@ export type {
     StepAggregate,
 } from "./model/step-scores.js";
 export type { StepMetadata } from "./gguf/step-metadata.js";
+export type { RewardNormalization } from "./model/reward-normalization.js";
+export type { TemplateValue } from "./model/template-variables.js";
 export type { ChatMessage } from "./model/chat-template.js";
 export type { BosPolicy } from "./model/bos-policy.js";
 export type { LoadOptions, IsolatedLoadOptions, LoadProgress, KvCacheType, Truncation, ResolvedLoadOptions } from "./model/load-options.js";

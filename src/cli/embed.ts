@@ -24,7 +24,7 @@ export const embedUsage = `embed options (hidden states: the vector a reward hea
       --format jsonl|npy    jsonl: one {"hidden": [...]} per line, errors as {"error", "code"} lines;
                             npy: a float32 matrix [lines, n_embd] for numpy.load (default: jsonl)
       --chunk N             lines embedded per batch (default: 256)
-  and the load options (--bos ... --no-mmap, listed under "load options")
+  and the load options (--bos ... --template-var, listed under "load options")
 `;
 
 /** The .npy header (format 1.0) of a little-endian float32 C-order matrix, padded to `length` bytes. */

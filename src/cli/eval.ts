@@ -35,13 +35,13 @@ export const evalUsage = `eval options:
   -o, --output PATH|-       write report.json there (default: stdout, unless --out is given)
       --out DIR             write report.json, report.html, SVG plots (and report.md for pairs) into DIR
       --quantize T1,T2,...  also quantize the (single) model to these types in a temporary folder and compare
-  and the load options (--bos ... --no-mmap, listed under "load options")
+  and the load options (--bos ... --template-var, listed under "load options")
 `;
 
 export const compareUsage = `compare options:
   -m, --model PATH          the GGUF reward model (required)
       --a PATH, --b PATH    JSON files, each a conversation: [messages] or {"messages": [...]}
-  and the load options (--bos ... --no-mmap, listed under "load options")
+  and the load options (--bos ... --template-var, listed under "load options")
   prints {"rewardA", "rewardB", "probability"}: probability = sigmoid(rewardA - rewardB) that a is preferred
 `;
 

@@ -9,6 +9,7 @@ import { bosPolicies } from "../model/bos-policy.js";
 import { gpuOptions, type GpuOption } from "../model/gpu.js";
 import { integerOptionBounds as bounds, type KvCacheType, type LoadOptions, type Truncation } from "../model/load-options.js";
 import { invalidArgument } from "../errors.js";
+import { resolveTemplateVariables } from "../model/template-variables.js";
 import { choiceFlag, integerFlag } from "./flag-values.js";
 
 export const loadFlags = {
@@ -24,11 +25,17 @@ export const loadFlags = {
     "kv-cache-type": { type: "string" },
     reproducible: { type: "boolean" },
     "no-mmap": { type: "boolean" },
+    "template-var": { type: "string", multiple: true },
+    normalize: { type: "string" },
 } as const;
 
 /** The values parseArgs returns for `loadFlags`. */
 export type LoadFlagValues = {
-    [K in keyof typeof loadFlags]?: (typeof loadFlags)[K]["type"] extends "boolean" ? boolean : string;
+    [K in keyof typeof loadFlags]?: (typeof loadFlags)[K] extends { multiple: true }
+        ? string[]
+        : (typeof loadFlags)[K]["type"] extends "boolean"
+          ? boolean
+          : string;
 };
 
 /** The usage lines of `loadFlags`, indented as the commands' option lists. */
@@ -43,12 +50,32 @@ export const loadFlagsUsage = `      --bos hf|single|none  BOS policy (default: 
       --flash-attention on|off|auto  flash attention (default: auto)
       --kv-cache-type f16|f32|q8_0  KV cache element type (default: f16; q8_0 needs flash attention)
       --reproducible        rewards independent of batching and of what else is in flight
-      --no-mmap             read the file into memory instead of mapping it`;
+      --no-mmap             read the file into memory instead of mapping it
+      --normalize on|off    rewards as (r - mean) / std with the checkpoint's mean and std (default: what the checkpoint says)
+      --template-var NAME=VALUE  a string variable for the chat template, e.g. date_string="26 Jul 2024" (repeatable)`;
 
 const truncations: readonly Truncation[] = ["error", "left"];
 const kvCacheTypes: readonly KvCacheType[] = ["f16", "f32", "q8_0"];
 const flashAttentionModes = { on: true, off: false, auto: "auto" } as const;
 const gpuFlagValues = [...gpuOptions, "false", "cpu"] as const;
+
+/** The templateVariables option from `--template-var NAME=VALUE` flags (values are strings; validated at load). */
+function templateVariablesFrom(flags: readonly string[]): Record<string, string> {
+    const variables: Record<string, string> = {};
+    for (const flag of flags) {
+        const eq = flag.indexOf("=");
+        if (eq <= 0) throw invalidArgument(`--template-var must be NAME=VALUE, got "${flag}"`);
+        const name = flag.slice(0, eq);
+        if (Object.hasOwn(variables, name)) throw invalidArgument(`--template-var ${name} is given twice`);
+        variables[name] = flag.slice(eq + 1);
+    }
+    try {
+        resolveTemplateVariables(variables); // a reserved or unreadable name, named with its flag
+    } catch (error) {
+        throw invalidArgument(`--template-var: ${(error as Error).message}`);
+    }
+    return variables;
+}
 
 /** RewardModel.load options from the parsed load flags; flags not given are left out (the defaults apply). */
 export function loadOptionsFrom(values: LoadFlagValues): LoadOptions {
@@ -78,6 +105,9 @@ export function loadOptionsFrom(values: LoadFlagValues): LoadOptions {
     }
     if (values.reproducible === true) options.reproducible = true;
     if (values["no-mmap"] === true) options.useMmap = false;
+    const normalize = choiceFlag(values.normalize, "normalize", ["on", "off"] as const);
+    if (normalize !== undefined) options.normalize = normalize === "on";
+    if (values["template-var"] !== undefined) options.templateVariables = templateVariablesFrom(values["template-var"]);
     for (const key of Object.keys(options) as (keyof LoadOptions)[]) if (options[key] === undefined) delete options[key];
     return options;
 }

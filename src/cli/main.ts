@@ -49,7 +49,7 @@ const scoreUsage = `score options:
   -i, --input PATH|-        JSONL input, one {"messages": [...]} or bare [...] per line (default: -, stdin)
   -o, --output PATH|-       JSONL output, one {"reward": x} per line in input order (default: -, stdout)
       --chunk N             lines scored per batch (default: 256)
-  and the load options (--bos ... --no-mmap, listed under "load options")
+  and the load options (--bos ... --template-var, listed under "load options")
 `;
 
 const loadUsage = `load options (score, serve, eval, compare, embed, train-head):

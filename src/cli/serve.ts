@@ -23,7 +23,7 @@ export const serveUsage = `serve options:
       --name NAME           model id in replies (default: the file name without .gguf)
       --log                 one line per request on stderr
       --isolate             load and score in an engine process of its own; if it dies, /health says 503 and why
-  and the load options (--bos ... --no-mmap, listed under "load options")
+  and the load options (--bos ... --template-var, listed under "load options")
 `;
 
 /** Runs the server until SIGTERM/SIGINT; resolves with the exit code. */

@@ -26,7 +26,7 @@ export const trainHeadUsage = `train-head options (a reward head on a frozen mod
       --report PATH         where report.json goes (default: OUT without .gguf + .report.json)
       --no-report           write no report
       --force               replace an existing --out
-  and the load options (--bos ... --no-mmap, listed under "load options")
+  and the load options (--bos ... --template-var, listed under "load options")
 `;
 
 function log(line: string): void {

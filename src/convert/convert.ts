@@ -28,6 +28,7 @@ import {
 import { lmHeadRowsTensor, resolveTokens, type TokenRef } from "./lm-head-rows.js";
 import { readHfConfig, type HfLlamaConfig } from "./hf-config.js";
 import { addTokenizerMetadata, readHfTokenizer } from "./hf-tokenizer.js";
+import { addGatingMetadata, addNormalizationMetadata } from "./reward-extensions.js";
 import { SafetensorsCheckpoint } from "./safetensors.js";
 import { convertChunk } from "./tensor-codec.js";
 import {
@@ -198,6 +199,8 @@ async function convertImpl(hfDir: string, outPath: string, options: ConvertOptio
         addModelMetadata(writer, config, outType, plan.labels, options.name ?? defaultName(hfDir, config));
         writeStepMetadata(writer, steps);
         addTokenizerMetadata(writer, tokenizer);
+        addNormalizationMetadata(writer, config);
+        addGatingMetadata(writer, config, plan.auxiliary, checkpoint);
         for (const t of plan.tensors) writer.addTensorInfo(t.ggufName, t.shape, t.type);
         writer.writeHeader();
 

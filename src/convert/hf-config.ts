@@ -9,9 +9,56 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 
 import { RewardModelError } from "../errors.js";
+import { checkNormalization, type RewardNormalization } from "../model/reward-normalization.js";
 
-/** transformers architectures converted by this package. */
-export const SUPPORTED_HF_ARCHITECTURES = ["LlamaForSequenceClassification"] as const;
+/**
+ * transformers architectures converted by this package: sequence classification, and ArmoRM's
+ * multi-objective head with gating (its modeling_custom.py, loaded with trust_remote_code).
+ */
+export const SUPPORTED_HF_ARCHITECTURES = ["LlamaForSequenceClassification", "LlamaForRewardModelWithGating"] as const;
+
+/**
+ * ArmoRM-Llama3-8B-v0.1's 19 objectives, in the regression layer's row order, as its model card names
+ * them; its config.json does not. Used for a 19-objective gated checkpoint without its own id2label.
+ */
+export const ARMORM_OBJECTIVES: readonly string[] = [
+    "helpsteer-helpfulness",
+    "helpsteer-correctness",
+    "helpsteer-coherence",
+    "helpsteer-complexity",
+    "helpsteer-verbosity",
+    "ultrafeedback-overall_score",
+    "ultrafeedback-instruction_following",
+    "ultrafeedback-truthfulness",
+    "ultrafeedback-honesty",
+    "ultrafeedback-helpfulness",
+    "beavertails-is_safe",
+    "prometheus-score",
+    "argilla-overall_quality",
+    "argilla-judge_lm",
+    "code-complexity",
+    "code-style",
+    "code-explanation",
+    "code-instruction-following",
+    "code-readability",
+];
+
+/**
+ * The gating position of ArmoRM's modeling code: the first token of the last occurrence of
+ * tokenizer.encode("<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n", add_special_tokens=False).
+ */
+export const ARMORM_GATING_TOKEN_PATTERN: readonly number[] = [128009, 128006, 78191, 128007, 271];
+
+/** The gating network of a LlamaForRewardModelWithGating checkpoint, as its config.json sets it (with the modeling code's defaults). */
+export interface GatingConfig {
+    readonly objectives: number;
+    readonly temperature: number;
+    readonly hiddenDim: number;
+    /** Hidden layers (ReLU after each); the MLP has nHidden + 1 linear layers. */
+    readonly nHidden: number;
+    /** Objective names: id2label when it names every objective, else ARMORM_OBJECTIVES for 19, else objective_<i>. */
+    readonly labels: string[];
+}
 
 /** RoPE scaling of type "llama3" (Llama 3.1 and later). */
 export interface Llama3RopeScaling {
@@ -48,6 +95,10 @@ export interface HfLlamaConfig {
     readonly tokenIds: Readonly<Record<string, number>>;
     /** _name_or_path, if any. */
     readonly nameOrPath: string | undefined;
+    /** OpenRLHF's mean, std and normalize_reward, when config.json states any of them. */
+    readonly normalization: RewardNormalization | undefined;
+    /** The gating network of a LlamaForRewardModelWithGating checkpoint. */
+    readonly gating: GatingConfig | undefined;
 }
 
 const SUPPORTED_TORCH_DTYPES = ["float32", "float16", "bfloat16"];
@@ -147,6 +198,7 @@ export function readHfConfig(dir: string, options: { causalLm?: boolean } = {}):
         if (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) tokenIds[typ] = v;
     }
 
+    const labels = readLabels(c, file);
     return {
         architecture,
         hiddenSize,
@@ -161,12 +213,44 @@ export function readHfConfig(dir: string, options: { causalLm?: boolean } = {}):
         ropeTheta: positiveNumber("rope_theta", 10000),
         rmsNormEps: positiveNumber("rms_norm_eps"),
         ropeScaling: readRopeScaling(c, file),
-        ...readLabels(c, file),
+        ...labels,
         tieWordEmbeddings: c.tie_word_embeddings === true,
         torchDtype: torchDtype as string | undefined,
         tokenIds,
         nameOrPath: typeof c._name_or_path === "string" && c._name_or_path !== "" ? c._name_or_path : undefined,
+        normalization: readNormalization(c, file),
+        gating: architecture === "LlamaForRewardModelWithGating" ? readGating(c, file, labels.labels) : undefined,
     };
+}
+
+/** OpenRLHF's normalization keys; absent ones take its defaults (mean 0, std 1, normalize_reward false). */
+function readNormalization(c: Record<string, unknown>, file: string): RewardNormalization | undefined {
+    if (c.mean === undefined && c.std === undefined && c.normalize_reward === undefined) return undefined;
+    return checkNormalization({ mean: c.mean ?? 0, std: c.std ?? 1, normalizeReward: c.normalize_reward ?? false }, (message) =>
+        failed(`${file}: ${message}`),
+    );
+}
+
+function readGating(c: Record<string, unknown>, file: string, id2label: string[] | undefined): GatingConfig {
+    const int = (key: string, fallback: number): number => {
+        const v = c[key] ?? fallback;
+        if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1 || v > 1 << 20)
+            throw failed(`${file}: ${key} must be a positive integer`);
+        return v;
+    };
+    const objectives = int("num_objectives", 19);
+    const nHidden = c.gating_n_hidden === 0 ? 0 : int("gating_n_hidden", 3);
+    const temperature = c.gating_temperature ?? 10;
+    if (typeof temperature !== "number" || !(temperature > 0) || !Number.isFinite(temperature)) {
+        throw failed(`${file}: gating_temperature must be a positive number`);
+    }
+    const labels =
+        id2label?.length === objectives
+            ? id2label
+            : objectives === ARMORM_OBJECTIVES.length
+              ? [...ARMORM_OBJECTIVES]
+              : Array.from({ length: objectives }, (_, i) => `objective_${i}`);
+    return { objectives, temperature, hiddenDim: int("gating_hidden_dim", 1024), nHidden, labels };
 }
 
 /** llama.cpp's LLAMA_MAX_LAYERS: deeper models cannot be loaded, and the tensor plan loops over every layer. */

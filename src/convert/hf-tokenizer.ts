@@ -194,8 +194,10 @@ export function readHfTokenizer(dir: string, vocabSize: number, configTokenIds: 
     // ---- special tokens, add_* flags, chat template -------------------------
     const specialIds = new Map<string, number>();
     const addSpecial = new Map<string, boolean>();
+    // An id outside the vocabulary is ignored, as llama.cpp's converter ignores it (gguf-py's SpecialVocab):
+    // configs name a pad_token_id 128256 that only some checkpoints' tokenizers add.
     const setId = (kind: string, id: number | undefined): void => {
-        if (id !== undefined && !specialIds.has(kind)) specialIds.set(kind, id);
+        if (id !== undefined && id < tokens.length && !specialIds.has(kind)) specialIds.set(kind, id);
     };
     const cfg = config ?? {};
     let bosContent = contentOf(cfg.bos_token);

@@ -54,8 +54,17 @@ export interface PlannedTensor {
     readonly data?: Float32Array;
 }
 
+/** A checkpoint tensor kept as GGUF metadata (a gating network's weights), read whole by convert. */
+export interface AuxiliaryTensor {
+    /** The checkpoint's name, e.g. gating.layers.0.weight. */
+    readonly hfName: string;
+    readonly source: SafetensorsTensor & { dtype: SafetensorsDtype };
+}
+
 export interface TensorPlan {
     readonly tensors: PlannedTensor[];
+    /** Tensors of a gating network, written as metadata rather than as GGUF tensors (docs/format.md §2). */
+    readonly auxiliary: AuxiliaryTensor[];
     readonly labels: string[];
     /** HF tensors present but not written (an LM head, cached inv_freq). */
     readonly skipped: string[];
@@ -99,9 +108,33 @@ function expectedTensors(c: HfLlamaConfig): Map<string, Expected> {
         m.set(`${hf}mlp.down_proj.weight`, { ggufName: `${gg}ffn_down.weight`, torchShape: [c.hiddenSize, c.intermediateSize] });
     }
     m.set("model.norm.weight", { ggufName: "output_norm.weight", torchShape: [c.hiddenSize] });
-    m.set("score.weight", { ggufName: "cls.output.weight", torchShape: "any-labels" });
-    m.set("score.bias", { ggufName: "cls.output.bias", torchShape: "any-labels", optional: true });
+    if (c.gating !== undefined) {
+        m.set(HEAD_OF_GATED, { ggufName: "cls.output.weight", torchShape: "any-labels" });
+    } else {
+        m.set("score.weight", { ggufName: "cls.output.weight", torchShape: "any-labels" });
+        m.set("score.bias", { ggufName: "cls.output.bias", torchShape: "any-labels", optional: true });
+    }
     return m;
+}
+
+/** The regression layer of a LlamaForRewardModelWithGating checkpoint: its reward head. */
+const HEAD_OF_GATED = "regression_layer.weight";
+
+/** The gating network's tensors (PyTorch shapes) of a LlamaForRewardModelWithGating checkpoint, kept as metadata. */
+export function gatingTensorShapes(c: HfLlamaConfig): Map<string, number[]> {
+    const shapes = new Map<string, number[]>();
+    const g = c.gating;
+    if (g === undefined) return shapes;
+    let nIn = c.hiddenSize;
+    for (let i = 0; i <= g.nHidden; i++) {
+        const nOut = i < g.nHidden ? g.hiddenDim : g.objectives;
+        shapes.set(`gating.layers.${i}.weight`, [nOut, nIn]);
+        shapes.set(`gating.layers.${i}.bias`, [nOut]);
+        nIn = nOut;
+    }
+    shapes.set("gating.logit_scale", [1]);
+    shapes.set("reward_transform_matrix", [g.objectives, g.objectives]);
+    return shapes;
 }
 
 /** Tensors a reward checkpoint may carry that the GGUF file does not need. */
@@ -125,9 +158,10 @@ export function planTensors(
         expected.delete("score.weight");
         expected.delete("score.bias");
     }
+    const gatingShapes = gatingTensorShapes(config);
     const skipped: string[] = [];
     for (const name of checkpoint.tensors.keys()) {
-        if (expected.has(name)) continue;
+        if (expected.has(name) || gatingShapes.has(name)) continue;
         if (isSkippable(name)) {
             skipped.push(name);
             continue;
@@ -138,22 +172,41 @@ export function planTensors(
         );
     }
 
-    const head = checkpoint.tensors.get("score.weight");
     if (lmHeadRows !== undefined)
-        return { tensors: plannedTensors(config, checkpoint, outType, expected, 0), labels: lmHeadRows.labels, skipped };
-    if (head === undefined) throw failed("The checkpoint has no score.weight: it is not a sequence-classification (reward) model");
+        return { tensors: plannedTensors(config, checkpoint, outType, expected, 0), auxiliary: [], labels: lmHeadRows.labels, skipped };
+    const headName = config.gating !== undefined ? HEAD_OF_GATED : "score.weight";
+    const head = checkpoint.tensors.get(headName);
+    if (head === undefined) throw failed(`The checkpoint has no ${headName}: it is not a sequence-classification (reward) model`);
     if (head.shape.length !== 2 || head.shape[1] !== config.hiddenSize || head.shape[0]! < 1) {
-        throw failed(`score.weight has shape [${head.shape.join(", ")}], expected [num_labels, ${config.hiddenSize}]`);
+        throw failed(`${headName} has shape [${head.shape.join(", ")}], expected [num_labels, ${config.hiddenSize}]`);
     }
     const labelCount = head.shape[0]!;
-    if (config.labels !== undefined && config.labels.length !== labelCount) {
-        throw failed(`config.json's id2label has ${config.labels.length} labels but score.weight has ${labelCount} rows`);
+    let labels: string[];
+    if (config.gating !== undefined) {
+        if (labelCount !== config.gating.objectives) {
+            throw failed(`config.json's num_objectives is ${config.gating.objectives} but ${headName} has ${labelCount} rows`);
+        }
+        labels = config.gating.labels;
+    } else {
+        if (config.labels !== undefined && config.labels.length !== labelCount) {
+            throw failed(`config.json's id2label has ${config.labels.length} labels but score.weight has ${labelCount} rows`);
+        }
+        if (config.labels === undefined && config.numLabels !== undefined && config.numLabels !== labelCount) {
+            throw failed(`config.json's num_labels is ${config.numLabels} but score.weight has ${labelCount} rows`);
+        }
+        labels = config.labels ?? Array.from({ length: labelCount }, (_, i) => `LABEL_${i}`);
     }
-    if (config.labels === undefined && config.numLabels !== undefined && config.numLabels !== labelCount) {
-        throw failed(`config.json's num_labels is ${config.numLabels} but score.weight has ${labelCount} rows`);
+    const auxiliary: AuxiliaryTensor[] = [];
+    for (const [hfName, want] of gatingShapes) {
+        const t = checkpoint.tensors.get(hfName);
+        if (t === undefined) throw failed(`The checkpoint is missing tensor ${hfName} of its gating network`);
+        if (t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i])) {
+            throw failed(`Tensor ${hfName} has shape [${t.shape.join(", ")}], but config.json implies [${want.join(", ")}]`);
+        }
+        dtypeSize(t);
+        auxiliary.push({ hfName, source: t as SafetensorsTensor & { dtype: SafetensorsDtype } });
     }
-    const labels = config.labels ?? Array.from({ length: labelCount }, (_, i) => `LABEL_${i}`);
-    return { tensors: plannedTensors(config, checkpoint, outType, expected, labelCount), labels, skipped };
+    return { tensors: plannedTensors(config, checkpoint, outType, expected, labelCount), auxiliary, labels, skipped };
 }
 
 /** Every expected tensor, shape-checked, in the order it lies on disk; rope_freqs first when generated. */
@@ -172,7 +225,11 @@ function plannedTensors(
             throw failed(`The checkpoint is missing tensor ${hfName}`);
         }
         const want =
-            e.torchShape === "any-labels" ? (hfName === "score.weight" ? [labelCount, config.hiddenSize] : [labelCount]) : e.torchShape;
+            e.torchShape === "any-labels"
+                ? e.ggufName === "cls.output.weight"
+                    ? [labelCount, config.hiddenSize]
+                    : [labelCount]
+                : e.torchShape;
         if (t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i])) {
             throw failed(`Tensor ${hfName} has shape [${t.shape.join(", ")}], but config.json implies [${want.join(", ")}]`);
         }

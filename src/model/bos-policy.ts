@@ -4,7 +4,7 @@
  * transformers produces and what GRM was trained on.
  *  - "hf":     keep the tokens as transformers produces them (default)
  *  - "single": drop a duplicated leading BOS (RewardBench's masking)
- *  - "none":   strip every leading BOS (FsfairX-LLaMA3-RM was trained without)
+ *  - "none":   strip every leading BOS (a model trained on text without one)
  */
 
 export type BosPolicy = "hf" | "single" | "none";

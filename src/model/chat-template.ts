@@ -7,6 +7,7 @@
  */
 import { Template } from "@huggingface/jinja";
 import { RewardModelError } from "../errors.js";
+import type { TemplateValue } from "./template-variables.js";
 
 export interface ChatMessage {
     role: string;
@@ -55,6 +56,8 @@ export class ChatTemplate {
         readonly source: string,
         private readonly bosToken: string,
         private readonly eosToken: string,
+        /** Extra variables the template reads (the templateVariables load option), validated by template-variables.ts. */
+        private readonly variables: Readonly<Record<string, TemplateValue>> = {},
     ) {
         try {
             this.template = new Template(source);
@@ -70,6 +73,7 @@ export class ChatTemplate {
     render(messages: ChatMessage[], generationPrompt = false): string {
         try {
             return this.template.render({
+                ...this.variables,
                 messages: messages.map(({ role, content }) => ({ role, content })),
                 bos_token: this.bosToken,
                 eos_token: this.eosToken,

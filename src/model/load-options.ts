@@ -6,6 +6,8 @@ import os from "node:os";
 import { bosPolicies, type BosPolicy } from "./bos-policy.js";
 import { invalidArgument } from "../errors.js";
 import { gpuOptions, type GpuOption } from "./gpu.js";
+import { resolveTemplateVariables, type TemplateValue } from "./template-variables.js";
+import { resolveNormalize, type RewardNormalization } from "./reward-normalization.js";
 
 export type KvCacheType = "f16" | "f32" | "q8_0";
 export type Truncation = "error" | "left";
@@ -47,6 +49,19 @@ export interface LoadOptions {
     bos?: BosPolicy;
     /** What to do with a conversation longer than the context. Default: "error". */
     truncation?: Truncation;
+    /**
+     * Variables the chat template reads besides messages, bos_token and eos_token (JSON values), e.g.
+     * `{ date_string: "26 Jul 2024" }`: Llama-3.2 templates otherwise write today's date
+     * (`strftime_now("%d %b %Y")`, as transformers renders them), so rewards change with the calendar.
+     * Default: none.
+     */
+    templateVariables?: Record<string, TemplateValue>;
+    /**
+     * Return normalized rewards `(r - mean) / std` with the mean and std an OpenRLHF-trained checkpoint
+     * carries (kept by convert from config.json). Default: the checkpoint's `normalize_reward` (false for a
+     * file without them); true on a file without them is ERR_INVALID_OPTION.
+     */
+    normalize?: boolean;
     /** Map the file instead of reading it into memory. Default: true. */
     useMmap?: boolean;
     /**
@@ -94,6 +109,8 @@ export interface ResolvedLoadOptions {
     kvCacheType: KvCacheType;
     bos: BosPolicy;
     truncation: Truncation;
+    templateVariables: Readonly<Record<string, TemplateValue>>;
+    normalize: boolean;
     useMmap: boolean;
     reproducible: boolean;
 }
@@ -122,6 +139,8 @@ const knownOptions = new Set([
     "kvCacheType",
     "bos",
     "truncation",
+    "templateVariables",
+    "normalize",
     "useMmap",
     "reproducible",
     "requireRewardHead",
@@ -146,8 +165,15 @@ function oneOf<T extends string>(value: unknown, name: string, allowed: readonly
     return value as T;
 }
 
-/** Validates `options` and fills in defaults; `trainContextLength` comes from the model file. */
-export function resolveLoadOptions(options: LoadOptions | undefined, trainContextLength: number): ResolvedLoadOptions {
+/**
+ * Validates `options` and fills in defaults; `trainContextLength` and `normalization` (the reward
+ * normalization the file carries, if any) come from the model file.
+ */
+export function resolveLoadOptions(
+    options: LoadOptions | undefined,
+    trainContextLength: number,
+    normalization: RewardNormalization | null = null,
+): ResolvedLoadOptions {
     const o = (options ?? {}) as Record<string, unknown>;
     if (typeof o !== "object") throw invalidArgument("options must be an object");
     for (const key of Object.keys(o)) {
@@ -206,6 +232,8 @@ export function resolveLoadOptions(options: LoadOptions | undefined, trainContex
         kvCacheType,
         bos,
         truncation,
+        templateVariables: resolveTemplateVariables(o.templateVariables),
+        normalize: resolveNormalize(o.normalize, normalization),
         useMmap: o.useMmap === undefined ? true : (o.useMmap as boolean),
         reproducible: o.reproducible === true,
     };

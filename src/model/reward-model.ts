@@ -46,6 +46,8 @@ import {
     type StepSettingsOptions,
     type StepSolution,
 } from "./step-scores.js";
+import { normalizeReward, readRewardNormalization, type RewardNormalization } from "./reward-normalization.js";
+import { gatedScores, gatingPosition, readGatedHead, type GatedHead, type GatedScores } from "./gated-head.js";
 
 /** How a context pools each sequence: "rank" applies the reward head, "last" gives the hidden state it multiplies. */
 type Pooling = "rank" | "last";
@@ -69,8 +71,18 @@ export interface RewardModelInfo {
     /** The context this instance runs with (KV cells shared by all sequences in flight). */
     contextSize: number;
     vocabSize: number;
-    /** Reward head labels; score() returns the first. Empty for a file without a head. */
+    /**
+     * Reward head labels; score() returns the first. Empty for a file without a head. A multi-objective head
+     * with gating (ArmoRM) has the one label "score" (the gated reward); its objectives are in `objectives`.
+     */
     labels: string[];
+    /** The objectives of a multi-objective head with gating (scoreObjectives()); empty for any other head. */
+    objectives: string[];
+    /**
+     * The reward normalization the file carries (OpenRLHF's mean, std and normalize_reward, kept by convert),
+     * with `applied`: whether this instance returns (r - mean) / std (the `normalize` option); null without one.
+     */
+    normalization: (RewardNormalization & { applied: boolean }) | null;
     /** The file has a reward head (cls.output.weight); without one, only hiddenStates() works. */
     hasRewardHead: boolean;
     /** Weight type, e.g. "F16", "Q8_0", "Q4_K_M". */
@@ -149,6 +161,16 @@ export interface StepScores {
     score: number;
 }
 
+/** What scoreObjectives() returns for a conversation: the gated reward and its parts, by objective name. */
+export interface ObjectiveScores {
+    /** The reward score() returns: Σ gating · (objectives · transform matrix), normalized when `normalize` is on. */
+    score: number;
+    /** The regression layer's output per objective, at the last token. */
+    objectives: Record<string, number>;
+    /** The gating network's weight per objective, read at the gating position. */
+    gating: Record<string, number>;
+}
+
 /** A response of rank(), with its reward and its index in the input. */
 export interface RankedResponse {
     response: string;
@@ -168,6 +190,8 @@ export class RewardModel implements AsyncDisposable {
     /** The pooling of the context loading created. */
     private readonly loadedPooling: Pooling;
     private readonly template: ChatTemplate;
+    /** The gating network and regression layer of a multi-objective head (ArmoRM), or null. */
+    private readonly gatedHead: GatedHead | null;
     private disposing: Promise<void> | undefined;
     private readonly path: string;
     /** The head as float64, read from the file on the first call that reads it at marked tokens. */
@@ -179,9 +203,11 @@ export class RewardModel implements AsyncDisposable {
         first: { pooling: Pooling; context: NativeContext; options: NativeContextOptions },
         info: RewardModelInfo,
         options: ResolvedLoadOptions,
+        gatedHead: GatedHead | null,
     ) {
         this.path = path;
         this.native = native;
+        this.gatedHead = gatedHead;
         this.info = info;
         this.options = options;
         this.contextOptions = first.options;
@@ -190,7 +216,12 @@ export class RewardModel implements AsyncDisposable {
         this.readySchedulers[first.pooling] = scheduler;
         this.schedulers[first.pooling] = Promise.resolve(scheduler);
         const text = (token: number) => native.tokenText(token);
-        this.template = new ChatTemplate(info.chatTemplate, specialTokenText(info.bosToken, text), specialTokenText(info.eosToken, text));
+        this.template = new ChatTemplate(
+            info.chatTemplate,
+            specialTokenText(info.bosToken, text),
+            specialTokenText(info.eosToken, text),
+            options.templateVariables,
+        );
     }
 
     /**
@@ -216,7 +247,8 @@ export class RewardModel implements AsyncDisposable {
         }
         // checkFile is false only in the isolated engine's test-only mode (loadRewardModelUnchecked)
         const file = checkFile ? inspectRewardModelFile(path, { requireRewardHead }) : undefined;
-        const resolved = resolveLoadOptions(options, file?.trainContextLength ?? 0);
+        const normalization = file ? readRewardNormalization(path, file.header) : null;
+        const resolved = resolveLoadOptions(options, file?.trainContextLength ?? 0, normalization);
         const { signal, onProgress } = options;
         if (signal?.aborted) throw abortedError(signal, "loading");
         const { addon, backends } = loadedAddon();
@@ -271,8 +303,11 @@ export class RewardModel implements AsyncDisposable {
                 ),
                 kvCacheType: resolved.kvCacheType,
             };
-            // Rewards (RANK pooling) unless the caller loads for hidden states (LAST pooling), as for a file without a head.
-            const pooling: Pooling = requireRewardHead ? "rank" : "last";
+            const hasRewardHead = file?.hasRewardHead ?? true;
+            const gatedHead = file && hasRewardHead ? readGatedHead(path, file.header, n.embeddingSize, n.labels) : null;
+            // Rewards (RANK pooling) unless the caller loads for hidden states (LAST pooling), as for a file without a
+            // head; a gated head is computed here from hidden states (LAST pooling) at two positions.
+            const pooling: Pooling = requireRewardHead && gatedHead === null ? "rank" : "last";
             context = await native.createContext({ ...contextOptions, pooling }).catch((error: unknown) => {
                 throw fromNativeError(error, "ERR_LOAD_FAILED");
             });
@@ -289,8 +324,10 @@ export class RewardModel implements AsyncDisposable {
                 trainContextLength: n.trainContextLength,
                 contextSize: context.info().contextSize,
                 vocabSize: n.vocabSize,
-                labels: (file?.hasRewardHead ?? true) ? n.labels : [],
-                hasRewardHead: file?.hasRewardHead ?? true,
+                labels: !hasRewardHead ? [] : gatedHead !== null ? ["score"] : n.labels,
+                objectives: gatedHead !== null ? n.labels : [],
+                normalization: normalization === null ? null : { ...normalization, applied: resolved.normalize },
+                hasRewardHead,
                 fileType: n.fileType === "" ? "unknown" : fileTypeName(Number(n.fileType)),
                 chatTemplate: n.chatTemplate,
                 bosToken: n.bosToken,
@@ -300,7 +337,7 @@ export class RewardModel implements AsyncDisposable {
                 // the unchecked (test-only) mode hands llama.cpp files our reader may refuse: no step settings there
                 steps: file ? readStepMetadata(path, file.header) : {},
             };
-            return new RewardModel(path, native, { pooling, context, options: contextOptions }, info, resolved);
+            return new RewardModel(path, native, { pooling, context, options: contextOptions }, info, resolved, gatedHead);
         } catch (error) {
             context?.dispose();
             native.dispose();
@@ -370,7 +407,32 @@ export class RewardModel implements AsyncDisposable {
     scoreVector(messages: ChatMessage[], options: CallOptions = {}): Promise<number[]> {
         return withCallerStack(async () => {
             const tokens = this.conversationTokens(messages);
-            return Array.from(await (await this.scorer()).score(tokens, options.signal));
+            return (await this.rewardVectors([tokens], { signal: options.signal }, "messages"))[0]!;
+        });
+    }
+
+    /**
+     * A multi-objective head with gating (ArmoRM): the gated reward with every objective and gating weight,
+     * by objective name. ERR_NOT_MULTI_OBJECTIVE for any other head; ERR_INVALID_MESSAGES when the
+     * conversation lacks the gating token pattern (the assistant header after the prompt).
+     */
+    scoreObjectives(messages: ChatMessage[], options: CallOptions = {}): Promise<ObjectiveScores> {
+        return withCallerStack(async () => {
+            this.checkGated("scoreObjectives");
+            const tokens = this.conversationTokens(messages);
+            return this.namedObjectives((await this.gatedResults([tokens], { signal: options.signal }, "messages"))[0]!);
+        });
+    }
+
+    /** scoreObjectives() of exact token ids (no BOS policy, no truncation), in input order. */
+    scoreObjectivesOfTokens(lists: ArrayLike<number>[], options: BatchOptions = {}): Promise<ObjectiveScores[]> {
+        return withCallerStack(async () => {
+            this.checkAlive();
+            this.checkGated("scoreObjectivesOfTokens");
+            if (!Array.isArray(lists))
+                throw new RewardModelError("ERR_INVALID_TOKENS", "scoreObjectivesOfTokens needs an array of token lists");
+            const ids = lists.map((tokens) => this.validateTokens(tokens));
+            return (await this.gatedResults(ids, options, "tokens")).map((r) => this.namedObjectives(r));
         });
     }
 
@@ -381,7 +443,7 @@ export class RewardModel implements AsyncDisposable {
                 throw new RewardModelError("ERR_INVALID_MESSAGES", "scoreBatch needs an array of conversations");
             }
             const tokens = conversations.map((messages, i) => this.conversationTokens(messages, `conversations[${i}]`));
-            return (await this.scoreTokenLists(tokens, options)).map((v) => v[0]!);
+            return (await this.rewardVectors(tokens, options, "messages")).map((v) => v[0]!);
         });
     }
 
@@ -396,7 +458,7 @@ export class RewardModel implements AsyncDisposable {
                 throw new RewardModelError("ERR_INVALID_MESSAGES", "responses must be an array of strings");
             }
             const tokens = responses.map((response, i) => this.conversationTokens(withResponse(prompt, response), `responses[${i}]`));
-            return (await this.scoreTokenLists(tokens, options)).map((v) => v[0]!);
+            return (await this.rewardVectors(tokens, options, "messages")).map((v) => v[0]!);
         });
     }
 
@@ -427,7 +489,7 @@ export class RewardModel implements AsyncDisposable {
                 throw new RewardModelError("ERR_INVALID_MESSAGES", "scoreText needs a non-empty string");
             }
             const tokens = this.fitContext(applyBosPolicy(this.tokenizeRaw(text, true), this.info.bosToken, this.options.bos));
-            return (await (await this.scorer()).score(tokens, options.signal))[0]!;
+            return (await this.rewardVectors([tokens], { signal: options.signal }, "messages"))[0]![0]!;
         });
     }
 
@@ -436,7 +498,7 @@ export class RewardModel implements AsyncDisposable {
         return withCallerStack(async () => {
             this.checkAlive();
             const ids = this.validateTokens(tokens);
-            return (await (await this.scorer()).score(ids, options.signal))[0]!;
+            return (await this.rewardVectors([ids], { signal: options.signal }, "tokens"))[0]![0]!;
         });
     }
 
@@ -449,7 +511,7 @@ export class RewardModel implements AsyncDisposable {
             this.checkAlive();
             if (!Array.isArray(lists)) throw new RewardModelError("ERR_INVALID_TOKENS", "scoreTokenBatch needs an array of token lists");
             const ids = lists.map((tokens) => this.validateTokens(tokens));
-            return (await this.scoreTokenLists(ids, options)).map((v) => Array.from(v));
+            return this.rewardVectors(ids, options, "tokens");
         });
     }
 
@@ -565,8 +627,74 @@ export class RewardModel implements AsyncDisposable {
         return this.dispose();
     }
 
-    private async scoreTokenLists(lists: Int32Array[], options: BatchOptions): Promise<Float32Array[]> {
-        return this.runLists(await this.scorer(), lists, options);
+    /**
+     * Every reward path ends here: the label values of each token list, normalized when `normalize` is on.
+     * A gated head gives one value, its gated reward. `input` says what the lists came from, for the error
+     * code of a list without the gating pattern.
+     */
+    private async rewardVectors(lists: Int32Array[], options: BatchOptions, input: "messages" | "tokens"): Promise<number[][]> {
+        if (this.gatedHead !== null) return (await this.gatedResults(lists, options, input)).map((r) => [r.score]);
+        const vectors = await this.runLists(await this.scorer(), lists, options);
+        const n = this.options.normalize ? this.info.normalization : null;
+        return vectors.map((v) => Array.from(v, (x) => (n === null ? x : normalizeReward(x, n))));
+    }
+
+    /**
+     * A gated head's results: the hidden states of each list's last token and of its gating position (the
+     * last token of the prefix ending there: attention is causal), all in one call of the hidden-state
+     * scheduler, which decodes the shared prefix once; then the head's float64 arithmetic (gated-head.ts).
+     */
+    private async gatedResults(lists: Int32Array[], options: BatchOptions, input: "messages" | "tokens"): Promise<GatedScores[]> {
+        const head = this.gatedHead!;
+        const { signal, onProgress } = options;
+        if (onProgress !== undefined && typeof onProgress !== "function") throw invalidArgument("onProgress must be a function");
+        const positions = lists.map((tokens, i) => {
+            const at = gatingPosition(tokens, head.tokenPattern);
+            if (at < 0) {
+                throw new RewardModelError(
+                    input === "messages" ? "ERR_INVALID_MESSAGES" : "ERR_INVALID_TOKENS",
+                    `${lists.length > 1 ? `${input}[${i}]: ` : ""}the gating network reads the hidden state at the last occurrence of ` +
+                        `the tokens [${head.tokenPattern.join(", ")}] (the end of a user turn and the assistant header after it), ` +
+                        "which this conversation does not contain: it needs a user turn followed by an assistant turn",
+                );
+            }
+            return at;
+        });
+        const scheduler = await this.poolingScheduler("last");
+        const n = lists.length;
+        const pending = scheduler.scoreMany([...lists, ...lists.map((tokens, i) => tokens.subarray(0, positions[i]! + 1))], signal);
+        let completed = 0;
+        const norm = this.options.normalize ? this.info.normalization : null;
+        const results = lists.map((_, i) =>
+            Promise.all([pending[i]!, pending[n + i]!]).then(([last, gate]) => {
+                const r = gatedScores(head, last, gate);
+                completed++;
+                onProgress?.({ completed, total: n });
+                return norm === null ? r : { ...r, score: normalizeReward(r.score, norm) };
+            }),
+        );
+        const settled = await Promise.allSettled([...results, ...pending]);
+        const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+        if (failed) throw failed.reason;
+        return Promise.all(results);
+    }
+
+    private checkGated(method: string): void {
+        if (this.gatedHead !== null) return;
+        throw new RewardModelError(
+            "ERR_NOT_MULTI_OBJECTIVE",
+            `${method} needs a multi-objective head with a gating network (ArmoRM); this model's head has ` +
+                `${this.info.labels.length} label(s) (${this.info.labels.join(", ") || "none"}): use scoreVector for every label`,
+        );
+    }
+
+    private namedObjectives(r: GatedScores): ObjectiveScores {
+        const names = this.info.objectives;
+        return {
+            score: r.score,
+            objectives: Object.fromEntries(names.map((name, i) => [name, r.objectives[i]!])),
+            gating: Object.fromEntries(names.map((name, i) => [name, r.gating[i]!])),
+        };
     }
 
     private async runLists(scheduler: Scheduler, lists: Int32Array[], options: BatchOptions): Promise<Float32Array[]> {

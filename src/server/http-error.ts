@@ -61,6 +61,7 @@ export function toHttpError(error: unknown): HttpError {
             case "ERR_INVALID_TOKENS":
             case "ERR_INVALID_OPTION":
             case "ERR_TEMPLATE":
+            case "ERR_NOT_MULTI_OBJECTIVE":
                 return new HttpError(422, error.code, error.message);
             case "ERR_ABORTED":
                 return new HttpError(clientClosedStatus, error.code, error.message);

@@ -13,7 +13,7 @@ import { activate } from "./activation.js";
 import { HttpError } from "./http-error.js";
 import type { Metrics } from "./metrics.js";
 import { parseClassifyBody, parseGetRewardBody, parsePoolingBody, parseScoreBody } from "./request-bodies.js";
-import { scoreLists, scoreStepsEach, tokenCount, tokenizeEach } from "./scoring.js";
+import { scoreLists, scoreObjectiveLists, scoreStepsEach, tokenCount, tokenizeEach } from "./scoring.js";
 
 export type ServerState = "loading" | "ready" | "draining" | "closed" | "failed" | "crashed";
 
@@ -81,6 +81,19 @@ async function score({ server, model, body, signal }: RouteContext): Promise<Rep
             );
             break;
         }
+    }
+    if (model.info.objectives.length > 0) {
+        // a multi-objective head with gating: the gated rewards, with every objective and gating weight
+        const results = await scoreObjectiveLists(model, server.admission, lists, signal);
+        return {
+            json: {
+                rewards: results.map((r) => r.score),
+                objectives: results.map((r) => r.objectives),
+                gating: results.map((r) => r.gating),
+                model: server.modelName,
+                usage: { prompt_tokens: tokenCount(lists) },
+            },
+        };
     }
     const vectors = await scoreLists(model, server.admission, lists, signal);
     return {

@@ -6,7 +6,7 @@
  * batches them with every other request in flight.
  */
 import { RewardModelError, isRewardModelError } from "../errors.js";
-import type { StepScores } from "../model/reward-model.js";
+import type { ObjectiveScores, StepScores } from "../model/reward-model.js";
 import type { StepInput, StepSettingsOptions } from "../model/step-scores.js";
 import type { ServedModel } from "./served-model.js";
 import type { Admission } from "./admission.js";
@@ -63,6 +63,21 @@ export async function scoreStepsEach(
             if (isRewardModelError(error)) throw new RewardModelError(error.code, `${where(i)}: ${error.message}`, { cause: error });
             throw error;
         });
+    } finally {
+        release();
+    }
+}
+
+/** scoreObjectivesOfTokens() of each token list (a multi-objective head), holding `lists.length` queue places until it settles. */
+export async function scoreObjectiveLists(
+    model: ServedModel,
+    admission: Admission,
+    lists: number[][],
+    signal: AbortSignal,
+): Promise<ObjectiveScores[]> {
+    const release = admission.acquire(lists.length);
+    try {
+        return await model.scoreObjectivesOfTokens(lists, { signal });
     } finally {
         release();
     }

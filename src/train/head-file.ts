@@ -17,6 +17,13 @@ import { inspectRewardModelFile } from "../model/model-file.js";
 /** The prefix of the keys that record how a head was trained. */
 export const trainingKeyPrefix = "llama_reward.head.";
 
+/**
+ * The prefix of every key that belongs to the old head (its training record,
+ * normalization, gating network, LM-head tokens and step settings): a new
+ * head replaces them all.
+ */
+const oldHeadKeyPrefix = "llama_reward.";
+
 /** A trained head: one label. */
 export interface HeadWeights {
     weight: Float64Array;
@@ -113,8 +120,9 @@ export function writeRewardModelFile(
         basePath,
         outPath,
         {
-            // an old head's training record goes with it; its pooling type and labels are replaced in place
-            dropKeys: (key) => key.startsWith(trainingKeyPrefix),
+            // every llama_reward.* key of the old head (training record, normalization, gating network, LM-head
+            // tokens, step settings; docs/format.md §2) goes with it; its pooling type and labels are replaced in place
+            dropKeys: (key) => key.startsWith(oldHeadKeyPrefix),
             setKeys,
             dropTensors: (name) => name.startsWith("cls.output."),
             addTensors,

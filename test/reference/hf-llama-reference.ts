@@ -12,7 +12,8 @@
  *   by `factor` and blends the middle band smoothly (transformers'
  *   _compute_llama3_parameters);
  * - GQA repeats each KV head for n_head / n_kv_head query heads;
- * - the score head is applied to the last non-padding token.
+ * - the score head is applied to the last non-padding token;
+ * - hfReferenceHiddenStates gives the final-norm hidden state at every position.
  */
 
 export interface HfReferenceConfig {
@@ -102,8 +103,8 @@ function applyRope(v: Float64Array, heads: number, dim: number, cos: Float64Arra
     }
 }
 
-/** The score head's outputs (one per label) for `tokens`, as transformers computes them. */
-export function hfReferenceScores(config: HfReferenceConfig, weights: HfWeights, tokens: readonly number[]): number[] {
+/** The final-RMSNorm hidden state of every position of `tokens` (LlamaModel's last_hidden_state), in float64. */
+export function hfReferenceHiddenStates(config: HfReferenceConfig, weights: HfWeights, tokens: readonly number[]): Float64Array[] {
     const d = config.hidden_size;
     const nh = config.num_attention_heads;
     const nkv = config.num_key_value_heads;
@@ -177,15 +178,21 @@ export function hfReferenceScores(config: HfReferenceConfig, weights: HfWeights,
         }
         x = next;
     }
+    return x.map((row) => rmsNorm(row, get(weights, "model.norm.weight"), config.rms_norm_eps));
+}
 
+/** The score head's outputs (one per label) for `tokens`, as transformers computes them. */
+export function hfReferenceScores(config: HfReferenceConfig, weights: HfWeights, tokens: readonly number[]): number[] {
+    const d = config.hidden_size;
+    const hidden = hfReferenceHiddenStates(config, weights, tokens);
     // Pooling: the last token that is not the pad token (the last token when there is no padding).
-    let last = T - 1;
+    let last = tokens.length - 1;
     if (config.pad_token_id !== undefined) {
         const nonPad = tokens.map((id, i) => (id !== config.pad_token_id ? i : -1));
         last = Math.max(...nonPad);
         if (last < 0) last = 0; // argmax over all-zero indices
     }
-    const hLast = rmsNorm(x[last]!, get(weights, "model.norm.weight"), config.rms_norm_eps);
+    const hLast = hidden[last]!;
     const score = get(weights, "score.weight");
     const labels = score.length / d;
     return Array.from(linear(score, hLast, d, labels));

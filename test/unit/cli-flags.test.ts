@@ -80,6 +80,12 @@ describe("loadOptionsFrom", () => {
             "q8_0",
             "--reproducible",
             "--no-mmap",
+            "--template-var",
+            "date_string=26 Jul 2024",
+            "--template-var",
+            "custom=a=b",
+            "--normalize",
+            "off",
         ]);
         expect(loadOptionsFrom(values)).toEqual({
             bos: "single",
@@ -94,6 +100,8 @@ describe("loadOptionsFrom", () => {
             kvCacheType: "q8_0",
             reproducible: true,
             useMmap: false,
+            templateVariables: { date_string: "26 Jul 2024", custom: "a=b" },
+            normalize: false,
         });
     });
 
@@ -103,6 +111,7 @@ describe("loadOptionsFrom", () => {
         expect(loadOptionsFrom(parse(["--flash-attention", "off"]))).toEqual({ flashAttention: false });
         expect(loadOptionsFrom(parse(["--flash-attention", "auto"]))).toEqual({ flashAttention: "auto" });
         expect(loadOptionsFrom(parse(["--kv-cache-type", "f32"]))).toEqual({ kvCacheType: "f32" });
+        expect(loadOptionsFrom(parse(["--normalize", "on"]))).toEqual({ normalize: true });
     });
 
     it("rejects bad values with ERR_INVALID_OPTION naming the flag", () => {
@@ -119,9 +128,15 @@ describe("loadOptionsFrom", () => {
             ["gpu", "opencl"],
             ["flash-attention", "true"],
             ["kv-cache-type", "q4_0"],
+            ["normalize", "true"],
+            ["template-var", "date_string"], // no =
+            ["template-var", "=x"],
+            ["template-var", "messages=x"], // set by the renderer
+            ["template-var", "bad-name=x"],
         ];
         for (const [flag, value] of bad) expectInvalid(() => loadOptionsFrom(parse([`--${flag}`, value])), flag);
         expectInvalid(() => loadOptionsFrom(parse(["--kv-cache-type", "q8_0", "--flash-attention", "off"])), "kv-cache-type");
+        expectInvalid(() => loadOptionsFrom(parse(["--template-var", "a=1", "--template-var", "a=2"])), "template-var");
     });
 
     it("the usage lines list every load flag", () => {

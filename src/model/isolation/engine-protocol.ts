@@ -23,6 +23,8 @@ export const ENGINE_METHODS = {
     scoreTokenBatch: 1,
     scoreTokensAt: 2,
     scoreSteps: 1,
+    scoreObjectives: 1,
+    scoreObjectivesOfTokens: 1,
     tokenize: 1,
     tokenizeConversation: 1,
     hiddenStates: 1,

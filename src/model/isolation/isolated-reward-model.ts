@@ -19,6 +19,7 @@ import type {
     BatchOptions,
     CallOptions,
     CompareResult,
+    ObjectiveScores,
     RankedResponse,
     RewardModelInfo,
     StepOptions,
@@ -71,7 +72,7 @@ export class IsolatedRewardModel implements AsyncDisposable {
         this.info = loaded.info;
         this.options = loaded.options;
         this.latestStats = loaded.stats;
-        this.template = new ChatTemplate(loaded.info.chatTemplate, loaded.bosText, loaded.eosText);
+        this.template = new ChatTemplate(loaded.info.chatTemplate, loaded.bosText, loaded.eosText, loaded.options.templateVariables);
         engine.onMessage((m) => this.receive(m));
         engine.onExit((exit) => this.engineExited(exit));
         engine.keepAlive(false);
@@ -228,6 +229,14 @@ export class IsolatedRewardModel implements AsyncDisposable {
 
     scoreSteps(input: StepInput, options: StepOptions = {}): Promise<StepScores> {
         return this.call("scoreSteps", [input], options);
+    }
+
+    scoreObjectives(messages: ChatMessage[], options: CallOptions = {}): Promise<ObjectiveScores> {
+        return this.call("scoreObjectives", [messages], options);
+    }
+
+    scoreObjectivesOfTokens(lists: ArrayLike<number>[], options: BatchOptions = {}): Promise<ObjectiveScores[]> {
+        return this.call("scoreObjectivesOfTokens", [lists], options);
     }
 
     /**

@@ -128,7 +128,7 @@ async function startServer(model: string): Promise<{ url: string; stop: () => Pr
 }
 
 /** One level: `clients` loops, each sending the next request when its previous one is answered. */
-async function runLevel(
+export async function runLevel(
     url: string,
     bodies: string[],
     expected: number[],
@@ -175,26 +175,35 @@ async function runLevel(
     };
 }
 
-export async function runServerLoad(job: ServerLoadJob, log: (line: string) => void): Promise<ServerLoadResult> {
-    // In-process ceiling first, with the server's default load options.
+/** The conversations of a job, their rewards and conversations/s through scoreBatch in this process (the ceiling). */
+export interface InProcessCeiling {
+    conversations: ChatMessage[][];
+    expected: number[];
+    meanTokens: number;
+    inProcess: { conversationsPerSecond: number; seconds: number };
+}
+
+/** Scores the job's conversations with scoreBatch in this process, with the server's default load options. */
+export async function inProcessCeiling(job: ServerLoadJob, log: (line: string) => void): Promise<InProcessCeiling> {
     const model = await RewardModel.load(job.model);
-    let conversations: ChatMessage[][];
-    let expected: number[];
-    let inProcess: ServerLoadResult["inProcess"];
-    let meanTokens: number;
     try {
         const count = (m: ChatMessage[]) => model.tokenizeConversation(m).length;
-        conversations = mixedConversations(count, Math.min(job.requests, 64), job.minTokens, job.maxTokens, 0x5e_7e_01);
-        meanTokens = conversations.reduce((n, c) => n + count(c), 0) / conversations.length;
+        const conversations = mixedConversations(count, Math.min(job.requests, 64), job.minTokens, job.maxTokens, 0x5e_7e_01);
+        const meanTokens = conversations.reduce((n, c) => n + count(c), 0) / conversations.length;
         await model.scoreBatch(conversations.slice(0, 8)); // warm-up
         log(`${job.label}: in-process scoreBatch on ${conversations.length} conversations (mean ${meanTokens.toFixed(0)} tokens)`);
         const t = performance.now();
-        expected = await model.scoreBatch(conversations);
+        const expected = await model.scoreBatch(conversations);
         const seconds = (performance.now() - t) / 1000;
-        inProcess = { seconds, conversationsPerSecond: conversations.length / seconds };
+        return { conversations, expected, meanTokens, inProcess: { seconds, conversationsPerSecond: conversations.length / seconds } };
     } finally {
         await model.dispose();
     }
+}
+
+export async function runServerLoad(job: ServerLoadJob, log: (line: string) => void): Promise<ServerLoadResult> {
+    // In-process ceiling first, with the server's default load options.
+    const { conversations, expected, meanTokens, inProcess } = await inProcessCeiling(job, log);
 
     const bodies = conversations.map((messages) => JSON.stringify({ messages }));
     const server = await startServer(job.model);

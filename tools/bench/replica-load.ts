@@ -1,8 +1,9 @@
 /**
  * Replicas behind nginx under load (`npm run bench -- --server --replicas N`):
  * 1 and N replicas of `llama-reward serve` behind nginx
- * (examples/nginx/nginx.conf, run unprivileged in a temporary prefix), the
- * cores split between the replicas (--threads), 32 clients on keep-alive
+ * (examples/nginx/nginx.conf, run unprivileged in a temporary prefix): one
+ * replica with every core, one with a share of them, and N with the cores
+ * split between them (--threads), 32 clients on keep-alive
  * connections sending one-conversation POST /v1/score requests through the
  * balancer: requests/s and p50/p99. Then the same N replicas with the first
  * one killed a third of the way in (SIGTERM, then SIGKILL 50 ms later, as a
@@ -80,19 +81,22 @@ export async function runReplicaLoad(job: ServerLoadJob, replicas: number, log: 
     const cores = os.availableParallelism();
     const diffs: number[] = [];
     const runs: ReplicaRun[] = [];
+    const split = Math.max(1, Math.floor(cores / replicas));
     const configs = [
-        { n: 1, killed: false },
-        { n: replicas, killed: false },
-        { n: replicas, killed: true },
+        { n: 1, threads: cores, killed: false },
+        { n: 1, threads: split, killed: false },
+        { n: replicas, threads: split, killed: false },
+        { n: replicas, threads: split, killed: true },
     ];
-    for (const { n, killed } of configs) {
-        const threads = Math.max(1, Math.floor(cores / n));
+    for (const { n, threads, killed } of configs) {
         log(`${job.label}: ${n} replica(s) × ${threads} thread(s) behind nginx, ${clients} clients${killed ? ", one killed mid-run" : ""}`);
         const run = await withReplicas(nginx, job.model, n, threads, async (url, started, passedOn) => {
             const cpuBusyBefore = await cpuBusyShare(500);
+            // A third of the way into the run, timed by the same configuration's run without a kill.
+            const killAfterMs = (Math.min(runs.at(-1)?.seconds ?? job.capSeconds, job.capSeconds) * 1000) / 3;
             const kill = killed
                 ? (async () => {
-                      await new Promise((r) => setTimeout(r, (job.capSeconds * 1000) / 3));
+                      await new Promise((r) => setTimeout(r, killAfterMs));
                       started[0]!.child.kill("SIGTERM");
                       await new Promise((r) => setTimeout(r, 50));
                       started[0]!.child.kill("SIGKILL");

@@ -1,10 +1,11 @@
 /**
- * `llama-reward serve` as a process: the listening line with --port 0, the
- * API key from LLAMA_REWARD_API_KEY, SIGTERM with requests in flight (all
+ * `llama-reward serve` as a process: the listening line with --port 0, then
+ * the ready line once the model is loaded, the API key from
+ * LLAMA_REWARD_API_KEY (as Bearer or X-Api-Key), SIGTERM with requests in flight (all
  * answered, exit 0), start-up failures (exit 1 with a message) and bad
  * flags (exit 2).
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RewardModel, type ChatMessage } from "../src/index.js";
@@ -16,7 +17,10 @@ const cli = path.join(root, "dist", "src", "cli", "main.js");
 interface Served {
     child: ChildProcess;
     url: string;
+    stdout: () => string;
     stderr: () => string;
+    /** Resolves once the ready line is printed. */
+    ready: Promise<void>;
     exit: Promise<number | null>;
 }
 
@@ -33,11 +37,16 @@ function serve(args: string[], env: Record<string, string> = {}): Promise<Served
         stderr += d.toString();
     });
     const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    let onReady!: () => void;
+    const ready = new Promise<void>((resolve) => {
+        onReady = resolve;
+    });
     return new Promise((resolve, reject) => {
         child.stdout!.on("data", (d: Buffer) => {
             stdout += d.toString();
             const match = /^listening on (http:\/\/127\.0\.0\.1:\d+)\n/.exec(stdout);
-            if (match) resolve({ child, url: match[1]!, stderr: () => stderr, exit });
+            if (match) resolve({ child, url: match[1]!, stdout: () => stdout, stderr: () => stderr, ready, exit });
+            if (/\nready on /.test(stdout)) onReady();
         });
         void exit.then((code) => reject(new Error(`serve exited with ${code} before listening: ${stderr}`)));
     });
@@ -84,10 +93,39 @@ describe("llama-reward serve", () => {
         }
     });
 
+    it('prints "ready on URL" after "listening on URL" once the model is loaded; the key works as X-Api-Key', async () => {
+        const served = await serve(["--model", tinyF32, "--port", "0", "--api-key", "k3y", ...load]);
+        try {
+            await served.ready;
+            // The line is printed only once the model is loaded: /health and scoring answer at once, no 503 to wait out.
+            const health = await get(served.url, "/health");
+            expect(health.status).toBe(200);
+            const messages: ChatMessage[] = [{ role: "user", content: "Ready?" }];
+            const reply = await post(served.url, "/v1/score", { messages }, { "X-Api-Key": "k3y" });
+            expect(reply.status).toBe(200);
+            expect(Math.abs(reply.json.rewards[0] - (await model.score(messages)))).toBeLessThan(1e-4);
+            expect((await post(served.url, "/v1/score", { messages }, { "X-Api-Key": "wrong" })).status).toBe(401);
+            expect(served.stdout()).toBe(`listening on ${served.url}\nready on ${served.url}\n`);
+            served.child.kill("SIGTERM");
+            expect(await served.exit).toBe(0);
+        } finally {
+            served.child.kill("SIGKILL");
+        }
+    });
+
     it("binds 127.0.0.1 by default and exits 1 when the model cannot load", async () => {
         const served = await serve(["--model", path.join(root, "no-such-model.gguf"), "--port", "0"]);
         expect(await served.exit).toBe(1);
         expect(served.stderr()).toMatch(/llama-reward serve: .*\[ERR_MODEL_NOT_FOUND\]/);
+        expect(served.stdout()).not.toMatch(/ready on/);
+    });
+
+    it("--help says which line means what", () => {
+        const help = spawnSync(process.execPath, [cli, "serve", "--help"], { cwd: root, encoding: "utf8" });
+        expect(help.status).toBe(0);
+        expect(help.stdout).toMatch(/"listening on http:\/\/HOST:PORT" once the port is bound\s+\(the model is still loading/);
+        expect(help.stdout).toMatch(/"ready on http:\/\/HOST:PORT" once the\s+model is loaded/);
+        expect(help.stdout).toMatch(/X-Api-Key: KEY/);
     });
 
     it("rejects bad flags with exit 2 (a wrong command line)", async () => {

@@ -10,7 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RewardModel, convert, createServer, isRewardModelError, type ChatMessage, type RewardServer } from "../src/index.js";
 import { conversations, filler, tinyF32 } from "./support/fixtures.js";
 import { loadVocab, makeWorkDir, writeLlama31Checkpoint } from "./support/hf-fixtures.js";
+import { fetchRemoteRewards, flatRewards } from "./support/openrlhf-client.js";
 import { abandonedPost, call, get, metric, partialPost, post, waitFor } from "./support/server-client.js";
+import { findRoute } from "../src/server/routes.js";
 
 const tolerance = 1e-4;
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
@@ -81,6 +83,9 @@ describe("endpoints equal the in-process API", () => {
         }
         expectClose(reply.json.rewards, expected);
         expect(reply.json.scores).toEqual(reply.json.rewards);
+        expect(reply.json.extra_logs).toEqual({
+            rm_tokens: queries.map((q) => model.tokenize(q, { special: true, addSpecial: false }).length),
+        });
         // With a BOS added the rewards differ, so the test above can tell.
         const withBos = await model.scoreTokens(model.tokenize(queries[0]!, { special: true, addSpecial: true }));
         expect(Math.abs(withBos - expected[0]!)).toBeGreaterThan(tolerance);
@@ -166,6 +171,46 @@ describe("endpoints equal the in-process API", () => {
             metric(after.text, "llama_reward_request_duration_seconds_count", '{route="/v1/score"}'),
         );
         expect(after.text).toMatch(/^# TYPE llama_reward_request_duration_seconds histogram$/m);
+    });
+});
+
+// OpenRLHF's client as of OpenRLHF/OpenRLHF openrlhf/utils/agent.py (SingleTurnAgentExecutor._fetch_rewards_via_http,
+// commit 3c3be6234e0cb353e76bb8019947db9dfe99fca7): {"query", "prompts", "labels"} chunked over every URL, aiohttp's
+// default headers and no Authorization; it reads "rewards", "scores" and "extra_logs" of the first URL's reply.
+describe("trainers' request shapes", () => {
+    const aiohttpHeaders = { Accept: "*/*", "Accept-Encoding": "gzip, deflate", "User-Agent": "Python/3.11 aiohttp/3.9.5" };
+    let second: RewardServer;
+    let secondUrl: string;
+    beforeAll(async () => {
+        second = createServer(model);
+        secondUrl = await started(second);
+    });
+    afterAll(() => second?.close());
+
+    it("OpenRLHF's batch chunked over two URLs gets the rewards one server gives", async () => {
+        const queries = conversations.map((c) => model.render(c));
+        const prompts = conversations.map((c) => c[0]!.content as string);
+        const labels = conversations.map((_, i) => `label ${i}`);
+        const one = await fetchRemoteRewards([`${base}/get_reward`], queries, prompts, labels, { headers: aiohttpHeaders, tries: 1 });
+        const two = await fetchRemoteRewards([`${base}/get_reward`, `${secondUrl}/get_reward`], queries, prompts, labels, {
+            headers: aiohttpHeaders,
+            tries: 1,
+        });
+        expect(two.map((r) => r.rewards.length)).toEqual([Math.ceil(queries.length / 2), Math.floor(queries.length / 2)]);
+        expectClose(flatRewards(two), flatRewards(one)); // batch composition moves the last digits (docs/fidelity.md)
+        const expected = await Promise.all(queries.map((q) => model.scoreTokens(model.tokenize(q, { special: true, addSpecial: false }))));
+        expectClose(flatRewards(one), expected);
+        expect(two.flatMap((r) => r.extra_logs!.rm_tokens)).toEqual(one[0]!.extra_logs!.rm_tokens);
+    });
+
+    it("one query over two URLs: the second gets an empty chunk and answers empty lists, as serve_rm does", async () => {
+        const query = model.render(conversations[0]!);
+        const replies = await fetchRemoteRewards([`${base}/get_reward`, `${secondUrl}/get_reward`], [query], ["p"], ["l"], {
+            headers: aiohttpHeaders,
+            tries: 1,
+        });
+        expect(replies[1]).toEqual({ rewards: [], scores: [], extra_logs: { rm_tokens: [] } });
+        expectClose(replies[0]!.rewards, [await model.scoreTokens(model.tokenize(query, { special: true, addSpecial: false }))]);
     });
 });
 
@@ -269,7 +314,7 @@ describe("errors", () => {
             post(base, "/v1/score", "{oops"),
             post(base, "/v1/score", { messages: [{ role: "user" }] }),
             post(base, "/v1/score", { messages: tooLong }),
-            post(base, "/get_reward", { query: [] }),
+            post(base, "/get_reward", { query: "not a list" }),
         ];
         const [goodReplies, badReplies] = await Promise.all([Promise.all(good), Promise.all(bad)]);
         expect(badReplies.map((r) => r.status)).toEqual([400, 422, 413, 422]);
@@ -314,6 +359,21 @@ describe("API key", () => {
         const ok = await post(url, "/v1/score", body, { Authorization: "Bearer s3cret" });
         expect(ok.status).toBe(200);
         expectClose(ok.json.rewards, [await model.score(conversations[0]!)]);
+    });
+
+    it("accepts the key as X-Api-Key too", async () => {
+        const body = { query: [model.render(conversations[0]!)] };
+        const ok = await post(url, "/get_reward", body, { "X-Api-Key": "s3cret" });
+        expect(ok.status).toBe(200);
+        expect((await get(url, "/metrics", { "X-Api-Key": "s3cret" })).status).toBe(200);
+        const wrong = await post(url, "/get_reward", body, { "X-Api-Key": "wrong" });
+        expect(wrong.status).toBe(401);
+        expect(wrong.json.error.message).toBe("wrong API key");
+        expect((await post(url, "/get_reward", body, { "X-Api-Key": "Bearer s3cret" })).status).toBe(401);
+        // A right key in either header is enough, whatever the other holds.
+        expect((await post(url, "/get_reward", body, { "X-Api-Key": "s3cret", Authorization: "Bearer wrong" })).status).toBe(200);
+        const missing = await post(url, "/get_reward", body);
+        expect(missing.json.error.message).toMatch(/X-Api-Key/);
     });
 });
 
@@ -387,7 +447,18 @@ describe("queue limit, client disconnects, graceful close", () => {
             10_000,
             "all 8 requests in flight",
         );
-        await closing.close();
+        const closed = closing.close();
+        // Draining: the port takes no new connections, and /health on a connection already open says 503.
+        expect(closing.state).toBe("draining");
+        const health = (await findRoute("/health").handle({
+            server: closing as never,
+            model: slow,
+            body: undefined,
+            signal: new AbortController().signal,
+        })) as { status: number; json: unknown };
+        expect(health).toEqual({ status: 503, json: { status: "draining" } });
+        await expect(call(url, "GET", "/health")).rejects.toThrow();
+        await closed;
         const replies = await Promise.all(pending);
         replies.forEach((r, i) => {
             expect(r.status).toBe(200);

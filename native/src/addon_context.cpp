@@ -16,12 +16,15 @@ Napi::Function AddonContext::define_class(Napi::Env env) {
                        });
 }
 
-// new AddonContext(External<llama_context>, model: AddonModel, kvBytes: number): only constructed by ContextCreateWorker.
+// new AddonContext(External<llama_context>, model: AddonModel, kvBytes: number, pool: External<ggml_threadpool> | undefined):
+// only constructed by ContextCreateWorker.
 AddonContext::AddonContext(const Napi::CallbackInfo & info) : Napi::ObjectWrap<AddonContext>(info), env_(info.Env()) {
-    if (info.Length() != 3 || !info[0].IsExternal() || !info[1].IsObject() || !info[2].IsNumber()) {
+    if (info.Length() != 4 || !info[0].IsExternal() || !info[1].IsObject() || !info[2].IsNumber() ||
+        !(info[3].IsExternal() || info[3].IsUndefined())) {
         throw Napi::TypeError::New(info.Env(), "AddonContext cannot be constructed from JS; use model.createContext()");
     }
     ctx              = info[0].As<Napi::External<llama_context>>().Data();
+    pool             = info[3].IsExternal() ? info[3].As<Napi::External<ggml_threadpool>>().Data() : nullptr;
     owner            = AddonModel::Unwrap(info[1].As<Napi::Object>());
     model_ref_       = Napi::Persistent(info[1].As<Napi::Object>());
     n_ctx            = llama_n_ctx(ctx);
@@ -55,7 +58,9 @@ void AddonContext::free_native() {
         return;
     }
     llama_free(ctx);
-    ctx              = nullptr;
+    ctx = nullptr;
+    cpu_threadpool_free(pool);
+    pool             = nullptr;
     int64_t adjusted = 0;
     napi_adjust_external_memory(env_, -kv_bytes, &adjusted);  // status ignored: this may run in a finalizer
     kv_bytes = 0;

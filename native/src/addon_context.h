@@ -3,6 +3,7 @@
 // drives it one decode step at a time; see context_decode_worker.h.
 #pragma once
 
+#include "cpu_threadpool.h"
 #include "llama.h"
 
 #include <napi.h>
@@ -19,6 +20,7 @@ class AddonContext : public Napi::ObjectWrap<AddonContext> {
     ~AddonContext() override;
 
     llama_context *   ctx   = nullptr;
+    ggml_threadpool * pool  = nullptr;            // ctx's CPU thread pool (cpu_threadpool.h), freed after it
     AddonModel *      owner = nullptr;
     std::atomic<bool> busy{ false };              // a decode step is running on the thread pool
     bool              dispose_requested = false;  // free once the running step finishes

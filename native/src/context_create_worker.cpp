@@ -57,6 +57,11 @@ void ContextCreateWorker::Execute() {
     if (ctx_ == nullptr) {
         const std::string why = log_capture_take();
         SetError("llama.cpp could not create the context" + (why.empty() ? std::string() : ": " + why));
+        return;
+    }
+    pool_ = cpu_threadpool_new(params_.n_threads);
+    if (pool_ != nullptr) {
+        llama_attach_threadpool(ctx_, pool_, pool_);
     }
 }
 
@@ -68,8 +73,10 @@ Napi::Value ContextCreateWorker::result(Napi::Env env) {
         Napi::External<llama_context>::New(env, ctx_),
         model_ref_.Value(),
         Napi::Number::New(env, (double) kv_cache_bytes()),
+        pool_ == nullptr ? env.Undefined() : Napi::External<ggml_threadpool>::New(env, pool_).As<Napi::Value>(),
     });
-    ctx_                 = nullptr;  // the AddonContext owns it now
+    ctx_                 = nullptr;  // the AddonContext owns both now
+    pool_                = nullptr;
     return context;
 }
 
@@ -89,4 +96,6 @@ int64_t ContextCreateWorker::kv_cache_bytes() const {
 void ContextCreateWorker::discard() {
     llama_free(ctx_);
     ctx_ = nullptr;
+    cpu_threadpool_free(pool_);
+    pool_ = nullptr;
 }

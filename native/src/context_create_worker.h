@@ -2,6 +2,7 @@
 // the JS thread and resolves with an AddonContext.
 #pragma once
 
+#include "cpu_threadpool.h"
 #include "llama.h"
 #include "promise_worker.h"
 
@@ -27,5 +28,6 @@ class ContextCreateWorker : public PromiseWorker<Napi::AsyncWorker> {
     Napi::ObjectReference model_ref_;  // keeps the model alive while its context is created
     AddonModel *          model_;
     llama_context_params  params_;
-    llama_context *       ctx_ = nullptr;
+    llama_context *       ctx_  = nullptr;
+    ggml_threadpool *     pool_ = nullptr;  // attached to ctx_ (cpu_threadpool.h); nullptr with one thread
 };

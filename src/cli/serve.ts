@@ -1,8 +1,10 @@
 /**
  * `llama-reward serve`: loads a model and runs the reward server on it.
  * Prints `listening on http://HOST:PORT` to stdout as soon as the port is
- * bound (/health answers 503 until the model is loaded); SIGTERM or SIGINT
- * drain the requests in flight, free the model and exit 0.
+ * bound (/health answers 503 until the model is loaded), then
+ * `ready on http://HOST:PORT` once the model is loaded and requests are
+ * scored; SIGTERM or SIGINT drain the requests in flight (/health 503
+ * "draining"), free the model and exit 0.
  */
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -13,11 +15,16 @@ import { integerFlag } from "./flag-values.js";
 import { loadFlags, loadOptionsFrom } from "./load-flags.js";
 import type { ServedModel } from "../server/served-model.js";
 
-export const serveUsage = `serve options:
+export const serveUsage = `serve prints two lines on stdout: "listening on http://HOST:PORT" once the port is bound
+(the model is still loading: /health and scoring answer 503), then "ready on http://HOST:PORT" once the
+model is loaded and requests are scored. Wait for the "ready on" line. SIGTERM or SIGINT stop accepting
+connections, answer the requests in flight (/health 503 "draining"), then exit 0.
+
+serve options:
   -m, --model PATH          the GGUF reward model (required)
       --host HOST           address to bind (default: 127.0.0.1)
       --port N              port (default: 8080; 0 picks a free one)
-      --api-key KEY         require Authorization: Bearer KEY except on /health (default: $LLAMA_REWARD_API_KEY)
+      --api-key KEY         require Authorization: Bearer KEY or X-Api-Key: KEY except on /health (default: $LLAMA_REWARD_API_KEY)
       --max-body BYTES      largest request body (default: 16777216)
       --max-queue N         most sequences queued or decoding; past it requests get 429 (default: 1024)
       --name NAME           model id in replies (default: the file name without .gguf)
@@ -107,10 +114,12 @@ export async function commandServe(argv: string[]): Promise<number> {
     });
     try {
         const model = await server.ready;
-        if (!signalled)
+        if (!signalled) {
             process.stderr.write(
                 `llama-reward serve: ${model.info.description}, context ${model.info.contextSize}, parallel ${model.options.parallel}\n`,
             );
+            process.stdout.write(`ready on ${address.url}\n`);
+        }
     } catch (error) {
         await server.close();
         throw error;

@@ -124,10 +124,15 @@ export function parsePoolingBody(raw: unknown): PoolingBody {
     return { inputs, addSpecialTokens: optionalBoolean(body, "add_special_tokens") ?? true };
 }
 
-/** POST /get_reward (OpenRLHF): {"query": [...texts]}; prompts, labels and other fields are ignored. */
+/**
+ * POST /get_reward (OpenRLHF): {"query": [...texts]}; prompts, labels and other fields are ignored. An empty
+ * list is valid: OpenRLHF's client splits a batch over every --remote_rm_url, and a short batch leaves the
+ * last URLs an empty chunk, which its serve_rm answers with empty lists.
+ */
 export function parseGetRewardBody(raw: unknown): GetRewardBody {
     const body = asObject(raw);
     if (body.query === undefined) throw invalidBody('the body needs "query": ["text", ...]');
+    if (Array.isArray(body.query) && body.query.length === 0) return { queries: [] };
     return { queries: stringArray(body.query, "query") };
 }
 

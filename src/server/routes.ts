@@ -106,16 +106,20 @@ async function score({ server, model, body, signal }: RouteContext): Promise<Rep
     };
 }
 
-/** OpenRLHF: texts already in the chat template; special tokens parsed, no BOS added (add_special_tokens=False). */
+/**
+ * OpenRLHF: texts already in the chat template; special tokens parsed, no BOS added (add_special_tokens=False).
+ * `extra_logs` holds one number per query, which OpenRLHF logs beside the reward: the tokens scored.
+ */
 async function getReward({ server, model, body, signal }: RouteContext): Promise<Reply> {
     const { queries } = parseGetRewardBody(body);
+    if (queries.length === 0) return { json: { rewards: [], scores: [], extra_logs: { rm_tokens: [] } } };
     const lists = await tokenizeEach(
         queries,
         (i) => `query[${i}]`,
         (text) => model.tokenize(text, { special: true, addSpecial: false, fitContext: true }),
     );
     const rewards = (await scoreLists(model, server.admission, lists, signal)).map((v) => v[0]!);
-    return { json: { rewards, scores: rewards } };
+    return { json: { rewards, scores: rewards, extra_logs: { rm_tokens: lists.map((l) => l.length) } } };
 }
 
 /** vLLM's /classify, for raw texts (add_special_tokens as vLLM: default true) or a conversation. */

@@ -4,7 +4,7 @@
 import { invalidArgument } from "../errors.js";
 
 export interface ServerOptions {
-    /** Require `Authorization: Bearer <apiKey>` on every route except /health. */
+    /** Require `Authorization: Bearer <apiKey>` or `X-Api-Key: <apiKey>` on every route except /health. */
     apiKey?: string;
     /** Largest request body in bytes. Default: 16 MiB. */
     maxBody?: number;

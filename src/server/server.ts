@@ -2,7 +2,8 @@
  * createServer: the reward server on node:http. Serves the routes of
  * routes.ts for one RewardModel or IsolatedRewardModel (or the promise of
  * one: /health says 503 until it is loaded, and 503 with the reason once an
- * isolated model's engine has crashed; nothing is restarted), checks the API key, maps every failure to a JSON
+ * isolated model's engine has crashed; nothing is restarted), checks the API key
+ * (Authorization: Bearer or X-Api-Key), maps every failure to a JSON
  * error with its status, aborts a request's scoring when its client
  * disconnects, and shuts down gracefully: close() stops accepting
  * connections and resolves once every request in flight has been answered.
@@ -193,14 +194,22 @@ class Server<M extends ServedModel> implements RewardServer<M>, ServerView {
         }
     }
 
+    /** Accepts `Authorization: Bearer <key>` or `X-Api-Key: <key>` (either one right is enough). */
     private authenticate(req: http.IncomingMessage): void {
         if (this.apiKeyDigest === undefined) return;
-        const given = req.headers.authorization;
-        if (given === undefined || !timingSafeEqual(digest(given), this.apiKeyDigest)) {
-            throw new HttpError(401, "ERR_UNAUTHORIZED", given === undefined ? "missing Authorization: Bearer <key>" : "wrong API key", {
-                "WWW-Authenticate": "Bearer",
-            });
-        }
+        const bearer = req.headers.authorization;
+        const header = req.headers["x-api-key"];
+        const apiKey = Array.isArray(header) ? header[0] : header;
+        const matches = (given: string | undefined) => given !== undefined && timingSafeEqual(digest(given), this.apiKeyDigest!);
+        if (matches(bearer) || (apiKey !== undefined && matches(`Bearer ${apiKey}`))) return;
+        throw new HttpError(
+            401,
+            "ERR_UNAUTHORIZED",
+            bearer === undefined && apiKey === undefined
+                ? "missing API key: send Authorization: Bearer <key> or X-Api-Key: <key>"
+                : "wrong API key",
+            { "WWW-Authenticate": "Bearer" },
+        );
     }
 }
 

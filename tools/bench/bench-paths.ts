@@ -15,6 +15,7 @@ export const cacheDir = path.join(root, ".bench");
 export const resultsPath = path.join(cacheDir, "results.json");
 export const investigationPath = path.join(cacheDir, "investigation.json");
 export const serverLoadPath = path.join(cacheDir, "server-load.json");
+export const replicaLoadPath = path.join(cacheDir, "replica-load.json");
 export const llamaCppSourceDir = llamaCppDir();
 export const vocabPath = path.join(llamaCppSourceDir, "models", "ggml-vocab-llama-bpe.gguf");
 export const llamaToolsDir = path.join(root, "build", "llama-tools");

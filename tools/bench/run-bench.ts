@@ -23,6 +23,9 @@
  * at 1, 8 and 32 clients on the tiny and the Q8_0 bench model, against
  * scoreBatch in-process; --server runs only that part (~5 min, plus the
  * bench model's generation the first time), written to .bench/server-load.json.
+ * --server --replicas N instead compares 1 and N replicas behind nginx at 32
+ * clients, then N with one killed mid-run (replica-load.ts), written to
+ * .bench/replica-load.json.
  * Not part of `npm test`.
  */
 import { spawn } from "node:child_process";
@@ -36,6 +39,7 @@ import {
     investigationPath,
     resultsPath,
     root,
+    replicaLoadPath,
     serverLoadPath,
     workerResultPath,
     type BenchType,
@@ -45,6 +49,7 @@ import { waitForIdleCpu } from "./cpu-idle.js";
 import { ensureLlamaBench, runLlamaBench, type LlamaBenchRow } from "./llama-bench-tool.js";
 import { machineInfo } from "./machine-info.js";
 import { prepareBenchModels } from "./prepare-models.js";
+import { formatReplicaLoad, runReplicaLoad, type ReplicaLoadResult } from "./replica-load.js";
 import { formatServerLoad, runServerLoad, type ServerLoadResult } from "./server-load.js";
 import type { SweepJob, SweepResult } from "./sweep-worker.js";
 import { findTorchPython, rewardAgreement, runTorchPeer, type TorchDtype } from "./torch-peer.js";
@@ -61,11 +66,20 @@ interface Args {
     investigate: boolean;
     /** Only the reward server load run. */
     server: boolean;
+    /** With server: 1 vs this many replicas behind nginx instead. */
+    replicas: number | undefined;
     peers: { nlc: boolean; torch: boolean };
 }
 
 function parseArgs(argv: string[]): Args {
-    const args: Args = { types: [...BENCH_TYPES], reps: 5, investigate: false, server: false, peers: { nlc: true, torch: true } };
+    const args: Args = {
+        types: [...BENCH_TYPES],
+        reps: 5,
+        investigate: false,
+        server: false,
+        replicas: undefined,
+        peers: { nlc: true, torch: true },
+    };
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i]!;
         const value = (): string => {
@@ -87,6 +101,9 @@ function parseArgs(argv: string[]): Args {
             args.investigate = true;
         } else if (a === "--server") {
             args.server = true;
+        } else if (a.startsWith("--replicas")) {
+            args.replicas = Number(value());
+            if (!Number.isInteger(args.replicas) || args.replicas < 2) throw new Error("--replicas needs an integer of at least 2");
         } else if (a.startsWith("--peers")) {
             const peers = value()
                 .split(",")
@@ -96,7 +113,7 @@ function parseArgs(argv: string[]): Args {
             args.peers = { nlc: peers.includes("nlc"), torch: peers.includes("torch") };
         } else {
             throw new Error(
-                `unknown argument ${a}; use --types ${BENCH_TYPES.join(",")} --peers nlc,torch --reps N --investigate --server`,
+                `unknown argument ${a}; use --types ${BENCH_TYPES.join(",")} --peers nlc,torch --reps N --investigate --server [--replicas N]`,
             );
         }
     }
@@ -208,8 +225,33 @@ async function serverLoad(benchModel: string): Promise<ServerLoadResult[]> {
     return results;
 }
 
+/** 1 vs N replicas behind nginx on the tiny and the Q8_0 bench model; prints and writes .bench/replica-load.json. */
+async function replicaLoad(benchModel: string, replicas: number): Promise<void> {
+    const tiny = path.join(root, "models", "tiny-reward-f32.gguf");
+    const jobs = [
+        { label: "tiny model", model: tiny, requests: 1024, minTokens: 50, maxTokens: 300, capSeconds: 30 },
+        { label: "bench model Q8_0", model: benchModel, requests: 96, minTokens: 50, maxTokens: 300, capSeconds: 60 },
+    ];
+    const results: ReplicaLoadResult[] = [];
+    for (const job of jobs) {
+        results.push(await runReplicaLoad(job, replicas, log));
+        log(`\n${formatReplicaLoad(results.slice(-1))}`);
+    }
+    process.stdout.write(`\n${formatReplicaLoad(results)}\n`);
+    fs.writeFileSync(
+        replicaLoadPath,
+        `${JSON.stringify({ date: new Date().toISOString(), machine: machineInfo(os.availableParallelism()), results }, null, 2)}\n`,
+    );
+    process.stdout.write(`wrote ${replicaLoadPath}\n`);
+}
+
 async function main(): Promise<void> {
     const args = parseArgs(process.argv.slice(2));
+    if (args.server && args.replicas !== undefined) {
+        const [q8] = await prepareBenchModels(["q8_0"]);
+        await replicaLoad(q8!.reward, args.replicas);
+        return;
+    }
     if (args.server) {
         const [q8] = await prepareBenchModels(["q8_0"]);
         await serverLoad(q8!.reward);

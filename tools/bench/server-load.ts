@@ -7,13 +7,11 @@
  * (before the server starts, so the two never share the CPUs). Bounded by a
  * request count and a time cap per level. Random weights: only speed counts.
  */
-import { spawn } from "node:child_process";
 import http from "node:http";
-import path from "node:path";
 import type { ChatMessage } from "../../src/model/chat-template.js";
 import { RewardModel } from "../../src/model/reward-model.js";
+import { startServe } from "../../test/support/serve-process.js";
 import { mixedConversations } from "./bench-conversations.js";
-import { root } from "./bench-paths.js";
 import { cpuBusyShare } from "./cpu-idle.js";
 
 export interface ServerLoadJob {
@@ -55,7 +53,6 @@ export interface ServerLoadResult {
     exitCode: number | null;
 }
 
-const cli = path.join(root, "dist", "src", "cli", "main.js");
 const levels = [1, 8, 32];
 
 function percentile(sorted: number[], p: number): number {
@@ -87,48 +84,20 @@ function postJson(agent: http.Agent, url: URL, body: string): Promise<{ status: 
     });
 }
 
+/** `llama-reward serve` on a free port, once it prints its ready line (the model is loaded). */
 async function startServer(model: string): Promise<{ url: string; stop: () => Promise<number | null> }> {
-    const child = spawn(process.execPath, [cli, "serve", "--model", model, "--port", "0", "--max-queue", "4096"], {
-        cwd: root,
-        stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stderr = "";
-    child.stderr.on("data", (d: Buffer) => {
-        stderr += d.toString();
-    });
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-    const url = await new Promise<string>((resolve, reject) => {
-        let stdout = "";
-        child.stdout.on("data", (d: Buffer) => {
-            stdout += d.toString();
-            const m = /listening on (\S+)\n/.exec(stdout);
-            if (m) resolve(m[1]!);
-        });
-        void exited.then((code) => reject(new Error(`llama-reward serve exited with ${code}: ${stderr}`)));
-    });
-    const deadline = Date.now() + 300_000;
-    for (;;) {
-        const status = await new Promise<number>((resolve) => {
-            http.get(`${url}/health`, (res) => {
-                res.resume();
-                resolve(res.statusCode ?? 0);
-            }).on("error", () => resolve(0));
-        });
-        if (status === 200) break;
-        if (Date.now() > deadline) throw new Error("the server did not load its model within 300 s");
-        await new Promise((r) => setTimeout(r, 100));
-    }
+    const served = await startServe(["--model", model, "--port", "0", "--max-queue", "4096"]);
     return {
-        url,
+        url: served.url,
         stop: () => {
-            child.kill("SIGTERM");
-            return exited;
+            served.child.kill("SIGTERM");
+            return served.exit;
         },
     };
 }
 
 /** One level: `clients` loops, each sending the next request when its previous one is answered. */
-async function runLevel(
+export async function runLevel(
     url: string,
     bodies: string[],
     expected: number[],
@@ -175,26 +144,35 @@ async function runLevel(
     };
 }
 
-export async function runServerLoad(job: ServerLoadJob, log: (line: string) => void): Promise<ServerLoadResult> {
-    // In-process ceiling first, with the server's default load options.
+/** The conversations of a job, their rewards and conversations/s through scoreBatch in this process (the ceiling). */
+export interface InProcessCeiling {
+    conversations: ChatMessage[][];
+    expected: number[];
+    meanTokens: number;
+    inProcess: { conversationsPerSecond: number; seconds: number };
+}
+
+/** Scores the job's conversations with scoreBatch in this process, with the server's default load options. */
+export async function inProcessCeiling(job: ServerLoadJob, log: (line: string) => void): Promise<InProcessCeiling> {
     const model = await RewardModel.load(job.model);
-    let conversations: ChatMessage[][];
-    let expected: number[];
-    let inProcess: ServerLoadResult["inProcess"];
-    let meanTokens: number;
     try {
         const count = (m: ChatMessage[]) => model.tokenizeConversation(m).length;
-        conversations = mixedConversations(count, Math.min(job.requests, 64), job.minTokens, job.maxTokens, 0x5e_7e_01);
-        meanTokens = conversations.reduce((n, c) => n + count(c), 0) / conversations.length;
+        const conversations = mixedConversations(count, Math.min(job.requests, 64), job.minTokens, job.maxTokens, 0x5e_7e_01);
+        const meanTokens = conversations.reduce((n, c) => n + count(c), 0) / conversations.length;
         await model.scoreBatch(conversations.slice(0, 8)); // warm-up
         log(`${job.label}: in-process scoreBatch on ${conversations.length} conversations (mean ${meanTokens.toFixed(0)} tokens)`);
         const t = performance.now();
-        expected = await model.scoreBatch(conversations);
+        const expected = await model.scoreBatch(conversations);
         const seconds = (performance.now() - t) / 1000;
-        inProcess = { seconds, conversationsPerSecond: conversations.length / seconds };
+        return { conversations, expected, meanTokens, inProcess: { seconds, conversationsPerSecond: conversations.length / seconds } };
     } finally {
         await model.dispose();
     }
+}
+
+export async function runServerLoad(job: ServerLoadJob, log: (line: string) => void): Promise<ServerLoadResult> {
+    // In-process ceiling first, with the server's default load options.
+    const { conversations, expected, meanTokens, inProcess } = await inProcessCeiling(job, log);
 
     const bodies = conversations.map((messages) => JSON.stringify({ messages }));
     const server = await startServer(job.model);

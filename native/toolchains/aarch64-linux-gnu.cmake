@@ -1,5 +1,5 @@
 # Cross-compiles the addon for linux-arm64 (glibc) on an x86-64 Debian/Ubuntu
-# host with g++-aarch64-linux-gnu. Used by tools/build/cross-build.ts, which
+# host with g++-aarch64-linux-gnu. Used by tools/platforms/cross-build.ts, which
 # passes prebuilt ggml for arm64 (@node-llama-cpp/linux-arm64) and the N-API
 # headers; ggml's own CPU code is not compiled.
 set(CMAKE_SYSTEM_NAME Linux)

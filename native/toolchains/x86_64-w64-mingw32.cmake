@@ -1,9 +1,10 @@
 # Cross-compiles the addon for win32-x64 on a Debian/Ubuntu host with
 # g++-mingw-w64-x86-64-posix (std::thread through winpthreads). Used by
-# tools/build/cross-build.ts, which links the addon against prebuilt ggml DLLs
+# tools/platforms/cross-build.ts, which links the addon against prebuilt ggml DLLs
 # (@node-llama-cpp/win-x64, built with MSVC: ggml's API is C, and the x64
 # calling convention is the same for both compilers) and against node.exe
-# through an import library made from node-api-headers' .def files.
+# through a delay-load import library made from node-api-headers' .def file
+# (native/src/win_delay_load_hook.cpp resolves it to the running executable).
 set(CMAKE_SYSTEM_NAME Windows)
 set(CMAKE_SYSTEM_PROCESSOR AMD64)
 set(CMAKE_C_COMPILER x86_64-w64-mingw32-gcc-posix)

@@ -10,8 +10,8 @@
  * linux-arm64: aarch64-linux-gnu-g++ and @node-llama-cpp/linux-arm64 (npm
  * installs it here as an optional package of node-llama-cpp; otherwise it is
  * fetched). win32-x64: MinGW-w64 g++ and @node-llama-cpp/win-x64 (fetched with
- * `npm pack`); the addon links to node.exe through an import library made
- * from node-api-headers' .def file. The CMake build is incremental.
+ * `npm pack`); the addon links to node.exe through a delay-load import
+ * library made from node-api-headers' .def file. The CMake build is incremental.
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -62,11 +62,15 @@ function locateGgml(target: CrossTarget): CrossBuild["ggml"] {
     return { pkg: target.ggml.pkg, version: nodeLlamaCppVersion, dir };
 }
 
-/** node.exe's N-API exports as an import library (Windows addons link to the host executable). */
+/**
+ * node.exe's N-API exports as a delay-load import library: Windows addons link
+ * to the host executable, and native/src/win_delay_load_hook.cpp points the
+ * delay loader at the running one, whatever its name (electron.exe).
+ */
 function nodeImportLibrary(buildDir: string): string {
     const def = path.join(path.dirname(require.resolve("node-api-headers/package.json")), "def", "node_api.def");
-    const lib = path.join(buildDir, "libnode_api.a");
-    run("x86_64-w64-mingw32-dlltool", ["-d", def, "-l", lib, "-D", "node.exe"], "making node.exe's import library");
+    const lib = path.join(buildDir, "libnode_api_delay.a");
+    run("x86_64-w64-mingw32-dlltool", ["-d", def, "-y", lib, "-D", "node.exe"], "making node.exe's delay-load import library");
     return lib;
 }
 

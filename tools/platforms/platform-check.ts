@@ -159,10 +159,22 @@ function checkPlatform(target: CrossTarget, references: Map<string, ReferenceMod
     lines.push(`installed in ${((Date.now() - installStarted) / 1000).toFixed(1)} s`);
 
     const node = path.join(cachedNpmPackage(target.node.pkg, target.node.version, log), target.node.file);
+    // the first run checks everything; the others the F32 model and the API cases: older arm64 cores
+    // (QEMU_CPU), and on Windows node.exe renamed, as Electron's host is (the addon imports N-API from the host)
+    const runs = (target.emulatedCpus ?? [undefined]).map(
+        (cpu): EmulatedVariant =>
+            cpu === undefined
+                ? { label: target.emulator, node, env: {} }
+                : { label: `${target.emulator} -cpu ${cpu}`, node, env: { QEMU_CPU: cpu } },
+    );
+    if (target.platform === "win32") {
+        const renamed = path.join(work, "electron.exe");
+        fs.copyFileSync(node, renamed);
+        runs.push({ label: `${target.emulator}, node.exe renamed electron.exe`, node: renamed, env: {} });
+    }
     let ok = true;
-    // the first CPU model runs every check; the others (older arm64 cores) the F32 model and the API cases
-    for (const [i, cpu] of (target.emulatedCpus ?? [undefined]).entries()) {
-        const runOk = checkRun(target, node, project, work, cpu, i === 0 ? models : models.slice(0, 1), references, lines);
+    for (const [i, variant] of runs.entries()) {
+        const runOk = checkRun(target, variant, project, work, i === 0 ? models : models.slice(0, 1), references, lines);
         ok &&= runOk;
     }
     if (ok) fs.rmSync(work, { recursive: true, force: true });
@@ -171,24 +183,29 @@ function checkPlatform(target: CrossTarget, references: Map<string, ReferenceMod
     return { tag: target.tag, ok, lines };
 }
 
-/** One emulated run of the consumer script (on the emulated CPU model `cpu`, qemu only); appends its lines. */
+interface EmulatedVariant {
+    label: string;
+    /** The Node.js executable to run. */
+    node: string;
+    env: Record<string, string>;
+}
+
+/** One emulated run of the consumer script; appends its lines. */
 function checkRun(
     target: CrossTarget,
-    node: string,
+    variant: EmulatedVariant,
     project: string,
     work: string,
-    cpu: string | undefined,
     scored: typeof models,
     references: Map<string, ReferenceModel>,
     lines: string[],
 ): boolean {
     const resultFile = path.join(project, "result.json");
     fs.rmSync(resultFile, { force: true });
-    const on = cpu === undefined ? target.emulator : `${target.emulator} -cpu ${cpu}`;
-    log(`${target.tag}: running ${target.node.pkg}@${target.node.version} under ${on}`);
-    const extraEnv: Record<string, string> = { LLAMA_REWARD_DEBUG: "1", ...(cpu === undefined ? {} : { QEMU_CPU: cpu }) };
-    const run = runEmulatedNode(target, node, ["check.mjs", "result.json", ...scored.map((m) => m.file)], project, work, extraEnv, 900);
-    lines.push(`${on}: ${run.seconds.toFixed(1)} s`);
+    log(`${target.tag}: running ${target.node.pkg}@${target.node.version} under ${variant.label}`);
+    const env = { LLAMA_REWARD_DEBUG: "1", ...variant.env };
+    const run = runEmulatedNode(target, variant.node, ["check.mjs", "result.json", ...scored.map((m) => m.file)], project, work, env, 900);
+    lines.push(`${variant.label}: ${run.seconds.toFixed(1)} s`);
     if (run.status !== 0 || !fs.existsSync(resultFile)) {
         const tail = run.stderr
             .split("\n")

@@ -13,15 +13,8 @@ import { createRequire } from "node:module";
 import { RewardModelError } from "../errors.js";
 import { packageRoot } from "../package-root.js";
 import type { NativeAddon, NativeBackendStatus } from "./native-types.js";
-import {
-    addonFileName,
-    cudaBackendLibraries,
-    nodeLlamaCppVersion,
-    platformPackageName,
-    prebuiltAddonDir,
-    prebuiltPlatforms,
-    platformTag,
-} from "./prebuilt.js";
+import { notBuiltMessage } from "./not-built-message.js";
+import { addonFileName, cudaBackendLibraries, nodeLlamaCppVersion, platformPackageName, prebuiltAddonDir } from "./prebuilt.js";
 
 const require = createRequire(import.meta.url);
 
@@ -70,20 +63,7 @@ function loadFailureHint(message: string): string {
 }
 
 function notBuiltError(tried: string[], cause?: unknown): RewardModelError {
-    const tag = platformTag();
-    const prebuiltNote = prebuiltPlatforms.includes(tag)
-        ? `  - reinstall llama-reward without --omit=optional / --no-optional so that ${platformPackageName()} is installed`
-        : `  - no prebuilt binary exists for ${tag}; build from source (below)`;
-    return new RewardModelError(
-        "ERR_NATIVE_NOT_BUILT",
-        `the llama-reward native addon could not be loaded. Tried:\n${tried.map((t) => `  - ${t}`).join("\n")}\n` +
-            "Possible solutions:\n" +
-            `${prebuiltNote}\n` +
-            "  - build it from source: `npx llama-reward build` (needs git, CMake >= 3.19 and a C++17 compiler; " +
-            "or install with LLAMA_REWARD_BUILD_FROM_SOURCE=1 / `npm install --build-from-source` and allow llama-reward's install script)\n" +
-            "  - or point LLAMA_REWARD_ADDON_PATH at a built llama_reward.node",
-        { cause },
-    );
+    return new RewardModelError("ERR_NATIVE_NOT_BUILT", notBuiltMessage(tried), { cause });
 }
 
 /** ggml's "load_backend: failed to load <path>: <dlerror>" without the repeated path. */

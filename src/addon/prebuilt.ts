@@ -7,8 +7,11 @@
 /** node-llama-cpp release whose llama.cpp bundle and ggml binaries we build on (llama.cpp v0.4.0). */
 export const nodeLlamaCppVersion = "3.21.1";
 
-/** Platforms with a prebuilt package. */
-export const prebuiltPlatforms: readonly string[] = ["linux-x64"];
+/**
+ * Platforms with a prebuilt package: linux-x64 built here, linux-arm64 and
+ * win32-x64 cross-built (tools/platforms/) and run under qemu-aarch64 and wine.
+ */
+export const prebuiltPlatforms: readonly string[] = ["linux-x64", "linux-arm64", "win32-x64"];
 
 /** "linux-x64", "darwin-arm64", ... (Node's names). */
 export function platformTag(platform: string = process.platform, arch: string = process.arch): string {
@@ -32,6 +35,8 @@ export function ggmlSourcePackages(platform: string = process.platform, arch: st
             { pkg: "@node-llama-cpp/linux-x64", dir: "bins/linux-x64" },
         ];
     }
+    if (platform === "linux" && arch === "arm64") return [{ pkg: "@node-llama-cpp/linux-arm64", dir: "bins/linux-arm64" }];
+    if (platform === "win32" && arch === "x64") return [{ pkg: "@node-llama-cpp/win-x64", dir: "bins/win-x64" }];
     return [];
 }
 

@@ -17,7 +17,8 @@
  * user's source build), from `npm pack node-llama-cpp@<pinned>`.
  *
  * Run as `node dist/tools/build/build-native.js` (what `npm run build:native`,
- * `npx llama-reward build`, the install fallback and `node-gyp rebuild` call).
+ * `npx llama-reward build`, the install fallback and `node-gyp rebuild` call);
+ * `--sources-only` stops after cloning and patching.
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -244,5 +245,6 @@ function buildAddon(): void {
 
 const started = Date.now();
 prepareSources();
-buildAddon();
+// --sources-only: clone and patch llama.cpp, build nothing (tools/platforms/cross-build.ts compiles it for other platforms)
+if (!process.argv.includes("--sources-only")) buildAddon();
 log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s`);

@@ -34,12 +34,24 @@ export function findPrebuiltGgml(platform: string = process.platform, arch: stri
 /**
  * The ggml libraries the addon needs at run time: the two it links to
  * (libggml-base.so, libggml*.so) and the backends ggml loads by name
- * (libggml-cpu-<variant>.so, libggml-vulkan.so). node-llama-cpp's own
+ * (libggml-cpu-<variant>.so, e.g. haswell or armv8.2_1, libggml-vulkan.so). node-llama-cpp's own
  * addon and libllama are left out.
  */
 export function ggmlRuntimeFiles(dir: string): string[] {
     return fs
         .readdirSync(dir)
-        .filter((f) => /^libggml(-base|-cpu-[a-z0-9_]+|-vulkan|\.[a-z0-9.]*v[0-9.]+)\.so$/.test(f) || f === "libggml.so")
+        .filter((f) => /^libggml(-base|-cpu-[a-z0-9_.]+|-vulkan|\.[a-z0-9.]*v[0-9.]+)\.so$/.test(f) || f === "libggml.so")
+        .sort();
+}
+
+/**
+ * The same for a Windows ggml folder (@node-llama-cpp/win-x64): ggml-base.dll,
+ * ggml.v<release>.dll and the ggml-cpu-<variant>.dll / ggml-vulkan.dll
+ * backends; node-llama-cpp's llama*.dll and addon are left out.
+ */
+export function windowsGgmlRuntimeFiles(dir: string): string[] {
+    return fs
+        .readdirSync(dir)
+        .filter((f) => /^ggml(-base|-cpu-[a-z0-9_.]+|-vulkan|\.[a-z0-9.]*v[0-9.]+)?\.dll$/.test(f))
         .sort();
 }

@@ -3,7 +3,7 @@
  * repository, as a user would, and checks the result scores the tiny model
  * like the float64 reference (exact settings, ≤ 1e-4).
  *
- *   node dist/tools/pack/install-check.js            # prebuilt: every tarball, --ignore-scripts,
+ *   node dist/tools/pack/install-check.js            # prebuilt: the main and this platform's tarball, --ignore-scripts,
  *                                                    # PATH = node and npm only (no compiler, cmake, git, python)
  *   node dist/tools/pack/install-check.js --source   # the main tarball alone, install script on: builds from source
  *
@@ -14,6 +14,7 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { platformTag } from "../../src/addon/prebuilt.js";
 import { packageRoot } from "../../src/package-root.js";
 import { loadReferenceModel, referenceRewards } from "../../test/reference/llama-reference.js";
 
@@ -86,7 +87,9 @@ function main(): number {
         log(`${tinyModel} is missing: run \`npm run build:models\``);
         return 1;
     }
-    const installing = source ? [main] : tarballs;
+    // the host's platform package only: npm refuses to install another platform's package by name
+    const hostPlatform = tarballs.find((t) => path.basename(t).startsWith(`llama-reward-${platformTag()}-`));
+    const installing = source || hostPlatform === undefined ? [main] : [main, hostPlatform];
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "llama-reward-install-"));
     const project = path.join(tmp, "project");
     fs.mkdirSync(project);

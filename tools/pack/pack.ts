@@ -7,8 +7,12 @@
  * - llama-reward-linux-x64-<version>.tgz (@llama-reward/linux-x64): the
  *   addon built on prebuilt ggml (build/Release, see tools/build) and the
  *   ggml libraries beside it. Just files: no install script.
+ * - llama-reward-linux-arm64-<version>.tgz, llama-reward-win32-x64-<version>.tgz:
+ *   the same, cross-built on linux-x64 (tools/platforms/cross-build.ts, run
+ *   again here, incrementally), each only where its cross compiler is installed.
  * Prints each tarball with its packed and unpacked size. `--addon-dir DIR`
- * takes the addon and its libraries from DIR instead of build/Release.
+ * takes the addon and its libraries from DIR instead of build/Release;
+ * `--cross linux-arm64,win32-x64` limits the cross-built packages to those.
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -16,6 +20,8 @@ import path from "node:path";
 import { packageRoot } from "../../src/package-root.js";
 import { addonFileName, platformPackageName, platformTag, prebuiltAddonDir, prebuiltPlatforms } from "../../src/addon/prebuilt.js";
 import { findPrebuiltGgml, ggmlRuntimeFiles } from "../build/prebuilt-ggml.js";
+import { crossBuild, hasProgram } from "../platforms/cross-build.js";
+import { type CrossTarget, crossTargets } from "../platforms/targets.js";
 
 const root = packageRoot();
 const outDir = path.join(root, "dist-pack");
@@ -89,8 +95,6 @@ function stageMain(manifest: Manifest): string {
 
 /** The prebuilt platform package: the addon built on prebuilt ggml and the ggml libraries it loads. */
 function stagePlatform(manifest: Manifest, built: string): string {
-    const tag = platformTag();
-    const name = platformPackageName();
     const addon = path.join(built, addonFileName);
     const ggml = findPrebuiltGgml();
     if (!fs.existsSync(addon) || ggml === undefined) {
@@ -101,21 +105,62 @@ function stagePlatform(manifest: Manifest, built: string): string {
     if (missing.length > 0) {
         throw new Error(`build/Release is a source build (no ${missing[0]}); rebuild with LLAMA_REWARD_GGML=prebuilt npm run build:native`);
     }
+    return writePlatformStage(manifest, {
+        platform: process.platform,
+        arch: process.arch,
+        libc: process.platform === "linux" ? "glibc" : undefined,
+        built,
+        libraries,
+        ggml,
+        backends: "CPU variants chosen at run time, Vulkan",
+    });
+}
+
+/** A cross-built platform package (tools/platforms/cross-build.ts): built again first, incrementally. */
+function stageCrossPlatform(manifest: Manifest, target: CrossTarget): string {
+    const { outDir, ggml } = crossBuild(target);
+    return writePlatformStage(manifest, {
+        platform: target.platform,
+        arch: target.arch,
+        libc: target.libc,
+        built: outDir,
+        libraries: target.runtimeFiles(ggml.dir),
+        ggml,
+        backends: "CPU variants chosen at run time",
+    });
+}
+
+interface PlatformFiles {
+    platform: string;
+    arch: string;
+    libc: string | undefined;
+    /** Folder holding the addon and `libraries`. */
+    built: string;
+    libraries: string[];
+    ggml: { pkg: string; version: string; dir: string };
+    /** What the ggml libraries provide, for the description. */
+    backends: string;
+}
+
+/** Stages @llama-reward/<platform>-<arch>: bin/ (addon + ggml libraries), package.json, README, licenses. */
+function writePlatformStage(manifest: Manifest, files: PlatformFiles): string {
+    const tag = platformTag(files.platform, files.arch);
+    const name = platformPackageName(files.platform, files.arch);
+    const { ggml } = files;
     const dir = path.join(stageDir, tag);
     const bin = path.join(dir, prebuiltAddonDir);
     fs.mkdirSync(bin, { recursive: true });
-    for (const f of [addonFileName, ...libraries]) fs.copyFileSync(path.join(built, f), path.join(bin, f));
-    const [platform, arch] = tag.split("-");
+    for (const f of [addonFileName, ...files.libraries]) fs.copyFileSync(path.join(files.built, f), path.join(bin, f));
     const platformManifest = {
         name,
         version: manifest.version,
         description:
             `Prebuilt native addon of llama-reward for ${tag}: llama-reward's patched llama.cpp, ` +
-            `with ggml ${ggml.version} libraries from ${ggml.pkg} (CPU variants chosen at run time, Vulkan)`,
+            `with ggml ${ggml.version} libraries from ${ggml.pkg} (${files.backends})`,
         license: "MIT",
-        os: [platform],
-        cpu: [arch],
-        libc: ["glibc"],
+        os: [files.platform],
+        cpu: [files.arch],
+        ...(files.libc !== undefined ? { libc: [files.libc] } : {}),
         files: [prebuiltAddonDir, "LICENSE", "THIRD-PARTY-NOTICES.md"],
         preferUnplugged: true,
     };
@@ -128,13 +173,15 @@ function stagePlatform(manifest: Manifest, built: string): string {
     if (fs.existsSync(path.join(root, "LICENSE"))) fs.copyFileSync(path.join(root, "LICENSE"), path.join(dir, "LICENSE"));
     const llamaLicense = fs.readFileSync(path.join(root, "deps", "llama.cpp", "LICENSE"), "utf8");
     const nlcLicense = fs.readFileSync(path.join(ggml.dir, "..", "..", "LICENSE"), "utf8");
+    const ggmlFiles = files.platform === "win32" ? "`bin/ggml*.dll`" : "`bin/libggml*.so`";
     fs.writeFileSync(
         path.join(dir, "THIRD-PARTY-NOTICES.md"),
         `# Third-party notices\n\n` +
-            `\`bin/${addonFileName}\` contains llama.cpp (patched). The \`bin/libggml*.so\` files are copied unchanged from ` +
+            `\`bin/${addonFileName}\` contains llama.cpp (patched). The ${ggmlFiles} files are copied unchanged from ` +
             `${ggml.pkg}@${ggml.version} (node-llama-cpp's build of ggml from the same llama.cpp release).\n\n` +
             `## llama.cpp and ggml\n\n\`\`\`\n${llamaLicense.trim()}\n\`\`\`\n\n## node-llama-cpp\n\n\`\`\`\n${nlcLicense.trim()}\n\`\`\`\n`,
     );
+    log(`${name} stage: ${(dirSize(dir) / 2 ** 20).toFixed(1)} MiB`);
     return dir;
 }
 
@@ -142,17 +189,33 @@ function main(): void {
     const manifest = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as Manifest;
     fs.rmSync(stageDir, { recursive: true, force: true });
     fs.mkdirSync(outDir, { recursive: true });
-    for (const f of fs.readdirSync(outDir)) if (f.endsWith(".tgz")) fs.rmSync(path.join(outDir, f));
+    const crossAt = process.argv.indexOf("--cross");
+    const only = crossAt > 0 ? (process.argv[crossAt + 1] ?? "").split(",") : undefined;
+    const cross = crossTargets.filter((t) => only === undefined || only.includes(t.tag));
+    // the tarballs of cross targets left out by --cross stay (tools/platforms/platform-check.ts packs one at a time)
+    const kept = crossTargets.filter((t) => !cross.includes(t)).map((t) => `llama-reward-${t.tag}-`);
+    for (const f of fs.readdirSync(outDir)) {
+        if (f.endsWith(".tgz") && !kept.some((prefix) => f.startsWith(prefix))) fs.rmSync(path.join(outDir, f));
+    }
     const tarballs = [npmPack(stageMain(manifest))];
     if (prebuiltPlatforms.includes(platformTag())) {
         const at = process.argv.indexOf("--addon-dir");
         const built =
             at > 0 && process.argv[at + 1] !== undefined ? path.resolve(process.argv[at + 1]!) : path.join(root, "build", "Release");
-        const dir = stagePlatform(manifest, built);
-        log(`${platformPackageName()} stage: ${(dirSize(dir) / 2 ** 20).toFixed(1)} MiB`);
-        tarballs.push(npmPack(dir));
+        tarballs.push(npmPack(stagePlatform(manifest, built)));
     } else {
-        log(`no prebuilt package for ${platformTag()}: only the main tarball (it builds from source at install)`);
+        log(`no prebuilt package for ${platformTag()} is built here: the main tarball builds from source at install`);
+    }
+    if (platformTag() === "linux-x64") {
+        for (const target of cross) {
+            if (!hasProgram(target.compiler)) {
+                log(
+                    `${platformPackageName(target.platform, target.arch)}: skipped, ${target.compiler} is not installed (${target.buildPackages.join(" ")})`,
+                );
+                continue;
+            }
+            tarballs.push(npmPack(stageCrossPlatform(manifest, target)));
+        }
     }
     fs.rmSync(stageDir, { recursive: true, force: true });
     process.stdout.write(`${tarballs.join("\n")}\n`);

@@ -15,7 +15,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { RewardModel } from "../../src/model/reward-model.js";
-import { addonInfo, cpuInfo, systemInfo } from "../../src/model/system.js";
+import { addonInfo, cpuInfo } from "../../src/model/system.js";
 import { mixedConversations } from "./bench-conversations.js";
 import { root } from "./bench-paths.js";
 
@@ -51,7 +51,8 @@ interface Measurement {
     model: string;
     fileType: string;
     bf16Kernel: string;
-    cpuVariant: string;
+    /** The ggml CPU backend's features in use (llama.cpp's system line). */
+    ggmlCpu: string[];
     short: Rate;
     long: Rate;
 }
@@ -88,7 +89,7 @@ async function measure(kind: string, model: string, shortCount: number, longCoun
         model: path.basename(model),
         fileType: m.info.fileType,
         bf16Kernel: addonInfo().bf16Kernel,
-        cpuVariant: /CPU : ([^|]*\|){0,3}/.exec(systemInfo())?.[0] ?? "",
+        ggmlCpu: cpuInfo().build,
         short: await timed(m, short, threads),
         long: await timed(m, long, threads),
     };

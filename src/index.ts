@@ -36,8 +36,9 @@ export { RewardModelError, isRewardModelError, rewardErrorCodes } from "./errors
 export type { RewardErrorCode } from "./errors.js";
 export { fileTypes, fileTypeName } from "./model/file-types.js";
 export { systemInfo, cpuInfo, backendDevices, addonInfo } from "./model/system.js";
-export type { CpuReport, CpuFeatureFlags, FileTypeRecommendation, RecommendedFileType } from "./model/cpu-features.js";
+export type { CpuReport, CpuFeatureFlags, CpuKind, FileTypeRecommendation, RecommendedFileType } from "./model/cpu-features.js";
 export type { BackendDevice, AddonInfo } from "./model/system.js";
+export type { Bf16Kernel } from "./addon/native-types.js";
 export type { GpuOption, GpuBackend } from "./model/gpu.js";
 export { convert } from "./convert/convert.js";
 export type { ConvertOptions, ConvertProgress, ConvertResult, ConvertOutType, ConvertStepOptions } from "./convert/convert.js";

@@ -10,6 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { addonInfo, cpuInfo, systemInfo } from "../src/index.js";
+import { FILE_TYPE_RULES } from "../src/model/cpu-features.js";
 import { requireFile, root, tinyF32 } from "./support/fixtures.js";
 
 /** The words of /proc/cpuinfo's first "flags" line, read here without the library's parser. */
@@ -66,17 +67,24 @@ describe("cpuInfo", () => {
     it("the recommendation follows the documented rules for this machine", () => {
         const info = cpuInfo();
         expect(info.bf16OnAmx).toBe(addonInfo().amxBf16);
+        expect(info.bf16Kernel).toBe(addonInfo().bf16Kernel);
         if (info.bf16OnAmx) expect(info.cpu.amxBf16).not.toBe(false); // the AMX kernel runs only where the tiles exist
+        if (info.bf16Kernel === "avx512-bf16") expect(info.cpu.avx512Bf16).toBe(true);
         const x86 = info.arch === "x64" || info.arch === "ia32";
-        const expected =
-            x86 && info.bf16OnAmx
-                ? "BF16"
-                : x86 && info.build.includes("AMX_INT8") && info.cpu.amxInt8 !== false
-                  ? "Q8_0"
-                  : x86 && info.build.includes("AVX512_BF16") && info.cpu.avx512Bf16 !== false
-                    ? "BF16"
-                    : "Q8_0";
-        expect(info.recommendation.fileType).toBe(expected);
+        const expectedKind = !x86
+            ? info.kind
+            : info.bf16Kernel === "amx"
+              ? "x86-amx-bf16"
+              : info.build.includes("AMX_INT8") && info.cpu.amxInt8 !== false
+                ? "x86-amx-int8"
+                : info.bf16Kernel === "avx512-bf16"
+                  ? "x86-avx512-bf16"
+                  : info.build.includes("AVX512_BF16")
+                    ? "x86-avx512-bf16-ggml"
+                    : "x86-avx2";
+        expect(info.kind).toBe(expectedKind);
+        const rule = FILE_TYPE_RULES.find((r) => r.kind === info.kind)!;
+        expect(info.recommendation.fileType).toBe(rule.fileType);
         expect(info.recommendation.reason.length).toBeGreaterThan(20);
     });
 

@@ -5,6 +5,7 @@
 #include "addon_model.h"
 #include "addon_state.h"
 #include "amx_bf16_matmul.h"
+#include "avx512_bf16_matmul.h"
 #include "backend_registry.h"
 #include "ggml-backend.h"
 #include "llama.h"
@@ -35,6 +36,22 @@ Napi::Value system_info(const Napi::CallbackInfo & info) {
 
 Napi::Value amx_bf16(const Napi::CallbackInfo & info) {
     return Napi::Boolean::New(info.Env(), amx_bf16_available());
+}
+
+// The kernel that multiplies BF16 weights on the CPU: llama-reward's AMX one, its AVX-512 BF16 one, or ggml's.
+const char * bf16_kernel_name() {
+    if (amx_bf16_available()) {
+        return "amx";
+    }
+    return avx512_bf16_available() ? "avx512-bf16" : "ggml";
+}
+
+Napi::Value bf16_kernel(const Napi::CallbackInfo & info) {
+    return Napi::String::New(info.Env(), bf16_kernel_name());
+}
+
+Napi::Value bf16_kernel_products(const Napi::CallbackInfo & info) {
+    return Napi::Number::New(info.Env(), (double) avx512_bf16_products_run());
 }
 
 Napi::Value backend_devices(const Napi::CallbackInfo & info) {
@@ -96,6 +113,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
         llama_backend_init();
         if (amx_bf16_available()) {
             llama_set_mul_mat_hook(amx_bf16_mul_mat);
+        } else if (avx512_bf16_available()) {
+            llama_set_mul_mat_hook(avx512_bf16_mul_mat);
         }
     });
 
@@ -113,6 +132,10 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
     exports.Set("systemInfo", Napi::Function::New(env, system_info, "systemInfo"));
     // amxBf16(): boolean, BF16 weight products run on AMX tiles
     exports.Set("amxBf16", Napi::Function::New(env, amx_bf16, "amxBf16"));
+    // bf16Kernel(): "amx" | "avx512-bf16" | "ggml", the kernel BF16 weight products on the CPU run on
+    exports.Set("bf16Kernel", Napi::Function::New(env, bf16_kernel, "bf16Kernel"));
+    // avx512Bf16Products(): number (diagnostics: weight products the AVX-512 BF16 kernel has run)
+    exports.Set("avx512Bf16Products", Napi::Function::New(env, bf16_kernel_products, "avx512Bf16Products"));
     // backendDevices(): NativeDevice[]
     exports.Set("backendDevices", Napi::Function::New(env, backend_devices, "backendDevices"));
     // dynamicBackends(): boolean

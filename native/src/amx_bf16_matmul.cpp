@@ -16,10 +16,11 @@
 // and multiplying.
 #include "amx_bf16_matmul.h"
 
-#include "ggml-backend.h"
 #include "ggml.h"
 
 #if defined(LLAMA_REWARD_AMX_BF16) && defined(__x86_64__) && defined(__linux__)
+#    include "hook_tensors.h"
+
 #    include <cpuid.h>
 #    include <immintrin.h>
 #    include <sys/syscall.h>
@@ -59,13 +60,6 @@ uint16_t to_bf16(float f) {
 
 int64_t padded_rows(int64_t m) {
     return (m + kBlockRows - 1) / kBlockRows * kBlockRows;
-}
-
-const char * row_of(const ggml_tensor * t, int64_t row) {
-    const int64_t i1 = row % t->ne[1];
-    const int64_t i2 = (row / t->ne[1]) % t->ne[2];
-    const int64_t i3 = row / (t->ne[1] * t->ne[2]);
-    return static_cast<const char *>(t->data) + i1 * t->nb[1] + i2 * t->nb[2] + i3 * t->nb[3];
 }
 
 // dst: packed activations; src[0]: cur.
@@ -206,15 +200,6 @@ bool tile_state_granted() {
     constexpr long arch_req_xcomp_perm = 0x1023;
     constexpr long xfeature_xtiledata  = 18;
     return syscall(SYS_arch_prctl, arch_req_xcomp_perm, xfeature_xtiledata) == 0;
-}
-
-bool weight_in_cpu_memory(const ggml_tensor * w) {
-    if (w->buffer == nullptr || !ggml_backend_buffer_is_host(w->buffer)) {
-        return false;
-    }
-    // a model mapped from its file (CPU_Mapped) has no device; GPU backends' host-visible buffers name theirs
-    ggml_backend_dev_t dev = ggml_backend_buft_get_device(ggml_backend_buffer_get_type(w->buffer));
-    return dev == nullptr || ggml_backend_dev_type(dev) == GGML_BACKEND_DEVICE_TYPE_CPU;
 }
 
 }  // namespace

@@ -97,6 +97,9 @@ export interface NativeBackendStatus {
     ggmlPackageVersion: string;
 }
 
+/** Which kernel multiplies BF16 weights on the CPU: llama-reward's AMX or AVX-512 BF16 kernel, or ggml's own. */
+export type Bf16Kernel = "amx" | "avx512-bf16" | "ggml";
+
 export interface NativeAddon {
     /** `devices`: ggml device names to offload to; empty means CPU only. */
     loadModel(
@@ -114,6 +117,10 @@ export interface NativeAddon {
     systemInfo(): string;
     /** True when BF16 weight products on the CPU run on AMX tiles (native/src/amx_bf16_matmul.cpp). */
     amxBf16(): boolean;
+    /** The kernel BF16 weight products on the CPU run on: AMX tiles, AVX-512 BF16 (native/src/avx512_bf16_matmul.cpp) or ggml's own. */
+    bf16Kernel?(): Bf16Kernel;
+    /** Diagnostics: weight products the AVX-512 BF16 kernel has computed in this process. */
+    avx512Bf16Products?(): number;
     /** The bytes V8 counts as external memory for this isolate (KV caches of live contexts included). */
     externalMemory(): number;
     /** Tests only: a worker whose Execute throws (a std::exception or another type); rejects with ERR_INTERNAL. */

@@ -9,6 +9,7 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
+import type { Bf16Kernel } from "../addon/native-types.js";
 
 /** true/false as the processor reports it; null where this platform does not say. */
 export interface CpuFeatureFlags {
@@ -46,6 +47,10 @@ export interface CpuReport {
     build: string[];
     /** BF16 weight products run on AMX tiles (llama-reward's own kernel; x86-64 Linux with AMX-BF16). */
     bf16OnAmx: boolean;
+    /** The kernel that multiplies BF16 weights: llama-reward's "amx" or "avx512-bf16", or "ggml". */
+    bf16Kernel: Bf16Kernel;
+    /** The kind of CPU the recommendation was chosen for (FILE_TYPE_RULES). */
+    kind: CpuKind;
     recommendation: FileTypeRecommendation;
 }
 
@@ -115,61 +120,119 @@ export interface RecommendationInput {
     arch: string;
     cpu: CpuFeatureFlags;
     build: readonly string[];
-    /** The addon multiplies BF16 weights on AMX tiles (addonInfo().amxBf16). */
-    bf16OnAmx: boolean;
+    /** The kernel that multiplies BF16 weights (addonInfo().bf16Kernel). */
+    bf16Kernel: Bf16Kernel;
 }
 
+/** The kinds of CPU the recommendation tells apart (see FILE_TYPE_RULES). */
+export type CpuKind = "x86-amx-bf16" | "x86-amx-int8" | "x86-avx512-bf16" | "x86-avx512-bf16-ggml" | "x86-avx2" | "arm-dotprod" | "other";
+
+export interface FileTypeRule extends FileTypeRecommendation {
+    kind: CpuKind;
+    /** Which CPUs fall in this kind, as `llama-reward info` reports them. */
+    cpus: string;
+    /** Where the choice was measured, with the figures (random Llama-3.2-1B-shaped model, 2 threads). */
+    measured: string;
+}
+
+const QUANT_TIGHT = { fileType: "Q4_K_M", reason: "a third of BF16's memory, slower to score than Q8_0" } as const;
+
 /**
- * The file type to score with on this CPU. Measured with `npm run bench` (random Llama-3.2-1B-shaped
- * model, 2 threads): with AMX-BF16 (Sapphire Rapids and later) llama-reward multiplies BF16 weights on
- * the AMX tiles and BF16 scores fastest (1.9x Q8_0, which llama.cpp runs on the int8 tiles); with AMX
- * int8 but no BF16 kernel, Q8_0 is fastest; where the CPU and the build have AVX-512 BF16
- * but no AMX, BF16 is the fastest type and the exact one (reward checkpoints ship in BF16); without
- * either, BF16 and F16 are converted on the fly and Q8_0 (int8 dot products) is faster. Q4_K_M is for
- * memory only: it is slower to score than Q8_0.
+ * The file type to score with on each kind of CPU: the type measured fastest there, by `npm run bench`
+ * and `tools/bench/cpu-kinds.ts` (short ~80-token and long ~700-token conversations through scoreBatch).
+ * docs/performance.md's table shows the same rules; test/unit/cpu-features.test.ts holds them together.
  */
-export function recommendFileType(input: RecommendationInput): FileTypeRecommendation {
-    const has = (feature: string): boolean => input.build.includes(feature);
-    const tight = {
-        fileType: "Q8_0" as const,
-        reason: "half the memory of BF16, rewards within quantization noise; Q4_K_M if even that does not fit",
-    };
-    const x86 = input.arch === "x64" || input.arch === "ia32";
-    if (x86 && input.bf16OnAmx) {
-        return {
-            fileType: "BF16",
-            reason: "this CPU has AMX-BF16 and llama-reward multiplies BF16 weights on its tiles: BF16 scores fastest and is the checkpoint's own precision",
-            ifMemoryIsTight: {
-                fileType: "Q8_0",
-                reason: "half the memory of BF16, on the AMX int8 tiles; Q4_K_M if even that does not fit",
-            },
-        };
-    }
-    if (x86 && has("AMX_INT8") && input.cpu.amxInt8 !== false) {
-        return {
+export const FILE_TYPE_RULES: readonly FileTypeRule[] = [
+    {
+        kind: "x86-amx-bf16",
+        cpus: "x86-64 Linux with AMX-BF16 (Intel Xeon Sapphire Rapids and later): BF16 on llama-reward's AMX kernel",
+        fileType: "BF16",
+        reason: "this CPU has AMX-BF16 and llama-reward multiplies BF16 weights on its tiles: BF16 scores fastest and is the checkpoint's own precision",
+        ifMemoryIsTight: { fileType: "Q8_0", reason: "half the memory of BF16, on the AMX int8 tiles; Q4_K_M if even that does not fit" },
+        measured: "Xeon with AMX-BF16 (2 threads): BF16 414 / 328 tok/s, Q8_0 194 / 173 (<= 128 / > 512 tokens)",
+    },
+    {
+        kind: "x86-amx-int8",
+        cpus: "x86 with AMX int8 whose BF16 weights are not on the AMX kernel (other operating systems, LLAMA_REWARD_AMX_BF16=0)",
+        fileType: "Q8_0",
+        reason: "this CPU has AMX and the build uses it for Q8_0 (int8 tiles): Q8_0 scores fastest, with half the memory of BF16",
+        ifMemoryIsTight: QUANT_TIGHT,
+        measured:
+            "the same Xeon with LLAMA_REWARD_AMX_BF16=0 (tokens per thread-CPU-second, short / long): Q8_0 on the AMX int8 tiles 136 / 125, BF16 on the AVX-512 BF16 kernel 86 / 86",
+    },
+    {
+        kind: "x86-avx512-bf16",
+        cpus: "x86-64 Linux with AVX-512 BF16 and no AMX (AMD Zen 4/5, Intel Cooper Lake): BF16 on llama-reward's AVX-512 BF16 kernel",
+        fileType: "BF16",
+        reason: "this CPU multiplies BF16 natively (AVX-512 BF16) and llama-reward's kernel runs it: BF16 scores at least as fast as Q8_0 and is the checkpoint's own precision",
+        ifMemoryIsTight: {
             fileType: "Q8_0",
-            reason: "this CPU has AMX and the build uses it for Q8_0 (int8 tiles): Q8_0 scores fastest, with half the memory of BF16",
-            ifMemoryIsTight: { fileType: "Q4_K_M", reason: "a third of BF16's memory, slower to score than Q8_0" },
-        };
-    }
-    if (x86 && has("AVX512_BF16") && input.cpu.avx512Bf16 !== false) {
-        return {
-            fileType: "BF16",
-            reason: "this CPU multiplies BF16 natively (AVX-512 BF16): BF16 scores fastest and is the checkpoint's own precision",
-            ifMemoryIsTight: tight,
-        };
-    }
-    if ((input.arch === "arm64" || input.arch === "arm") && (has("MATMUL_INT8") || has("DOTPROD") || input.cpu.dotprod === true)) {
-        return {
-            fileType: "Q8_0",
-            reason: "this CPU has int8 dot products (dotprod/i8mm), which llama.cpp uses for Q8_0; BF16 and F16 are slower here",
-            ifMemoryIsTight: { fileType: "Q4_K_M", reason: "a third of BF16's memory, slower to score than Q8_0" },
-        };
-    }
-    return {
+            reason: "half the memory of BF16, rewards within quantization noise; Q4_K_M if even that does not fit",
+        },
+        measured:
+            "the same Xeon as this kind (AMX off, ggml's zen4 variant; tokens per thread-CPU-second, short / long): BF16 on the AVX-512 BF16 kernel 86 / 86 and 85 / 82, Q8_0 83 / 81 and 81 / 83, F16 69 / 67: alike, BF16 for its precision; on an AMD EPYC (Zen 4) ggml's source-built BF16 kernel scored 160 tok/s against Q8_0's 100-105",
+    },
+    {
+        kind: "x86-avx512-bf16-ggml",
+        cpus: "x86 with AVX-512 BF16 whose BF16 weights run on ggml's kernel (other operating systems, LLAMA_REWARD_AVX512_BF16=0)",
+        fileType: "Q8_0",
+        reason: "ggml's BF16 kernel as built in the prebuilt ggml runs below its int8 dot products (VNNI) on this CPU: Q8_0 scores fastest",
+        ifMemoryIsTight: QUANT_TIGHT,
+        measured: "AMD EPYC (Zen 4), prebuilt ggml: BF16 73, Q8_0 98-104 tok/s",
+    },
+    {
+        kind: "x86-avx2",
+        cpus: "x86 with AVX2 and no AVX-512 BF16 (most Intel laptops and desktops, AMD Zen 2/3)",
         fileType: "Q8_0",
         reason: "without AVX-512 BF16, llama.cpp converts BF16/F16 weights while multiplying; Q8_0 uses int8 dot products and half the memory",
-        ifMemoryIsTight: { fileType: "Q4_K_M", reason: "a third of BF16's memory, slower to score than Q8_0" },
+        ifMemoryIsTight: QUANT_TIGHT,
+        measured:
+            "the same Xeon as this kind (ggml's haswell variant; tokens per thread-CPU-second, short / long): Q8_0 67 / 67, BF16 48 / 46, F16 47 / 45",
+    },
+    {
+        kind: "arm-dotprod",
+        cpus: "Arm with dotprod / i8mm (Apple M, AWS Graviton)",
+        fileType: "Q8_0",
+        reason: "this CPU has int8 dot products (dotprod/i8mm), which llama.cpp uses for Q8_0; BF16 and F16 are slower here",
+        ifMemoryIsTight: QUANT_TIGHT,
+        measured: "not measured (no Arm machine; emulation says nothing about speed): llama.cpp's int8 dot-product kernels for Q8_0",
+    },
+    {
+        kind: "other",
+        cpus: "any other CPU",
+        fileType: "Q8_0",
+        reason: "no native BF16 or int8 matrix instructions in use: Q8_0 moves half the bytes of BF16 and converts cheaply",
+        ifMemoryIsTight: QUANT_TIGHT,
+        measured: "not measured",
+    },
+];
+
+/** Which of FILE_TYPE_RULES' kinds this CPU and build are. */
+export function cpuKind(input: RecommendationInput): CpuKind {
+    const has = (feature: string): boolean => input.build.includes(feature);
+    const x86 = input.arch === "x64" || input.arch === "ia32";
+    if (x86) {
+        if (input.bf16Kernel === "amx") return "x86-amx-bf16";
+        if (has("AMX_INT8") && input.cpu.amxInt8 !== false) return "x86-amx-int8";
+        if (input.bf16Kernel === "avx512-bf16") return "x86-avx512-bf16";
+        if (has("AVX512_BF16") && input.cpu.avx512Bf16 !== false) return "x86-avx512-bf16-ggml";
+        if (has("AVX2") || input.cpu.avx2 === true) return "x86-avx2";
+        return "other";
+    }
+    if ((input.arch === "arm64" || input.arch === "arm") && (has("MATMUL_INT8") || has("DOTPROD") || input.cpu.dotprod === true)) {
+        return "arm-dotprod";
+    }
+    return "other";
+}
+
+/** The file type to score with on this CPU: FILE_TYPE_RULES' entry for its kind. */
+export function recommendFileType(input: RecommendationInput): FileTypeRecommendation {
+    const kind = cpuKind(input);
+    const rule = FILE_TYPE_RULES.find((r) => r.kind === kind)!;
+    return {
+        fileType: rule.fileType,
+        reason: rule.reason,
+        ...(rule.ifMemoryIsTight ? { ifMemoryIsTight: { ...rule.ifMemoryIsTight } } : {}),
     };
 }
 
@@ -185,17 +248,20 @@ function readCpuFlags(arch: string): CpuFeatureFlags {
     return { ...NONE };
 }
 
-/** The CPU, the features of the loaded ggml CPU backend (`systemInfoLine`, see systemInfo()), whether BF16 runs on AMX tiles, and the file type to use. */
-export function cpuReport(systemInfoLine: string, bf16OnAmx: boolean): CpuReport {
+/** The CPU, the features of the loaded ggml CPU backend (`systemInfoLine`, see systemInfo()), the BF16 kernel, and the file type to use. */
+export function cpuReport(systemInfoLine: string, bf16Kernel: Bf16Kernel): CpuReport {
     const arch = process.arch;
     const cpu = readCpuFlags(arch);
     const build = parseSystemInfo(systemInfoLine);
+    const input = { arch, cpu, build, bf16Kernel };
     return {
         arch,
         model: os.cpus()[0]?.model.trim() ?? "unknown",
         cpu,
         build,
-        bf16OnAmx,
-        recommendation: recommendFileType({ arch, cpu, build, bf16OnAmx }),
+        bf16OnAmx: bf16Kernel === "amx",
+        bf16Kernel,
+        kind: cpuKind(input),
+        recommendation: recommendFileType(input),
     };
 }

@@ -4,7 +4,7 @@
  * file was loaded.
  */
 import { loadAddon, loadedAddon, type AddonSource } from "../addon/load-addon.js";
-import type { NativeDevice } from "../addon/native-types.js";
+import type { Bf16Kernel, NativeDevice } from "../addon/native-types.js";
 import { cpuReport, type CpuReport } from "./cpu-features.js";
 
 export type BackendDevice = NativeDevice;
@@ -24,19 +24,27 @@ export interface AddonInfo {
      * Sapphire Rapids and later); false elsewhere, or with LLAMA_REWARD_AMX_BF16=0.
      */
     amxBf16: boolean;
+    /**
+     * The kernel that multiplies BF16 weights on the CPU: "amx" (above), "avx512-bf16" (llama-reward's
+     * AVX-512 BF16 kernel: x86-64 Linux on a CPU with AVX-512 BF16 and no AMX, e.g. AMD Zen 4/5, or with
+     * LLAMA_REWARD_AMX_BF16=0), or "ggml" (llama.cpp's own; also with LLAMA_REWARD_AVX512_BF16=0).
+     */
+    bf16Kernel: Bf16Kernel;
 }
 
 /** The addon in use and its backends (loads it first). */
 export function addonInfo(): AddonInfo {
     const { addon, source, path, backends } = loadedAddon();
+    // an addon built before a kernel (an older platform package, LLAMA_REWARD_ADDON_PATH) lacks its export
+    const amxBf16 = typeof addon.amxBf16 === "function" && addon.amxBf16();
     return {
         source,
         path,
         dynamicBackends: backends.dynamicBackends,
         registries: [...backends.registries],
         unavailable: [...backends.failures],
-        // an addon built before the AMX kernel (an older platform package, LLAMA_REWARD_ADDON_PATH) lacks the export
-        amxBf16: typeof addon.amxBf16 === "function" && addon.amxBf16(),
+        amxBf16,
+        bf16Kernel: typeof addon.bf16Kernel === "function" ? addon.bf16Kernel() : amxBf16 ? "amx" : "ggml",
     };
 }
 
@@ -55,5 +63,5 @@ export function backendDevices(): BackendDevice[] {
  * as the processor reports them and as the loaded ggml CPU backend uses them, and the file type to use.
  */
 export function cpuInfo(): CpuReport {
-    return cpuReport(systemInfo(), addonInfo().amxBf16);
+    return cpuReport(systemInfo(), addonInfo().bf16Kernel);
 }

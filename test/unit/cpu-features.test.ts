@@ -3,12 +3,25 @@
  * sysctl and llama.cpp system lines of real machines parsed into flags, and
  * the recommendation for each kind of CPU.
  */
+import fs from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseCpuinfo, parseSysctl, parseSystemInfo, recommendFileType } from "../../src/model/cpu-features.js";
+import {
+    type CpuKind,
+    cpuKind,
+    FILE_TYPE_RULES,
+    parseCpuinfo,
+    parseSysctl,
+    parseSystemInfo,
+    type RecommendationInput,
+    recommendFileType,
+} from "../../src/model/cpu-features.js";
+import { packageRoot } from "../../src/package-root.js";
 
 const sapphireRapidsFlags =
     "flags\t\t: fpu vme sse sse2 ssse3 fma avx f16c avx2 avx512f avx512dq avx512bw avx512vl avx_vnni " +
     "avx512_bf16 avx512vbmi avx512_vnni amx_bf16 avx512_fp16 amx_tile amx_int8";
+const zen4Flags = "flags\t\t: fpu sse sse2 ssse3 fma avx f16c avx2 avx512f avx512dq avx512bw avx512vl avx512_bf16 avx512vbmi avx512_vnni";
 const zen3Flags = "flags\t\t: fpu sse sse2 ssse3 fma avx f16c avx2 bmi2 sha_ni";
 const graviton3Features =
     "processor\t: 0\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp " +
@@ -46,31 +59,48 @@ describe("cpu features", () => {
         expect(build).not.toContain("ARM_FMA");
     });
 
-    it("recommends BF16 on AMX-BF16 tiles, Q8_0 with AMX int8 only, BF16 where the CPU and the build multiply BF16 natively, Q8_0 otherwise", () => {
+    it("recommends by FILE_TYPE_RULES: BF16 on llama-reward's AMX and AVX-512 BF16 kernels, Q8_0 wherever BF16 runs on ggml's kernels", () => {
         const spr = parseCpuinfo(sapphireRapidsFlags, "x64");
-        // AMX in the CPU and the build: Q8_0 runs on the int8 tiles
-        expect(
-            recommendFileType({ arch: "x64", cpu: spr, build: ["AVX2", "AVX512", "AVX512_BF16", "AMX_INT8"], bf16OnAmx: false }).fileType,
-        ).toBe("Q8_0");
-        // and BF16 on the AMX tiles: BF16
-        const onTiles = recommendFileType({ arch: "x64", cpu: spr, build: ["AVX2", "AVX512", "AVX512_BF16", "AMX_INT8"], bf16OnAmx: true });
-        expect(onTiles.fileType).toBe("BF16");
-        expect(onTiles.ifMemoryIsTight?.fileType).toBe("Q8_0");
-        const withBf16 = recommendFileType({ arch: "x64", cpu: spr, build: ["AVX2", "AVX512", "AVX512_BF16"], bf16OnAmx: false });
-        expect(withBf16.fileType).toBe("BF16");
-        expect(withBf16.ifMemoryIsTight?.fileType).toBe("Q8_0");
-        // the same CPU with a build that lacks AVX512_BF16 (e.g. GGML_NATIVE=OFF with AVX2 only)
-        expect(recommendFileType({ arch: "x64", cpu: spr, build: ["AVX2"], bf16OnAmx: false }).fileType).toBe("Q8_0");
-        expect(recommendFileType({ arch: "x64", cpu: parseCpuinfo(zen3Flags, "x64"), build: ["AVX2"], bf16OnAmx: false }).fileType).toBe(
-            "Q8_0",
-        );
-        const arm = recommendFileType({
-            arch: "arm64",
-            cpu: parseCpuinfo(graviton3Features, "arm64"),
-            build: ["NEON", "DOTPROD", "MATMUL_INT8"],
-            bf16OnAmx: false,
-        });
-        expect(arm.fileType).toBe("Q8_0");
-        expect(arm.ifMemoryIsTight?.fileType).toBe("Q4_K_M");
+        const zen4 = parseCpuinfo(zen4Flags, "x64");
+        const zen3 = parseCpuinfo(zen3Flags, "x64");
+        const graviton = parseCpuinfo(graviton3Features, "arm64");
+        const zen4Build = ["AVX2", "AVX512", "AVX512_VNNI", "AVX512_BF16"];
+        const sprBuild = [...zen4Build, "AMX_INT8"];
+        const cases: [RecommendationInput, CpuKind][] = [
+            [{ arch: "x64", cpu: spr, build: sprBuild, bf16Kernel: "amx" }, "x86-amx-bf16"],
+            // AMX in the CPU and the build, BF16 not on the tiles: Q8_0 runs on the int8 tiles, ahead of any BF16 kernel
+            [{ arch: "x64", cpu: spr, build: sprBuild, bf16Kernel: "ggml" }, "x86-amx-int8"],
+            [{ arch: "x64", cpu: spr, build: sprBuild, bf16Kernel: "avx512-bf16" }, "x86-amx-int8"],
+            [{ arch: "x64", cpu: zen4, build: zen4Build, bf16Kernel: "avx512-bf16" }, "x86-avx512-bf16"],
+            [{ arch: "x64", cpu: zen4, build: zen4Build, bf16Kernel: "ggml" }, "x86-avx512-bf16-ggml"],
+            // the same CPU with a build that lacks AVX512_BF16 (e.g. GGML_NATIVE=OFF with AVX2 only)
+            [{ arch: "x64", cpu: zen4, build: ["AVX2"], bf16Kernel: "ggml" }, "x86-avx2"],
+            [{ arch: "x64", cpu: zen3, build: ["AVX2", "FMA"], bf16Kernel: "ggml" }, "x86-avx2"],
+            [{ arch: "arm64", cpu: graviton, build: ["NEON", "DOTPROD", "MATMUL_INT8"], bf16Kernel: "ggml" }, "arm-dotprod"],
+            [{ arch: "x64", cpu: parseCpuinfo("flags\t\t: fpu sse sse2\n", "x64"), build: ["SSE3"], bf16Kernel: "ggml" }, "other"],
+        ];
+        for (const [input, kind] of cases) {
+            expect(cpuKind(input), JSON.stringify(input.build)).toBe(kind);
+            const rule = FILE_TYPE_RULES.find((r) => r.kind === kind)!;
+            const got = recommendFileType(input);
+            expect(got.fileType, kind).toBe(rule.fileType);
+            expect(got.ifMemoryIsTight?.fileType, kind).toBe(rule.ifMemoryIsTight?.fileType);
+        }
+        // every kind is reachable and has exactly one rule
+        expect(new Set(cases.map(([, kind]) => kind))).toEqual(new Set(FILE_TYPE_RULES.map((r) => r.kind)));
+        expect(FILE_TYPE_RULES.length).toBe(new Set(FILE_TYPE_RULES.map((r) => r.kind)).size);
+        // the rules as measured: BF16 only where llama-reward's own kernels multiply it
+        expect(FILE_TYPE_RULES.filter((r) => r.fileType === "BF16").map((r) => r.kind)).toEqual(["x86-amx-bf16", "x86-avx512-bf16"]);
+    });
+
+    it("docs/performance.md's file-type table has one row per rule, naming the rule's file type and where it was measured", () => {
+        const doc = fs.readFileSync(path.join(packageRoot(), "docs", "performance.md"), "utf8");
+        for (const rule of FILE_TYPE_RULES) {
+            const row = doc.split("\n").filter((l) => l.startsWith(`| \`${rule.kind}\``));
+            expect(row, rule.kind).toHaveLength(1);
+            const cells = row[0]!.split("|").map((c) => c.trim());
+            expect(cells[2], rule.kind).toMatch(new RegExp(`^\\*\\*${rule.fileType}\\*\\*`));
+            expect(cells[3], rule.kind).toMatch(/^(measured|not measured)/);
+        }
     });
 });

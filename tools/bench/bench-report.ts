@@ -256,9 +256,16 @@ function table(rows: Row[]): string {
     return [line(header), `|${width.map((w) => "-".repeat(w + 2)).join("|")}|`, ...rows.map(line)].join("\n");
 }
 
+const BF16_KERNEL_NAMES: Record<MachineInfo["bf16Kernel"], string> = {
+    amx: "llama-reward's AMX kernel",
+    "avx512-bf16": "llama-reward's AVX-512 BF16 kernel",
+    ggml: "ggml's kernel",
+};
+
 export function formatReport(machine: MachineInfo, measured: TypeMeasurements[]): string {
     const out = [
         `Machine: ${machine.cpu}, ${machine.cores} CPUs, ${machine.memoryGiB} GiB; threads ${machine.threads} for every peer`,
+        `Kernels: BF16 weights on ${BF16_KERNEL_NAMES[machine.bf16Kernel]}; ggml CPU backend with ${machine.ggmlCpu.join(" ") || "(unknown)"}`,
         `Versions: node ${machine.node}, llama-reward ${machine.llamaReward}, llama.cpp ${machine.llamaCppTag}, node-llama-cpp ${machine.nodeLlamaCpp}`,
     ];
     for (const m of measured) {

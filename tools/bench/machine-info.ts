@@ -1,11 +1,14 @@
 /**
- * The facts a benchmark result needs next to it: CPU model, threads, and the
- * versions of Node, llama-reward, node-llama-cpp and the llama.cpp release
- * both are built from.
+ * The facts a benchmark result needs next to it: CPU model, threads, which
+ * kernel multiplies BF16 weights (llama-reward's AMX or AVX-512 BF16 kernel,
+ * or ggml's) and the ggml CPU features in use, and the versions of Node,
+ * llama-reward, node-llama-cpp and the llama.cpp release both are built from.
  */
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import type { Bf16Kernel } from "../../src/addon/native-types.js";
+import { cpuInfo } from "../../src/model/system.js";
 import { root } from "./bench-paths.js";
 
 export interface MachineInfo {
@@ -13,6 +16,10 @@ export interface MachineInfo {
     cores: number;
     threads: number;
     memoryGiB: number;
+    /** The kernel BF16 weight products run on in this process and its children (same environment). */
+    bf16Kernel: Bf16Kernel;
+    /** The ggml CPU backend's features in use (llama.cpp's system line). */
+    ggmlCpu: string[];
     node: string;
     llamaReward: string;
     llamaCppTag: string;
@@ -38,11 +45,14 @@ function cpuModel(): string {
 
 export function machineInfo(threads: number): MachineInfo {
     const nlc = path.join(root, "node_modules", "node-llama-cpp");
+    const report = cpuInfo();
     return {
         cpu: cpuModel(),
         cores: os.availableParallelism(),
         threads,
         memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+        bf16Kernel: report.bf16Kernel,
+        ggmlCpu: report.build,
         node: process.version,
         llamaReward: String(readJson(path.join(root, "package.json")).version),
         llamaCppTag: String(readJson(path.join(nlc, "llama", "llama.cpp.info.json")).tag),

@@ -1,0 +1,128 @@
+/**
+ * BF16 weight products on AVX-512 BF16 dot products
+ * (native/src/avx512_bf16_matmul.cpp) on a BF16 copy of the tiny model. The
+ * kernel is chosen once per process, so each setting runs in a child
+ * process: LLAMA_REWARD_AMX_BF16=0 (AMX CPUs use their own kernel first)
+ * for this kernel, and LLAMA_REWARD_AVX512_BF16=0 as well for ggml's. It
+ * must run wherever the CPU has AVX-512 BF16 (its product counter moves),
+ * stay close to the float64 reference and to ggml's BF16 kernel without
+ * being bitwise that kernel, and be row independent: a reward is the same
+ * alone and in a batch. Flash attention is off in these processes: its
+ * tiled kernel has batch effects of its own (which cells of the unified KV
+ * cache share a block), which would hide the kernel's. Skipped where the CPU
+ * has no AVX-512 BF16.
+ */
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cpuInfo, quantize, RewardModel, type ChatMessage } from "../src/index.js";
+import { loadReferenceModel, referenceRewards } from "./reference/llama-reference.js";
+import { conversations, filler, requireFile, root, tinyF32 } from "./support/fixtures.js";
+
+const x86Linux = process.platform === "linux" && process.arch === "x64";
+const hasAvx512Bf16 = x86Linux && cpuInfo().cpu.avx512Bf16 === true;
+const cases: ChatMessage[][] = [
+    ...conversations,
+    [
+        { role: "user", content: filler(900, 31) },
+        { role: "assistant", content: filler(200, 32) },
+    ],
+    ...Array.from({ length: 21 }, (_, i): ChatMessage[] => [
+        { role: "user", content: filler(3 + ((i * 29) % 150), 300 + i) },
+        { role: "assistant", content: filler(2 + (i % 7) * 5, 400 + i) },
+    ]),
+];
+const ALONE = 6;
+
+interface ChildResult {
+    kernel: string;
+    products: number;
+    batched: number[];
+    alone: number[];
+}
+
+/** Scores `cases` in a fresh process under `env`: all in one batch, then the first ALONE one at a time. */
+function scoreInChild(file: string, env: Record<string, string>): ChildResult {
+    const index = path.join(root, "dist", "src", "index.js");
+    const script = `
+        import { RewardModel, addonInfo } from ${JSON.stringify(requireFile(index))};
+        import { loadAddon } from ${JSON.stringify(path.join(root, "dist", "src", "addon", "load-addon.js"))};
+        const cases = JSON.parse(process.argv[1]);
+        const model = await RewardModel.load(${JSON.stringify(file)}, { contextSize: 2048, flashAttention: false });
+        const batched = await model.scoreBatch(cases);
+        const alone = [];
+        for (const c of cases.slice(0, ${ALONE})) alone.push(await model.score(c));
+        await model.dispose();
+        const addon = loadAddon();
+        const products = typeof addon.avx512Bf16Products === "function" ? addon.avx512Bf16Products() : -1;
+        process.stdout.write(JSON.stringify({ kernel: addonInfo().bf16Kernel, products, batched, alone }));
+    `;
+    const child = spawnSync(process.execPath, ["--input-type=module", "-e", script, JSON.stringify(cases)], {
+        encoding: "utf8",
+        cwd: root,
+        env: { ...process.env, ...env },
+    });
+    expect(child.stderr).toBe("");
+    expect(child.status).toBe(0);
+    return JSON.parse(child.stdout) as ChildResult;
+}
+
+function maxAbsDiff(a: readonly number[], b: readonly number[]): number {
+    return Math.max(...a.map((x, i) => Math.abs(x - b[i]!)));
+}
+
+describe("AVX-512 BF16 kernel", () => {
+    let dir: string;
+    let bf16File: string;
+    let ours: ChildResult;
+    let ggml: ChildResult;
+
+    beforeAll(async () => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "llama-reward-avx512-"));
+        bf16File = path.join(dir, "tiny-reward-bf16.gguf");
+        await quantize(requireFile(tinyF32), bf16File, "BF16");
+        ours = scoreInChild(bf16File, { LLAMA_REWARD_AMX_BF16: "0" });
+        ggml = scoreInChild(bf16File, { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_AVX512_BF16: "0" });
+    }, 120_000);
+
+    afterAll(() => {
+        fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("runs where the CPU has AVX-512 BF16 and AMX is not in use, and not where it is switched off", () => {
+        expect(ours.kernel).toBe(hasAvx512Bf16 ? "avx512-bf16" : "ggml");
+        // the counter moves only when the kernel's graph nodes run: its products were computed, not just chosen
+        if (hasAvx512Bf16) expect(ours.products).toBeGreaterThan(0);
+        else expect(ours.products).toBeLessThanOrEqual(0);
+        expect(ggml.kernel).toBe("ggml");
+        expect(ggml.products).toBeLessThanOrEqual(0);
+    });
+
+    it.skipIf(!hasAvx512Bf16)("matches the float64 reference on the same BF16 weights and ggml's own BF16 kernel", async () => {
+        const reference = loadReferenceModel(bf16File);
+        const model = await RewardModel.load(bf16File, { contextSize: 2048, flashAttention: false });
+        const expected = cases.map((c) => referenceRewards(reference, model.tokenizeConversation(c))[0]!);
+        await model.dispose();
+        const spread = Math.max(...expected) - Math.min(...expected);
+        const oursError = maxAbsDiff(ours.batched, expected);
+        const ggmlError = maxAbsDiff(ggml.batched, expected);
+        console.log(
+            `[avx512-bf16] max |Δ| vs reference: ours ${oursError.toExponential(3)}, ggml ${ggmlError.toExponential(3)}; ours vs ggml ${maxAbsDiff(ours.batched, ggml.batched).toExponential(3)}; spread ${spread.toFixed(3)}`,
+        );
+        expect(oursError).toBeLessThanOrEqual(Math.max(2 * ggmlError, 1e-3));
+        expect(maxAbsDiff(ours.batched, ggml.batched)).toBeLessThanOrEqual(Math.max(2 * ggmlError, 1e-3));
+        expect(ours.batched).not.toEqual(ggml.batched); // the two kernels sum in different orders: ours really ran
+    });
+
+    it.skipIf(!hasAvx512Bf16)("a reward does not depend on the other rows of the batch", () => {
+        // Rows of other sequences share every weight product with the target; a kernel whose sums depended on
+        // the tile or thread a row fell in (remainder tiles, the per-thread split, activation passes) would
+        // move it. On the tiny model without flash attention nothing else in the step mixes rows (on bigger
+        // models ggml's attention products pick kernels by batch size): the rewards are bitwise equal.
+        const diff = maxAbsDiff(ours.batched.slice(0, ALONE), ours.alone);
+        console.log(`[avx512-bf16] alone vs in a batch of ${cases.length}: max |Δ| ${diff.toExponential(3)}`);
+        expect(diff).toBe(0);
+    });
+});

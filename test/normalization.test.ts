@@ -140,8 +140,11 @@ describe("normalization: bad options and bad files", () => {
                 init: "zeros",
             },
         );
+        const normalizationKeysOf = (file: string) =>
+            [...readGgufHeader(file).metadata.keys()].filter((k) => k.startsWith("llama_reward.normalization."));
+        expect(normalizationKeysOf(out)).not.toEqual([]);
+        expect(normalizationKeysOf(reheaded)).toEqual([]);
         const m = readGgufHeader(reheaded).metadata;
-        expect([...m.keys()].filter((k) => k.startsWith("reward."))).toEqual([]);
         expect(m.get("llama.classifier.output_labels")).toEqual(["new"]);
         fs.rmSync(reheaded, { force: true });
     });

@@ -18,6 +18,7 @@ import { readGgufHeader } from "../src/gguf/gguf-reader.js";
 import { rewriteGguf } from "../src/gguf/gguf-rewrite.js";
 import { GgufWriter } from "../src/gguf/gguf-writer.js";
 import { RewardModel, quantize, trainHead, type ChatMessage, type LoadOptions, type TrainHeadResult } from "../src/index.js";
+import { writeRewardModelFile } from "../src/train/head-file.js";
 import { seededRandom, splitIndices } from "../src/train/seeded-split.js";
 import { filler, requireFile, root, tinyF32 } from "./support/fixtures.js";
 import { writeHeadlessCopy } from "./support/headless-model.js";
@@ -312,5 +313,43 @@ describe("train-head", () => {
         expect(again.stderr).toMatch(/exists; pass force \(--force\).*\[ERR_INVALID_OPTION\]/);
         const forced = spawnSync(process.execPath, [requireFile(cli), ...args, "--force", "--no-report"], { encoding: "utf8" });
         expect(forced.status, forced.stderr).toBe(0);
+    });
+
+    it("a new head drops every key of the old head (normalization, gating, LM-head tokens, steps) and keeps the base's own", () => {
+        const old = path.join(dir, "old-head.gguf");
+        const oldHeadKeys = new Map([
+            ["llama_reward.normalization.mean", { type: GgufValueType.FLOAT64, value: 0.5 }],
+            ["llama_reward.gating.temperature", { type: GgufValueType.FLOAT32, value: 10 }],
+            ["llama_reward.head.lm_head_tokens", { type: GgufValueType.ARRAY, value: [10, 12], elementType: GgufValueType.INT32 }],
+            ["llama_reward.steps.format", { type: GgufValueType.STRING, value: "assistant-turns" }],
+        ]);
+        rewriteGguf(tinyF32, old, { setKeys: oldHeadKeys });
+        const reheaded = path.join(dir, "reheaded.gguf");
+        const record = { dataSha256: "0", dataFormat: "messages", trainPairs: 1, validationPairs: 0, trainAccuracy: 1, trainLoss: 0 };
+        writeRewardModelFile(
+            old,
+            readGgufHeader(old),
+            reheaded,
+            { weight: new Float64Array(64).fill(0.01), label: "new" },
+            {
+                ...record,
+                l2: 0,
+                seed: 1,
+                iterations: 1,
+                init: "zeros",
+            },
+        );
+        const before = readGgufHeader(old).metadata;
+        const after = readGgufHeader(reheaded).metadata;
+        for (const key of oldHeadKeys.keys()) {
+            expect(before.has(key), key).toBe(true);
+            expect(after.has(key), key).toBe(false);
+        }
+        // the generator's version describes the base, not the head
+        expect(before.get("llama_reward.generator_version")).toBeDefined();
+        expect(after.get("llama_reward.generator_version")).toEqual(before.get("llama_reward.generator_version"));
+        expect(after.get("llama_reward.head.seed")).toBe(1);
+        fs.rmSync(old, { force: true });
+        fs.rmSync(reheaded, { force: true });
     });
 });

@@ -18,11 +18,12 @@ import { inspectRewardModelFile } from "../model/model-file.js";
 export const trainingKeyPrefix = "llama_reward.head.";
 
 /**
- * The prefix of every key that belongs to the old head (its training record,
- * normalization, gating network, LM-head tokens and step settings): a new
- * head replaces them all.
+ * The prefixes of the keys that belong to the old head (its training record
+ * and LM-head tokens, normalization, gating network, step settings): a new
+ * head replaces them all. Other llama_reward.* keys (a generator's version)
+ * describe the base and stay.
  */
-const oldHeadKeyPrefix = "llama_reward.";
+const oldHeadKeyPrefixes = [trainingKeyPrefix, "llama_reward.normalization.", "llama_reward.gating.", "llama_reward.steps."];
 
 /** A trained head: one label. */
 export interface HeadWeights {
@@ -120,9 +121,9 @@ export function writeRewardModelFile(
         basePath,
         outPath,
         {
-            // every llama_reward.* key of the old head (training record, normalization, gating network, LM-head
-            // tokens, step settings; docs/format.md §2) goes with it; its pooling type and labels are replaced in place
-            dropKeys: (key) => key.startsWith(oldHeadKeyPrefix),
+            // every key of the old head (training record, normalization, gating network, LM-head tokens, step
+            // settings; docs/format.md §2) goes with it; its pooling type and labels are replaced in place
+            dropKeys: (key) => oldHeadKeyPrefixes.some((prefix) => key.startsWith(prefix)),
             setKeys,
             dropTensors: (name) => name.startsWith("cls.output."),
             addTensors,

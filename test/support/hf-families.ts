@@ -4,9 +4,11 @@
  * fields as published (architecture, special ids, vocabulary, RoPE scaling,
  * tied embeddings, head size, chat template, ArmoRM's gating settings), with
  * the sizes shrunk (2 layers, hidden 256) and RANDOM weights under the
- * family's own tensor names, in BF16 as the families ship. Their rewards mean
- * nothing. Which fields are the published text and which are reconstructed is
- * said per family in docs/families.md.
+ * family's own tensor names (a score head, ArmoRM's gating network, or the
+ * LM head of the LlamaForCausalLM families), in BF16 as the families ship,
+ * and the flags of each family's documented convert command. Their rewards
+ * mean nothing. Which fields are the published text and which are
+ * reconstructed is said per family in docs/families.md.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -38,6 +40,12 @@ export interface RewardFamily {
     bos: BosPolicy;
     /** The gating network's hidden width in the test checkpoint (ArmoRM's is 1024). */
     gatingHiddenDim?: number;
+    /** The flags of the family's `llama-reward convert <dir> -o <file>` command in docs/families.md. */
+    convertFlags: string[];
+    /** The labels of the converted file's head. */
+    labels: string[];
+    /** The LM-head rows (token ids) a LlamaForCausalLM family's head is made of. */
+    lmHeadTokens?: number[];
 }
 
 const TINY = { hidden_size: 256, intermediate_size: 512, num_hidden_layers: 2 } as const;
@@ -85,6 +93,16 @@ const sequenceClassification = {
     label2id: { LABEL_0: 0 },
 };
 
+/** Llama-3.1-8B/70B-Instruct config.json fields the Llama-3.1 LlamaForCausalLM families keep. */
+const llama31CausalLm = {
+    architectures: ["LlamaForCausalLM"],
+    eos_token_id: [128001, 128008, 128009],
+    max_position_embeddings: 131072,
+    rope_scaling: llama3Rope(8.0),
+};
+
+const oneLabel = { convertFlags: [], labels: ["LABEL_0"] };
+
 /** The families with a test checkpoint, in docs/families.md's order. */
 export function rewardFamilies(): RewardFamily[] {
     const llama31Template = metaTemplate("meta-llama-Llama-3.1-8B-Instruct.jinja");
@@ -109,6 +127,7 @@ export function rewardFamilies(): RewardFamily[] {
             },
             extraTokens: [{ id: 128256, content: "[PAD]", special: true }],
             bos: "hf",
+            ...oneLabel,
         },
         {
             repo: "sfairXC/FsfairX-LLaMA3-RM-v0.1",
@@ -117,6 +136,7 @@ export function rewardFamilies(): RewardFamily[] {
             tokenizerConfig: { ...llama3TokenizerConfig, chat_template: LLAMA3_CHAT_TEMPLATE },
             extraTokens: [],
             bos: "single",
+            ...oneLabel,
         },
         {
             repo: "Skywork/Skywork-Reward-V2-Llama-3.1-8B",
@@ -132,6 +152,7 @@ export function rewardFamilies(): RewardFamily[] {
             tokenizerConfig: { ...llama3TokenizerConfig, chat_template: llama31Template, pad_token: "<|finetune_right_pad_id|>" },
             extraTokens: [],
             bos: "single",
+            ...oneLabel,
         },
         {
             repo: "Skywork/Skywork-Reward-V2-Llama-3.2-1B",
@@ -149,6 +170,7 @@ export function rewardFamilies(): RewardFamily[] {
             tokenizerConfig: { ...llama3TokenizerConfig, chat_template: llama32Template, pad_token: "<|finetune_right_pad_id|>" },
             extraTokens: [],
             bos: "single",
+            ...oneLabel,
         },
         {
             repo: "Skywork/Skywork-Reward-V2-Llama-3.2-3B",
@@ -168,6 +190,7 @@ export function rewardFamilies(): RewardFamily[] {
             tokenizerConfig: { ...llama3TokenizerConfig, chat_template: llama32Template, pad_token: "<|finetune_right_pad_id|>" },
             extraTokens: [],
             bos: "single",
+            ...oneLabel,
         },
         {
             repo: "RLHFlow/ArmoRM-Llama3-8B-v0.1",
@@ -190,6 +213,31 @@ export function rewardFamilies(): RewardFamily[] {
             extraTokens: [],
             bos: "single",
             gatingHiddenDim: 64,
+            ...oneLabel,
+        },
+        {
+            // a generative PRM fine-tuned from Llama-3.1-8B-Instruct, untied LM head
+            repo: "RLHFlow/Llama3.1-8B-PRM-Deepseek-Data",
+            id: "llama3.1-8b-prm-deepseek-data",
+            config: { ...llama3Base, ...llama31CausalLm },
+            tokenizerConfig: { ...llama3TokenizerConfig, chat_template: llama31Template },
+            extraTokens: [],
+            bos: "single",
+            convertFlags: ["--head-from-lm-head", "+,-", "--step-format", "assistant-turns", "--step-aggregate", "min"],
+            labels: ["+", "-"],
+            lmHeadTokens: [10, 12],
+        },
+        {
+            // Llama-3.1-70B-Instruct's shape (64 heads, 8 of them for keys and values) shrunk to 8 and 1; untied LM head
+            repo: "nvidia/Llama-3.1-Nemotron-70B-Reward-HF",
+            id: "llama-3.1-nemotron-70b-reward-hf",
+            config: { ...llama3Base, ...llama31CausalLm, num_attention_heads: 8, num_key_value_heads: 1 },
+            tokenizerConfig: { ...llama3TokenizerConfig, chat_template: llama31Template },
+            extraTokens: [],
+            bos: "single",
+            convertFlags: ["--head-from-lm-head", "0"],
+            labels: ["!"],
+            lmHeadTokens: [0],
         },
     ];
 }
@@ -259,6 +307,8 @@ export function writeFamilyCheckpoint(family: RewardFamily, work: string, vocab:
         add("reward_transform_matrix", [objectives, objectives], () => 0.2 * normal());
         const m = weights.get("reward_transform_matrix")!;
         for (let i = 0; i < objectives; i++) m[i * objectives + i] = bf16ToFloat32(float32ToBf16(m[i * objectives + i]! + 1));
+    } else if (Array.isArray(c.architectures) && c.architectures[0] === "LlamaForCausalLM") {
+        if (!c.tie_word_embeddings) matrix("lm_head.weight", c.vocab_size, d);
     } else {
         matrix("score.weight", 1, d);
     }
@@ -278,4 +328,19 @@ export function writeFamilyCheckpoint(family: RewardFamily, work: string, vocab:
     }));
     writeSafetensorsCheckpoint(dir, sources, 1);
     return { family, dir, weights };
+}
+
+/**
+ * The checkpoint's weights as the reference reads a reward head: a LlamaForCausalLM family's chosen
+ * LM-head rows (of embed_tokens when tied) become score.weight, as `--head-from-lm-head` makes them.
+ */
+export function referenceHeadWeights(checkpoint: FamilyCheckpoint): Map<string, Float32Array> {
+    const rows = checkpoint.family.lmHeadTokens;
+    if (rows === undefined) return checkpoint.weights;
+    const c = checkpoint.family.config;
+    const d = c.hidden_size;
+    const lm = checkpoint.weights.get(c.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight")!;
+    const head = new Float32Array(rows.length * d);
+    rows.forEach((id, r) => head.set(lm.subarray(id * d, (id + 1) * d), r * d));
+    return new Map([...checkpoint.weights, ["score.weight", head]]);
 }

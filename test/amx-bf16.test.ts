@@ -11,23 +11,13 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addonInfo, cpuInfo, quantize, RewardModel, type ChatMessage } from "../src/index.js";
+import { addonInfo, cpuInfo, quantize, RewardModel } from "../src/index.js";
 import { loadReferenceModel, referenceRewards } from "./reference/llama-reference.js";
-import { conversations, filler, requireFile, root, tinyF32 } from "./support/fixtures.js";
+import { kernelCases, requireFile, root, tinyF32 } from "./support/fixtures.js";
 
 const cli = path.join(root, "dist", "src", "cli", "main.js");
 const amx = addonInfo().amxBf16;
-const cases: ChatMessage[][] = [
-    ...conversations,
-    [
-        { role: "user", content: filler(900, 31) },
-        { role: "assistant", content: filler(200, 32) },
-    ],
-    ...Array.from({ length: 21 }, (_, i): ChatMessage[] => [
-        { role: "user", content: filler(3 + ((i * 29) % 150), 300 + i) },
-        { role: "assistant", content: filler(2 + (i % 7) * 5, 400 + i) },
-    ]),
-];
+const cases = kernelCases;
 
 function maxAbsDiff(a: readonly number[], b: readonly number[]): number {
     return Math.max(...a.map((x, i) => Math.abs(x - b[i]!)));

@@ -17,23 +17,13 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cpuInfo, quantize, RewardModel, type ChatMessage } from "../src/index.js";
+import { cpuInfo, quantize, RewardModel } from "../src/index.js";
 import { loadReferenceModel, referenceRewards } from "./reference/llama-reference.js";
-import { conversations, filler, requireFile, root, tinyF32 } from "./support/fixtures.js";
+import { kernelCases, requireFile, root, tinyF32 } from "./support/fixtures.js";
 
 const x86Linux = process.platform === "linux" && process.arch === "x64";
 const hasAvx512Bf16 = x86Linux && cpuInfo().cpu.avx512Bf16 === true;
-const cases: ChatMessage[][] = [
-    ...conversations,
-    [
-        { role: "user", content: filler(900, 31) },
-        { role: "assistant", content: filler(200, 32) },
-    ],
-    ...Array.from({ length: 21 }, (_, i): ChatMessage[] => [
-        { role: "user", content: filler(3 + ((i * 29) % 150), 300 + i) },
-        { role: "assistant", content: filler(2 + (i % 7) * 5, 400 + i) },
-    ]),
-];
+const cases = kernelCases;
 const ALONE = 6;
 
 interface ChildResult {

@@ -52,3 +52,19 @@ export const conversations: ChatMessage[][] = [
         { role: "assistant", content: "Why did the compiler break up with the linker? Too many unresolved references." },
     ],
 ];
+
+/**
+ * The BF16 kernel tests' workload: the conversations above, a ~1100-token one and 21 of assorted lengths,
+ * so a batch spans several activation passes and row counts.
+ */
+export const kernelCases: ChatMessage[][] = [
+    ...conversations,
+    [
+        { role: "user", content: filler(900, 31) },
+        { role: "assistant", content: filler(200, 32) },
+    ],
+    ...Array.from({ length: 21 }, (_, i): ChatMessage[] => [
+        { role: "user", content: filler(3 + ((i * 29) % 150), 300 + i) },
+        { role: "assistant", content: filler(2 + (i % 7) * 5, 400 + i) },
+    ]),
+];

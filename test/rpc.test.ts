@@ -164,6 +164,20 @@ describe("the CLI", () => {
         expect(r.stderr).toContain("--allow-remote");
     });
 
+    it("rpc-server on a port in use exits 1 with ERR_LOAD_FAILED instead of claiming it is ready", async () => {
+        const holder = net.createServer();
+        await new Promise<void>((r) => holder.listen(0, "127.0.0.1", r));
+        const { port } = holder.address() as net.AddressInfo;
+        try {
+            const r = spawnSync(process.execPath, [cli, "rpc-server", "--port", String(port)], { encoding: "utf8", timeout: 30_000 });
+            expect(r.status).toBe(1);
+            expect(r.stdout).not.toContain("ready on");
+            expect(r.stderr).toContain("ERR_LOAD_FAILED");
+        } finally {
+            holder.close();
+        }
+    });
+
     it("--rpc with a malformed address is ERR_INVALID_OPTION (exit 2)", () => {
         const s = spawnSync(process.execPath, [cli, "score", "--model", tinyF32, "--rpc", "127.0.0.1:1,nope"], {
             encoding: "utf8",

@@ -35,6 +35,15 @@ export function isLoopbackHost(host: string): boolean {
 /** How long rpc-server waits for its own handshake before giving up. */
 const startTimeoutMs = 30_000;
 
+/** Rejects with ERR_LOAD_FAILED when `host:port` cannot be bound (in use, or not an address of this machine). */
+function portIsFree(host: string, port: number, endpoint: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+        const trial = net.createServer();
+        trial.once("error", (error) => reject(new RewardModelError("ERR_LOAD_FAILED", `cannot listen on ${endpoint}: ${error.message}`)));
+        trial.listen(port, host, () => trial.close(() => resolve()));
+    });
+}
+
 /** Starts the server and runs until a signal; resolves with the exit code. */
 export async function commandRpcServer(argv: string[]): Promise<number> {
     const { values } = parseArgs({
@@ -59,18 +68,26 @@ export async function commandRpcServer(argv: string[]): Promise<number> {
     const port = integerFlag(values.port, "port", 1, 65535)!;
     const threads =
         integerFlag(values.threads, "threads", bounds.threads.min, bounds.threads.max) ?? Math.max(1, os.availableParallelism());
-    if (!isLoopbackHost(host)) {
-        process.stderr.write(
-            `llama-reward rpc-server: WARNING: listening on ${host}:${port} without authentication; anyone who can reach it can run computations and read or write its memory\n`,
-        );
-    }
     const addon = loadAddon();
     if (typeof addon.rpcStartServer !== "function") {
         throw new RewardModelError("ERR_GPU_UNAVAILABLE", "this addon was built without ggml's RPC backend");
     }
     const endpoint = `${host}:${port}`;
+    // ggml's server only prints why it could not bind, and a probe would reach whoever holds the port: check first
+    await portIsFree(host, port, endpoint);
+    if (!isLoopbackHost(host)) {
+        process.stderr.write(
+            `llama-reward rpc-server: WARNING: listening on ${host}:${port} without authentication; anyone who can reach it can run computations and read or write its memory\n`,
+        );
+    }
     let stopped: Error | undefined;
-    const running = addon.rpcStartServer(endpoint, threads).catch((error: unknown) => {
+    let started: Promise<void>;
+    try {
+        started = addon.rpcStartServer(endpoint, threads); // throws ERR_GPU_UNAVAILABLE without the RPC backend library
+    } catch (error) {
+        throw fromNativeError(error, "ERR_LOAD_FAILED");
+    }
+    const running = started.catch((error: unknown) => {
         stopped = fromNativeError(error, "ERR_LOAD_FAILED");
     });
     const probeAt = `${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`;

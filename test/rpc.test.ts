@@ -178,6 +178,14 @@ describe("the CLI", () => {
         }
     });
 
+    it("SIGTERM stops rpc-server at once (its server loop blocks a thread that exit handlers would wait for)", async () => {
+        const server = await startRpcServer(1);
+        server.child.kill("SIGTERM");
+        const stopped = await Promise.race([server.exit.then(() => true), new Promise((r) => setTimeout(() => r(false), 5000))]);
+        if (!stopped) server.child.kill("SIGKILL");
+        expect(stopped).toBe(true);
+    });
+
     it("--rpc with a malformed address is ERR_INVALID_OPTION (exit 2)", () => {
         const s = spawnSync(process.execPath, [cli, "score", "--model", tinyF32, "--rpc", "127.0.0.1:1,nope"], {
             encoding: "utf8",

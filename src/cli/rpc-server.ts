@@ -103,9 +103,8 @@ export async function commandRpcServer(argv: string[]): Promise<number> {
         }
     }
     process.stdout.write(`ready on ${endpoint}\n`);
-    const stop = () => process.exit(0); // ggml's server loop has no stop: the process ends it
-    process.once("SIGTERM", stop);
-    process.once("SIGINT", stop);
+    // No SIGTERM/SIGINT handler: ggml's server loop cannot be stopped, and process.exit() would wait for the
+    // pool thread it blocks; the signals' default action ends the process at once.
     await running;
     if (stopped !== undefined) throw stopped;
     return 0;

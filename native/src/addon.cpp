@@ -12,6 +12,7 @@
 #include "log_capture.h"
 #include "model_load_worker.h"
 #include "quantize_worker.h"
+#include "rpc_backend.h"
 #include "throw_check_worker.h"
 
 #include <napi.h>
@@ -146,6 +147,10 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
     exports.Set("loadBackendLibrary", Napi::Function::New(env, load_backend_library, "loadBackendLibrary"));
     // backendRegistries(): string[]
     exports.Set("backendRegistries", Napi::Function::New(env, backend_registries, "backendRegistries"));
+    // rpcAddServer(endpoint: string): string[]
+    exports.Set("rpcAddServer", Napi::Function::New(env, rpc_add_server, "rpcAddServer"));
+    // rpcStartServer(endpoint: string, threads: number): Promise<void>
+    exports.Set("rpcStartServer", Napi::Function::New(env, rpc_start_server, "rpcStartServer"));
     // externalMemory(): number (diagnostics: the bytes V8 counts as external, KV caches included)
     exports.Set("externalMemory", Napi::Function::New(env, external_memory, "externalMemory"));
     // checkWorkerThrow(kind: "std" | "other"): Promise<never> (tests only: an exception on the pool thread)

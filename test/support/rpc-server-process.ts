@@ -1,0 +1,50 @@
+/**
+ * `llama-reward rpc-server` as a child process for test/rpc.test.ts: starts the
+ * CLI on a free loopback port and resolves once it prints its ready line.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { requireFile, root } from "./fixtures.js";
+import { freePort } from "./serve-process.js";
+
+const cli = path.join(root, "dist", "src", "cli", "main.js");
+
+export interface RpcServerProcess {
+    child: ChildProcess;
+    endpoint: string;
+    stderr: () => string;
+    exit: Promise<number | null>;
+}
+
+/** Starts `llama-reward rpc-server --port <free> --threads T` and resolves once it prints "ready on HOST:PORT". */
+export async function startRpcServer(threads: number, readyWithinMs = 60_000): Promise<RpcServerProcess> {
+    const port = await freePort();
+    const child = spawn(process.execPath, [requireFile(cli), "rpc-server", "--port", String(port), "--threads", String(threads)], {
+        cwd: root,
+        stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stderr!.on("data", (d: Buffer) => {
+        stderr += d.toString();
+    });
+    const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+            child.kill("SIGKILL");
+            reject(new Error(`rpc-server printed no ready line within ${readyWithinMs} ms: ${stderr}`));
+        }, readyWithinMs);
+        child.stdout!.on("data", (d: Buffer) => {
+            stdout += d.toString();
+            const match = /^ready on (\S+)$/m.exec(stdout);
+            if (match) {
+                clearTimeout(timer);
+                resolve({ child, endpoint: match[1]!, stderr: () => stderr, exit });
+            }
+        });
+        void exit.then((code) => {
+            clearTimeout(timer);
+            reject(new Error(`rpc-server exited with ${code} before it was ready: ${stderr}`));
+        });
+    });
+}

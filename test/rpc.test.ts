@@ -15,6 +15,7 @@ import { loadReferenceModel, referenceRewards } from "./reference/llama-referenc
 import { conversations, filler, requireFile, root, tinyF32 } from "./support/fixtures.js";
 import { freePort } from "./support/serve-process.js";
 import { startRpcServer, type RpcServerProcess } from "./support/rpc-server-process.js";
+import { probeRpcServer } from "../src/model/rpc-servers.js";
 
 const exact = { flashAttention: false, kvCacheType: "f32", batchSize: 256, threads: 1 } as const;
 const cli = path.join(root, "dist", "src", "cli", "main.js");
@@ -67,6 +68,7 @@ describe("every layer on two loopback RPC servers", () => {
     it("model.info puts every layer on the servers", () => {
         expect(remote.info.offloadedLayers).toBe(remote.info.layerCount + 1);
         expect(remote.info.rpc).toEqual(servers.map((s) => s.endpoint));
+        expect(new Set(remote.info.rpc).size).toBe(2); // each server bound a port of its own
         expect(remote.info.gpu).toBeNull();
         expect(local.info.offloadedLayers).toBe(0);
         expect(local.info.rpc).toEqual([]);
@@ -175,6 +177,29 @@ describe("the CLI", () => {
             expect(r.stderr).toContain("ERR_LOAD_FAILED");
         } finally {
             holder.close();
+        }
+    });
+
+    it("--port 0: the ready line names the port bound and is stdout's only line, also after clients came and went; each startup step and ggml's own lines are on stderr", async () => {
+        const server = await startRpcServer(1);
+        try {
+            expect(server.endpoint).toMatch(/^127\.0\.0\.1:[1-9][0-9]*$/);
+            for (let i = 0; i < 3; i++) await probeRpcServer(server.endpoint);
+            // ggml prints two lines per connection from its own thread: once they are all on stderr, none reached stdout
+            const closed = () => server.stderr().split("Client connection closed").length - 1;
+            for (const until = Date.now() + 10_000; closed() < 4 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 20));
+            expect(closed()).toBe(4); // the startup handshake and ours
+            expect(server.stdout()).toBe(`ready on ${server.endpoint}\n`);
+            const steps = [
+                "addon loaded",
+                "ggml's server thread started (1 thread)",
+                `listening on ${server.endpoint}`,
+                "handshake 1: answered",
+            ];
+            for (const step of steps) expect(server.stderr()).toContain(step);
+            expect(server.stderr()).toContain("Starting RPC server v6.0.0");
+        } finally {
+            server.child.kill("SIGKILL");
         }
     });
 

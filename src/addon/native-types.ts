@@ -142,4 +142,11 @@ export interface NativeAddon {
     rpcAddServer?(endpoint: string): string[];
     /** Serves this process's CPU device over ggml's RPC protocol on `endpoint`; settles only when the server fails to start. */
     rpcStartServer?(endpoint: string, threads: number): Promise<void>;
+    /**
+     * Points fd 1 at stderr, so what ggml's RPC server prints goes there, and returns a duplicate of the
+     * original stdout (for rpc-server's ready line alone). Changes the whole process: rpc-server only.
+     */
+    rpcDetachStdout?(): number;
+    /** The port of the listening IPv4 socket this process holds on `host` (ggml's RPC server once bound), or 0. */
+    rpcListeningPort?(host: string): number;
 }

@@ -49,7 +49,7 @@ function unreachable(endpoint: string, why: string): RewardModelError {
     return new RewardModelError("ERR_LOAD_FAILED", `the RPC server at ${endpoint} did not answer: ${why}`);
 }
 
-/** Connects to `endpoint` and exchanges ggml's HELLO; rejects with ERR_LOAD_FAILED within `timeoutMs`. */
+/** Connects to `endpoint` and exchanges ggml's HELLO; rejects with ERR_LOAD_FAILED within `timeoutMs` (both steps together). */
 export function probeRpcServer(endpoint: string, timeoutMs: number = rpcProbeTimeoutMs): Promise<void> {
     const colon = endpoint.lastIndexOf(":");
     const host = endpoint.slice(0, colon);
@@ -63,13 +63,24 @@ export function probeRpcServer(endpoint: string, timeoutMs: number = rpcProbeTim
             if (error) reject(error);
             else resolve();
         };
+        let connected = false;
+        // one limit for the connection and the handshake: a server that accepts and never answers fails too
         const timer = setTimeout(
-            () => finish(unreachable(endpoint, `no answer within ${timeoutMs} ms (not an RPC server, or busy with another client)`)),
+            () =>
+                finish(
+                    unreachable(
+                        endpoint,
+                        connected
+                            ? `no answer within ${timeoutMs} ms (connected, but no reply to ggml's HELLO: not an RPC server, or busy with another client)`
+                            : `no answer within ${timeoutMs} ms (no connection)`,
+                    ),
+                ),
             timeoutMs,
         );
         socket.on("error", (error) => finish(unreachable(endpoint, error.message)));
         socket.on("close", () => finish(unreachable(endpoint, "the connection closed during the handshake")));
         socket.on("connect", () => {
+            connected = true;
             const request = Buffer.alloc(1 + 8 + capsSize);
             request.writeUInt8(helloCommand, 0);
             request.writeBigUInt64LE(BigInt(capsSize), 1);

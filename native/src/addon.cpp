@@ -12,6 +12,8 @@
 #include "log_capture.h"
 #include "model_load_worker.h"
 #include "quantize_worker.h"
+#include "rpc_backend.h"
+#include "rpc_server_process.h"
 #include "throw_check_worker.h"
 
 #include <napi.h>
@@ -146,6 +148,14 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
     exports.Set("loadBackendLibrary", Napi::Function::New(env, load_backend_library, "loadBackendLibrary"));
     // backendRegistries(): string[]
     exports.Set("backendRegistries", Napi::Function::New(env, backend_registries, "backendRegistries"));
+    // rpcAddServer(endpoint: string): string[]
+    exports.Set("rpcAddServer", Napi::Function::New(env, rpc_add_server, "rpcAddServer"));
+    // rpcStartServer(endpoint: string, threads: number): Promise<void>
+    exports.Set("rpcStartServer", Napi::Function::New(env, rpc_start_server, "rpcStartServer"));
+    // rpcDetachStdout(): number
+    exports.Set("rpcDetachStdout", Napi::Function::New(env, rpc_detach_stdout, "rpcDetachStdout"));
+    // rpcListeningPort(host: string): number
+    exports.Set("rpcListeningPort", Napi::Function::New(env, rpc_listening_port, "rpcListeningPort"));
     // externalMemory(): number (diagnostics: the bytes V8 counts as external, KV caches included)
     exports.Set("externalMemory", Napi::Function::New(env, external_memory, "externalMemory"));
     // checkWorkerThrow(kind: "std" | "other"): Promise<never> (tests only: an exception on the pool thread)

@@ -2,6 +2,7 @@
 
 #include "js_options.h"
 #include "log_capture.h"
+#include "rpc_backend.h"
 
 Napi::Value load_model(const Napi::CallbackInfo & info) {
     return (new ModelLoadWorker(info.Env(), info))->queue();
@@ -26,8 +27,14 @@ ModelLoadWorker::ModelLoadWorker(Napi::Env env, const Napi::CallbackInfo & info)
         Napi::Array names = devices.As<Napi::Array>();
         for (uint32_t i = 0; i < names.Length(); i++) {
             Napi::Value        name = names.Get(i);
-            ggml_backend_dev_t dev =
-                name.IsString() ? ggml_backend_dev_by_name(name.As<Napi::String>().Utf8Value().c_str()) : nullptr;
+            ggml_backend_dev_t dev  = nullptr;
+            if (name.IsString()) {
+                const std::string text = name.As<Napi::String>().Utf8Value();
+                dev                    = ggml_backend_dev_by_name(text.c_str());
+                if (dev == nullptr) {
+                    dev = rpc_device_by_name(text);  // RPC devices stay out of ggml's registry (rpc_backend.cpp)
+                }
+            }
             if (dev == nullptr) {
                 throw Napi::TypeError::New(env,
                                            "loadModel: devices[" + std::to_string(i) + "] is not a ggml device name");

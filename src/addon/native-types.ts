@@ -134,4 +134,19 @@ export interface NativeAddon {
     loadBackendLibrary(path: string): { name?: string; error?: string };
     /** Names of the ggml backend registries loaded. */
     backendRegistries(): string[];
+    /**
+     * Connects to a ggml RPC server (`host:port`) and registers its devices; returns their ggml names. ggml
+     * aborts the process when the server does not answer: probe it first (src/model/rpc-servers.ts).
+     * Absent from addons built before the RPC backend.
+     */
+    rpcAddServer?(endpoint: string): string[];
+    /** Serves this process's CPU device over ggml's RPC protocol on `endpoint`; settles only when the server fails to start. */
+    rpcStartServer?(endpoint: string, threads: number): Promise<void>;
+    /**
+     * Points fd 1 at stderr, so what ggml's RPC server prints goes there, and returns a duplicate of the
+     * original stdout (for rpc-server's ready line alone). Changes the whole process: rpc-server only.
+     */
+    rpcDetachStdout?(): number;
+    /** The port of the listening IPv4 socket this process holds on `host` (ggml's RPC server once bound), or 0. */
+    rpcListeningPort?(host: string): number;
 }

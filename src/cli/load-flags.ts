@@ -10,6 +10,7 @@ import { gpuOptions, type GpuOption } from "../model/gpu.js";
 import { integerOptionBounds as bounds, type KvCacheType, type LoadOptions, type Truncation } from "../model/load-options.js";
 import { invalidArgument } from "../errors.js";
 import { resolveTemplateVariables } from "../model/template-variables.js";
+import { resolveRpcServers } from "../model/rpc-servers.js";
 import { choiceFlag, integerFlag } from "./flag-values.js";
 
 export const loadFlags = {
@@ -27,6 +28,7 @@ export const loadFlags = {
     "no-mmap": { type: "boolean" },
     "template-var": { type: "string", multiple: true },
     normalize: { type: "string" },
+    rpc: { type: "string" },
 } as const;
 
 /** The values parseArgs returns for `loadFlags`. */
@@ -51,6 +53,7 @@ export const loadFlagsUsage = `      --bos hf|single|none  BOS policy (default: 
       --kv-cache-type f16|f32|q8_0  KV cache element type (default: f16; q8_0 needs flash attention)
       --reproducible        rewards independent of batching and of what else is in flight
       --no-mmap             read the file into memory instead of mapping it
+      --rpc HOST:PORT,...   put the offloaded layers on these ggml RPC servers (llama-reward rpc-server)
       --normalize on|off    rewards as (r - mean) / std with the checkpoint's mean and std (default: what the checkpoint says)
       --template-var NAME=VALUE  a string variable for the chat template, e.g. date_string="26 Jul 2024" (repeatable)`;
 
@@ -107,6 +110,13 @@ export function loadOptionsFrom(values: LoadFlagValues): LoadOptions {
     if (values["no-mmap"] === true) options.useMmap = false;
     const normalize = choiceFlag(values.normalize, "normalize", ["on", "off"] as const);
     if (normalize !== undefined) options.normalize = normalize === "on";
+    if (values.rpc !== undefined) {
+        try {
+            options.rpc = resolveRpcServers(values.rpc.split(","));
+        } catch (error) {
+            throw invalidArgument(`--rpc: ${(error as Error).message}`);
+        }
+    }
     if (values["template-var"] !== undefined) options.templateVariables = templateVariablesFrom(values["template-var"]);
     for (const key of Object.keys(options) as (keyof LoadOptions)[]) if (options[key] === undefined) delete options[key];
     return options;

@@ -27,6 +27,7 @@ import { commandServe, serveUsage } from "./serve.js";
 import { commandCompare, commandEval, compareUsage, evalUsage } from "./eval.js";
 import { commandEmbed, embedUsage } from "./embed.js";
 import { commandTrainHead, trainHeadUsage } from "./train-head.js";
+import { commandRpcServer, rpcServerUsage } from "./rpc-server.js";
 
 const commandList = `usage: llama-reward <command> [options]   (llama-reward <command> --help: that command's options)
 
@@ -40,6 +41,7 @@ commands:
   compare --model M --a A.json --b B.json            rewards of two conversations and P(a preferred)
   embed --model M [--input F.jsonl] [--format jsonl|npy]  hidden states (the head's input) of conversations
   train-head --model BASE --data F.jsonl --out OUT.gguf  train a reward head on a frozen model
+  rpc-server [--host 127.0.0.1] [--port N]            serve this CPU to models loaded elsewhere with --rpc (loopback only by default)
   devices                                             the native addon in use and the devices it can run on, as JSON
   build                                               build the native addon from source (git, CMake >= 3.19, a C++17 compiler)
 `;
@@ -92,6 +94,7 @@ const commandUsage: Record<string, string> = {
     compare: `${compareUsage}\n${loadUsage}`,
     embed: `${embedUsage}\n${loadUsage}`,
     "train-head": `${trainHeadUsage}\n${loadUsage}`,
+    "rpc-server": rpcServerUsage,
     devices: "devices takes no options\n",
     build: "build takes no options\n",
 };
@@ -107,6 +110,7 @@ const usage = [
     compareUsage,
     embedUsage,
     trainHeadUsage,
+    rpcServerUsage,
     loadUsage,
     exitStatusUsage,
 ].join("\n");
@@ -315,6 +319,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     compare: commandCompare,
     embed: commandEmbed,
     "train-head": commandTrainHead,
+    "rpc-server": commandRpcServer,
 };
 
 export async function main(argv: string[]): Promise<number> {

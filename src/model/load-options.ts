@@ -8,6 +8,7 @@ import { invalidArgument } from "../errors.js";
 import { gpuOptions, type GpuOption } from "./gpu.js";
 import { resolveTemplateVariables, type TemplateValue } from "./template-variables.js";
 import { resolveNormalize, type RewardNormalization } from "./reward-normalization.js";
+import { resolveRpcServers } from "./rpc-servers.js";
 
 export type KvCacheType = "f16" | "f32" | "q8_0";
 export type Truncation = "error" | "left";
@@ -65,6 +66,12 @@ export interface LoadOptions {
     /** Map the file instead of reading it into memory. Default: true. */
     useMmap?: boolean;
     /**
+     * ggml RPC servers (`"host:port"`, e.g. started with `llama-reward rpc-server`) that hold the offloaded
+     * layers (`gpuLayers`, default all), split in proportion to their free memory as llama.cpp does. Each is
+     * probed at load; one that does not answer within 5 s rejects with ERR_LOAD_FAILED. Default: none.
+     */
+    rpc?: string[];
+    /**
      * Bitwise-reproducible rewards: a conversation's reward does not depend on
      * what else is in flight or how calls are batched (one sequence per decode
      * step, fixed chunk boundaries, shared prompts cut to whole chunks).
@@ -112,6 +119,7 @@ export interface ResolvedLoadOptions {
     templateVariables: Readonly<Record<string, TemplateValue>>;
     normalize: boolean;
     useMmap: boolean;
+    rpc: string[];
     reproducible: boolean;
 }
 
@@ -142,6 +150,7 @@ const knownOptions = new Set([
     "templateVariables",
     "normalize",
     "useMmap",
+    "rpc",
     "reproducible",
     "requireRewardHead",
     "isolate",
@@ -235,6 +244,7 @@ export function resolveLoadOptions(
         templateVariables: resolveTemplateVariables(o.templateVariables),
         normalize: resolveNormalize(o.normalize, normalization),
         useMmap: o.useMmap === undefined ? true : (o.useMmap as boolean),
+        rpc: resolveRpcServers(o.rpc),
         reproducible: o.reproducible === true,
     };
 }

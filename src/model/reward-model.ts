@@ -26,6 +26,7 @@ import {
 } from "./load-options.js";
 import { inspectRewardModelFile } from "./model-file.js";
 import { offloadedLayerCount, selectGpu, type GpuBackend } from "./gpu.js";
+import { connectRpcServers } from "./rpc-servers.js";
 import { loadedAddon } from "../addon/load-addon.js";
 import type { NativeContext, NativeContextOptions, NativeModel } from "../addon/native-types.js";
 import { Scheduler, type SchedulerStats } from "../scoring/scheduler.js";
@@ -92,8 +93,16 @@ export interface RewardModelInfo {
     eosToken: number;
     /** The GPU backend holding the offloaded layers ("cuda", "vulkan", "metal"), or null when all run on the CPU. */
     gpu: GpuBackend | null;
-    /** Layers on the GPU, counting the output layer as llama.cpp does (layerCount + 1 is all of them). */
+    /**
+     * Layers off the CPU of this process (on the GPU or the RPC servers), counting the output layer as llama.cpp
+     * does (layerCount + 1 is all of them).
+     */
     offloadedLayers: number;
+    /**
+     * The RPC servers (`rpc` option) holding the offloaded layers, split in proportion to their free memory (after
+     * the local GPU's share, if any); empty when none.
+     */
+    rpc: string[];
     /** What the file says about process rewards and LM-head rows (llama_reward.* keys); empty when nothing. */
     steps: StepMetadata;
 }
@@ -258,6 +267,9 @@ export class RewardModel implements AsyncDisposable {
             platform: process.platform,
             arch: process.arch,
         });
+        // remote devices after the local GPU's, as llama.cpp's --rpc appends them
+        const rpcDevices = await connectRpcServers(addon, resolved.rpc);
+        if (signal?.aborted) throw abortedError(signal, "loading");
         const abortFlag = new Int32Array(1);
         const onAbort = () => {
             Atomics.store(abortFlag, 0, 1);
@@ -270,7 +282,7 @@ export class RewardModel implements AsyncDisposable {
                 {
                     gpuLayers: resolved.gpuLayers === "max" ? -1 : resolved.gpuLayers,
                     useMmap: resolved.useMmap,
-                    devices: gpu.devices,
+                    devices: [...gpu.devices, ...rpcDevices],
                 },
                 abortFlag,
                 onProgress ? (progress) => onProgress({ progress }) : undefined,
@@ -285,8 +297,13 @@ export class RewardModel implements AsyncDisposable {
             if (signal?.aborted) throw abortedError(signal, "loading");
             const n = native.info();
             // Where the layers run decides what flashAttention "auto" means (see flashAttentionMode).
-            const offloadedLayers = offloadedLayerCount(gpu, resolved.gpuLayers, n.layerCount);
-            const layersOnGpu = offloadedLayers > 0;
+            // RPC servers serve CPU devices: flash attention "auto" follows the CPU rule unless a local GPU holds layers
+            const layersOnGpu = offloadedLayerCount(gpu, resolved.gpuLayers, n.layerCount) > 0;
+            const offloadedLayers = offloadedLayerCount(
+                { ...gpu, devices: [...gpu.devices, ...rpcDevices] },
+                resolved.gpuLayers,
+                n.layerCount,
+            );
             if (n.chatTemplate === null) {
                 throw new RewardModelError("ERR_TEMPLATE", `${path} has no tokenizer.chat_template; conversations cannot be rendered`);
             }
@@ -332,8 +349,9 @@ export class RewardModel implements AsyncDisposable {
                 chatTemplate: n.chatTemplate,
                 bosToken: n.bosToken,
                 eosToken: n.eosToken,
-                gpu: offloadedLayers > 0 ? gpu.backend : null,
+                gpu: layersOnGpu ? gpu.backend : null,
                 offloadedLayers,
+                rpc: resolved.rpc,
                 // the unchecked (test-only) mode hands llama.cpp files our reader may refuse: no step settings there
                 steps: file ? readStepMetadata(path, file.header) : {},
             };

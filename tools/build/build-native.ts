@@ -29,7 +29,7 @@ import { createRequire } from "node:module";
 import { llamaCppDir, llamaCppDirIsExternal, packageRoot } from "../../src/package-root.js";
 import { nodeLlamaCppVersion } from "../../src/addon/prebuilt.js";
 import { backendCmakeOptions, parseExtraCmakeArgs, resolveBackend } from "./backend-options.js";
-import { findPrebuiltGgml, ggmlRuntimeFiles, type PrebuiltGgml } from "./prebuilt-ggml.js";
+import { builtBackendLibraries, findPrebuiltGgml, ggmlRuntimeFiles, type PrebuiltGgml } from "./prebuilt-ggml.js";
 
 const require = createRequire(import.meta.url);
 const root = packageRoot();
@@ -187,11 +187,12 @@ function chooseGgml(): PrebuiltGgml | undefined {
     return found;
 }
 
-/** Puts exactly the ggml runtime libraries of `ggml` next to the addon (none for a source build). */
+/** Puts exactly the ggml runtime libraries of `ggml` next to the addon (none for a source build), keeping those the build compiled. */
 function syncGgmlLibraries(outDir: string, ggml: PrebuiltGgml | undefined): void {
     const wanted = new Set(ggml ? ggmlRuntimeFiles(ggml.dir) : []);
+    const built = new Set(ggml ? builtBackendLibraries : []);
     for (const f of fs.readdirSync(outDir)) {
-        if (/^libggml.*\.so$/.test(f) && !wanted.has(f)) fs.rmSync(path.join(outDir, f));
+        if (/^libggml.*\.so$/.test(f) && !wanted.has(f) && !built.has(f)) fs.rmSync(path.join(outDir, f));
     }
     for (const f of wanted) {
         const from = path.join(ggml!.dir, f);

@@ -45,6 +45,12 @@ export function ggmlRuntimeFiles(dir: string): string[] {
 }
 
 /**
+ * The ggml backend libraries a prebuilt-ggml build compiles itself (CMakeLists.txt) because node-llama-cpp's
+ * packages lack them: ggml's RPC backend. They sit next to the addon beside the copied ones.
+ */
+export const builtBackendLibraries: readonly string[] = ["libggml-rpc.so"];
+
+/**
  * The same for a Windows ggml folder (@node-llama-cpp/win-x64): ggml-base.dll,
  * ggml.v<release>.dll and the ggml-cpu-<variant>.dll / ggml-vulkan.dll
  * backends; node-llama-cpp's llama*.dll and addon are left out.

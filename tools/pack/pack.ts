@@ -19,7 +19,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { packageRoot } from "../../src/package-root.js";
 import { addonFileName, platformPackageName, platformTag, prebuiltAddonDir, prebuiltPlatforms } from "../../src/addon/prebuilt.js";
-import { findPrebuiltGgml, ggmlRuntimeFiles } from "../build/prebuilt-ggml.js";
+import { builtBackendLibraries, findPrebuiltGgml, ggmlRuntimeFiles } from "../build/prebuilt-ggml.js";
 import { crossBuild, hasProgram } from "../platforms/cross-build.js";
 import { type CrossTarget, crossTargets } from "../platforms/targets.js";
 
@@ -100,7 +100,7 @@ function stagePlatform(manifest: Manifest, built: string): string {
     if (!fs.existsSync(addon) || ggml === undefined) {
         throw new Error(`${addon} or the prebuilt ggml package is missing: run \`npm run build:native\` (prebuilt ggml) first`);
     }
-    const libraries = ggmlRuntimeFiles(ggml.dir);
+    const libraries = [...ggmlRuntimeFiles(ggml.dir), ...builtBackendLibraries];
     const missing = libraries.filter((f) => !fs.existsSync(path.join(built, f)));
     if (missing.length > 0) {
         throw new Error(`build/Release is a source build (no ${missing[0]}); rebuild with LLAMA_REWARD_GGML=prebuilt npm run build:native`);
@@ -112,7 +112,7 @@ function stagePlatform(manifest: Manifest, built: string): string {
         built,
         libraries,
         ggml,
-        backends: "CPU variants chosen at run time, Vulkan",
+        backends: "CPU variants chosen at run time, Vulkan, RPC",
     });
 }
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * The `llama-reward` command line: score JSONL conversations, show model
- * info, convert Hugging Face checkpoints, quantize GGUF files, list the
- * devices and build the addon from source. Each command parses its own
+ * info, convert Hugging Face checkpoints, quantize GGUF files, measure
+ * file types on this CPU, list the devices and build the addon from source. Each command parses its own
  * flags (the model-loading ones come from load-flags.ts); an error prints one
  * line with its code and exits 2 when the command line was wrong
  * (ERR_INVALID_OPTION, an unknown or malformed flag), else 1.
@@ -27,6 +27,7 @@ import { commandServe, serveUsage } from "./serve.js";
 import { commandCompare, commandEval, compareUsage, evalUsage } from "./eval.js";
 import { commandEmbed, embedUsage } from "./embed.js";
 import { commandTrainHead, trainHeadUsage } from "./train-head.js";
+import { benchUsage, commandBench } from "./bench.js";
 
 const commandList = `usage: llama-reward <command> [options]   (llama-reward <command> --help: that command's options)
 
@@ -40,6 +41,7 @@ commands:
   compare --model M --a A.json --b B.json            rewards of two conversations and P(a preferred)
   embed --model M [--input F.jsonl] [--format jsonl|npy]  hidden states (the head's input) of conversations
   train-head --model BASE --data F.jsonl --out OUT.gguf  train a reward head on a frozen model
+  bench --quick MODEL...                              tokens/s of each GGUF file on this CPU (about a minute), the fastest type
   devices                                             the native addon in use and the devices it can run on, as JSON
   build                                               build the native addon from source (git, CMake >= 3.19, a C++17 compiler)
 `;
@@ -92,6 +94,7 @@ const commandUsage: Record<string, string> = {
     compare: `${compareUsage}\n${loadUsage}`,
     embed: `${embedUsage}\n${loadUsage}`,
     "train-head": `${trainHeadUsage}\n${loadUsage}`,
+    bench: benchUsage,
     devices: "devices takes no options\n",
     build: "build takes no options\n",
 };
@@ -107,6 +110,7 @@ const usage = [
     compareUsage,
     embedUsage,
     trainHeadUsage,
+    benchUsage,
     loadUsage,
     exitStatusUsage,
 ].join("\n");
@@ -315,6 +319,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     compare: commandCompare,
     embed: commandEmbed,
     "train-head": commandTrainHead,
+    bench: commandBench,
 };
 
 export async function main(argv: string[]): Promise<number> {

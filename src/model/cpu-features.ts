@@ -169,13 +169,13 @@ export const FILE_TYPE_RULES: readonly FileTypeRule[] = [
         cpus: "x86-64 Linux with AVX-512 BF16 and no AMX (AMD Zen 4/5, Intel Cooper Lake): BF16 on llama-reward's AVX-512 BF16 kernel",
         fileType: "BF16",
         measuredOn: "the same Intel Xeon playing this kind (LLAMA_REWARD_AMX_BF16=0, ggml's zen4 variant only); not run on an AMD CPU",
-        reason: "this CPU multiplies BF16 natively (AVX-512 BF16) and llama-reward's kernel runs it: BF16 scores at least as fast as Q8_0 and is the checkpoint's own precision",
+        reason: "this CPU multiplies BF16 natively (AVX-512 BF16) and llama-reward's kernel runs it: BF16 scores about as fast as Q8_0 or faster, and is the checkpoint's own precision",
         ifMemoryIsTight: {
             fileType: "Q8_0",
             reason: "half the memory of BF16, rewards within quantization noise; Q4_K_M if even that does not fit",
         },
         measured:
-            "tokens per thread-CPU-second, short / long: BF16 on the AVX-512 BF16 kernel 86 / 86 and 85 / 82, Q8_0 83 / 81 and 81 / 83, F16 69 / 67: alike, BF16 for its precision; on an AMD EPYC (Zen 4) ggml's source-built BF16 kernel scored 160 tok/s against Q8_0's 100-105",
+            "tokens per thread-CPU-second, short / long, three rounds: BF16 on the AVX-512 BF16 kernel 86 / 86, 85 / 82, 82 / 78; Q8_0 83 / 81, 81 / 83, 86 / 82; F16 69 / 67: within 5%, BF16 for its precision; on an AMD EPYC (Zen 4) ggml's source-built BF16 kernel scored 160 tok/s against Q8_0's 100-105",
     },
     {
         kind: "x86-avx512-bf16-ggml",

@@ -135,6 +135,13 @@ describe("llama-reward bench --quick", () => {
         expect(r.stdout).toContain("no file of that type was measured");
     });
 
+    it("bench --help lists every flag it takes", () => {
+        const r = bench(["--help"]);
+        expect(r.status).toBe(0);
+        expect(r.stdout).toContain("usage: llama-reward bench");
+        for (const flag of ["--quick", "--threads", "--seconds", "--json"]) expect(r.stdout).toContain(flag);
+    });
+
     it("exits 1 with the code of a bad file and 2 for a bad command line", () => {
         const missing = bench(["--quick", path.join(work, "missing.gguf"), "--seconds", "0.1"]);
         expect(missing.status).toBe(1);

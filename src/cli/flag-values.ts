@@ -1,6 +1,7 @@
 /**
  * Turning the text of a command-line flag into a value: the one integer
- * parser and the one choice parser every `llama-reward` command uses. A bad
+ * parser, the one number parser and the one choice parser every
+ * `llama-reward` command uses. A bad
  * value is a RewardModelError ERR_INVALID_OPTION that names the flag.
  */
 import { invalidArgument } from "../errors.js";
@@ -17,6 +18,15 @@ export function integerFlag(text: string | undefined, flag: string, min: number,
         const range = max === Number.MAX_SAFE_INTEGER ? `an integer of at least ${min}` : `an integer from ${min} to ${max}`;
         throw invalidArgument(`--${flag} must be ${range}, got "${text}"`);
     }
+    return n;
+}
+
+/** The finite number in `text`, more than `above` when given, or undefined when the flag was not given. */
+export function numberFlag(text: string | undefined, flag: string, above?: number): number | undefined {
+    if (text === undefined) return undefined;
+    const n = Number(text);
+    if (text.trim() === "" || !Number.isFinite(n)) throw invalidArgument(`--${flag} must be a number, got "${text}"`);
+    if (above !== undefined && !(n > above)) throw invalidArgument(`--${flag} must be a number above ${above}, got "${text}"`);
     return n;
 }
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * The `llama-reward` command line: score JSONL conversations, show model
- * info, convert Hugging Face checkpoints, quantize GGUF files, list the
- * devices and build the addon from source. Each command parses its own
+ * info, convert Hugging Face checkpoints, quantize GGUF files, measure
+ * file types on this CPU, list the devices and build the addon from source. Each command parses its own
  * flags (the model-loading ones come from load-flags.ts); an error prints one
  * line with its code and exits 2 when the command line was wrong
  * (ERR_INVALID_OPTION, an unknown or malformed flag), else 1.
@@ -28,6 +28,7 @@ import { commandCompare, commandEval, compareUsage, evalUsage } from "./eval.js"
 import { commandEmbed, embedUsage } from "./embed.js";
 import { commandTrainHead, trainHeadUsage } from "./train-head.js";
 import { commandRpcServer, rpcServerUsage } from "./rpc-server.js";
+import { benchUsage, commandBench } from "./bench.js";
 
 const commandList = `usage: llama-reward <command> [options]   (llama-reward <command> --help: that command's options)
 
@@ -42,6 +43,7 @@ commands:
   embed --model M [--input F.jsonl] [--format jsonl|npy]  hidden states (the head's input) of conversations
   train-head --model BASE --data F.jsonl --out OUT.gguf  train a reward head on a frozen model
   rpc-server [--host 127.0.0.1] [--port N]            serve this CPU to models loaded elsewhere with --rpc (loopback only by default)
+  bench --quick MODEL...                              tokens/s of each GGUF file on this CPU (about a minute), the fastest type
   devices                                             the native addon in use and the devices it can run on, as JSON
   build                                               build the native addon from source (git, CMake >= 3.19, a C++17 compiler)
 `;
@@ -95,6 +97,7 @@ const commandUsage: Record<string, string> = {
     embed: `${embedUsage}\n${loadUsage}`,
     "train-head": `${trainHeadUsage}\n${loadUsage}`,
     "rpc-server": rpcServerUsage,
+    bench: benchUsage,
     devices: "devices takes no options\n",
     build: "build takes no options\n",
 };
@@ -111,6 +114,7 @@ const usage = [
     embedUsage,
     trainHeadUsage,
     rpcServerUsage,
+    benchUsage,
     loadUsage,
     exitStatusUsage,
 ].join("\n");
@@ -320,6 +324,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
     embed: commandEmbed,
     "train-head": commandTrainHead,
     "rpc-server": commandRpcServer,
+    bench: commandBench,
 };
 
 export async function main(argv: string[]): Promise<number> {

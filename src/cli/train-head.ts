@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { invalidArgument } from "../errors.js";
 import { checkFormat } from "../eval/formats.js";
 import { trainHead, type TrainHeadProgress } from "../train/train-head.js";
+import { numberFlag } from "./flag-values.js";
 import { loadFlags, loadOptionsFrom } from "./load-flags.js";
 import { ProgressBar } from "./progress-bar.js";
 
@@ -31,13 +32,6 @@ export const trainHeadUsage = `train-head options (a reward head on a frozen mod
 
 function log(line: string): void {
     process.stderr.write(`llama-reward train-head: ${line}\n`);
-}
-
-function numberFlag(value: string | undefined, name: string): number | undefined {
-    if (value === undefined) return undefined;
-    const n = Number(value);
-    if (value.trim() === "" || !Number.isFinite(n)) throw invalidArgument(`--${name} must be a number, got "${value}"`);
-    return n;
 }
 
 function percent(x: number): string {

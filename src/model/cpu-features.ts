@@ -34,6 +34,8 @@ export interface FileTypeRecommendation {
     fileType: RecommendedFileType;
     /** One sentence: why this type on this CPU. */
     reason: string;
+    /** The CPU the rule for this kind was measured on, or "not measured: ..." (docs/performance.md, which file type). */
+    measuredOn: string;
     /** Where memory allows less than the recommended type needs: the type that fits, and why. */
     ifMemoryIsTight?: { fileType: RecommendedFileType; reason: string };
 }
@@ -131,7 +133,7 @@ export interface FileTypeRule extends FileTypeRecommendation {
     kind: CpuKind;
     /** Which CPUs fall in this kind, as `llama-reward info` reports them. */
     cpus: string;
-    /** Where the choice was measured, with the figures (random Llama-3.2-1B-shaped model, 2 threads). */
+    /** The figures the choice rests on (random Llama-3.2-1B-shaped model, 2 threads), on `measuredOn`. */
     measured: string;
 }
 
@@ -147,63 +149,69 @@ export const FILE_TYPE_RULES: readonly FileTypeRule[] = [
         kind: "x86-amx-bf16",
         cpus: "x86-64 Linux with AMX-BF16 (Intel Xeon Sapphire Rapids and later): BF16 on llama-reward's AMX kernel",
         fileType: "BF16",
+        measuredOn: "Intel Xeon with AMX-BF16 (2 cores of a virtual machine), as it is",
         reason: "this CPU has AMX-BF16 and llama-reward multiplies BF16 weights on its tiles: BF16 scores fastest and is the checkpoint's own precision",
         ifMemoryIsTight: { fileType: "Q8_0", reason: "half the memory of BF16, on the AMX int8 tiles; Q4_K_M if even that does not fit" },
-        measured: "Xeon with AMX-BF16 (2 threads): BF16 414 / 328 tok/s, Q8_0 194 / 173 (<= 128 / > 512 tokens)",
+        measured: "tok/s, <= 128 / > 512 tokens: BF16 414 / 328, Q8_0 194 / 173",
     },
     {
         kind: "x86-amx-int8",
         cpus: "x86 with AMX int8 whose BF16 weights are not on the AMX kernel (other operating systems, LLAMA_REWARD_AMX_BF16=0)",
         fileType: "Q8_0",
+        measuredOn: "the same Intel Xeon with LLAMA_REWARD_AMX_BF16=0",
         reason: "this CPU has AMX and the build uses it for Q8_0 (int8 tiles): Q8_0 scores fastest, with half the memory of BF16",
         ifMemoryIsTight: QUANT_TIGHT,
         measured:
-            "the same Xeon with LLAMA_REWARD_AMX_BF16=0 (tokens per thread-CPU-second, short / long): Q8_0 on the AMX int8 tiles 136 / 125, BF16 on the AVX-512 BF16 kernel 86 / 86",
+            "tokens per thread-CPU-second, short / long: Q8_0 on the AMX int8 tiles 136 / 125, BF16 on the AVX-512 BF16 kernel 86 / 86",
     },
     {
         kind: "x86-avx512-bf16",
         cpus: "x86-64 Linux with AVX-512 BF16 and no AMX (AMD Zen 4/5, Intel Cooper Lake): BF16 on llama-reward's AVX-512 BF16 kernel",
         fileType: "BF16",
-        reason: "this CPU multiplies BF16 natively (AVX-512 BF16) and llama-reward's kernel runs it: BF16 scores at least as fast as Q8_0 and is the checkpoint's own precision",
+        measuredOn: "the same Intel Xeon playing this kind (LLAMA_REWARD_AMX_BF16=0, ggml's zen4 variant only); not run on an AMD CPU",
+        reason: "this CPU multiplies BF16 natively (AVX-512 BF16) and llama-reward's kernel runs it: BF16 scores about as fast as Q8_0 or faster, and is the checkpoint's own precision",
         ifMemoryIsTight: {
             fileType: "Q8_0",
             reason: "half the memory of BF16, rewards within quantization noise; Q4_K_M if even that does not fit",
         },
         measured:
-            "the same Xeon as this kind (AMX off, ggml's zen4 variant; tokens per thread-CPU-second, short / long): BF16 on the AVX-512 BF16 kernel 86 / 86 and 85 / 82, Q8_0 83 / 81 and 81 / 83, F16 69 / 67: alike, BF16 for its precision; on an AMD EPYC (Zen 4) ggml's source-built BF16 kernel scored 160 tok/s against Q8_0's 100-105",
+            "tokens per thread-CPU-second, short / long, three rounds: BF16 on the AVX-512 BF16 kernel 86 / 86, 85 / 82, 82 / 78; Q8_0 83 / 81, 81 / 83, 86 / 82; F16 69 / 67: within 5%, BF16 for its precision; on an AMD EPYC (Zen 4) ggml's source-built BF16 kernel scored 160 tok/s against Q8_0's 100-105",
     },
     {
         kind: "x86-avx512-bf16-ggml",
         cpus: "x86 with AVX-512 BF16 whose BF16 weights run on ggml's kernel (other operating systems, LLAMA_REWARD_AVX512_BF16=0)",
         fileType: "Q8_0",
+        measuredOn: "AMD EPYC (Zen 4), node-llama-cpp's prebuilt ggml",
         reason: "ggml's BF16 kernel as built in the prebuilt ggml runs below its int8 dot products (VNNI) on this CPU: Q8_0 scores fastest",
         ifMemoryIsTight: QUANT_TIGHT,
-        measured: "AMD EPYC (Zen 4), prebuilt ggml: BF16 73, Q8_0 98-104 tok/s",
+        measured: "tok/s: BF16 73, Q8_0 98-104",
     },
     {
         kind: "x86-avx2",
         cpus: "x86 with AVX2 and no AVX-512 BF16 (most Intel laptops and desktops, AMD Zen 2/3)",
         fileType: "Q8_0",
+        measuredOn: "the same Intel Xeon playing this kind (ggml's haswell variant only, llama-reward's BF16 kernels off)",
         reason: "without AVX-512 BF16, llama.cpp converts BF16/F16 weights while multiplying; Q8_0 uses int8 dot products and half the memory",
         ifMemoryIsTight: QUANT_TIGHT,
-        measured:
-            "the same Xeon as this kind (ggml's haswell variant; tokens per thread-CPU-second, short / long): Q8_0 67 / 67, BF16 48 / 46, F16 47 / 45",
+        measured: "tokens per thread-CPU-second, short / long: Q8_0 67 / 67, BF16 48 / 46, F16 47 / 45",
     },
     {
         kind: "arm-dotprod",
         cpus: "Arm with dotprod / i8mm (Apple M, AWS Graviton)",
         fileType: "Q8_0",
+        measuredOn: "not measured: no Arm machine (emulation says nothing about speed)",
         reason: "this CPU has int8 dot products (dotprod/i8mm), which llama.cpp uses for Q8_0; BF16 and F16 are slower here",
         ifMemoryIsTight: QUANT_TIGHT,
-        measured: "not measured (no Arm machine; emulation says nothing about speed): llama.cpp's int8 dot-product kernels for Q8_0",
+        measured: "none: llama.cpp's int8 dot-product kernels for Q8_0",
     },
     {
         kind: "other",
         cpus: "any other CPU",
         fileType: "Q8_0",
+        measuredOn: "not measured",
         reason: "no native BF16 or int8 matrix instructions in use: Q8_0 moves half the bytes of BF16 and converts cheaply",
         ifMemoryIsTight: QUANT_TIGHT,
-        measured: "not measured",
+        measured: "none",
     },
 ];
 
@@ -232,6 +240,7 @@ export function recommendFileType(input: RecommendationInput): FileTypeRecommend
     return {
         fileType: rule.fileType,
         reason: rule.reason,
+        measuredOn: rule.measuredOn,
         ...(rule.ifMemoryIsTight ? { ifMemoryIsTight: { ...rule.ifMemoryIsTight } } : {}),
     };
 }

@@ -28,6 +28,32 @@ const graviton3Features =
     "cpuid asimdrdm jscvt fcma lrcpc dcpop sha3 sm3 sm4 asimddp sha512 sve asimdfhm dit uscat ilrcpc flagm ssbs paca " +
     "pacg dcpodp svei8mm svebf16 i8mm bf16 dgh rng";
 
+const spr = parseCpuinfo(sapphireRapidsFlags, "x64");
+const zen4 = parseCpuinfo(zen4Flags, "x64");
+const zen3 = parseCpuinfo(zen3Flags, "x64");
+const graviton = parseCpuinfo(graviton3Features, "arm64");
+const zen4Build = ["AVX2", "AVX512", "AVX512_VNNI", "AVX512_BF16"];
+const sprBuild = [...zen4Build, "AMX_INT8"];
+/** A CPU and build of every kind. */
+const cases: [RecommendationInput, CpuKind][] = [
+    [{ arch: "x64", cpu: spr, build: sprBuild, bf16Kernel: "amx" }, "x86-amx-bf16"],
+    // AMX in the CPU and the build, BF16 not on the tiles: Q8_0 runs on the int8 tiles, ahead of any BF16 kernel
+    [{ arch: "x64", cpu: spr, build: sprBuild, bf16Kernel: "ggml" }, "x86-amx-int8"],
+    [{ arch: "x64", cpu: spr, build: sprBuild, bf16Kernel: "avx512-bf16" }, "x86-amx-int8"],
+    [{ arch: "x64", cpu: zen4, build: zen4Build, bf16Kernel: "avx512-bf16" }, "x86-avx512-bf16"],
+    [{ arch: "x64", cpu: zen4, build: zen4Build, bf16Kernel: "ggml" }, "x86-avx512-bf16-ggml"],
+    // the same CPU with a build that lacks AVX512_BF16 (e.g. GGML_NATIVE=OFF with AVX2 only)
+    [{ arch: "x64", cpu: zen4, build: ["AVX2"], bf16Kernel: "ggml" }, "x86-avx2"],
+    [{ arch: "x64", cpu: zen3, build: ["AVX2", "FMA"], bf16Kernel: "ggml" }, "x86-avx2"],
+    [{ arch: "arm64", cpu: graviton, build: ["NEON", "DOTPROD", "MATMUL_INT8"], bf16Kernel: "ggml" }, "arm-dotprod"],
+    [{ arch: "x64", cpu: parseCpuinfo("flags\t\t: fpu sse sse2\n", "x64"), build: ["SSE3"], bf16Kernel: "ggml" }, "other"],
+];
+
+/** The input of a case of `kind`. */
+function inputOf(kind: CpuKind): RecommendationInput {
+    return cases.find(([, k]) => k === kind)![0];
+}
+
 describe("cpu features", () => {
     it("reads x86 flags from /proc/cpuinfo", () => {
         const spr = parseCpuinfo(`processor\t: 0\n${sapphireRapidsFlags}\n`, "x64");
@@ -60,25 +86,6 @@ describe("cpu features", () => {
     });
 
     it("recommends by FILE_TYPE_RULES: BF16 on llama-reward's AMX and AVX-512 BF16 kernels, Q8_0 wherever BF16 runs on ggml's kernels", () => {
-        const spr = parseCpuinfo(sapphireRapidsFlags, "x64");
-        const zen4 = parseCpuinfo(zen4Flags, "x64");
-        const zen3 = parseCpuinfo(zen3Flags, "x64");
-        const graviton = parseCpuinfo(graviton3Features, "arm64");
-        const zen4Build = ["AVX2", "AVX512", "AVX512_VNNI", "AVX512_BF16"];
-        const sprBuild = [...zen4Build, "AMX_INT8"];
-        const cases: [RecommendationInput, CpuKind][] = [
-            [{ arch: "x64", cpu: spr, build: sprBuild, bf16Kernel: "amx" }, "x86-amx-bf16"],
-            // AMX in the CPU and the build, BF16 not on the tiles: Q8_0 runs on the int8 tiles, ahead of any BF16 kernel
-            [{ arch: "x64", cpu: spr, build: sprBuild, bf16Kernel: "ggml" }, "x86-amx-int8"],
-            [{ arch: "x64", cpu: spr, build: sprBuild, bf16Kernel: "avx512-bf16" }, "x86-amx-int8"],
-            [{ arch: "x64", cpu: zen4, build: zen4Build, bf16Kernel: "avx512-bf16" }, "x86-avx512-bf16"],
-            [{ arch: "x64", cpu: zen4, build: zen4Build, bf16Kernel: "ggml" }, "x86-avx512-bf16-ggml"],
-            // the same CPU with a build that lacks AVX512_BF16 (e.g. GGML_NATIVE=OFF with AVX2 only)
-            [{ arch: "x64", cpu: zen4, build: ["AVX2"], bf16Kernel: "ggml" }, "x86-avx2"],
-            [{ arch: "x64", cpu: zen3, build: ["AVX2", "FMA"], bf16Kernel: "ggml" }, "x86-avx2"],
-            [{ arch: "arm64", cpu: graviton, build: ["NEON", "DOTPROD", "MATMUL_INT8"], bf16Kernel: "ggml" }, "arm-dotprod"],
-            [{ arch: "x64", cpu: parseCpuinfo("flags\t\t: fpu sse sse2\n", "x64"), build: ["SSE3"], bf16Kernel: "ggml" }, "other"],
-        ];
         for (const [input, kind] of cases) {
             expect(cpuKind(input), JSON.stringify(input.build)).toBe(kind);
             const rule = FILE_TYPE_RULES.find((r) => r.kind === kind)!;
@@ -93,14 +100,27 @@ describe("cpu features", () => {
         expect(FILE_TYPE_RULES.filter((r) => r.fileType === "BF16").map((r) => r.kind)).toEqual(["x86-amx-bf16", "x86-avx512-bf16"]);
     });
 
-    it("docs/performance.md's file-type table has one row per rule, naming the rule's file type and where it was measured", () => {
+    it("docs/performance.md's file-type table has one row per rule, naming the rule's file type and the CPU it was measured on", () => {
         const doc = fs.readFileSync(path.join(packageRoot(), "docs", "performance.md"), "utf8");
+        const header = doc.split("\n").find((l) => l.startsWith("| kind (`cpuInfo().kind`)"));
+        expect(header?.split("|").map((c) => c.trim())).toEqual([
+            "",
+            "kind (`cpuInfo().kind`)",
+            "score with",
+            "measured on",
+            "figures",
+            "where memory is tight",
+            "",
+        ]);
         for (const rule of FILE_TYPE_RULES) {
             const row = doc.split("\n").filter((l) => l.startsWith(`| \`${rule.kind}\``));
             expect(row, rule.kind).toHaveLength(1);
             const cells = row[0]!.split("|").map((c) => c.trim());
             expect(cells[2], rule.kind).toMatch(new RegExp(`^\\*\\*${rule.fileType}\\*\\*`));
-            expect(cells[3], rule.kind).toMatch(/^(measured|not measured)/);
+            expect(cells[3], rule.kind).toBe(rule.measuredOn);
+            // a rule measured somewhere shows its figures; an unmeasured one shows none
+            expect(cells[4] === "", rule.kind).toBe(rule.measuredOn.startsWith("not measured"));
+            expect(recommendFileType(inputOf(rule.kind)).measuredOn, rule.kind).toBe(rule.measuredOn);
         }
     });
 });

@@ -22,6 +22,7 @@ const layers: Record<string, number> = {
     eval: 5,
     server: 5,
     train: 5.5, // reads eval's data formats
+    bench: 5.7, // the quick benchmark; its random conversations use train's seeded PRNG
     cli: 6,
     "index.ts": 6,
     "demo.ts": 6,

@@ -262,9 +262,16 @@ const BF16_KERNEL_NAMES: Record<MachineInfo["bf16Kernel"], string> = {
     ggml: "ggml's kernel",
 };
 
-export function formatReport(machine: MachineInfo, measured: TypeMeasurements[]): string {
+/** `noAmx`: the run played a CPU without AMX (`--no-amx`, no-amx-play.ts). */
+export function formatReport(machine: MachineInfo, measured: TypeMeasurements[], noAmx = false): string {
     const out = [
         `Machine: ${machine.cpu}, ${machine.cores} CPUs, ${machine.memoryGiB} GiB; threads ${machine.threads} for every peer`,
+        ...(noAmx
+            ? [
+                  "Played: a CPU without AMX (--no-amx): llama-reward's AMX BF16 kernel off, ggml's zen4 CPU variant, " +
+                      "PyTorch's oneDNN capped at AVX512_CORE_BF16 (node-llama-cpp's own ggml is not restricted)",
+              ]
+            : []),
         `Kernels: BF16 weights on ${BF16_KERNEL_NAMES[machine.bf16Kernel]}; ggml CPU backend with ${machine.ggmlCpu.join(" ") || "(unknown)"}`,
         `Versions: node ${machine.node}, llama-reward ${machine.llamaReward}, llama.cpp ${machine.llamaCppTag}, node-llama-cpp ${machine.nodeLlamaCpp}`,
     ];
@@ -291,7 +298,9 @@ export function formatReport(machine: MachineInfo, measured: TypeMeasurements[])
             out.push(
                 `  PyTorch ${t.torch}: plain LlamaForSequenceClassification forward in ${t.dtype}, ${t.threads} threads, ` +
                     `padded batches of ≤ ${t.maxBatch} similar-length conversations, full last layer on every token (as transformers)` +
-                    (t.dtype === "fp32" ? `; fp32 matmuls through ${t.blas} BLAS` : "; bf16 matmuls through oneDNN"),
+                    (t.dtype === "fp32"
+                        ? `; fp32 matmuls through ${t.blas} BLAS`
+                        : `; bf16 matmuls through oneDNN (${t.onednn.bf16Matmul}, ${t.onednn.bf16Operands ? "bf16" : "NOT bf16"} operands; ISA: ${t.onednn.isa})`),
             );
         }
         const busy = Math.max(o.otherCpuShare, p?.otherCpuShare ?? 0, t?.otherCpuShare ?? 0, busiestLlamaBench(m));

@@ -17,7 +17,7 @@ import { parseArgs } from "node:util";
 import { RewardModel } from "../../src/model/reward-model.js";
 import { addonInfo, cpuInfo } from "../../src/model/system.js";
 import { mixedConversations } from "./bench-conversations.js";
-import { root } from "./bench-paths.js";
+import { addonFolderWithCpuVariant } from "./cpu-variant-addon.js";
 
 /** How a kind of CPU is played on this machine: which ggml CPU variant is present and which BF16 kernel may run. */
 interface CpuKindSetup {
@@ -97,18 +97,6 @@ async function measure(kind: string, model: string, shortCount: number, longCoun
     process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
-/** A scratch folder holding the addon and ggml's libraries, with only `variant`'s CPU backend. */
-function addonFolder(variant: string | undefined): string {
-    const from = path.join(root, "build", "Release");
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `llama-reward-cpu-${variant ?? "all"}-`));
-    for (const f of fs.readdirSync(from)) {
-        const cpuBackend = /^libggml-cpu-(.+)\.so$/.exec(f);
-        if (f === "libggml-vulkan.so" || (cpuBackend && variant !== undefined && cpuBackend[1] !== variant)) continue;
-        fs.copyFileSync(path.join(from, f), path.join(dir, f));
-    }
-    return dir;
-}
-
 function rate(r: Rate): string {
     return `${r.tokensPerSecond.toFixed(1).padStart(6)} tok/s (${r.tokensPerThreadCpuSecond.toFixed(1)} per thread-CPU-s)`;
 }
@@ -143,7 +131,7 @@ function main(): void {
     for (const kind of values.kinds.split(",")) {
         const setup = KINDS[kind];
         if (setup === undefined) throw new Error(`unknown kind ${kind}; kinds: ${Object.keys(KINDS).join(", ")}`);
-        const dir = addonFolder(setup.variant);
+        const dir = addonFolderWithCpuVariant(setup.variant);
         try {
             for (const model of models) {
                 const child = spawnSync(

@@ -13,7 +13,8 @@
  * (after each file type, so an interrupted run keeps what it measured).
  *
  * Flags: --types f32,bf16,f16,q8_0,q4_k_m (default all five, ~12 min each on
- * 2 cores), --peers nlc,torch (default both), --reps N
+ * 2 cores), --peers nlc,torch (default both), --no-amx (an AMX CPU played as
+ * one without AMX, on llama-reward's and PyTorch's side: no-amx-play.ts), --reps N
  * (llama-bench repetitions, default 5), --investigate (instead of the table:
  * sweeps that explain a missed target, i.e. llama-bench prompt sizes, depth
  * and flash attention, and llama-reward's throughput on every 4th mixed
@@ -52,6 +53,7 @@ import { prepareBenchModels } from "./prepare-models.js";
 import { formatReplicaLoad, runReplicaLoad, type ReplicaLoadResult } from "./replica-load.js";
 import { formatServerLoad, runServerLoad, type ServerLoadResult } from "./server-load.js";
 import type { SweepJob, SweepResult } from "./sweep-worker.js";
+import { playWithoutAmx } from "./no-amx-play.js";
 import { findTorchPython, rewardAgreement, runTorchPeer, type TorchDtype } from "./torch-peer.js";
 import type { OursJob, OursResult, PeerJob, PeerResult } from "./worker-protocol.js";
 
@@ -69,6 +71,8 @@ interface Args {
     /** With server: 1 vs this many replicas behind nginx instead. */
     replicas: number | undefined;
     peers: { nlc: boolean; torch: boolean };
+    /** Play a CPU without AMX (no-amx-play.ts). */
+    noAmx: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -79,6 +83,7 @@ function parseArgs(argv: string[]): Args {
         server: false,
         replicas: undefined,
         peers: { nlc: true, torch: true },
+        noAmx: false,
     };
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i]!;
@@ -99,6 +104,8 @@ function parseArgs(argv: string[]): Args {
             if (!Number.isInteger(args.reps) || args.reps < 1) throw new Error("--reps needs a positive integer");
         } else if (a === "--investigate") {
             args.investigate = true;
+        } else if (a === "--no-amx") {
+            args.noAmx = true;
         } else if (a === "--server") {
             args.server = true;
         } else if (a.startsWith("--replicas")) {
@@ -113,7 +120,7 @@ function parseArgs(argv: string[]): Args {
             args.peers = { nlc: peers.includes("nlc"), torch: peers.includes("torch") };
         } else {
             throw new Error(
-                `unknown argument ${a}; use --types ${BENCH_TYPES.join(",")} --peers nlc,torch --reps N --investigate --server [--replicas N]`,
+                `unknown argument ${a}; use --types ${BENCH_TYPES.join(",")} --peers nlc,torch --no-amx --reps N --investigate --server [--replicas N]`,
             );
         }
     }
@@ -247,6 +254,15 @@ async function replicaLoad(benchModel: string, replicas: number): Promise<void> 
 
 async function main(): Promise<void> {
     const args = parseArgs(process.argv.slice(2));
+    const endPlay = args.noAmx ? playWithoutAmx(log) : () => {};
+    try {
+        await bench(args);
+    } finally {
+        endPlay();
+    }
+}
+
+async function bench(args: Args): Promise<void> {
     if (args.server && args.replicas !== undefined) {
         const [q8] = await prepareBenchModels(["q8_0"]);
         await replicaLoad(q8!.reward, args.replicas);
@@ -286,6 +302,7 @@ async function main(): Promise<void> {
         const json = {
             date: new Date().toISOString(),
             machine,
+            noAmx: args.noAmx,
             totalSeconds: (Date.now() - started) / 1000,
             results: measured.map((m) => ({ ...m, rows: rowsFor(m) })),
         };
@@ -336,11 +353,12 @@ async function main(): Promise<void> {
         measured.push({ type: f.type, fileBytes: fs.statSync(f.reward).size, llamaBench: { before, after }, ours, peer, torch });
         writeResults(measured);
     }
-    const report = formatReport(machine, measured);
+    const report = formatReport(machine, measured, args.noAmx);
     process.stdout.write(`\n${report}\n`);
     const json = {
         date: new Date().toISOString(),
         machine,
+        noAmx: args.noAmx,
         totalSeconds: (Date.now() - started) / 1000,
         results: measured.map((m) => ({ ...m, rows: rowsFor(m) })),
     };

@@ -1,7 +1,8 @@
 /**
  * The PyTorch peer of `npm run bench`: finds a python3 that has torch and
  * numpy (LLAMA_REWARD_BENCH_PYTHON, then `python3` on PATH, then
- * /usr/bin/python3, where Debian's python3-torch installs), runs
+ * /usr/bin/python3, where Debian's python3-torch installs), asks its oneDNN
+ * which instruction set it runs and how it multiplies bf16 matrices, runs
  * torch-peer.py on one file in its own process, and checks that its rewards
  * agree with llama-reward's before its tokens/s may be compared.
  */
@@ -16,11 +17,22 @@ const script = path.join(root, "tools", "bench", "torch-peer.py");
 
 export type TorchDtype = "bf16" | "fp32";
 
+/** What oneDNN (ONEDNN_VERBOSE) said while torch multiplied two bf16 matrices in the probe. */
+export interface OneDnnInfo {
+    /** The instruction set oneDNN runs, e.g. "Intel AVX-512 with Intel DL Boost and bfloat16 support" (ONEDNN_MAX_CPU_ISA caps it). */
+    isa: string;
+    /** The matmul implementation that ran, e.g. "brg:avx512_core_amx_bf16"; "none" when oneDNN was not called. */
+    bf16Matmul: string;
+    /** Its source and weights were bf16 (not converted to fp32 first). */
+    bf16Operands: boolean;
+}
+
 export interface TorchPython {
     python: string;
     torch: string;
     /** The BLAS torch's fp32 matmuls load (libblas.so.3): "openblas", "reference" or what /proc/self/maps names. */
     blas: string;
+    onednn: OneDnnInfo;
 }
 
 export interface TorchJob {
@@ -38,8 +50,11 @@ export interface TorchResult {
     blas: string;
     loadSeconds: number;
     maxBatch: number;
-    short: TimedRun & { conversations: number };
-    long: TimedRun & { conversations: number };
+    /** cpuSeconds: the process's CPU time (all threads) during the timed run; steadier than wall time on a busy machine. */
+    short: TimedRun & { conversations: number; cpuSeconds: number };
+    long: TimedRun & { conversations: number; cpuSeconds: number };
+    /** oneDNN's instruction set and bf16 matmul in the probe, with the same environment. */
+    onednn: OneDnnInfo;
     /** Conversation indices (into the workload) and their rewards. */
     indices: number[];
     rewards: number[];
@@ -50,20 +65,41 @@ export interface TorchResult {
 const PROBE = [
     "import ctypes, ctypes.util, re, numpy, torch",
     "torch.mm(torch.ones(64, 64), torch.ones(64, 64))",
+    "torch.nn.functional.linear(torch.ones(16, 64, dtype=torch.bfloat16), torch.ones(64, 64, dtype=torch.bfloat16))",
     "maps = open('/proc/self/maps').read()",
     "libs = sorted(set(re.findall(r'/\\S*(?:openblas|blis|mkl_rt|libblas)\\S*', maps)))",
     "blas = 'openblas' if any('openblas' in l for l in libs) else 'reference' if any('libblas' in l for l in libs) else (libs[0] if libs else 'none found')",
     "print(torch.__version__ + ' ' + blas)",
 ].join("\n");
 
+/** oneDNN's verbose lines (onednn_verbose or, before v2.5, dnnl_verbose; newer ones carry a timestamp field). */
+export function parseOneDnnVerbose(text: string): OneDnnInfo {
+    const isa = /^(?:onednn|dnnl)_verbose,(?:[\d.]+,)?info,cpu,isa:(.*)$/m.exec(text)?.[1]?.trim() ?? "unknown";
+    const matmul = /^(?:onednn|dnnl)_verbose,(?:[\d.]+,)?exec,cpu,matmul,([^,]*),[^,]*,([^,]*)/m.exec(text);
+    return {
+        isa,
+        bf16Matmul: matmul?.[1] ?? "none",
+        bf16Operands: matmul !== null && /\bsrc_bf16\b/.test(matmul[2]!) && /\bwei_bf16\b/.test(matmul[2]!),
+    };
+}
+
 /** A python3 with torch and numpy, or undefined (the peer is then left out of the table). */
 export function findTorchPython(): TorchPython | undefined {
     const candidates = [process.env.LLAMA_REWARD_BENCH_PYTHON, "python3", "/usr/bin/python3"].filter((c): c is string => !!c);
     for (const python of new Set(candidates)) {
-        const r = spawnSync(python, ["-c", PROBE], { encoding: "utf8", timeout: 120_000 });
+        const r = spawnSync(python, ["-c", PROBE], {
+            encoding: "utf8",
+            timeout: 120_000,
+            env: { ...process.env, ONEDNN_VERBOSE: "1", DNNL_VERBOSE: "1" },
+        });
         if (r.status !== 0) continue;
-        const [torch, blas] = r.stdout.trim().split(" ");
-        if (torch !== undefined) return { python, torch, blas: blas ?? "unknown" };
+        const last = r.stdout
+            .trim()
+            .split("\n")
+            .filter((l) => !/^(?:onednn|dnnl)_verbose,/.test(l))
+            .at(-1);
+        const [torch, blas] = (last ?? "").split(" ");
+        if (torch) return { python, torch, blas: blas ?? "unknown", onednn: parseOneDnnVerbose(r.stdout) };
     }
     return undefined;
 }
@@ -77,9 +113,9 @@ export async function runTorchPeer(py: TorchPython, job: TorchJob): Promise<Torc
         child.on("close", resolve);
     });
     if (code !== 0 || !fs.existsSync(job.resultPath)) throw new Error(`torch-peer.py failed (exit ${code})`);
-    const result = JSON.parse(fs.readFileSync(job.resultPath, "utf8")) as TorchResult;
+    const result = JSON.parse(fs.readFileSync(job.resultPath, "utf8")) as Omit<TorchResult, "onednn">;
     fs.rmSync(job.resultPath, { force: true });
-    return result;
+    return { ...result, onednn: py.onednn };
 }
 
 export interface RewardAgreement {

@@ -1,0 +1,83 @@
+/**
+ * The pure parts of `llama-reward bench --quick` (src/bench/quick-bench.ts),
+ * without the addon: sizing the workload to the budget from the estimates,
+ * ranking files by their figures, the check against the recommended type,
+ * and which kernel a file type runs on.
+ */
+import { describe, expect, it } from "vitest";
+import {
+    checkRecommendation,
+    fastestFile,
+    kernelFor,
+    planWorkload,
+    QUICK_LONG_RANGE,
+    QUICK_LONG_TOKENS,
+    QUICK_SHORT_RANGE,
+    QUICK_SHORT_TOKENS,
+    type QuickBenchFile,
+    rate,
+} from "../../src/bench/quick-bench.js";
+
+function file(path: string, fileType: string, shortTps: number, longTps: number): QuickBenchFile {
+    // 800 short tokens and 1400 long ones at the given rates
+    const short = rate(10, 800, 800 / shortTps);
+    const long = rate(2, 1400, 1400 / longTps);
+    return {
+        path,
+        fileType,
+        sizeBytes: 1,
+        kernel: "ggml",
+        loadSeconds: 0,
+        short,
+        long,
+        tokensPerSecond: rate(0, 2200, short.seconds + long.seconds).tokensPerSecond,
+    };
+}
+
+describe("quick bench planning and ranking", () => {
+    it("sizes the workload so all files together take about the budget, half short and half long", () => {
+        // two files at 100 and 300 tok/s: 1/100 + 1/300 s per token, 60 s -> 4500 tokens per file
+        const plan = planWorkload([100, 300], 60);
+        expect(plan).toEqual({ short: Math.floor(2250 / QUICK_SHORT_TOKENS), long: Math.floor(2250 / QUICK_LONG_TOKENS) });
+        const seconds = (plan.short * QUICK_SHORT_TOKENS + plan.long * QUICK_LONG_TOKENS) * (1 / 100 + 1 / 300);
+        expect(seconds).toBeLessThanOrEqual(60);
+        expect(seconds).toBeGreaterThan(45);
+        // a slower CPU or more files: fewer conversations, never fewer than the least workload
+        expect(planWorkload([10, 10, 10], 60)).toEqual({ short: 2, long: 1 });
+        expect(planWorkload([100], 0)).toEqual({ short: QUICK_SHORT_RANGE.min, long: QUICK_LONG_RANGE.min });
+        expect(planWorkload([100], -5)).toEqual({ short: QUICK_SHORT_RANGE.min, long: QUICK_LONG_RANGE.min });
+        // a fast CPU: capped
+        expect(planWorkload([1e6], 60)).toEqual({ short: QUICK_SHORT_RANGE.max, long: QUICK_LONG_RANGE.max });
+    });
+
+    it("the fastest file is the one with the most tokens/s over both sets, the first on a tie", () => {
+        const files = [file("a", "Q8_0", 130, 120), file("b", "BF16", 300, 250), file("c", "F16", 60, 55)];
+        expect(fastestFile(files).path).toBe("b");
+        // fast on short but slow on long conversations loses to steady speed over the same tokens
+        const mixed = [file("s", "Q8_0", 1000, 50), file("t", "BF16", 200, 200)];
+        expect(mixed.map((f) => f.tokensPerSecond.toFixed(1))).toEqual(["76.4", "200.0"]);
+        expect(fastestFile(mixed).path).toBe("t");
+        expect(fastestFile([file("x", "Q8_0", 100, 100), file("y", "BF16", 100, 100)]).path).toBe("x");
+        expect(() => fastestFile([])).toThrow(/no files/);
+    });
+
+    it("says whether the measurement agrees with the recommended type", () => {
+        const files = [file("a", "Q8_0", 130, 120), file("b", "BF16", 300, 250)];
+        expect(checkRecommendation(files, fastestFile(files), "BF16")).toBe("agrees");
+        expect(checkRecommendation(files, fastestFile(files), "Q8_0")).toBe("disagrees");
+        expect(checkRecommendation(files, fastestFile(files), "Q4_K_M")).toBe("not-measured");
+    });
+
+    it("names the kernel of each file type: llama-reward's for BF16, ggml's AMX int8 where the backend has it", () => {
+        const amx = ["AVX512", "AVX512_BF16", "AMX_INT8"];
+        const zen4 = ["AVX512", "AVX512_BF16", "AVX512_VNNI"];
+        expect(kernelFor("BF16", "amx", amx)).toBe("amx");
+        expect(kernelFor("BF16", "avx512-bf16", zen4)).toBe("avx512-bf16");
+        expect(kernelFor("BF16", "ggml", zen4)).toBe("ggml");
+        expect(kernelFor("Q8_0", "amx", amx)).toBe("ggml-amx-int8");
+        expect(kernelFor("Q4_K_M", "amx", amx)).toBe("ggml-amx-int8");
+        expect(kernelFor("Q8_0", "avx512-bf16", zen4)).toBe("ggml");
+        expect(kernelFor("F16", "amx", amx)).toBe("ggml");
+        expect(kernelFor("F32", "amx", amx)).toBe("ggml");
+    });
+});

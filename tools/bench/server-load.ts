@@ -7,9 +7,10 @@
  * `clients` closed loops over one shared list of conversations, each loop
  * scoring its next conversation when its previous one is answered: in this
  * process with `model.score()`, against the server with one-conversation
- * POST /v1/score requests on keep-alive connections (load-client.ts). The
- * ratio of each round is server requests/s over in-process calls/s; a level
- * reports their median and spread. Each run also records its decode steps
+ * POST /v1/score requests on keep-alive connections (load-client.ts); only
+ * answers inside a window after a warm-up count. A level reports the
+ * server's median requests/s over the in-process median, and the rounds'
+ * own ratios (median, range, pooled). Each run also records its decode steps
  * and tokens per step, the CPU time per request of the JS thread that
  * renders, tokenizes and schedules (this process's, or the server's), of the
  * server process and of the load generator, and the CPU the rest of the
@@ -75,10 +76,11 @@ export interface LoadLevel {
     clients: number;
     rounds: LoadRound[];
     /**
-     * Median, smallest and largest ratio over the rounds, and the pooled one: every server request of the level's
-     * windows over every in-process call of them (the windows are equally long).
+     * The median server requests/s over the median in-process calls/s (the headline: a quiet or a stalled window
+     * on one side moves it least); the median, smallest and largest ratio of a round; and the pooled one: every
+     * server request of the level's windows over every in-process call of them (the windows are equally long).
      */
-    ratio: { median: number; min: number; max: number; pooled: number };
+    ratio: { ofMedians: number; median: number; min: number; max: number; pooled: number };
     /** The median server requests/s over the scoreBatch ceiling. */
     ratioToScoreBatch: number;
 }
@@ -293,6 +295,7 @@ export async function runServerLoad(job: ServerLoadJob, log: (line: string) => v
                 clients,
                 rounds: done,
                 ratio: {
+                    ofMedians: median(done.map((d) => d.server.requestsPerSecond)) / median(done.map((d) => d.inProcess.requestsPerSecond)),
                     median: median(ratios),
                     min: Math.min(...ratios),
                     max: Math.max(...ratios),
@@ -393,8 +396,9 @@ export function formatServerLoad(results: ServerLoadResult[]): string {
                 }
             }
             lines.push(
-                `           ratio server / in-process: pooled ${l.ratio.pooled.toFixed(2)}×, median ${l.ratio.median.toFixed(2)}× ` +
-                    `(${l.ratio.min.toFixed(2)}–${l.ratio.max.toFixed(2)}× over ${l.rounds.length} rounds); server / scoreBatch ${l.ratioToScoreBatch.toFixed(2)}×`,
+                `           server / in-process: ${l.ratio.ofMedians.toFixed(2)}× (median rates); per round median ${l.ratio.median.toFixed(2)}×, ` +
+                    `${l.ratio.min.toFixed(2)}–${l.ratio.max.toFixed(2)}× over ${l.rounds.length} rounds; pooled ${l.ratio.pooled.toFixed(2)}×; ` +
+                    `server / scoreBatch ${l.ratioToScoreBatch.toFixed(2)}×`,
             );
         }
         lines.push(

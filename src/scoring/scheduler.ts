@@ -31,7 +31,15 @@
  *
  * Only one decode step runs at a time and it runs on the libuv thread pool;
  * the JS thread only plans steps, which takes microseconds. While any work is
- * pending a step is in flight, which keeps the process alive.
+ * pending a step is in flight or about to start, which keeps the process alive.
+ *
+ * A step starts on the next turn of the event loop (setImmediate) after work
+ * arrives or the previous step ends, never in the middle of one: every call
+ * made in the current turn joins it (concurrent callers and server requests
+ * that arrive together share one step instead of the first going alone), and
+ * the JavaScript that the finished step's results set off (callers' next
+ * calls, the server's replies) runs before the compute threads start again
+ * instead of competing with them for the cores.
  */
 import { RewardModelError, abortedError, fromNativeError } from "../errors.js";
 import type { NativeContext } from "../addon/native-types.js";
@@ -114,6 +122,7 @@ export class Scheduler {
     private pendingRemove: number[] = [];
     private reservedCells = 0;
     private running: Promise<void> | undefined;
+    private pumpScheduled = false;
     private disposed = false;
     private steps = 0;
     private tokens = 0;
@@ -179,7 +188,7 @@ export class Scheduler {
         }
         this.attachSignal(signal, jobs);
         this.queue.push(...jobs);
-        this.pump();
+        this.schedulePump();
         return promises;
     }
 
@@ -212,7 +221,7 @@ export class Scheduler {
         seq.rowsRead = 0;
         this.attachSignal(signal, [job]);
         this.queue.push(job);
-        this.pump();
+        this.schedulePump();
         return promises[0] as Promise<Float32Array>;
     }
 
@@ -286,7 +295,7 @@ export class Scheduler {
                 const q = this.queue.indexOf(job);
                 if (q >= 0) this.queue.splice(q, 1);
             }
-            this.pump();
+            this.schedulePump();
         };
         signal.addEventListener("abort", onAbort, { once: true });
         let open = requests.length;
@@ -391,6 +400,16 @@ export class Scheduler {
         if ((!job.prefix || job.prefixDone) && job.pending.length === 0 && job.feeding.length === 0) this.retire(job);
     }
 
+    /** Plans and starts the next step on the next turn of the event loop (see the header comment); once per turn. */
+    private schedulePump(): void {
+        if (this.pumpScheduled || this.disposed) return;
+        this.pumpScheduled = true;
+        setImmediate(() => {
+            this.pumpScheduled = false;
+            this.pump();
+        });
+    }
+
     private pump(): void {
         if (this.running || this.disposed) return;
         for (const job of this.admitted.filter((j) => j.cancelled)) this.retire(job);
@@ -464,7 +483,7 @@ export class Scheduler {
             )
             .finally(() => {
                 this.running = undefined;
-                this.pump();
+                this.schedulePump();
             });
     }
 

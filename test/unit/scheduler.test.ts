@@ -132,6 +132,31 @@ describe("scheduler with a fake context", () => {
         }
     });
 
+    it("calls made in the same turn of the event loop share one step, the first one included", async () => {
+        const { fake, scheduler } = setup({ contextSize: 512, batchSize: 128, parallel: 8 });
+        const lists = Array.from({ length: 8 }, (_, i) => seq(10, 100 * (i + 1)));
+        // one call per microtask, as concurrent score() callers and server requests arrive
+        const calls: Promise<Float32Array>[] = [];
+        for (const list of lists) {
+            calls.push(scheduler.score(list));
+            await Promise.resolve();
+        }
+        expect((await Promise.all(calls)).map((v) => v[0])).toEqual(lists.map(fakeReward));
+        expect(fake.steps.length).toBe(1);
+        expectIdle(scheduler, 8);
+    });
+
+    it("the work a finished step's results set off joins the very next step", async () => {
+        const { fake, scheduler } = setup({ contextSize: 512, batchSize: 32, parallel: 4 });
+        const long = seq(40, 1); // 24 tokens in step 0 beside the short one, its last 16 in step 1
+        const followUp = seq(4, 500);
+        const chained = scheduler.score(seq(8, 200)).then(() => scheduler.score(followUp)); // a caller's next call
+        await Promise.all([scheduler.score(long), chained]);
+        expect(fake.steps.length).toBe(2);
+        expect([...fake.steps[1]!.tokens]).toEqual(expect.arrayContaining([...followUp]));
+        expectIdle(scheduler, 4);
+    });
+
     it("chunks a sequence longer than the batch into ceil(n / batch) steps", async () => {
         const { fake, scheduler } = setup({ contextSize: 256, batchSize: 16, parallel: 4 });
         const long = seq(100);

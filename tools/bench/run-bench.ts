@@ -21,9 +21,10 @@
  * conversation under other contextSize/parallel/batchSize/flashAttention,
  * in interleaved rounds; written to .bench/investigation.json).
  * Then the reward server under load (server-load.ts): requests/s and p50/p99
- * at 1, 8 and 32 clients on the tiny and the Q8_0 bench model, against
- * scoreBatch in-process; --server runs only that part (~5 min, plus the
- * bench model's generation the first time), written to .bench/server-load.json.
+ * at 1, 8 and 32 clients on the tiny and the Q8_0 bench model, against as
+ * many concurrent in-process callers in interleaved rounds; --server runs
+ * only that part (~20 min on 2 cores, plus the bench model's generation the
+ * first time), written to .bench/server-load.json.
  * --server --replicas N instead compares 1 and N replicas behind nginx at 32
  * clients, then N with one killed mid-run (replica-load.ts), written to
  * .bench/replica-load.json.
@@ -214,8 +215,28 @@ function formatInvestigation(type: string, inv: Investigation): string {
 async function serverLoad(benchModel: string): Promise<ServerLoadResult[]> {
     const tiny = path.join(root, "models", "tiny-reward-f32.gguf");
     const jobs = [
-        { label: "tiny model", model: tiny, requests: 512, minTokens: 50, maxTokens: 300, capSeconds: 60 },
-        { label: "bench model Q8_0", model: benchModel, requests: 64, minTokens: 50, maxTokens: 300, capSeconds: 90 },
+        {
+            label: "tiny model",
+            model: tiny,
+            requests: 64,
+            minTokens: 50,
+            maxTokens: 300,
+            capSeconds: 15,
+            rounds: 6,
+            warmSeconds: 1,
+            windowSeconds: 4,
+        },
+        {
+            label: "bench model Q8_0",
+            model: benchModel,
+            requests: 64,
+            minTokens: 50,
+            maxTokens: 300,
+            capSeconds: 45,
+            rounds: 2,
+            warmSeconds: 10,
+            windowSeconds: 30,
+        },
     ];
     const results: ServerLoadResult[] = [];
     for (const job of jobs) {

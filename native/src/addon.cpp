@@ -146,6 +146,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
     exports.Set("loadBackendLibrary", Napi::Function::New(env, load_backend_library, "loadBackendLibrary"));
     // backendRegistries(): string[]
     exports.Set("backendRegistries", Napi::Function::New(env, backend_registries, "backendRegistries"));
+    // cpuBackendLibrary(): string | null, the CPU backend variant ggml loaded
+    exports.Set("cpuBackendLibrary", Napi::Function::New(env, cpu_backend_library, "cpuBackendLibrary"));
     // externalMemory(): number (diagnostics: the bytes V8 counts as external, KV caches included)
     exports.Set("externalMemory", Napi::Function::New(env, external_memory, "externalMemory"));
     // checkWorkerThrow(kind: "std" | "other"): Promise<never> (tests only: an exception on the pool thread)

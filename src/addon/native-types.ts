@@ -134,4 +134,6 @@ export interface NativeAddon {
     loadBackendLibrary(path: string): { name?: string; error?: string };
     /** Names of the ggml backend registries loaded. */
     backendRegistries(): string[];
+    /** The file of the CPU backend variant ggml loaded (libggml-cpu-<variant>.so); null when compiled in or unknown. */
+    cpuBackendLibrary?(): string | null;
 }

@@ -7,22 +7,26 @@
  * the F32/F16/BF16 tinyBLAS inner loops (no vector register stored to the
  * stack; the same check finds the stores in node-llama-cpp's libraries).
  * Also: addonInfo() names the variant ggml loaded and who built it, the
- * variants need only symbols node-llama-cpp's libggml-base.so exports, and
+ * variants need only symbols node-llama-cpp's libggml-base.so exports, ggml's
+ * AMX int8 kernel in our sapphirerapids variant runs (GCC 12 once compiled
+ * its tile configuration away: SIGILL) and scores Q8_0 as node-llama-cpp's
+ * does, and
  * every shipped library stays within the glibc / libstdc++ floor of
  * docs/installing.md. Skipped off x86-64 Linux or in a build without prebuilt
  * ggml; LLAMA_REWARD_CPU_VARIANTS=prebuilt skips the "our build" checks.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { readCpuVariantsMetadata } from "../src/addon/cpu-backend.js";
-import { addonInfo } from "../src/index.js";
+import { addonInfo, cpuInfo, quantize } from "../src/index.js";
 import { compilerOf, elfComments } from "../tools/build/elf-comment.js";
 import { cpuVariantNames, foreignGgmlNeeds, missingBaseSymbols, neededLibraries } from "../tools/build/cpu-variants.js";
 import { findPrebuiltGgml, ggmlRuntimeFiles } from "../tools/build/prebuilt-ggml.js";
-import { root } from "./support/fixtures.js";
+import { conversations, requireFile, root, tinyF32 } from "./support/fixtures.js";
 import { tinyBlasLoops } from "./support/tinyblas-disassembly.js";
 
 const release = path.join(root, "build", "Release");
@@ -108,6 +112,51 @@ describe.skipIf(!ours)("ggml CPU variants compiled by our build", () => {
         // F32 from sandybridge up, F16 from ivybridge up, BF16 from haswell up (x64 and sse42 have no tinyBLAS)
         expect(checked).toBe(32);
     });
+
+    it.skipIf(nlc === undefined || cpuInfo().cpu.amxInt8 !== true)(
+        "run ggml's AMX int8 kernel (Q8_0) without dying, with the rewards of node-llama-cpp's variants",
+        async () => {
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "llama-reward-amx-int8-"));
+            try {
+                const q8 = path.join(dir, "tiny-q8_0.gguf");
+                await quantize(requireFile(tinyF32), q8, "Q8_0");
+                // node-llama-cpp's variants beside a copy of the same addon
+                const theirs = path.join(dir, "theirs");
+                fs.mkdirSync(theirs);
+                for (const f of fs.readdirSync(release)) {
+                    if (f.endsWith(".node") || f === "libggml-base.so" || /^libggml\.[a-z0-9.]*so$/.test(f)) {
+                        fs.copyFileSync(path.join(release, f), path.join(theirs, f));
+                    }
+                }
+                for (const f of ggmlRuntimeFiles(nlc!.dir).filter((f) => f.startsWith("libggml-cpu-"))) {
+                    fs.copyFileSync(path.join(nlc!.dir, f), path.join(theirs, f));
+                }
+                const score = (addonDir: string) => {
+                    const script = `
+                        import { RewardModel, addonInfo } from ${JSON.stringify(path.join(root, "dist", "src", "index.js"))};
+                        const model = await RewardModel.load(${JSON.stringify(q8)}, { gpu: false });
+                        const rewards = await model.scoreBatch(JSON.parse(process.argv[1]));
+                        await model.dispose();
+                        process.stdout.write(JSON.stringify({ rewards, backend: addonInfo().cpuBackend }));
+                    `;
+                    const child = spawnSync(process.execPath, ["--input-type=module", "-e", script, JSON.stringify(conversations)], {
+                        encoding: "utf8",
+                        env: { ...process.env, LLAMA_REWARD_ADDON_PATH: path.join(addonDir, "llama_reward.node") },
+                    });
+                    expect(child.signal, child.stderr).toBeNull();
+                    expect(child.status, child.stderr).toBe(0);
+                    return JSON.parse(child.stdout) as { rewards: number[]; backend: { library: string } };
+                };
+                const ours = score(release);
+                const reference = score(theirs);
+                expect(ours.backend.library).toBe("libggml-cpu-sapphirerapids.so");
+                for (const [i, r] of ours.rewards.entries()) expect(Math.abs(r - reference.rewards[i]!)).toBeLessThanOrEqual(1e-4);
+            } finally {
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
+        },
+        120_000,
+    );
 
     it.skipIf(nlc === undefined)("the same disassembly check finds the accumulator stores in node-llama-cpp's GCC 11.4 libraries", () => {
         const loops = tinyBlasLoops(path.join(nlc!.dir, "libggml-cpu-zen4.so"));

@@ -300,6 +300,7 @@ function buildAddon(): void {
     if (ggml) {
         fs.mkdirSync(outDir, { recursive: true });
         syncGgmlLibraries(outDir, libraries);
+        writeCpuVariantsMetadata(outDir, variants?.metadata);
     }
     // configure is cheap on an existing tree and picks up changed options; the build is incremental.
     run(process.execPath, [cmakeJs, "configure", ...common], root, "cmake configure");

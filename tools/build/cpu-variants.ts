@@ -11,7 +11,8 @@
  *   (docs/performance.md). Skipped when a stamp shows nothing changed.
  * - "prebuilt": node-llama-cpp's files as they are.
  * libggml-base.so and libggml.so stay node-llama-cpp's either way (same
- * llama.cpp release, same ABI); the variants only need symbols it exports.
+ * llama.cpp release, same ABI): our variants must ask for it by its soname
+ * and need only symbols it exports (checked here with binutils).
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -57,7 +58,7 @@ function compilerOfFiles(files: string[]): string {
     return [...compilers].join("; ");
 }
 
-function describe(builtBy: CpuVariantsMetadata["builtBy"], ggml: string, sources: Map<string, string>): CpuVariantFiles {
+function withMetadata(builtBy: CpuVariantsMetadata["builtBy"], ggml: string, sources: Map<string, string>): CpuVariantFiles {
     const files: Record<string, string> = {};
     for (const [name, from] of [...sources].sort(([a], [b]) => a.localeCompare(b))) files[name] = sha256(from);
     return { sources, metadata: { builtBy, compiler: compilerOfFiles([...sources.values()]), ggml, files } };
@@ -66,7 +67,7 @@ function describe(builtBy: CpuVariantsMetadata["builtBy"], ggml: string, sources
 /** node-llama-cpp's variants in `ggmlDir` as they are. */
 export function prebuiltCpuVariants(ggmlDir: string, files: readonly string[], ggml: string): CpuVariantFiles {
     const sources = new Map(cpuVariantNames(files).map((v) => [`libggml-cpu-${v}.so`, path.join(ggmlDir, `libggml-cpu-${v}.so`)]));
-    return describe("node-llama-cpp", ggml, sources);
+    return withMetadata("node-llama-cpp", ggml, sources);
 }
 
 export interface OwnBuildOptions {
@@ -146,7 +147,7 @@ export function buildOwnCpuVariants(options: OwnBuildOptions, ggml: string): Cpu
         outputs.every((f) => stamp.outputs[path.basename(f)] !== undefined && stamp.outputs[path.basename(f)] === outputState(f))
     ) {
         log(`ggml CPU variants are up to date (${path.relative(process.cwd(), binDir) || binDir})`);
-        return describe("llama-reward", ggml, sources);
+        return withMetadata("llama-reward", ggml, sources);
     }
 
     const started = Date.now();
@@ -174,7 +175,7 @@ export function buildOwnCpuVariants(options: OwnBuildOptions, ggml: string): Cpu
         const written: OwnBuildStamp = { inputs, outputs: Object.fromEntries(outputs.map((f) => [path.basename(f), outputState(f)!])) };
         fs.writeFileSync(stampPath, JSON.stringify(written, null, 2));
     }
-    return describe("llama-reward", ggml, sources);
+    return withMetadata("llama-reward", ggml, sources);
 }
 
 /** The dynamic symbols `library` defines (nm -D --defined-only) or, with `undefinedOnly`, needs without a version (not libc's or libstdc++'s). */

@@ -265,7 +265,10 @@ const BF16_KERNEL_NAMES: Record<MachineInfo["bf16Kernel"], string> = {
 export function formatReport(machine: MachineInfo, measured: TypeMeasurements[]): string {
     const out = [
         `Machine: ${machine.cpu}, ${machine.cores} CPUs, ${machine.memoryGiB} GiB; threads ${machine.threads} for every peer`,
-        `Kernels: BF16 weights on ${BF16_KERNEL_NAMES[machine.bf16Kernel]}; ggml CPU backend with ${machine.ggmlCpu.join(" ") || "(unknown)"}`,
+        `Kernels: BF16 weights on ${BF16_KERNEL_NAMES[machine.bf16Kernel]}; ggml CPU backend with ${machine.ggmlCpu.join(" ") || "(unknown)"}` +
+            (machine.cpuBackend
+                ? ` (${machine.cpuBackend.library}, built by ${machine.cpuBackend.builtBy}${machine.cpuBackend.compiler ? `, ${machine.cpuBackend.compiler}` : ""})`
+                : ""),
         `Versions: node ${machine.node}, llama-reward ${machine.llamaReward}, llama.cpp ${machine.llamaCppTag}, node-llama-cpp ${machine.nodeLlamaCpp}`,
     ];
     for (const m of measured) {

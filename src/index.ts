@@ -38,6 +38,7 @@ export { fileTypes, fileTypeName } from "./model/file-types.js";
 export { systemInfo, cpuInfo, backendDevices, addonInfo } from "./model/system.js";
 export type { CpuReport, CpuFeatureFlags, CpuKind, FileTypeRecommendation, RecommendedFileType } from "./model/cpu-features.js";
 export type { BackendDevice, AddonInfo } from "./model/system.js";
+export type { CpuBackendInfo } from "./addon/cpu-backend.js";
 export type { Bf16Kernel } from "./addon/native-types.js";
 export type { GpuOption, GpuBackend } from "./model/gpu.js";
 export { convert } from "./convert/convert.js";

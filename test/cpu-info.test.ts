@@ -3,7 +3,8 @@
  * found here independently of cpu-features.ts's parsers: the kernel's flag
  * names read straight from /proc/cpuinfo, the backend's system line, known
  * implications between x86 features, and the file-type rules; and the CLI
- * prints the same report alone and next to a model's metadata.
+ * prints the same report alone and next to a model's metadata, with the
+ * ggml CPU variant addonInfo() names.
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -92,12 +93,14 @@ describe("cpuInfo", () => {
         const cli = requireFile(path.join(root, "dist", "src", "cli", "main.js"));
         const bare = spawnSync(process.execPath, [cli, "info"], { encoding: "utf8", cwd: root });
         expect(bare.status).toBe(0);
-        const report = JSON.parse(bare.stdout) as { cpu: ReturnType<typeof cpuInfo> };
+        const report = JSON.parse(bare.stdout) as { cpu: ReturnType<typeof cpuInfo>; cpuBackend: unknown };
         expect(report.cpu).toEqual(cpuInfo());
+        expect(report.cpuBackend).toEqual(addonInfo().cpuBackend);
         const withModel = spawnSync(process.execPath, [cli, "info", tinyF32], { encoding: "utf8", cwd: root });
         expect(withModel.status).toBe(0);
-        const info = JSON.parse(withModel.stdout) as { fileType: string; cpu: ReturnType<typeof cpuInfo> };
+        const info = JSON.parse(withModel.stdout) as { fileType: string; cpu: ReturnType<typeof cpuInfo>; cpuBackend: unknown };
         expect(info.fileType).toBe("F32");
+        expect(info.cpuBackend).toEqual(addonInfo().cpuBackend);
         expect(info.cpu.recommendation).toEqual(cpuInfo().recommendation);
     });
 });

@@ -156,6 +156,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
     exports.Set("rpcDetachStdout", Napi::Function::New(env, rpc_detach_stdout, "rpcDetachStdout"));
     // rpcListeningPort(host: string): number
     exports.Set("rpcListeningPort", Napi::Function::New(env, rpc_listening_port, "rpcListeningPort"));
+    // cpuBackendLibrary(): string | null, the CPU backend variant ggml loaded
+    exports.Set("cpuBackendLibrary", Napi::Function::New(env, cpu_backend_library, "cpuBackendLibrary"));
     // externalMemory(): number (diagnostics: the bytes V8 counts as external, KV caches included)
     exports.Set("externalMemory", Napi::Function::New(env, external_memory, "externalMemory"));
     // checkWorkerThrow(kind: "std" | "other"): Promise<never> (tests only: an exception on the pool thread)

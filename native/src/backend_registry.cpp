@@ -4,11 +4,16 @@
 // loader hands it the folder of GGML_BACKEND_DL libraries next to the addon
 // (ggml picks the best libggml-cpu-<variant>.so for this CPU, loads Vulkan
 // when libvulkan.so.1 is present) and any CUDA library it found. Backends
-// register once per process, whatever the number of worker threads.
+// register once per process, whatever the number of worker threads. Which
+// CPU variant ggml chose is read back from the library holding its registry.
 #include "backend_registry.h"
 
 #include "ggml-backend.h"
 #include "log_capture.h"
+
+#if defined(LLAMA_REWARD_PREBUILT_GGML) && !defined(_WIN32)
+#    include <dlfcn.h>
+#endif
 
 #include <map>
 #include <mutex>
@@ -81,4 +86,17 @@ Napi::Value backend_registries(const Napi::CallbackInfo & info) {
         out.Set(i, ggml_backend_reg_name(ggml_backend_reg_get(i)));
     }
     return out;
+}
+
+Napi::Value cpu_backend_library(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+#if defined(LLAMA_REWARD_PREBUILT_GGML) && !defined(_WIN32)
+    // the CPU registry is a static object inside the libggml-cpu-<variant>.so that ggml chose
+    ggml_backend_reg_t reg = ggml_backend_reg_by_name("CPU");
+    Dl_info            where{};
+    if (reg != nullptr && dladdr(static_cast<const void *>(reg), &where) != 0 && where.dli_fname != nullptr) {
+        return Napi::String::New(env, where.dli_fname);
+    }
+#endif
+    return env.Null();
 }

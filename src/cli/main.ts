@@ -34,7 +34,7 @@ const commandList = `usage: llama-reward <command> [options]   (llama-reward <co
 
 commands:
   score --model M [--input F.jsonl|-] [--output F|-]   score conversations, one JSON line each
-  info [M]                                            the CPU's features and the file type to use; with M, the model's metadata too (JSON)
+  info [M]                                            the CPU's features, the file type to use and the ggml CPU variant loaded; with M, the model's metadata too (JSON)
   convert HF_DIR -o OUT.gguf [--outtype T]            convert a Hugging Face reward checkpoint to GGUF
   quantize IN.gguf OUT.gguf TYPE [--threads N]        quantize a GGUF reward model (the head stays F32)
   serve --model M [--port N] [--api-key KEY]          HTTP reward server (/v1/score, /get_reward, /classify)
@@ -201,7 +201,7 @@ async function commandInfo(argv: string[]): Promise<number> {
     const { positionals, values } = parseArgs({ args: argv, options: { model: { type: "string", short: "m" } }, allowPositionals: true });
     const path = values.model ?? positionals[0];
     if (!path) {
-        process.stdout.write(`${JSON.stringify({ cpu: cpuInfo() }, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ cpu: cpuInfo(), cpuBackend: addonInfo().cpuBackend }, null, 2)}\n`);
         return 0;
     }
     // The smallest context loads fastest; it is this process's choice, not the model's, so
@@ -209,7 +209,8 @@ async function commandInfo(argv: string[]): Promise<number> {
     const model = await RewardModel.load(path, { contextSize: 256, parallel: 1 });
     try {
         const { chatTemplate, contextSize: _ownContext, ...rest } = model.info;
-        process.stdout.write(`${JSON.stringify({ ...rest, chatTemplateLength: chatTemplate.length, cpu: cpuInfo() }, null, 2)}\n`);
+        const report = { ...rest, chatTemplateLength: chatTemplate.length, cpu: cpuInfo(), cpuBackend: addonInfo().cpuBackend };
+        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     } finally {
         await model.dispose();
     }

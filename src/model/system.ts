@@ -4,6 +4,7 @@
  * file was loaded.
  */
 import { loadAddon, loadedAddon, type AddonSource } from "../addon/load-addon.js";
+import { type CpuBackendInfo, describeCpuBackend } from "../addon/cpu-backend.js";
 import type { Bf16Kernel, NativeDevice } from "../addon/native-types.js";
 import { cpuReport, type CpuReport } from "./cpu-features.js";
 
@@ -30,6 +31,12 @@ export interface AddonInfo {
      * LLAMA_REWARD_AMX_BF16=0), or "ggml" (llama.cpp's own; also with LLAMA_REWARD_AVX512_BF16=0).
      */
     bf16Kernel: Bf16Kernel;
+    /**
+     * The ggml CPU backend variant ggml chose for this CPU (prebuilt ggml: libggml-cpu-<variant>.so beside the
+     * addon), who built it ("llama-reward" or "node-llama-cpp") and with which compiler; null where the CPU
+     * backend is compiled into the addon (a source build) or the platform cannot tell (Windows).
+     */
+    cpuBackend: CpuBackendInfo | null;
 }
 
 /** The addon in use and its backends (loads it first). */
@@ -37,6 +44,7 @@ export function addonInfo(): AddonInfo {
     const { addon, source, path, backends } = loadedAddon();
     // an addon built before a kernel (an older platform package, LLAMA_REWARD_ADDON_PATH) lacks its export
     const amxBf16 = typeof addon.amxBf16 === "function" && addon.amxBf16();
+    const cpuLibrary = typeof addon.cpuBackendLibrary === "function" ? addon.cpuBackendLibrary() : null;
     return {
         source,
         path,
@@ -45,6 +53,7 @@ export function addonInfo(): AddonInfo {
         unavailable: [...backends.failures],
         amxBf16,
         bf16Kernel: typeof addon.bf16Kernel === "function" ? addon.bf16Kernel() : amxBf16 ? "amx" : "ggml",
+        cpuBackend: cpuLibrary ? describeCpuBackend(cpuLibrary) : null,
     };
 }
 

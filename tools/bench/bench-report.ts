@@ -272,7 +272,10 @@ export function formatReport(machine: MachineInfo, measured: TypeMeasurements[],
                       "PyTorch's oneDNN capped at AVX512_CORE_BF16 (node-llama-cpp's own ggml is not restricted)",
               ]
             : []),
-        `Kernels: BF16 weights on ${BF16_KERNEL_NAMES[machine.bf16Kernel]}; ggml CPU backend with ${machine.ggmlCpu.join(" ") || "(unknown)"}`,
+        `Kernels: BF16 weights on ${BF16_KERNEL_NAMES[machine.bf16Kernel]}; ggml CPU backend with ${machine.ggmlCpu.join(" ") || "(unknown)"}` +
+            (machine.cpuBackend
+                ? ` (${machine.cpuBackend.library}, built by ${machine.cpuBackend.builtBy}${machine.cpuBackend.compiler ? `, ${machine.cpuBackend.compiler}` : ""})`
+                : ""),
         `Versions: node ${machine.node}, llama-reward ${machine.llamaReward}, llama.cpp ${machine.llamaCppTag}, node-llama-cpp ${machine.nodeLlamaCpp}`,
     ];
     for (const m of measured) {

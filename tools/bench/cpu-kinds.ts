@@ -1,6 +1,7 @@
 /**
  * Tokens/s of each file type as different kinds of CPU run it, measured on
- * this one: the addon of build/Release is copied into a scratch folder with
+ * this one: the addon of build/Release (or --addon-dir, e.g. a copy with
+ * node-llama-cpp's CPU variants) is copied into a scratch folder with
  * one of ggml's CPU variants only (zen4: AVX-512 BF16 and VNNI without AMX;
  * haswell: AVX2 only; or every variant, ggml's own choice), and the BF16
  * kernel is chosen with LLAMA_REWARD_AMX_BF16 / LLAMA_REWARD_AVX512_BF16.
@@ -8,6 +9,7 @@
  * tokens) and long (~700 tokens) conversations through scoreBatch.
  *
  *   node dist/tools/bench/cpu-kinds.js --models A.gguf,B.gguf [--kinds amx,avx512-bf16,...] [--short 16] [--long 3] [--threads 2]
+ *       [--addon-dir DIR]
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -15,6 +17,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { RewardModel } from "../../src/model/reward-model.js";
+import type { CpuBackendInfo } from "../../src/addon/cpu-backend.js";
 import { addonInfo, cpuInfo } from "../../src/model/system.js";
 import { mixedConversations } from "./bench-conversations.js";
 import { addonFolderWithCpuVariant } from "./cpu-variant-addon.js";
@@ -29,6 +32,10 @@ interface CpuKindSetup {
 
 const KINDS: Record<string, CpuKindSetup> = {
     amx: { env: {}, describe: "this CPU as it is (AMX BF16 kernel, ggml's AMX int8 for Q8_0)" },
+    ggml: {
+        env: { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_AVX512_BF16: "0" },
+        describe: "this CPU with llama-reward's BF16 kernels off: ggml's kernels for every type, in the variant ggml picks",
+    },
     "avx512-bf16": {
         variant: "zen4",
         env: { LLAMA_REWARD_AMX_BF16: "0" },
@@ -53,6 +60,8 @@ interface Measurement {
     bf16Kernel: string;
     /** The ggml CPU backend's features in use (llama.cpp's system line). */
     ggmlCpu: string[];
+    /** The CPU variant loaded and who built it (addonInfo().cpuBackend). */
+    cpuBackend: string;
     short: Rate;
     long: Rate;
 }
@@ -90,11 +99,16 @@ async function measure(kind: string, model: string, shortCount: number, longCoun
         fileType: m.info.fileType,
         bf16Kernel: addonInfo().bf16Kernel,
         ggmlCpu: cpuInfo().build,
+        cpuBackend: describeBackend(addonInfo().cpuBackend),
         short: await timed(m, short, threads),
         long: await timed(m, long, threads),
     };
     await m.dispose();
     process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+function describeBackend(backend: CpuBackendInfo | null): string {
+    return backend === null ? "compiled in" : `${backend.library} (${backend.builtBy}, ${backend.compiler ?? "compiler unknown"})`;
 }
 
 function rate(r: Rate): string {
@@ -111,6 +125,7 @@ function main(): void {
             threads: { type: "string", default: "2" },
             child: { type: "string" },
             out: { type: "string" },
+            "addon-dir": { type: "string" },
         },
     });
     const [shortCount, longCount, threads] = [Number(values.short), Number(values.long), Number(values.threads)];
@@ -131,7 +146,7 @@ function main(): void {
     for (const kind of values.kinds.split(",")) {
         const setup = KINDS[kind];
         if (setup === undefined) throw new Error(`unknown kind ${kind}; kinds: ${Object.keys(KINDS).join(", ")}`);
-        const dir = addonFolderWithCpuVariant(setup.variant);
+        const dir = addonFolderWithCpuVariant(setup.variant, values["addon-dir"] && path.resolve(values["addon-dir"]));
         try {
             for (const model of models) {
                 const child = spawnSync(
@@ -160,7 +175,7 @@ function main(): void {
                 results.push(r);
                 process.stderr.write(
                     `${kind.padEnd(17)} ${r.fileType.padEnd(22)} kernel ${r.bf16Kernel.padEnd(11)} ` +
-                        `short ${rate(r.short)}  long ${rate(r.long)}` +
+                        `short ${rate(r.short)}  long ${rate(r.long)}  ${r.cpuBackend}` +
                         `  (load ${os.loadavg()[0]!.toFixed(2)})\n`,
                 );
             }

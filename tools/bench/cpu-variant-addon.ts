@@ -20,14 +20,15 @@ export function hasCpuVariant(variant: string): boolean {
 
 /**
  * A scratch folder holding the addon and ggml's libraries with only `variant`'s CPU backend (every
- * variant when undefined) and no Vulkan; the caller removes it. The addon in it is `<folder>/llama_reward.node`.
+ * variant when undefined) and no Vulkan, copied from `from` (build/Release by default); the caller removes it.
+ * The addon in it is `<folder>/llama_reward.node`.
  */
-export function addonFolderWithCpuVariant(variant: string | undefined): string {
+export function addonFolderWithCpuVariant(variant: string | undefined, from: string = releaseDir): string {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `llama-reward-cpu-${variant ?? "all"}-`));
-    for (const f of fs.readdirSync(releaseDir)) {
+    for (const f of fs.readdirSync(from)) {
         const cpuBackend = /^libggml-cpu-(.+)\.so$/.exec(f);
         if (f === "libggml-vulkan.so" || (cpuBackend && variant !== undefined && cpuBackend[1] !== variant)) continue;
-        fs.copyFileSync(path.join(releaseDir, f), path.join(dir, f));
+        fs.copyFileSync(path.join(from, f), path.join(dir, f));
     }
     return dir;
 }

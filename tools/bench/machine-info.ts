@@ -1,14 +1,16 @@
 /**
  * The facts a benchmark result needs next to it: CPU model, threads, which
  * kernel multiplies BF16 weights (llama-reward's AMX or AVX-512 BF16 kernel,
- * or ggml's) and the ggml CPU features in use, and the versions of Node,
+ * or ggml's), the ggml CPU features in use and the CPU variant that has them
+ * (who built it, with which compiler), and the versions of Node,
  * llama-reward, node-llama-cpp and the llama.cpp release both are built from.
  */
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import type { CpuBackendInfo } from "../../src/addon/cpu-backend.js";
 import type { Bf16Kernel } from "../../src/addon/native-types.js";
-import { cpuInfo } from "../../src/model/system.js";
+import { addonInfo, cpuInfo } from "../../src/model/system.js";
 import { root } from "./bench-paths.js";
 
 export interface MachineInfo {
@@ -20,6 +22,8 @@ export interface MachineInfo {
     bf16Kernel: Bf16Kernel;
     /** The ggml CPU backend's features in use (llama.cpp's system line). */
     ggmlCpu: string[];
+    /** The ggml CPU variant loaded, who built it and with which compiler (addonInfo().cpuBackend); null when compiled in. */
+    cpuBackend: CpuBackendInfo | null;
     node: string;
     llamaReward: string;
     llamaCppTag: string;
@@ -53,6 +57,7 @@ export function machineInfo(threads: number): MachineInfo {
         memoryGiB: Math.round(os.totalmem() / 2 ** 30),
         bf16Kernel: report.bf16Kernel,
         ggmlCpu: report.build,
+        cpuBackend: addonInfo().cpuBackend,
         node: process.version,
         llamaReward: String(readJson(path.join(root, "package.json")).version),
         llamaCppTag: String(readJson(path.join(nlc, "llama", "llama.cpp.info.json")).tag),

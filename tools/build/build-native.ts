@@ -11,7 +11,10 @@
  * libraries are copied next to the addon, so CPU variants, Vulkan and CUDA
  * are chosen at run time. "source": ggml is compiled in too, with the backend
  * of LLAMA_REWARD_GPU. LLAMA_REWARD_GGML=prebuilt|source forces one;
- * LLAMA_REWARD_GPU forces "source".
+ * LLAMA_REWARD_GPU forces "source". With prebuilt ggml on x86-64 Linux the
+ * CPU variants beside the addon are compiled here from ggml's sources
+ * (tools/build/cpu-variants.ts; LLAMA_REWARD_CPU_VARIANTS=prebuilt keeps
+ * node-llama-cpp's), and ggml-cpu-variants.json says whose they are.
  *
  * The bundle comes from an installed node-llama-cpp or, when none is (a
  * user's source build), from `npm pack node-llama-cpp@<pinned>`.
@@ -29,6 +32,16 @@ import { createRequire } from "node:module";
 import { llamaCppDir, llamaCppDirIsExternal, packageRoot } from "../../src/package-root.js";
 import { nodeLlamaCppVersion } from "../../src/addon/prebuilt.js";
 import { backendCmakeOptions, parseExtraCmakeArgs, resolveBackend } from "./backend-options.js";
+import {
+    buildOwnCpuVariants,
+    chooseCpuVariants,
+    type CpuVariantFiles,
+    cpuVariantNames,
+    foreignGgmlNeeds,
+    missingBaseSymbols,
+    prebuiltCpuVariants,
+    writeCpuVariantsMetadata,
+} from "./cpu-variants.js";
 import { builtBackendLibraries, findPrebuiltGgml, ggmlRuntimeFiles, type PrebuiltGgml } from "./prebuilt-ggml.js";
 
 const require = createRequire(import.meta.url);
@@ -187,20 +200,73 @@ function chooseGgml(): PrebuiltGgml | undefined {
     return found;
 }
 
-/** Puts exactly the ggml runtime libraries of `ggml` next to the addon (none for a source build), keeping those the build compiled. */
-function syncGgmlLibraries(outDir: string, ggml: PrebuiltGgml | undefined): void {
-    const wanted = new Set(ggml ? ggmlRuntimeFiles(ggml.dir) : []);
-    const built = new Set(ggml ? builtBackendLibraries : []);
-    for (const f of fs.readdirSync(outDir)) {
-        if (/^libggml.*\.so$/.test(f) && !wanted.has(f) && !built.has(f)) fs.rmSync(path.join(outDir, f));
+/** The CPU variants a prebuilt-ggml build ships: compiled here ("own") or node-llama-cpp's. */
+function cpuVariants(ggml: PrebuiltGgml, jobs: number): CpuVariantFiles {
+    let source: ReturnType<typeof chooseCpuVariants>;
+    try {
+        source = chooseCpuVariants(process.env, process.platform, process.arch);
+    } catch (error) {
+        fail((error as Error).message);
     }
-    for (const f of wanted) {
-        const from = path.join(ggml!.dir, f);
+    const files = ggmlRuntimeFiles(ggml.dir);
+    if (source === "prebuilt") {
+        log(`ggml CPU variants: ${ggml.pkg}@${ggml.version}'s, as they are (LLAMA_REWARD_CPU_VARIANTS=prebuilt)`);
+        return prebuiltCpuVariants(ggml.dir, files, `${ggml.pkg}@${ggml.version}`);
+    }
+    const commit = runQuiet("git", ["rev-parse", "--short", "HEAD"], llamaDir);
+    let built: CpuVariantFiles;
+    try {
+        built = buildOwnCpuVariants(
+            {
+                llamaDir,
+                projectDir: path.join(root, "native", "ggml-cpu-variants"),
+                buildDir: path.join(root, "build", "ggml-cpu-variants"),
+                variants: cpuVariantNames(files),
+                jobs,
+                log,
+            },
+            `ggml of llama.cpp ${commit.ok ? commit.output : "(unknown commit)"} (node-llama-cpp ${nodeLlamaCppVersion}'s source bundle), unpatched`,
+        );
+    } catch (error) {
+        fail(`${(error as Error).message}\nLLAMA_REWARD_CPU_VARIANTS=prebuilt uses node-llama-cpp's CPU variants instead.`);
+    }
+    // they run on node-llama-cpp's libggml-base.so: they must ask for it by its name, and need only symbols it has
+    const base = path.join(ggml.dir, "libggml-base.so");
+    const foreign = foreignGgmlNeeds([...built.sources.values()], base);
+    if (foreign.length > 0) fail(`the CPU variants compiled here ask for ${foreign.join(", ")}, not ${ggml.pkg}'s libggml-base.so`);
+    const missing = missingBaseSymbols([...built.sources.values()], base);
+    if (missing.length > 0) {
+        fail(`the CPU variants compiled here need symbols ${ggml.pkg}'s libggml-base.so lacks: ${missing.slice(0, 10).join(", ")}`);
+    }
+    log(`ggml CPU variants: compiled here (${built.metadata.compiler})`);
+    return built;
+}
+
+/**
+ * Puts exactly `libraries` (file name -> source path) next to the addon and removes other ggml libraries,
+ * except `keep`: those the addon's own CMake build writes there (libggml-rpc.so).
+ */
+function syncGgmlLibraries(outDir: string, libraries: Map<string, string>, keep: readonly string[]): void {
+    for (const f of fs.readdirSync(outDir)) {
+        if (/^libggml.*\.so$/.test(f) && !libraries.has(f) && !keep.includes(f)) fs.rmSync(path.join(outDir, f));
+    }
+    for (const [f, from] of libraries) {
         const to = path.join(outDir, f);
         const a = fs.statSync(from);
         const b = fs.existsSync(to) ? fs.statSync(to) : undefined;
-        if (b === undefined || b.size !== a.size || b.mtimeMs < a.mtimeMs) fs.copyFileSync(from, to);
+        // copies keep their source's mtime, so a switch between two sources of one file is always seen
+        if (b === undefined || b.size !== a.size || b.mtimeMs !== a.mtimeMs) {
+            fs.copyFileSync(from, to);
+            fs.utimesSync(to, a.atime, a.mtime);
+        }
     }
+}
+
+/** node-llama-cpp's ggml libraries with the CPU variants of `variants` in place of its own. */
+function ggmlLibraries(ggml: PrebuiltGgml, variants: CpuVariantFiles): Map<string, string> {
+    const libraries = new Map(ggmlRuntimeFiles(ggml.dir).map((f) => [f, path.join(ggml.dir, f)]));
+    for (const [f, from] of variants.sources) libraries.set(f, from);
+    return libraries;
 }
 
 function buildAddon(): void {
@@ -231,16 +297,21 @@ function buildAddon(): void {
         }`,
     );
     // a prebuilt-ggml addon finds its ggml libraries beside it ($ORIGIN): put them there before it is relinked
+    const outDir = path.join(root, "build", "Release");
+    const variants = ggml ? cpuVariants(ggml, jobs) : undefined;
+    const libraries = ggml && variants ? ggmlLibraries(ggml, variants) : new Map<string, string>();
     if (ggml) {
-        fs.mkdirSync(path.join(root, "build", "Release"), { recursive: true });
-        syncGgmlLibraries(path.join(root, "build", "Release"), ggml);
+        fs.mkdirSync(outDir, { recursive: true });
+        syncGgmlLibraries(outDir, libraries, ggml ? builtBackendLibraries : []);
+        writeCpuVariantsMetadata(outDir, variants?.metadata);
     }
     // configure is cheap on an existing tree and picks up changed options; the build is incremental.
     run(process.execPath, [cmakeJs, "configure", ...common], root, "cmake configure");
     run(process.execPath, [cmakeJs, "build", ...common, "--parallel", String(jobs), "--target", "llama_reward"], root, "cmake build");
     const addon = path.join(root, "build", "Release", "llama_reward.node");
     if (!fs.existsSync(addon)) fail(`the build finished but ${addon} is missing`);
-    syncGgmlLibraries(path.dirname(addon), ggml); // again: exactly the libraries of this build (none for a source build)
+    syncGgmlLibraries(outDir, libraries, ggml ? builtBackendLibraries : []); // again: exactly the libraries of this build (none for a source build)
+    writeCpuVariantsMetadata(outDir, variants?.metadata);
     log(`built ${path.relative(root, addon)}`);
 }
 

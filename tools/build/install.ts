@@ -6,7 +6,10 @@
  * `npm install --build-from-source` skip the check and build from source.
  * npm 11 does not run dependency install scripts unless the user allows
  * them; the prebuilt path needs none, and `npx llama-reward build` runs the
- * same source build by hand.
+ * same source build by hand. Where that build finds node-llama-cpp's ggml
+ * package (prebuilt ggml), the install keeps its CPU variants rather than
+ * compiling 14 of its own (minutes more; docs/installing.md) unless
+ * LLAMA_REWARD_CPU_VARIANTS says otherwise.
  */
 import { spawnSync } from "node:child_process";
 import path from "node:path";
@@ -23,10 +26,15 @@ export function buildFromSourceRequested(env: NodeJS.ProcessEnv = process.env): 
     return flag(env.LLAMA_REWARD_BUILD_FROM_SOURCE) || flag(env.npm_config_build_from_source);
 }
 
+/** The environment of the install's source build: node-llama-cpp's CPU variants unless the user chose. */
+export function installBuildEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+    return { ...env, LLAMA_REWARD_CPU_VARIANTS: env.LLAMA_REWARD_CPU_VARIANTS || "prebuilt" };
+}
+
 /** Runs the source build (tools/build/build-native.ts) in a child process; returns its exit status. */
 export function runSourceBuild(): number {
     const script = path.join(path.dirname(fileURLToPath(import.meta.url)), "build-native.js");
-    const result = spawnSync(process.execPath, [script], { stdio: "inherit" });
+    const result = spawnSync(process.execPath, [script], { stdio: "inherit", env: installBuildEnv() });
     return result.status ?? 1;
 }
 

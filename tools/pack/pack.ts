@@ -6,7 +6,9 @@
  *   an optionalDependency.
  * - llama-reward-linux-x64-<version>.tgz (@llama-reward/linux-x64): the
  *   addon built on prebuilt ggml (build/Release, see tools/build) and the
- *   ggml libraries beside it. Just files: no install script.
+ *   ggml libraries beside it, with the CPU variants the build compiled and
+ *   ggml-cpu-variants.json saying so (checked against the files). Just
+ *   files: no install script.
  * - llama-reward-linux-arm64-<version>.tgz, llama-reward-win32-x64-<version>.tgz:
  *   the same, cross-built on linux-x64 (tools/platforms/cross-build.ts, run
  *   again here, incrementally), each only where its cross compiler is installed.
@@ -19,6 +21,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { packageRoot } from "../../src/package-root.js";
 import { addonFileName, platformPackageName, platformTag, prebuiltAddonDir, prebuiltPlatforms } from "../../src/addon/prebuilt.js";
+import { createHash } from "node:crypto";
+import { type CpuVariantsMetadata, cpuVariantsMetadataFile, readCpuVariantsMetadata } from "../../src/addon/cpu-backend.js";
+import { cpuVariantNames } from "../build/cpu-variants.js";
 import { builtBackendLibraries, findPrebuiltGgml, ggmlRuntimeFiles } from "../build/prebuilt-ggml.js";
 import { crossBuild, hasProgram } from "../platforms/cross-build.js";
 import { type CrossTarget, crossTargets } from "../platforms/targets.js";
@@ -105,15 +110,39 @@ function stagePlatform(manifest: Manifest, built: string): string {
     if (missing.length > 0) {
         throw new Error(`build/Release is a source build (no ${missing[0]}); rebuild with LLAMA_REWARD_GGML=prebuilt npm run build:native`);
     }
+    const cpuVariants = checkedCpuVariants(built, libraries);
+    log(
+        `CPU variants: ${cpuVariants.builtBy === "llama-reward" ? "compiled by our build" : `${ggml.pkg}'s`}, ` +
+            `${Object.keys(cpuVariants.files).length} files, ${cpuVariants.compiler}`,
+    );
     return writePlatformStage(manifest, {
         platform: process.platform,
         arch: process.arch,
         libc: process.platform === "linux" ? "glibc" : undefined,
         built,
-        libraries,
+        libraries: [...libraries, cpuVariantsMetadataFile],
         ggml,
+        cpuVariants,
         backends: "CPU variants chosen at run time, Vulkan, RPC",
     });
+}
+
+/** The metadata of the CPU variants in `built`, checked file by file against what the build recorded. */
+function checkedCpuVariants(built: string, libraries: string[]): CpuVariantsMetadata {
+    const metadata = readCpuVariantsMetadata(built);
+    if (metadata === undefined) throw new Error(`${built} has no ${cpuVariantsMetadataFile}: run \`npm run build:native\` first`);
+    for (const variant of cpuVariantNames(libraries)) {
+        const file = `libggml-cpu-${variant}.so`;
+        const digest = createHash("sha256")
+            .update(fs.readFileSync(path.join(built, file)))
+            .digest("hex");
+        if (metadata.files[file] !== digest) {
+            throw new Error(
+                `${path.join(built, file)} is not the file ${cpuVariantsMetadataFile} describes: run \`npm run build:native\` again`,
+            );
+        }
+    }
+    return metadata;
 }
 
 /** A cross-built platform package (tools/platforms/cross-build.ts): built again first, incrementally. */
@@ -138,6 +167,8 @@ interface PlatformFiles {
     built: string;
     libraries: string[];
     ggml: { pkg: string; version: string; dir: string };
+    /** Whose CPU variants ship (linux-x64); undefined: node-llama-cpp's, copied with its other libraries. */
+    cpuVariants?: CpuVariantsMetadata;
     /** What the ggml libraries provide, for the description. */
     backends: string;
 }
@@ -147,6 +178,7 @@ function writePlatformStage(manifest: Manifest, files: PlatformFiles): string {
     const tag = platformTag(files.platform, files.arch);
     const name = platformPackageName(files.platform, files.arch);
     const { ggml } = files;
+    const ownVariants = files.cpuVariants?.builtBy === "llama-reward";
     const dir = path.join(stageDir, tag);
     const bin = path.join(dir, prebuiltAddonDir);
     fs.mkdirSync(bin, { recursive: true });
@@ -156,7 +188,8 @@ function writePlatformStage(manifest: Manifest, files: PlatformFiles): string {
         version: manifest.version,
         description:
             `Prebuilt native addon of llama-reward for ${tag}: llama-reward's patched llama.cpp, ` +
-            `with ggml ${ggml.version} libraries from ${ggml.pkg} (${files.backends})`,
+            `with ggml ${ggml.version} libraries from ${ggml.pkg}` +
+            `${ownVariants ? " and ggml CPU variants compiled by llama-reward's build" : ""} (${files.backends})`,
         license: "MIT",
         os: [files.platform],
         cpu: [files.arch],
@@ -174,11 +207,16 @@ function writePlatformStage(manifest: Manifest, files: PlatformFiles): string {
     const llamaLicense = fs.readFileSync(path.join(root, "deps", "llama.cpp", "LICENSE"), "utf8");
     const nlcLicense = fs.readFileSync(path.join(ggml.dir, "..", "..", "LICENSE"), "utf8");
     const ggmlFiles = files.platform === "win32" ? "`bin/ggml*.dll`" : "`bin/libggml*.so`";
+    const origin = ownVariants
+        ? `The \`bin/libggml-cpu-*.so\` files are ggml's CPU backend compiled by llama-reward's build from the unpatched ` +
+          `ggml sources of the same llama.cpp release (${files.cpuVariants!.compiler}); the other ${ggmlFiles} files are copied ` +
+          `unchanged from ${ggml.pkg}@${ggml.version} (node-llama-cpp's build of ggml from that release).`
+        : `The ${ggmlFiles} files are copied unchanged from ${ggml.pkg}@${ggml.version} (node-llama-cpp's build of ggml ` +
+          `from the same llama.cpp release).`;
     fs.writeFileSync(
         path.join(dir, "THIRD-PARTY-NOTICES.md"),
         `# Third-party notices\n\n` +
-            `\`bin/${addonFileName}\` contains llama.cpp (patched). The ${ggmlFiles} files are copied unchanged from ` +
-            `${ggml.pkg}@${ggml.version} (node-llama-cpp's build of ggml from the same llama.cpp release).\n\n` +
+            `\`bin/${addonFileName}\` contains llama.cpp (patched). ${origin}\n\n` +
             `## llama.cpp and ggml\n\n\`\`\`\n${llamaLicense.trim()}\n\`\`\`\n\n## node-llama-cpp\n\n\`\`\`\n${nlcLicense.trim()}\n\`\`\`\n`,
     );
     log(`${name} stage: ${(dirSize(dir) / 2 ** 20).toFixed(1)} MiB`);

@@ -6,7 +6,8 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 
-function cpuTimes(): { busy: number; total: number } | undefined {
+/** Busy and total CPU ticks of every CPU since boot, from /proc/stat; undefined where there is none. */
+export function cpuTimes(): { busy: number; total: number } | undefined {
     try {
         const fields = fs.readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
         const idle = fields[3]! + (fields[4] ?? 0);
@@ -80,13 +81,19 @@ export function startContentionMeter(childTicks: () => number = () => 0): () => 
     };
 }
 
-/** CPU ticks (user + system) a live process has used so far, from /proc/<pid>/stat; 0 when unknown. */
-export function processTicks(pid: number): number {
+/** CPU ticks (user + system) in a /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat file; undefined when unreadable. */
+export function statFileTicks(file: string): number | undefined {
     try {
-        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        const stat = fs.readFileSync(file, "utf8");
+        // the command name (field 2) may hold spaces; the fields after its closing parenthesis start at field 3
         const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
         return Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of proc(5))
     } catch {
-        return 0;
+        return undefined;
     }
+}
+
+/** CPU ticks (user + system) a live process has used so far, from /proc/<pid>/stat; 0 when unknown. */
+export function processTicks(pid: number): number {
+    return statFileTicks(`/proc/${pid}/stat`) ?? 0;
 }

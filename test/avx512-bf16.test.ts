@@ -17,77 +17,37 @@
  * float64 reference on the same file. Skipped where the CPU has no AVX-512
  * BF16.
  */
-import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cpuInfo, quantize, RewardModel } from "../src/index.js";
 import { loadReferenceModel, referenceRewards } from "./reference/llama-reference.js";
-import { kernelCases, requireFile, root, tinyF32 } from "./support/fixtures.js";
+import { kernelCases, requireFile, tinyF32 } from "./support/fixtures.js";
+import { type KernelChildResult, maxAbsDiff, scoreInChild } from "./support/kernel-child.js";
 
 const x86Linux = process.platform === "linux" && process.arch === "x64";
 const hasAvx512Bf16 = x86Linux && cpuInfo().cpu.avx512Bf16 === true;
 const cases = kernelCases;
 const ALONE = 6;
 
-interface Scores {
-    batched: number[];
-    alone: number[];
-}
+const child = {
+    kernelField: "bf16Kernel",
+    productsExport: "avx512Bf16Products",
+    alone: ALONE,
+    settings: { flashOff: { flashAttention: false }, defaults: {} },
+} as const;
 
-interface ChildResult {
-    kernel: string;
-    products: number;
-    /** flash attention off */
-    flashOff: Scores;
-    /** the default load options (flash attention on, on the CPU) */
-    defaults: Scores;
-}
-
-/**
- * Scores `cases` in a fresh process under `env`, with flash attention off and then with the defaults: all in
- * one batch, then the first ALONE one at a time.
- */
-function scoreInChild(file: string, env: Record<string, string>): ChildResult {
-    const index = path.join(root, "dist", "src", "index.js");
-    const script = `
-        import { RewardModel, addonInfo } from ${JSON.stringify(requireFile(index))};
-        import { loadAddon } from ${JSON.stringify(path.join(root, "dist", "src", "addon", "load-addon.js"))};
-        const cases = JSON.parse(process.argv[1]);
-        async function scores(options) {
-            const model = await RewardModel.load(${JSON.stringify(file)}, { contextSize: 2048, ...options });
-            const batched = await model.scoreBatch(cases);
-            const alone = [];
-            for (const c of cases.slice(0, ${ALONE})) alone.push(await model.score(c));
-            await model.dispose();
-            return { batched, alone };
-        }
-        const flashOff = await scores({ flashAttention: false });
-        const defaults = await scores({});
-        const addon = loadAddon();
-        const products = typeof addon.avx512Bf16Products === "function" ? addon.avx512Bf16Products() : -1;
-        process.stdout.write(JSON.stringify({ kernel: addonInfo().bf16Kernel, products, flashOff, defaults }));
-    `;
-    const child = spawnSync(process.execPath, ["--input-type=module", "-e", script, JSON.stringify(cases)], {
-        encoding: "utf8",
-        cwd: root,
-        env: { ...process.env, ...env },
-    });
-    expect(child.stderr).toBe("");
-    expect(child.status).toBe(0);
-    return JSON.parse(child.stdout) as ChildResult;
-}
-
-function maxAbsDiff(a: readonly number[], b: readonly number[]): number {
-    return Math.max(...a.map((x, i) => Math.abs(x - b[i]!)));
+/** Scores `cases` in a fresh process under `env`, with flash attention off and then with the defaults. */
+function scoreWith(file: string, env: Record<string, string>): KernelChildResult<"flashOff" | "defaults"> {
+    return scoreInChild(file, cases, env, child);
 }
 
 describe("AVX-512 BF16 kernel", () => {
     let dir: string;
     let bf16File: string;
-    let ours: ChildResult;
-    let ggml: ChildResult;
+    let ours: KernelChildResult<"flashOff" | "defaults">;
+    let ggml: KernelChildResult<"flashOff" | "defaults">;
     /** the float64 reference's reward of each case on the same BF16 weights */
     let expected: number[];
 
@@ -95,8 +55,8 @@ describe("AVX-512 BF16 kernel", () => {
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "llama-reward-avx512-"));
         bf16File = path.join(dir, "tiny-reward-bf16.gguf");
         await quantize(requireFile(tinyF32), bf16File, "BF16");
-        ours = scoreInChild(bf16File, { LLAMA_REWARD_AMX_BF16: "0" });
-        ggml = scoreInChild(bf16File, { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_AVX512_BF16: "0" });
+        ours = scoreWith(bf16File, { LLAMA_REWARD_AMX_BF16: "0" });
+        ggml = scoreWith(bf16File, { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_AVX512_BF16: "0" });
         if (hasAvx512Bf16) {
             const reference = loadReferenceModel(bf16File);
             const model = await RewardModel.load(bf16File, { contextSize: 2048 });
@@ -121,15 +81,15 @@ describe("AVX-512 BF16 kernel", () => {
     it.skipIf(!hasAvx512Bf16)("matches the float64 reference on the same BF16 weights and ggml's own BF16 kernel", () => {
         const spread = Math.max(...expected) - Math.min(...expected);
         for (const mode of ["flashOff", "defaults"] as const) {
-            const oursError = maxAbsDiff(ours[mode].batched, expected);
-            const ggmlError = maxAbsDiff(ggml[mode].batched, expected);
-            const between = maxAbsDiff(ours[mode].batched, ggml[mode].batched);
+            const oursError = maxAbsDiff(ours.scores[mode].batched, expected);
+            const ggmlError = maxAbsDiff(ggml.scores[mode].batched, expected);
+            const between = maxAbsDiff(ours.scores[mode].batched, ggml.scores[mode].batched);
             console.log(
                 `[avx512-bf16] ${mode}: max |Δ| vs reference: ours ${oursError.toExponential(3)}, ggml ${ggmlError.toExponential(3)}; ours vs ggml ${between.toExponential(3)}; spread ${spread.toFixed(3)}`,
             );
             expect(oursError).toBeLessThanOrEqual(Math.max(2 * ggmlError, 1e-3));
             expect(between).toBeLessThanOrEqual(Math.max(2 * ggmlError, 1e-3));
-            expect(ours[mode].batched).not.toEqual(ggml[mode].batched); // the two kernels sum in different orders: ours really ran
+            expect(ours.scores[mode].batched).not.toEqual(ggml.scores[mode].batched); // the two kernels sum in different orders: ours really ran
         }
     });
 
@@ -138,7 +98,7 @@ describe("AVX-512 BF16 kernel", () => {
         // the tile or thread a row fell in (remainder tiles, the per-thread split, activation passes) would
         // move it. On the tiny model without flash attention nothing else in the step mixes rows (on bigger
         // models ggml's attention products pick kernels by batch size): the rewards are bitwise equal.
-        const diff = maxAbsDiff(ours.flashOff.batched.slice(0, ALONE), ours.flashOff.alone);
+        const diff = maxAbsDiff(ours.scores.flashOff.batched.slice(0, ALONE), ours.scores.flashOff.alone);
         console.log(`[avx512-bf16] flash attention off: alone vs in a batch of ${cases.length}: max |Δ| ${diff.toExponential(3)}`);
         expect(diff).toBe(0);
     });
@@ -151,14 +111,14 @@ describe("AVX-512 BF16 kernel", () => {
         // alone-vs-batch figure is no bound; BF16's error against the float64 reference is. A kernel that read
         // a wrong or stale row in the graphs flash attention builds (its output is a view of a 64-row padded
         // tensor for short steps) would move rewards by the order of their spread instead.
-        const bf16Error = maxAbsDiff(ggml.defaults.batched, expected);
-        const diff = maxAbsDiff(ours.defaults.batched.slice(0, ALONE), ours.defaults.alone);
-        const ggmlDiff = maxAbsDiff(ggml.defaults.batched.slice(0, ALONE), ggml.defaults.alone);
+        const bf16Error = maxAbsDiff(ggml.scores.defaults.batched, expected);
+        const diff = maxAbsDiff(ours.scores.defaults.batched.slice(0, ALONE), ours.scores.defaults.alone);
+        const ggmlDiff = maxAbsDiff(ggml.scores.defaults.batched.slice(0, ALONE), ggml.scores.defaults.alone);
         console.log(
             `[avx512-bf16] defaults: alone vs in a batch of ${cases.length}: max |Δ| ours ${diff.toExponential(3)}, ggml ${ggmlDiff.toExponential(3)}; ggml vs reference ${bf16Error.toExponential(3)}`,
         );
         expect(diff).toBeLessThanOrEqual(bf16Error);
         for (let i = 0; i < ALONE; i++)
-            expect(Math.abs(ours.defaults.alone[i]! - expected[i]!)).toBeLessThanOrEqual(Math.max(2 * bf16Error, 1e-3));
+            expect(Math.abs(ours.scores.defaults.alone[i]! - expected[i]!)).toBeLessThanOrEqual(Math.max(2 * bf16Error, 1e-3));
     });
 });

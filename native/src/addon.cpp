@@ -6,6 +6,7 @@
 #include "addon_state.h"
 #include "amx_bf16_matmul.h"
 #include "avx512_bf16_matmul.h"
+#include "avx512_f32_matmul.h"
 #include "backend_registry.h"
 #include "ggml-backend.h"
 #include "llama.h"
@@ -15,6 +16,7 @@
 #include "rpc_backend.h"
 #include "rpc_server_process.h"
 #include "throw_check_worker.h"
+#include "weight_product_hook.h"
 
 #include <napi.h>
 
@@ -40,20 +42,20 @@ Napi::Value amx_bf16(const Napi::CallbackInfo & info) {
     return Napi::Boolean::New(info.Env(), amx_bf16_available());
 }
 
-// The kernel that multiplies BF16 weights on the CPU: llama-reward's AMX one, its AVX-512 BF16 one, or ggml's.
-const char * bf16_kernel_name() {
-    if (amx_bf16_available()) {
-        return "amx";
-    }
-    return avx512_bf16_available() ? "avx512-bf16" : "ggml";
-}
-
 Napi::Value bf16_kernel(const Napi::CallbackInfo & info) {
     return Napi::String::New(info.Env(), bf16_kernel_name());
 }
 
 Napi::Value bf16_kernel_products(const Napi::CallbackInfo & info) {
     return Napi::Number::New(info.Env(), (double) avx512_bf16_products_run());
+}
+
+Napi::Value f32_kernel(const Napi::CallbackInfo & info) {
+    return Napi::String::New(info.Env(), f32_kernel_name());
+}
+
+Napi::Value f32_kernel_products(const Napi::CallbackInfo & info) {
+    return Napi::Number::New(info.Env(), (double) avx512_f32_products_run());
 }
 
 Napi::Value backend_devices(const Napi::CallbackInfo & info) {
@@ -113,10 +115,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
     std::call_once(backend_once, [] {
         log_capture_install();
         llama_backend_init();
-        if (amx_bf16_available()) {
-            llama_set_mul_mat_hook(amx_bf16_mul_mat);
-        } else if (avx512_bf16_available()) {
-            llama_set_mul_mat_hook(avx512_bf16_mul_mat);
+        if (weight_product_hook_useful()) {
+            llama_set_mul_mat_hook(weight_product_hook);
         }
     });
 
@@ -138,6 +138,10 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
     exports.Set("bf16Kernel", Napi::Function::New(env, bf16_kernel, "bf16Kernel"));
     // avx512Bf16Products(): number (diagnostics: weight products the AVX-512 BF16 kernel has run)
     exports.Set("avx512Bf16Products", Napi::Function::New(env, bf16_kernel_products, "avx512Bf16Products"));
+    // f32Kernel(): "avx512-f32" | "ggml", the kernel F32 weight products on the CPU run on
+    exports.Set("f32Kernel", Napi::Function::New(env, f32_kernel, "f32Kernel"));
+    // avx512F32Products(): number (diagnostics: weight products the AVX-512 F32 kernel has run)
+    exports.Set("avx512F32Products", Napi::Function::New(env, f32_kernel_products, "avx512F32Products"));
     // backendDevices(): NativeDevice[]
     exports.Set("backendDevices", Napi::Function::New(env, backend_devices, "backendDevices"));
     // dynamicBackends(): boolean

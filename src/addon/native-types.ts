@@ -99,6 +99,8 @@ export interface NativeBackendStatus {
 
 /** Which kernel multiplies BF16 weights on the CPU: llama-reward's AMX or AVX-512 BF16 kernel, or ggml's own. */
 export type Bf16Kernel = "amx" | "avx512-bf16" | "ggml";
+/** The kernel F32 weight products on the CPU run on: llama-reward's AVX-512 one (native/src/avx512_f32_matmul.cpp) or ggml's. */
+export type F32Kernel = "avx512-f32" | "ggml";
 
 export interface NativeAddon {
     /** `devices`: ggml device names to offload to; empty means CPU only. */
@@ -121,6 +123,10 @@ export interface NativeAddon {
     bf16Kernel?(): Bf16Kernel;
     /** Diagnostics: weight products the AVX-512 BF16 kernel has computed in this process. */
     avx512Bf16Products?(): number;
+    /** The kernel F32 weight products on the CPU run on. */
+    f32Kernel?(): F32Kernel;
+    /** Diagnostics: weight products the AVX-512 F32 kernel has computed in this process. */
+    avx512F32Products?(): number;
     /** The bytes V8 counts as external memory for this isolate (KV caches of live contexts included). */
     externalMemory(): number;
     /** Tests only: a worker whose Execute throws (a std::exception or another type); rejects with ERR_INTERNAL. */

@@ -36,7 +36,7 @@ export const QUICK_DEFAULT_SECONDS = 60;
  * ggml's int8 kernel on AMX tiles ("ggml-amx-int8": Q8_0, Q4_0, Q4_1 and the Q4_K/Q5_K/Q6_K/IQ4_XS types
  * where the ggml CPU backend has AMX_INT8), or llama.cpp's other CPU kernels ("ggml").
  */
-export type QuickBenchKernel = "amx" | "avx512-bf16" | "ggml-amx-int8" | "ggml";
+export type QuickBenchKernel = "amx" | "avx512-bf16" | "avx512-f32" | "ggml-amx-int8" | "ggml";
 
 export interface QuickBenchRate {
     conversations: number;
@@ -102,8 +102,13 @@ export interface QuickBenchOptions {
 const AMX_INT8_FILE_TYPES = new Set(["Q4_0", "Q4_1", "Q8_0", "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K", "IQ4_XS"]);
 
 /** What multiplies the weights of a file of `fileType` in this process. */
-export function kernelFor(fileType: string, bf16Kernel: "amx" | "avx512-bf16" | "ggml", ggmlCpu: readonly string[]): QuickBenchKernel {
-    if (fileType === "BF16") return bf16Kernel;
+export function kernelFor(
+    fileType: string,
+    kernels: { bf16Kernel: "amx" | "avx512-bf16" | "ggml"; f32Kernel: "avx512-f32" | "ggml" },
+    ggmlCpu: readonly string[],
+): QuickBenchKernel {
+    if (fileType === "BF16") return kernels.bf16Kernel;
+    if (fileType === "F32") return kernels.f32Kernel;
     if (AMX_INT8_FILE_TYPES.has(fileType) && ggmlCpu.includes("AMX_INT8")) return "ggml-amx-int8";
     return "ggml";
 }
@@ -226,7 +231,7 @@ export async function quickBench(paths: readonly string[], options: QuickBenchOp
                 path,
                 fileType: model.info.fileType,
                 sizeBytes: fs.statSync(path).size,
-                kernel: kernelFor(model.info.fileType, info.bf16Kernel, info.build),
+                kernel: kernelFor(model.info.fileType, info, info.build),
                 loadSeconds: fileLoadSeconds,
                 short,
                 long,

@@ -9,7 +9,7 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
-import type { Bf16Kernel } from "../addon/native-types.js";
+import type { Bf16Kernel, F32Kernel } from "../addon/native-types.js";
 
 /** true/false as the processor reports it; null where this platform does not say. */
 export interface CpuFeatureFlags {
@@ -51,6 +51,8 @@ export interface CpuReport {
     bf16OnAmx: boolean;
     /** The kernel that multiplies BF16 weights: llama-reward's "amx" or "avx512-bf16", or "ggml". */
     bf16Kernel: Bf16Kernel;
+    /** The kernel that multiplies F32 weights: llama-reward's "avx512-f32", or "ggml". */
+    f32Kernel: F32Kernel;
     /** The kind of CPU the recommendation was chosen for (FILE_TYPE_RULES). */
     kind: CpuKind;
     recommendation: FileTypeRecommendation;
@@ -257,8 +259,8 @@ function readCpuFlags(arch: string): CpuFeatureFlags {
     return { ...NONE };
 }
 
-/** The CPU, the features of the loaded ggml CPU backend (`systemInfoLine`, see systemInfo()), the BF16 kernel, and the file type to use. */
-export function cpuReport(systemInfoLine: string, bf16Kernel: Bf16Kernel): CpuReport {
+/** The CPU, the features of the loaded ggml CPU backend (`systemInfoLine`, see systemInfo()), the BF16 and F32 kernels, and the file type to use. */
+export function cpuReport(systemInfoLine: string, bf16Kernel: Bf16Kernel, f32Kernel: F32Kernel): CpuReport {
     const arch = process.arch;
     const cpu = readCpuFlags(arch);
     const build = parseSystemInfo(systemInfoLine);
@@ -270,6 +272,7 @@ export function cpuReport(systemInfoLine: string, bf16Kernel: Bf16Kernel): CpuRe
         build,
         bf16OnAmx: bf16Kernel === "amx",
         bf16Kernel,
+        f32Kernel,
         kind: cpuKind(input),
         recommendation: recommendFileType(input),
     };

@@ -5,7 +5,7 @@
  */
 import { loadAddon, loadedAddon, type AddonSource } from "../addon/load-addon.js";
 import { type CpuBackendInfo, describeCpuBackend } from "../addon/cpu-backend.js";
-import type { Bf16Kernel, NativeDevice } from "../addon/native-types.js";
+import type { Bf16Kernel, F32Kernel, NativeDevice } from "../addon/native-types.js";
 import { cpuReport, type CpuReport } from "./cpu-features.js";
 
 export type BackendDevice = NativeDevice;
@@ -32,6 +32,12 @@ export interface AddonInfo {
      */
     bf16Kernel: Bf16Kernel;
     /**
+     * The kernel that multiplies F32 weights on the CPU: "avx512-f32" (llama-reward's AVX-512 kernel: x86-64
+     * Linux on a CPU with AVX-512 F/BW/VL/DQ, e.g. Intel Skylake-SP and later, AMD Zen 4/5) or "ggml"
+     * (llama.cpp's own; also with LLAMA_REWARD_AVX512_F32=0).
+     */
+    f32Kernel: F32Kernel;
+    /**
      * The ggml CPU backend variant ggml chose for this CPU (prebuilt ggml: libggml-cpu-<variant>.so beside the
      * addon), who built it ("llama-reward" or "node-llama-cpp") and with which compiler; null where the CPU
      * backend is compiled into the addon (a source build) or the platform cannot tell (Windows).
@@ -53,6 +59,7 @@ export function addonInfo(): AddonInfo {
         unavailable: [...backends.failures],
         amxBf16,
         bf16Kernel: typeof addon.bf16Kernel === "function" ? addon.bf16Kernel() : amxBf16 ? "amx" : "ggml",
+        f32Kernel: typeof addon.f32Kernel === "function" ? addon.f32Kernel() : "ggml",
         cpuBackend: cpuLibrary ? describeCpuBackend(cpuLibrary) : null,
     };
 }
@@ -72,5 +79,6 @@ export function backendDevices(): BackendDevice[] {
  * as the processor reports them and as the loaded ggml CPU backend uses them, and the file type to use.
  */
 export function cpuInfo(): CpuReport {
-    return cpuReport(systemInfo(), addonInfo().bf16Kernel);
+    const { bf16Kernel, f32Kernel } = addonInfo();
+    return cpuReport(systemInfo(), bf16Kernel, f32Kernel);
 }

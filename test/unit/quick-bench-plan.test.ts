@@ -71,13 +71,15 @@ describe("quick bench planning and ranking", () => {
     it("names the kernel of each file type: llama-reward's for BF16, ggml's AMX int8 where the backend has it", () => {
         const amx = ["AVX512", "AVX512_BF16", "AMX_INT8"];
         const zen4 = ["AVX512", "AVX512_BF16", "AVX512_VNNI"];
-        expect(kernelFor("BF16", "amx", amx)).toBe("amx");
-        expect(kernelFor("BF16", "avx512-bf16", zen4)).toBe("avx512-bf16");
-        expect(kernelFor("BF16", "ggml", zen4)).toBe("ggml");
-        expect(kernelFor("Q8_0", "amx", amx)).toBe("ggml-amx-int8");
-        expect(kernelFor("Q4_K_M", "amx", amx)).toBe("ggml-amx-int8");
-        expect(kernelFor("Q8_0", "avx512-bf16", zen4)).toBe("ggml");
-        expect(kernelFor("F16", "amx", amx)).toBe("ggml");
-        expect(kernelFor("F32", "amx", amx)).toBe("ggml");
+        expect(kernelFor("BF16", { bf16Kernel: "amx", f32Kernel: "ggml" }, amx)).toBe("amx");
+        expect(kernelFor("BF16", { bf16Kernel: "avx512-bf16", f32Kernel: "ggml" }, zen4)).toBe("avx512-bf16");
+        expect(kernelFor("BF16", { bf16Kernel: "ggml", f32Kernel: "ggml" }, zen4)).toBe("ggml");
+        expect(kernelFor("Q8_0", { bf16Kernel: "amx", f32Kernel: "ggml" }, amx)).toBe("ggml-amx-int8");
+        expect(kernelFor("Q4_K_M", { bf16Kernel: "amx", f32Kernel: "ggml" }, amx)).toBe("ggml-amx-int8");
+        expect(kernelFor("Q8_0", { bf16Kernel: "avx512-bf16", f32Kernel: "ggml" }, zen4)).toBe("ggml");
+        expect(kernelFor("F16", { bf16Kernel: "amx", f32Kernel: "ggml" }, amx)).toBe("ggml");
+        expect(kernelFor("F32", { bf16Kernel: "amx", f32Kernel: "ggml" }, amx)).toBe("ggml");
+        expect(kernelFor("F32", { bf16Kernel: "amx", f32Kernel: "avx512-f32" }, amx)).toBe("avx512-f32");
+        expect(kernelFor("F16", { bf16Kernel: "avx512-bf16", f32Kernel: "avx512-f32" }, zen4)).toBe("ggml");
     });
 });

@@ -262,6 +262,11 @@ const BF16_KERNEL_NAMES: Record<MachineInfo["bf16Kernel"], string> = {
     ggml: "ggml's kernel",
 };
 
+const F32_KERNEL_NAMES: Record<MachineInfo["f32Kernel"], string> = {
+    "avx512-f32": "llama-reward's AVX-512 F32 kernel",
+    ggml: "ggml's kernel",
+};
+
 /** `noAmx`: the run played a CPU without AMX (`--no-amx`, no-amx-play.ts). */
 export function formatReport(machine: MachineInfo, measured: TypeMeasurements[], noAmx = false): string {
     const out = [
@@ -272,7 +277,7 @@ export function formatReport(machine: MachineInfo, measured: TypeMeasurements[],
                       "PyTorch's oneDNN capped at AVX512_CORE_BF16 (node-llama-cpp's own ggml is not restricted)",
               ]
             : []),
-        `Kernels: BF16 weights on ${BF16_KERNEL_NAMES[machine.bf16Kernel]}; ggml CPU backend with ${machine.ggmlCpu.join(" ") || "(unknown)"}` +
+        `Kernels: BF16 weights on ${BF16_KERNEL_NAMES[machine.bf16Kernel]}, F32 weights on ${F32_KERNEL_NAMES[machine.f32Kernel]}; ggml CPU backend with ${machine.ggmlCpu.join(" ") || "(unknown)"}` +
             (machine.cpuBackend
                 ? ` (${machine.cpuBackend.library}, built by ${machine.cpuBackend.builtBy}${machine.cpuBackend.compiler ? `, ${machine.cpuBackend.compiler}` : ""})`
                 : ""),

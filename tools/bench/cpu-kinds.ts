@@ -19,6 +19,7 @@ import { parseArgs } from "node:util";
 import { RewardModel } from "../../src/model/reward-model.js";
 import type { CpuBackendInfo } from "../../src/addon/cpu-backend.js";
 import { addonInfo, cpuInfo } from "../../src/model/system.js";
+import { kernelFor } from "../../src/bench/quick-bench.js";
 import { mixedConversations } from "./bench-conversations.js";
 import { addonFolderWithCpuVariant } from "./cpu-variant-addon.js";
 
@@ -33,8 +34,8 @@ interface CpuKindSetup {
 const KINDS: Record<string, CpuKindSetup> = {
     amx: { env: {}, describe: "this CPU as it is (AMX BF16 kernel, ggml's AMX int8 for Q8_0)" },
     ggml: {
-        env: { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_AVX512_BF16: "0" },
-        describe: "this CPU with llama-reward's BF16 kernels off: ggml's kernels for every type, in the variant ggml picks",
+        env: { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_AVX512_BF16: "0", LLAMA_REWARD_AVX512_F32: "0" },
+        describe: "this CPU with llama-reward's BF16 and F32 kernels off: ggml's kernels for every type, in the variant ggml picks",
     },
     "avx512-bf16": {
         variant: "zen4",
@@ -43,13 +44,13 @@ const KINDS: Record<string, CpuKindSetup> = {
     },
     "avx512-bf16-ggml": {
         variant: "zen4",
-        env: { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_AVX512_BF16: "0" },
-        describe: "AVX-512 BF16 + VNNI, no AMX (ggml's zen4 variant), ggml's BF16 kernel",
+        env: { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_AVX512_BF16: "0", LLAMA_REWARD_AVX512_F32: "0" },
+        describe: "AVX-512 BF16 + VNNI, no AMX (ggml's zen4 variant), ggml's BF16 and F32 kernels",
     },
     avx2: {
         variant: "haswell",
-        env: { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_AVX512_BF16: "0" },
-        describe: "AVX2 only (ggml's haswell variant)",
+        env: { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_AVX512_BF16: "0", LLAMA_REWARD_AVX512_F32: "0" },
+        describe: "AVX2 only (ggml's haswell variant; llama-reward's AVX-512 kernels off)",
     },
 };
 
@@ -57,7 +58,8 @@ interface Measurement {
     kind: string;
     model: string;
     fileType: string;
-    bf16Kernel: string;
+    /** What multiplied the file's weights (kernelFor). */
+    kernel: string;
     /** The ggml CPU backend's features in use (llama.cpp's system line). */
     ggmlCpu: string[];
     /** The CPU variant loaded and who built it (addonInfo().cpuBackend). */
@@ -97,7 +99,7 @@ async function measure(kind: string, model: string, shortCount: number, longCoun
         kind,
         model: path.basename(model),
         fileType: m.info.fileType,
-        bf16Kernel: addonInfo().bf16Kernel,
+        kernel: kernelFor(m.info.fileType, addonInfo(), cpuInfo().build),
         ggmlCpu: cpuInfo().build,
         cpuBackend: describeBackend(addonInfo().cpuBackend),
         short: await timed(m, short, threads),
@@ -174,7 +176,7 @@ function main(): void {
                 const r = JSON.parse(child.stdout.trim().split("\n").at(-1)!) as Measurement;
                 results.push(r);
                 process.stderr.write(
-                    `${kind.padEnd(17)} ${r.fileType.padEnd(22)} kernel ${r.bf16Kernel.padEnd(11)} ` +
+                    `${kind.padEnd(17)} ${r.fileType.padEnd(22)} kernel ${r.kernel.padEnd(13)} ` +
                         `short ${rate(r.short)}  long ${rate(r.long)}  ${r.cpuBackend}` +
                         `  (load ${os.loadavg()[0]!.toFixed(2)})\n`,
                 );

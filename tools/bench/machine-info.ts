@@ -9,7 +9,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { CpuBackendInfo } from "../../src/addon/cpu-backend.js";
-import type { Bf16Kernel } from "../../src/addon/native-types.js";
+import type { Bf16Kernel, F32Kernel } from "../../src/addon/native-types.js";
 import { addonInfo, cpuInfo } from "../../src/model/system.js";
 import { root } from "./bench-paths.js";
 
@@ -20,6 +20,8 @@ export interface MachineInfo {
     memoryGiB: number;
     /** The kernel BF16 weight products run on in this process and its children (same environment). */
     bf16Kernel: Bf16Kernel;
+    /** The kernel F32 weight products run on. */
+    f32Kernel: F32Kernel;
     /** The ggml CPU backend's features in use (llama.cpp's system line). */
     ggmlCpu: string[];
     /** The ggml CPU variant loaded, who built it and with which compiler (addonInfo().cpuBackend); null when compiled in. */
@@ -56,6 +58,7 @@ export function machineInfo(threads: number): MachineInfo {
         threads,
         memoryGiB: Math.round(os.totalmem() / 2 ** 30),
         bf16Kernel: report.bf16Kernel,
+        f32Kernel: report.f32Kernel,
         ggmlCpu: report.build,
         cpuBackend: addonInfo().cpuBackend,
         node: process.version,

@@ -1,0 +1,248 @@
+// The tiled AVX-512 product shared by llama-reward's weight kernels for CPUs
+// without AMX (avx512_bf16_matmul.cpp: BF16 weights on vdpbf16ps;
+// avx512_f32_matmul.cpp: F32 weights on vfmadd231ps). Included only by those
+// files, inside their AVX512_GEMM_TARGET-guarded sections.
+//
+// The product w x cur (w: N rows of K weights, cur: M rows of K F32
+// activations, result: M rows of N F32 values) is two ggml custom ops:
+//   1. pack: cur's rows written densely in the weight's element type (BF16:
+//      rounded to nearest even, as ggml's own conversion; F32: copied), so
+//      that rows are contiguous whatever view cur is;
+//   2. gemm: each thread takes a share of the weight's 8-row blocks; a tile
+//      of 3 activation rows x 8 weight rows (read in place, no repacked
+//      copy) keeps 24 vectors of 16 F32 partial sums in registers while K is
+//      walked in order, one vector of weights a step, then folds each row's
+//      8 vectors into 8 sums with one fixed sequence of shuffles and adds.
+//      Activation rows are taken in passes that stay in L2 while the weight
+//      rows stream past them, and K in chunks whose weights stay in L1
+//      (multiply() below).
+// A result's arithmetic depends only on its activation row and weight row,
+// not on the tile, pass or thread it fell in, so a row's result does not
+// depend on the other rows of the batch or on the thread count. The graph
+// dependency between the two ops is the barrier between packing and
+// multiplying.
+#pragma once
+
+#include "ggml.h"
+#include "hook_tensors.h"
+
+#include <immintrin.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+// The including file defines AVX512_GEMM_TARGET, the target attribute of its kernel functions (the AVX-512
+// subsets its instructions need). Only the functions marked so use AVX-512: the rest of the file stays at
+// the build's baseline ISA and runs on any x86-64 CPU. Everything here has internal linkage, so that each
+// including file gets its own copies, compiled for its own target.
+#ifndef AVX512_GEMM_TARGET
+#    error "define AVX512_GEMM_TARGET before including avx512_gemm.h"
+#endif
+
+namespace avx512_gemm {
+namespace {
+
+constexpr int64_t kWeightRows     = 8;  // weight rows per tile and per thread share unit
+constexpr int64_t kActivationRows = 3;  // activation rows per tile: 24 accumulators + 3 operands + 1
+
+// The 16 lanes of each of x[0..7] summed: result lane j = sum of x[j]'s lanes, in one fixed order.
+AVX512_GEMM_TARGET inline __m256 fold8(const __m512 * x) {
+    // within each 128-bit lane: [x0, x1, x2, x3] partial sums
+    const __m512 s01   = _mm512_add_ps(_mm512_unpacklo_ps(x[0], x[1]), _mm512_unpackhi_ps(x[0], x[1]));
+    const __m512 s23   = _mm512_add_ps(_mm512_unpacklo_ps(x[2], x[3]), _mm512_unpackhi_ps(x[2], x[3]));
+    const __m512 s0123 = _mm512_add_ps(_mm512_shuffle_ps(s01, s23, 0x44), _mm512_shuffle_ps(s01, s23, 0xEE));
+    const __m512 s45   = _mm512_add_ps(_mm512_unpacklo_ps(x[4], x[5]), _mm512_unpackhi_ps(x[4], x[5]));
+    const __m512 s67   = _mm512_add_ps(_mm512_unpacklo_ps(x[6], x[7]), _mm512_unpackhi_ps(x[6], x[7]));
+    const __m512 s4567 = _mm512_add_ps(_mm512_shuffle_ps(s45, s67, 0x44), _mm512_shuffle_ps(s45, s67, 0xEE));
+    // 128-bit lanes [a0+a1, a2+a3, b0+b1, b2+b3] (a: s0123, b: s4567), then [a0+a1, b0+b1, a2+a3, b2+b3]
+    const __m512 t = _mm512_add_ps(_mm512_shuffle_f32x4(s0123, s4567, 0x88), _mm512_shuffle_f32x4(s0123, s4567, 0xDD));
+    const __m512 u = _mm512_shuffle_f32x4(t, t, 0xD8);
+    return _mm256_add_ps(_mm512_castps512_ps256(u), _mm512_extractf32x8_ps(u, 1));
+}
+
+// One tile, over the values [k0, k1) of each row: rows activation[0..R) (row stride ld) x weight rows
+// w[0..8). The tile's 24 accumulators start at zero (k0 == 0) or from `partial`, and end folded into out
+// (out[i] is row i's 8 results, row stride out_stride) when k1 == k, or saved to `partial` otherwise.
+// Ops (avx512_bf16_matmul.cpp, avx512_f32_matmul.cpp) names the element type, the values one 512-bit vector
+// holds (kStep), how a vector is loaded and the multiply-add of one step.
+template <class Ops, int R>
+AVX512_GEMM_TARGET inline void tile(const typename Ops::Element * activation,
+                                    int64_t                       ld,
+                                    int64_t                       k,
+                                    int64_t                       k0,
+                                    int64_t                       k1,
+                                    const char *                  w,
+                                    size_t                        w_stride,
+                                    float *                       partial,
+                                    float *                       out,
+                                    size_t                        out_stride) {
+    __m512 acc[R][kWeightRows];
+#pragma GCC unroll 8
+    for (int i = 0; i < R; i++) {
+#pragma GCC unroll 8
+        for (int j = 0; j < kWeightRows; j++) {
+            acc[i][j] = k0 == 0 ? _mm512_setzero_ps() : _mm512_load_ps(partial + (i * kWeightRows + j) * 16);
+        }
+    }
+    for (int64_t kk = k0; kk < k1; kk += Ops::kStep) {
+        typename Ops::Vector a[R];
+#pragma GCC unroll 8
+        for (int i = 0; i < R; i++) {
+            a[i] = Ops::load(activation + i * ld + kk);
+        }
+#pragma GCC unroll 8
+        for (int j = 0; j < kWeightRows; j++) {
+            typename Ops::Vector b = Ops::load(reinterpret_cast<const typename Ops::Element *>(w + j * w_stride) + kk);
+            // one load per weight vector: left alone, the compiler folds it into each of the R multiply-adds
+            // as a memory operand, R loads where one does
+            __asm__("" : "+v"(b));
+#pragma GCC unroll 8
+            for (int i = 0; i < R; i++) {
+                acc[i][j] = Ops::madd(acc[i][j], a[i], b);
+            }
+        }
+    }
+    if (k1 < k) {
+#pragma GCC unroll 8
+        for (int i = 0; i < R; i++) {
+#pragma GCC unroll 8
+            for (int j = 0; j < kWeightRows; j++) {
+                _mm512_store_ps(partial + (i * kWeightRows + j) * 16, acc[i][j]);
+            }
+        }
+        return;
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < R; i++) {
+        _mm256_storeu_ps(out + i * out_stride, fold8(acc[i]));
+    }
+}
+
+// The row stride of packed activations: one vector more than K, so that rows whose length is a multiple of
+// 4 KiB do not all fall into the same L1 cache sets.
+template <class Ops> constexpr int64_t packed_stride(int64_t k) {
+    return k + Ops::kStep;
+}
+
+// dst: packed activations (M rows of K elements, row stride packed_stride(K)); src[0]: cur.
+template <class Ops> AVX512_GEMM_TARGET void pack(ggml_tensor * dst, int ith, int nth, void *) {
+    const ggml_tensor * cur   = dst->src[0];
+    const int64_t       k     = cur->ne[0];
+    const int64_t       ld    = packed_stride<Ops>(k);
+    const int64_t       m     = ggml_nrows(cur);
+    const int64_t       first = m * ith / nth;
+    const int64_t       last  = m * (ith + 1) / nth;
+    auto *              out   = static_cast<typename Ops::Element *>(dst->data);
+    for (int64_t row = first; row < last; row++) {
+        Ops::pack_row(reinterpret_cast<const float *>(row_of(cur, row)), out + row * ld, k);
+    }
+}
+
+// The data cache sizes the blocking is made for: glibc's reading of this CPU's L1 data cache and L2 (per
+// core), or 32 KiB and 1 MiB where it cannot tell.
+inline int64_t l1_data_bytes() {
+    static const int64_t bytes = [] {
+        const long b = sysconf(_SC_LEVEL1_DCACHE_SIZE);
+        return b >= 16 * 1024 ? static_cast<int64_t>(b) : int64_t{ 32 * 1024 };
+    }();
+    return bytes;
+}
+
+inline int64_t l2_bytes() {
+    static const int64_t bytes = [] {
+        const long b = sysconf(_SC_LEVEL2_CACHE_SIZE);
+        return b >= 256 * 1024 ? static_cast<int64_t>(b) : int64_t{ 1024 * 1024 };
+    }();
+    return bytes;
+}
+
+// dst: M rows of N floats (contiguous); src[0]: w; src[1]: packed activations. Counts its runs in Ops::runs.
+//
+// Blocking: the activation rows are taken in passes that fill half of L2, so that each pass is read from
+// memory once and the weights once per pass. Within a pass, each 8-row weight block is walked in chunks of
+// K that fill half of L1 (8 rows x chunk), each chunk multiplied against every tile of the pass before
+// the next, so the weights are read from L1; the tiles' accumulators wait in a per-thread buffer between
+// chunks. Every accumulator lane still sums its products in the order of K, so the chunking changes no bit
+// of the result.
+template <class Ops> AVX512_GEMM_TARGET void multiply(ggml_tensor * dst, int ith, int nth, void *) {
+    using Element                  = typename Ops::Element;
+    const ggml_tensor * w          = dst->src[0];
+    const ggml_tensor * packed     = dst->src[1];
+    const int64_t       k          = w->ne[0];
+    const int64_t       n_blocks   = w->ne[1] / kWeightRows;
+    const int64_t       m          = ggml_nrows(dst);
+    const int64_t       first      = n_blocks * ith / nth;
+    const int64_t       last       = n_blocks * (ith + 1) / nth;
+    const size_t        w_stride   = w->nb[1];
+    const size_t        out_stride = dst->nb[1] / sizeof(float);
+    const int64_t       ld         = packed_stride<Ops>(k);
+    const int64_t       row_bytes  = ld * static_cast<int64_t>(sizeof(Element));
+    const int64_t       pass_tiles = std::max<int64_t>(1, l2_bytes() / 2 / (row_bytes * kActivationRows));
+    const int64_t       per_pass   = pass_tiles * kActivationRows;
+    const int64_t       chunk_steps =
+        std::max<int64_t>(1, l1_data_bytes() / 2 / kWeightRows / (Ops::kStep * sizeof(Element)));
+    const int64_t chunk      = std::min(k, chunk_steps * Ops::kStep);
+    const auto *  activation = static_cast<const Element *>(packed->data);
+    const auto *  weights    = static_cast<const char *>(w->data);
+    auto *        out        = static_cast<float *>(dst->data);
+    if (ith == 0) {
+        Ops::runs.fetch_add(1, std::memory_order_relaxed);
+    }
+    // one tile's accumulators (24 vectors of 16 floats) per tile of a pass, 64-byte aligned; only needed
+    // when K takes more than one chunk
+    constexpr int64_t               tile_floats = kActivationRows * kWeightRows * 16;
+    thread_local std::vector<float> partials;
+    if (chunk < k && partials.size() < static_cast<size_t>(pass_tiles * tile_floats + 16)) {
+        partials.resize(pass_tiles * tile_floats + 16);
+    }
+    float * const partials_start =
+        reinterpret_cast<float *>((reinterpret_cast<uintptr_t>(partials.data()) + 63) & ~uintptr_t{ 63 });
+    for (int64_t pass = 0; pass < m; pass += per_pass) {
+        const int64_t pass_end = std::min(m, pass + per_pass);
+        for (int64_t nb = first; nb < last; nb++) {
+            const char * wb = weights + nb * kWeightRows * w_stride;
+            for (int64_t k0 = 0; k0 < k; k0 += chunk) {
+                const int64_t k1      = std::min(k, k0 + chunk);
+                float *       partial = partials_start;
+                int64_t       row     = pass;
+                for (; row + kActivationRows <= pass_end; row += kActivationRows) {
+                    tile<Ops, kActivationRows>(activation + row * ld, ld, k, k0, k1, wb, w_stride, partial,
+                                               out + row * out_stride + nb * kWeightRows, out_stride);
+                    partial += tile_floats;
+                }
+                if (pass_end - row == 2) {
+                    tile<Ops, 2>(activation + row * ld, ld, k, k0, k1, wb, w_stride, partial,
+                                 out + row * out_stride + nb * kWeightRows, out_stride);
+                } else if (pass_end - row == 1) {
+                    tile<Ops, 1>(activation + row * ld, ld, k, k0, k1, wb, w_stride, partial,
+                                 out + row * out_stride + nb * kWeightRows, out_stride);
+                }
+            }
+        }
+    }
+}
+
+// Whether the kernel of Ops can compute w x cur: a 2-D contiguous weight of Ops's type in CPU memory whose rows
+// are a multiple of kStep long and whose row count is a multiple of 8, times an F32 activation of the same row
+// length with contiguous rows.
+template <class Ops> bool accepts(const ggml_tensor * w, const ggml_tensor * cur) {
+    return w->type == Ops::kWeightType && cur->type == GGML_TYPE_F32 && w->ne[2] == 1 && w->ne[3] == 1 &&
+           ggml_is_contiguous(w) && cur->ne[0] == w->ne[0] && cur->nb[0] == sizeof(float) &&
+           w->ne[0] % Ops::kStep == 0 && w->ne[1] % kWeightRows == 0 && weight_in_cpu_memory(w);
+}
+
+// The two graph nodes of w x cur (see the header comment): the result has cur's shape with N values a row.
+template <class Ops> ggml_tensor * build(ggml_context * ctx, ggml_tensor * w, ggml_tensor * cur) {
+    ggml_tensor * pack_args[] = { cur };
+    ggml_tensor * packed = ggml_custom_4d(ctx, Ops::kWeightType, packed_stride<Ops>(w->ne[0]), ggml_nrows(cur), 1, 1,
+                                          pack_args, 1, pack<Ops>, GGML_N_TASKS_MAX, nullptr);
+    ggml_tensor * mul_args[] = { w, packed };
+    return ggml_custom_4d(ctx, GGML_TYPE_F32, w->ne[1], cur->ne[1], cur->ne[2], cur->ne[3], mul_args, 2, multiply<Ops>,
+                          GGML_N_TASKS_MAX, nullptr);
+}
+
+}  // namespace
+}  // namespace avx512_gemm

@@ -1,0 +1,86 @@
+/**
+ * Scores conversations in a fresh Node process under a given environment,
+ * for the tests of llama-reward's weight kernels: each kernel is chosen once
+ * per process (from the CPU and LLAMA_REWARD_* switches), so comparing two
+ * kernels takes two processes. Each named set of load options (e.g. flash
+ * attention off, whose tiled kernel has batch effects of its own, and the
+ * defaults) loads the model once and scores every case in one batch, then
+ * the first few alone.
+ */
+import { spawnSync } from "node:child_process";
+import path from "node:path";
+import { expect } from "vitest";
+import type { ChatMessage } from "../../src/index.js";
+import { requireFile, root } from "./fixtures.js";
+
+export interface KernelScores {
+    /** Every case in one scoreBatch. */
+    batched: number[];
+    /** The first `alone` cases, one score() each. */
+    alone: number[];
+}
+
+export interface KernelChildResult<S extends string> {
+    /** addonInfo()[kernelField] in the child. */
+    kernel: string;
+    /** The addon's product counter for the kernel after scoring (-1 when the addon lacks it). */
+    products: number;
+    /** The scores under each set of load options. */
+    scores: Record<S, KernelScores>;
+}
+
+export interface KernelChildOptions<S extends string> {
+    /** Load options (contextSize 2048 added) by name; the model is loaded once per entry, in this order. */
+    settings: Record<S, Record<string, unknown>>;
+    /** The addonInfo() field naming the kernel, e.g. "bf16Kernel". */
+    kernelField: "bf16Kernel" | "f32Kernel";
+    /** The addon export counting the kernel's products, e.g. "avx512Bf16Products". */
+    productsExport: "avx512Bf16Products" | "avx512F32Products";
+    /** How many of the cases are also scored alone. */
+    alone: number;
+}
+
+/** Scores `cases` in a fresh process under `env`, per setting: all in one batch, then the first `alone` one at a time. */
+export function scoreInChild<S extends string>(
+    file: string,
+    cases: readonly ChatMessage[][],
+    env: Record<string, string>,
+    options: KernelChildOptions<S>,
+): KernelChildResult<S> {
+    const index = path.join(root, "dist", "src", "index.js");
+    const script = `
+        import { RewardModel, addonInfo } from ${JSON.stringify(requireFile(index))};
+        import { loadAddon } from ${JSON.stringify(path.join(root, "dist", "src", "addon", "load-addon.js"))};
+        const cases = JSON.parse(process.argv[1]);
+        const settings = JSON.parse(process.argv[2]);
+        const scores = {};
+        for (const [name, loadOptions] of Object.entries(settings)) {
+            const model = await RewardModel.load(${JSON.stringify(file)}, { contextSize: 2048, ...loadOptions });
+            const batched = await model.scoreBatch(cases);
+            const alone = [];
+            for (const c of cases.slice(0, ${options.alone})) alone.push(await model.score(c));
+            await model.dispose();
+            scores[name] = { batched, alone };
+        }
+        const addon = loadAddon();
+        const count = addon[${JSON.stringify(options.productsExport)}];
+        const products = typeof count === "function" ? count() : -1;
+        process.stdout.write(JSON.stringify({ kernel: addonInfo()[${JSON.stringify(options.kernelField)}], products, scores }));
+    `;
+    const child = spawnSync(
+        process.execPath,
+        ["--input-type=module", "-e", script, JSON.stringify(cases), JSON.stringify(options.settings)],
+        {
+            encoding: "utf8",
+            cwd: root,
+            env: { ...process.env, ...env },
+        },
+    );
+    expect(child.stderr).toBe("");
+    expect(child.status).toBe(0);
+    return JSON.parse(child.stdout) as KernelChildResult<S>;
+}
+
+export function maxAbsDiff(a: readonly number[], b: readonly number[]): number {
+    return Math.max(...a.map((x, i) => Math.abs(x - b[i]!)));
+}

@@ -8,7 +8,8 @@
 # addon), native/ggml-cpu-variants/CMakeLists.txt (the sapphirerapids variant) and
 # native/cmake/llama-bench-ggml.cmake (the bench's llama-bench).
 
-# Compiles amx/mmq.cpp of the ggml CPU backend target `target` (from the ggml tree `ggml_dir`) with -fno-dse.
+# Compiles amx/mmq.cpp of the ggml CPU backend target `target` (from the ggml tree `ggml_dir`) with -fno-dse:
+# a source file property of the directory that created `target`, so of every target there that compiles it.
 function(llama_reward_store_amx_tile_config target ggml_dir)
     if (CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
         set_property(SOURCE "${ggml_dir}/src/ggml-cpu/amx/mmq.cpp" TARGET_DIRECTORY ${target}

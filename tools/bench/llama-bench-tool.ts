@@ -5,8 +5,9 @@
  */
 import { spawn } from "node:child_process";
 import fs from "node:fs";
+import path from "node:path";
 import { processTicks, startContentionMeter } from "./cpu-idle.js";
-import { llamaBenchPath, llamaCppSourceDir, llamaToolsDir } from "./bench-paths.js";
+import { llamaBenchPath, llamaCppSourceDir, llamaToolsDir, root } from "./bench-paths.js";
 
 export interface LlamaBenchRow {
     nPrompt: number;
@@ -43,13 +44,10 @@ const cmakeOptions = [
     "-DLLAMA_BUILD_APP=OFF",
     "-DGGML_CPU_KLEIDIAI=OFF",
     "-DBUILD_SHARED_LIBS=OFF",
-    // ggml's AMX matmul kernel, which -march=native compiles in on Sapphire Rapids and later, dies with a
-    // general-protection fault at its first ldtilecfg on some virtual machines (seen here on Q8_0); the
-    // AVX-512 VNNI kernels compute the same values. llama-reward's own addon uses the prebuilt ggml, whose
-    // AMX kernel runs; its source builds leave AMX out the same way (CMakeLists.txt).
-    ...(process.arch === "x64" && process.platform === "linux"
-        ? ["-DCMAKE_C_FLAGS=-mno-amx-tile -mno-amx-int8 -mno-amx-bf16", "-DCMAKE_CXX_FLAGS=-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"]
-        : []),
+    // ggml's AMX int8 kernel, which -march=native compiles in on Sapphire Rapids and later, as in the addon:
+    // amx/mmq.cpp needs -fno-dse under GCC 12 or its tile configuration is compiled away
+    // (native/cmake/ggml-amx-tile-config.cmake, applied through this hook on ggml's project()).
+    `-DCMAKE_PROJECT_ggml_INCLUDE=${path.join(root, "native", "cmake", "llama-bench-ggml.cmake")}`,
 ];
 
 /** Runs cmake, echoing its build percentage now and then and keeping the tail of its output for errors. */
@@ -81,20 +79,28 @@ function runCmake(args: string[], log: (line: string) => void): Promise<void> {
     });
 }
 
-/** Builds llama-bench unless it exists; returns its path. */
+/** The options llama-bench was last built with: a build with other options (one without AMX) is rebuilt. */
+const optionsStampPath = path.join(llamaToolsDir, "llama-reward-cmake-options.json");
+
+/** Builds llama-bench unless it exists, built with today's options; returns its path. */
 export async function ensureLlamaBench(log: (line: string) => void): Promise<string> {
-    if (fs.existsSync(llamaBenchPath)) return llamaBenchPath;
+    const stamp = JSON.stringify(cmakeOptions);
+    const builtWith = fs.existsSync(optionsStampPath) ? fs.readFileSync(optionsStampPath, "utf8") : undefined;
+    if (fs.existsSync(llamaBenchPath) && builtWith === stamp) return llamaBenchPath;
     if (!fs.existsSync(`${llamaCppSourceDir}/CMakeLists.txt`)) {
         throw new Error(`llama.cpp sources are missing at ${llamaCppSourceDir}; run \`npm run build:native\` first`);
     }
     log(
-        `llama-bench is missing: building it into ${llamaToolsDir} from ${llamaCppSourceDir} ` +
-            "(takes about 5 minutes the first time on 2 cores)",
+        `llama-bench is ${fs.existsSync(llamaBenchPath) ? "built with other options" : "missing"}: building it into ${llamaToolsDir} ` +
+            `from ${llamaCppSourceDir} (takes about 5 minutes the first time on 2 cores)`,
     );
     const started = Date.now();
+    // options dropped since the last build (e.g. the -mno-amx-* flags) stay in CMake's cache: configure afresh
+    if (builtWith !== stamp) fs.rmSync(path.join(llamaToolsDir, "CMakeCache.txt"), { force: true });
     await runCmake(["-S", llamaCppSourceDir, "-B", llamaToolsDir, ...cmakeOptions], log);
     await runCmake(["--build", llamaToolsDir, "--target", "llama-bench", "-j2"], log);
     if (!fs.existsSync(llamaBenchPath)) throw new Error(`the build finished but ${llamaBenchPath} is missing`);
+    fs.writeFileSync(optionsStampPath, stamp);
     log(`built llama-bench in ${((Date.now() - started) / 1000).toFixed(0)} s`);
     return llamaBenchPath;
 }

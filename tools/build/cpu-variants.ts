@@ -96,7 +96,7 @@ function capture(command: string, args: string[], cwd: string): string | undefin
 }
 
 /**
- * Everything the variants depend on: the ggml sources (git tree and any local change), the CMake project,
+ * Everything the variants depend on: the ggml sources (git tree and any local change), the CMake project (and its module),
  * the compiler and the variant list. undefined when the checkout is not a git tree (then CMake decides).
  */
 function buildInputs(options: OwnBuildOptions): string | undefined {
@@ -106,8 +106,12 @@ function buildInputs(options: OwnBuildOptions): string | undefined {
     if (tree === undefined || changes === undefined || diff === undefined) return undefined;
     const compiler = ["CC", "CXX"].map((v) => `${v}=${process.env[v] ?? ""}`).join(" ");
     const version = capture(process.env.CXX ?? "c++", ["--version"], options.llamaDir)?.split("\n")[0] ?? "";
+    // the CMake project and the module it includes (native/cmake/ggml-amx-tile-config.cmake)
+    const project = ["CMakeLists.txt", "../cmake/ggml-amx-tile-config.cmake"].map((f) =>
+        fs.readFileSync(path.join(options.projectDir, f), "utf8"),
+    );
     return createHash("sha256")
-        .update(JSON.stringify([tree, changes, diff, fs.readFileSync(path.join(options.projectDir, "CMakeLists.txt"), "utf8")]))
+        .update(JSON.stringify([tree, changes, diff, ...project]))
         .update(JSON.stringify([compiler, version, options.variants, process.env.CMAKE_GENERATOR ?? ""]))
         .digest("hex");
 }

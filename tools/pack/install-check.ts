@@ -1,7 +1,13 @@
 /**
  * Installs the dist-pack tarballs into a fresh project outside the
  * repository, as a user would, and checks the result scores the tiny model
- * like the float64 reference (exact settings, ≤ 1e-4).
+ * like the float64 reference (exact settings, ≤ 1e-4). It also quantizes the
+ * tiny model to Q8_0 with the installed package and scores that: on a CPU
+ * with AMX int8 the ggml CPU backend must have ggml's AMX int8 kernel
+ * (AMX_INT8), which GCC 12 once compiled into a crash (see
+ * native/cmake/ggml-amx-tile-config.cmake), and the rewards must stay within
+ * the Q8_0 activation rounding of the float64 reference on the dequantized
+ * weights (≤ 0.05; 0.02 measured).
  *
  *   node dist/tools/pack/install-check.js            # prebuilt: the main and this platform's tarball, --ignore-scripts,
  *                                                    # PATH = node and npm only (no compiler, cmake, git, python)
@@ -49,26 +55,39 @@ function nodeOnlyBin(tmp: string): string {
     return bin;
 }
 
-// Runs in the fresh project: imports the installed package and scores the tiny model.
+// Runs in the fresh project: imports the installed package, scores the tiny model, then its Q8_0 quantization.
 const consumerScript = `
-import { RewardModel, addonInfo } from "llama-reward";
+import { RewardModel, addonInfo, cpuInfo, quantize } from "llama-reward";
 const conversations = [
     [{ role: "user", content: "What is the capital of France?" }, { role: "assistant", content: "Paris." }],
     [{ role: "user", content: "Write a haiku about rain." }, { role: "assistant", content: "Soft rain on the roof, a quiet drum for the night, the garden drinks deep." }],
     [{ role: "system", content: "You are terse." }, { role: "user", content: "2+2?" }, { role: "assistant", content: "5" }],
 ];
-const model = await RewardModel.load(process.argv[2], { flashAttention: false, kvCacheType: "f32", gpu: false });
+const options = { flashAttention: false, kvCacheType: "f32", gpu: false };
+const model = await RewardModel.load(process.argv[2], options);
 const rewards = await model.scoreBatch(conversations);
 const tokens = conversations.map((c) => model.tokenizeConversation(c));
-console.log(JSON.stringify({ addon: addonInfo(), rewards, tokens }));
 await model.dispose();
+await quantize(process.argv[2], process.argv[3], "Q8_0");
+const q8 = await RewardModel.load(process.argv[3], options);
+const q8Rewards = await q8.scoreBatch(conversations);
+await q8.dispose();
+const { cpu, build } = cpuInfo();
+console.log(JSON.stringify({ addon: addonInfo(), rewards, tokens, q8Rewards, cpuAmxInt8: cpu.amxInt8, ggmlCpu: build }));
 `;
 
 interface ConsumerResult {
     addon: { source: string; path: string; dynamicBackends: boolean; registries: string[] };
     rewards: number[];
     tokens: number[][];
+    q8Rewards: number[];
+    cpuAmxInt8: boolean | null;
+    /** The features the loaded ggml CPU backend was built for. */
+    ggmlCpu: string[];
 }
+
+/** Q8_0 against the float64 reference on its dequantized weights: ggml also rounds the activations to 8 bits. */
+const q8Tolerance = 0.05;
 
 function main(): number {
     const source = process.argv.includes("--source");
@@ -134,9 +153,10 @@ function main(): number {
     const installedMiB = dirSize(path.join(project, "node_modules")) / 2 ** 20;
     log(`installed in ${seconds.toFixed(1)} s; node_modules: ${installedMiB.toFixed(1)} MiB`);
 
-    const run = spawnSync(process.execPath, ["check.mjs", tinyModel], { cwd: project, env, encoding: "utf8" });
+    const q8Model = path.join(tmp, "tiny-reward-q8_0.gguf");
+    const run = spawnSync(process.execPath, ["check.mjs", tinyModel, q8Model], { cwd: project, env, encoding: "utf8" });
     if (run.status !== 0) {
-        log(`scoring in the fresh project failed:\n${run.stdout}${run.stderr}`);
+        log(`scoring in the fresh project failed (${run.signal ?? `exit ${run.status}`}):\n${run.stdout}${run.stderr}`);
         return 1;
     }
     const lastLine = run.stdout.trim().split("\n").at(-1) ?? "";
@@ -144,12 +164,21 @@ function main(): number {
     const reference = loadReferenceModel(tinyModel);
     const expected = result.tokens.map((t) => referenceRewards(reference, t)[0]!);
     const error = Math.max(...result.rewards.map((r, i) => Math.abs(r - expected[i]!)));
+    const q8Reference = loadReferenceModel(q8Model);
+    const q8Error = Math.max(...result.q8Rewards.map((r, i) => Math.abs(r - referenceRewards(q8Reference, result.tokens[i]!)[0]!)));
+    const amxInt8 = result.ggmlCpu.includes("AMX_INT8");
     const expectedSource = source ? "local" : "prebuilt";
     log(`addon: ${result.addon.source} ${path.relative(project, result.addon.path)} (backends: ${result.addon.registries.join(", ")})`);
     log(
         `parity against the float64 reference: max |Δ| = ${error.toExponential(3)} over ${expected.length} conversations (limit ${tolerance})`,
     );
-    const ok = error <= tolerance && result.addon.source === expectedSource;
+    log(
+        `Q8_0 (ggml CPU backend ${amxInt8 ? "with" : "without"} AMX_INT8, CPU AMX int8: ${result.cpuAmxInt8}): ` +
+            `max |Δ| = ${q8Error.toExponential(3)} from the reference on the dequantized weights (limit ${q8Tolerance})`,
+    );
+    const amxOk = result.cpuAmxInt8 !== true || amxInt8;
+    if (!amxOk) log("this CPU has AMX int8 but the ggml CPU backend was built without ggml's AMX int8 kernel");
+    const ok = error <= tolerance && q8Error <= q8Tolerance && amxOk && result.addon.source === expectedSource;
     if (result.addon.source !== expectedSource) log(`expected the ${expectedSource} addon, got ${result.addon.source}`);
     console.log(
         JSON.stringify({
@@ -158,6 +187,8 @@ function main(): number {
             installSeconds: seconds,
             installedMiB,
             maxAbsError: error,
+            q8MaxAbsError: q8Error,
+            ggmlAmxInt8: amxInt8,
             addon: result.addon.source,
         }),
     );

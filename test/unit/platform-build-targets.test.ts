@@ -93,6 +93,13 @@ describe("cross targets", () => {
         }
     });
 
+    it("each knows its CPU variant libraries' file names (what addonInfo().cpuBackend must name there)", () => {
+        const files = ["libggml-base.so", "libggml-cpu-armv8.2_1.so", "ggml-base.dll", "ggml-cpu-haswell.dll", "ggml-cpu-x64.dll"];
+        const variants = (tag: string) => files.filter((f) => crossTargets.find((t) => t.tag === tag)!.cpuVariantFile.test(f));
+        expect(variants("linux-arm64")).toEqual(["libggml-cpu-armv8.2_1.so"]);
+        expect(variants("win32-x64")).toEqual(["ggml-cpu-haswell.dll", "ggml-cpu-x64.dll"]);
+    });
+
     it("binaryMachine tells an aarch64 ELF, an x86-64 ELF and an x86-64 PE apart", () => {
         const elf = (machine: number) => {
             const b = Buffer.alloc(64);

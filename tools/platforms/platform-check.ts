@@ -8,14 +8,16 @@
  * under emulation
  * (qemu-aarch64 or wine): the tiny models scored against the float64
  * reference (exact settings; F32 ≤ 1e-4, F16 ≤ 5e-3 as in
- * test/scoring-parity.test.ts), score() against scoreBatch(), and the error
- * codes of bad input. Prints one summary line per platform and exits 1 when
+ * test/scoring-parity.test.ts), score() against scoreBatch(), the error
+ * codes of bad input, and that addonInfo().cpuBackend names the CPU variant
+ * library ggml's log says it loaded, built by node-llama-cpp. Prints one summary line per platform and exits 1 when
  * any check failed.
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import type { CpuBackendInfo } from "../../src/addon/cpu-backend.js";
 import { platformPackageName } from "../../src/addon/prebuilt.js";
 import { packageRoot } from "../../src/package-root.js";
 import { loadReferenceModel, type ReferenceModel, referenceRewards } from "../../test/reference/llama-reference.js";
@@ -87,7 +89,7 @@ interface ConsumerResult {
     platform: string;
     arch: string;
     node: string;
-    addon: { source: string; path: string; registries: string[] };
+    addon: { source: string; path: string; registries: string[]; cpuBackend: CpuBackendInfo | null };
     cpu: { arch: string; model: string; cpu: Record<string, boolean | null>; build: string[] };
     models: { file: string; rewards: number[]; single: number; tokens: number[][] }[];
     cases: { name: string; ok: boolean; detail: string }[];
@@ -227,7 +229,20 @@ function checkRun(
     say(
         `node ${result.node} ${result.platform}-${result.arch}; addon ${result.addon.source}; backends ${result.addon.registries.join(", ")}`,
     );
-    say(`ggml CPU variant: ${loadedCpuVariant(run.stderr)}`);
+    const loadedVariant = loadedCpuVariant(run.stderr);
+    say(`ggml CPU variant: ${loadedVariant}`);
+    const backend = result.addon.cpuBackend;
+    say(
+        `addonInfo().cpuBackend: ${backend === null ? "null" : `${backend.library}, built by ${backend.builtBy}, compiler ${backend.compiler ?? "null"}`}`,
+    );
+    if (backend === null || !target.cpuVariantFile.test(backend.library)) {
+        problem(`addonInfo().cpuBackend names ${backend === null ? "no library" : backend.library}, not a ${target.cpuVariantFile} file`);
+    } else if (backend.library !== loadedVariant) {
+        problem(`addonInfo().cpuBackend names ${backend.library}, ggml's log ${loadedVariant}`);
+    } else if (backend.builtBy !== "node-llama-cpp") {
+        // the cross-built packages ship node-llama-cpp's variants, and ggml-cpu-variants.json beside them says so
+        problem(`addonInfo().cpuBackend says ${backend.library} was built by ${backend.builtBy}, not node-llama-cpp`);
+    }
     const flags = Object.entries(result.cpu.cpu)
         .filter(([, v]) => v !== null)
         .map(([k, v]) => `${k}=${v}`);

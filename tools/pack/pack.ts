@@ -110,7 +110,7 @@ function stagePlatform(manifest: Manifest, built: string): string {
     if (missing.length > 0) {
         throw new Error(`build/Release is a source build (no ${missing[0]}); rebuild with LLAMA_REWARD_GGML=prebuilt npm run build:native`);
     }
-    const cpuVariants = checkedCpuVariants(built, libraries);
+    const cpuVariants = checkedCpuVariants(built, libraries, "npm run build:native");
     log(
         `CPU variants: ${cpuVariants.builtBy === "llama-reward" ? "compiled by our build" : `${ggml.pkg}'s`}, ` +
             `${Object.keys(cpuVariants.files).length} files, ${cpuVariants.compiler ?? "compiler not recorded"}`,
@@ -127,16 +127,16 @@ function stagePlatform(manifest: Manifest, built: string): string {
     });
 }
 
-/** The metadata of the CPU variants in `built`, checked file by file against what the build recorded. */
-function checkedCpuVariants(built: string, libraries: string[]): CpuVariantsMetadata {
+/** The metadata of the CPU variants in `built`, checked file by file against what the build recorded; `rebuild` is the command that rewrites both. */
+function checkedCpuVariants(built: string, libraries: string[], rebuild: string): CpuVariantsMetadata {
     const metadata = readCpuVariantsMetadata(built);
-    if (metadata === undefined) throw new Error(`${built} has no ${cpuVariantsMetadataFile}: build the addon again`);
+    if (metadata === undefined) throw new Error(`${built} has no ${cpuVariantsMetadataFile}: run \`${rebuild}\` first`);
     for (const file of cpuVariantFiles(libraries)) {
         const digest = createHash("sha256")
             .update(fs.readFileSync(path.join(built, file)))
             .digest("hex");
         if (metadata.files[file] !== digest) {
-            throw new Error(`${path.join(built, file)} is not the file ${cpuVariantsMetadataFile} describes: build the addon again`);
+            throw new Error(`${path.join(built, file)} is not the file ${cpuVariantsMetadataFile} describes: run \`${rebuild}\` again`);
         }
     }
     return metadata;
@@ -153,7 +153,7 @@ function stageCrossPlatform(manifest: Manifest, target: CrossTarget): string {
         built: outDir,
         libraries: [...libraries, cpuVariantsMetadataFile],
         ggml,
-        cpuVariants: checkedCpuVariants(outDir, libraries),
+        cpuVariants: checkedCpuVariants(outDir, libraries, `node dist/tools/platforms/cross-build.js ${target.tag}`),
         backends: "CPU variants chosen at run time",
     });
 }

@@ -21,6 +21,7 @@ import type { CpuBackendInfo } from "../../src/addon/cpu-backend.js";
 import { platformPackageName } from "../../src/addon/prebuilt.js";
 import { packageRoot } from "../../src/package-root.js";
 import { loadReferenceModel, type ReferenceModel, referenceRewards } from "../../test/reference/llama-reference.js";
+import { cpuBackendProblem, loadedCpuVariant } from "./cpu-backend-check.js";
 import { hasProgram } from "./cross-build.js";
 import { runEmulatedNode } from "./emulator.js";
 import { cachedNpmPackage } from "./npm-package-cache.js";
@@ -107,12 +108,6 @@ function tarballFor(prefix: string): string | undefined {
 }
 
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
-
-/** The ggml CPU library ggml loaded, from its log (LLAMA_REWARD_DEBUG=1). */
-function loadedCpuVariant(stderr: string): string {
-    const match = /loaded CPU backend from (\S+)/.exec(stderr);
-    return match === undefined || match === null ? "(not in the log)" : path.basename(match[1]!.replace(/\\/g, "/"));
-}
 
 function checkPlatform(target: CrossTarget, references: Map<string, ReferenceModel>): Summary {
     const lines: string[] = [];
@@ -230,19 +225,13 @@ function checkRun(
         `node ${result.node} ${result.platform}-${result.arch}; addon ${result.addon.source}; backends ${result.addon.registries.join(", ")}`,
     );
     const loadedVariant = loadedCpuVariant(run.stderr);
-    say(`ggml CPU variant: ${loadedVariant}`);
+    say(`ggml CPU variant: ${loadedVariant ?? "(not in the log)"}`);
     const backend = result.addon.cpuBackend;
     say(
         `addonInfo().cpuBackend: ${backend === null ? "null" : `${backend.library}, built by ${backend.builtBy}, compiler ${backend.compiler ?? "null"}`}`,
     );
-    if (backend === null || !target.cpuVariantFile.test(backend.library)) {
-        problem(`addonInfo().cpuBackend names ${backend === null ? "no library" : backend.library}, not a ${target.cpuVariantFile} file`);
-    } else if (backend.library !== loadedVariant) {
-        problem(`addonInfo().cpuBackend names ${backend.library}, ggml's log ${loadedVariant}`);
-    } else if (backend.builtBy !== "node-llama-cpp") {
-        // the cross-built packages ship node-llama-cpp's variants, and ggml-cpu-variants.json beside them says so
-        problem(`addonInfo().cpuBackend says ${backend.library} was built by ${backend.builtBy}, not node-llama-cpp`);
-    }
+    const backendProblem = cpuBackendProblem(backend, target.cpuVariantFile, loadedVariant);
+    if (backendProblem !== undefined) problem(backendProblem);
     const flags = Object.entries(result.cpu.cpu)
         .filter(([, v]) => v !== null)
         .map(([k, v]) => `${k}=${v}`);

@@ -5,13 +5,22 @@
 // (ggml picks the best libggml-cpu-<variant>.so for this CPU, loads Vulkan
 // when libvulkan.so.1 is present) and any CUDA library it found. Backends
 // register once per process, whatever the number of worker threads. Which
-// CPU variant ggml chose is read back from the library holding its registry.
+// CPU variant ggml chose is read back from the library holding its registry
+// (dladdr on Linux and macOS, GetModuleHandleExW on Windows).
 #include "backend_registry.h"
 
 #include "ggml-backend.h"
 #include "log_capture.h"
 
-#if defined(LLAMA_REWARD_PREBUILT_GGML) && !defined(_WIN32)
+#if defined(LLAMA_REWARD_PREBUILT_GGML) && defined(_WIN32)
+#    ifndef WIN32_LEAN_AND_MEAN
+#        define WIN32_LEAN_AND_MEAN
+#    endif
+#    ifndef NOMINMAX
+#        define NOMINMAX
+#    endif
+#    include <windows.h>
+#elif defined(LLAMA_REWARD_PREBUILT_GGML)
 #    include <dlfcn.h>
 #endif
 
@@ -88,14 +97,62 @@ Napi::Value backend_registries(const Napi::CallbackInfo & info) {
     return out;
 }
 
+#if defined(LLAMA_REWARD_PREBUILT_GGML)
+namespace {
+// The file of the shared library holding `address` (UTF-8), or "" when no loaded library holds it.
+std::string library_holding(const void * address) {
+#    ifdef _WIN32
+    HMODULE module = nullptr;
+    // UNCHANGED_REFCOUNT: a lookup only; ggml keeps the library loaded for the life of the process
+    if (!GetModuleHandleExW(GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
+                            static_cast<LPCWSTR>(address), &module)) {
+        return "";
+    }
+    // GetModuleFileNameW truncates silently to the buffer; grow it up to the longest path Windows allows
+    std::wstring wide(MAX_PATH, L'\0');
+    for (;;) {
+        const DWORD n = GetModuleFileNameW(module, wide.data(), static_cast<DWORD>(wide.size()));
+        if (n == 0) {
+            return "";
+        }
+        if (n < wide.size()) {
+            wide.resize(n);
+            break;
+        }
+        if (wide.size() >= 32768) {
+            return "";
+        }
+        wide.resize(wide.size() * 2);
+    }
+    const int bytes =
+        WideCharToMultiByte(CP_UTF8, 0, wide.data(), static_cast<int>(wide.size()), nullptr, 0, nullptr, nullptr);
+    if (bytes <= 0) {
+        return "";
+    }
+    std::string utf8(static_cast<size_t>(bytes), '\0');
+    WideCharToMultiByte(CP_UTF8, 0, wide.data(), static_cast<int>(wide.size()), utf8.data(), bytes, nullptr, nullptr);
+    return utf8;
+#    else
+    Dl_info where{};
+    if (dladdr(address, &where) == 0 || where.dli_fname == nullptr) {
+        return "";
+    }
+    return where.dli_fname;
+#    endif
+}
+}  // namespace
+#endif
+
 Napi::Value cpu_backend_library(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
-#if defined(LLAMA_REWARD_PREBUILT_GGML) && !defined(_WIN32)
-    // the CPU registry is a static object inside the libggml-cpu-<variant>.so that ggml chose
+#if defined(LLAMA_REWARD_PREBUILT_GGML)
+    // the CPU registry is a static object inside the libggml-cpu-<variant>.so / ggml-cpu-<variant>.dll ggml chose
     ggml_backend_reg_t reg = ggml_backend_reg_by_name("CPU");
-    Dl_info            where{};
-    if (reg != nullptr && dladdr(static_cast<const void *>(reg), &where) != 0 && where.dli_fname != nullptr) {
-        return Napi::String::New(env, where.dli_fname);
+    if (reg != nullptr) {
+        const std::string file = library_holding(static_cast<const void *>(reg));
+        if (!file.empty()) {
+            return Napi::String::New(env, file);
+        }
     }
 #endif
     return env.Null();

@@ -11,5 +11,5 @@ Napi::Value load_backends(const Napi::CallbackInfo & info);
 Napi::Value load_backend_library(const Napi::CallbackInfo & info);
 // backendRegistries(): string[]
 Napi::Value backend_registries(const Napi::CallbackInfo & info);
-// cpuBackendLibrary(): string | null, the file of the CPU backend variant ggml loaded (null when compiled in or unknown)
+// cpuBackendLibrary(): string | null, the file (UTF-8 path) of the CPU backend variant ggml loaded (null when compiled in or unknown)
 Napi::Value cpu_backend_library(const Napi::CallbackInfo & info);

@@ -155,6 +155,6 @@ export interface NativeAddon {
     rpcDetachStdout?(): number;
     /** The port of the listening IPv4 socket this process holds on `host` (ggml's RPC server once bound), or 0. */
     rpcListeningPort?(host: string): number;
-    /** The file of the CPU backend variant ggml loaded (libggml-cpu-<variant>.so); null when compiled in or unknown. */
+    /** The file of the CPU backend variant ggml loaded (libggml-cpu-<variant>.so, ggml-cpu-<variant>.dll); null when compiled in or unknown. */
     cpuBackendLibrary?(): string | null;
 }

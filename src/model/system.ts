@@ -38,9 +38,10 @@ export interface AddonInfo {
      */
     f32Kernel: F32Kernel;
     /**
-     * The ggml CPU backend variant ggml chose for this CPU (prebuilt ggml: libggml-cpu-<variant>.so beside the
-     * addon), who built it ("llama-reward" or "node-llama-cpp") and with which compiler; null where the CPU
-     * backend is compiled into the addon (a source build) or the platform cannot tell (Windows).
+     * The ggml CPU backend variant ggml chose for this CPU (prebuilt ggml: libggml-cpu-<variant>.so, on Windows
+     * ggml-cpu-<variant>.dll, beside the addon), who built it ("llama-reward" or "node-llama-cpp") and with which
+     * compiler (null on Windows: the DLLs record none); null where the CPU backend is compiled into the addon
+     * (a source build).
      */
     cpuBackend: CpuBackendInfo | null;
 }

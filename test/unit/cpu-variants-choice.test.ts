@@ -2,15 +2,18 @@
  * Whose ggml CPU variants a build ships, without building: the
  * LLAMA_REWARD_CPU_VARIANTS choice and its default per platform, the install
  * fallback keeping node-llama-cpp's unless told otherwise, the variant names
- * among ggml's files, the ELF `.comment` reader on a written ELF file, and
- * how addonInfo() describes a loaded variant from the metadata beside it.
+ * among ggml's files (Linux and Windows), the ELF `.comment` reader on a
+ * written ELF file, the metadata of node-llama-cpp's Windows DLLs (no
+ * compiler recorded), and how addonInfo() describes a loaded variant from the
+ * metadata beside it.
  */
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { cpuVariantsMetadataFile, describeCpuBackend, readCpuVariantsMetadata } from "../../src/addon/cpu-backend.js";
-import { chooseCpuVariants, cpuVariantNames } from "../../tools/build/cpu-variants.js";
+import { chooseCpuVariants, cpuVariantFiles, cpuVariantNames, prebuiltCpuVariants } from "../../tools/build/cpu-variants.js";
 import { compilerOf, elfComments } from "../../tools/build/elf-comment.js";
 import { installBuildEnv } from "../../tools/build/install.js";
 
@@ -36,6 +39,18 @@ describe("LLAMA_REWARD_CPU_VARIANTS", () => {
     it("names the CPU variants among ggml's libraries", () => {
         const files = ["libggml-base.so", "libggml-cpu-zen4.so", "libggml-cpu-haswell.so", "libggml-vulkan.so", "libggml.vulkan.v0.4.0.so"];
         expect(cpuVariantNames(files)).toEqual(["haswell", "zen4"]);
+    });
+
+    it("finds the CPU variant libraries of Linux and Windows among ggml's files", () => {
+        const files = [
+            "ggml-base.dll",
+            "ggml-cpu-zen4.dll",
+            "ggml.v0.4.0.dll",
+            "libggml-cpu-armv8.2_1.so",
+            "libggml-vulkan.so",
+            "ggml-vulkan.dll",
+        ];
+        expect(cpuVariantFiles(files)).toEqual(["ggml-cpu-zen4.dll", "libggml-cpu-armv8.2_1.so"]);
     });
 });
 
@@ -98,5 +113,31 @@ describe("whose CPU variant is loaded", () => {
         expect(describeCpuBackend(path.join(dir, "libggml-cpu-haswell.so")).builtBy).toBe("unknown");
         fs.writeFileSync(path.join(dir, cpuVariantsMetadataFile), JSON.stringify({ ...metadata, builtBy: "someone" }));
         expect(readCpuVariantsMetadata(dir)).toBeUndefined();
+        fs.writeFileSync(path.join(dir, cpuVariantsMetadataFile), JSON.stringify({ ...metadata, compiler: 12 }));
+        expect(readCpuVariantsMetadata(dir)).toBeUndefined();
+    });
+
+    it("records node-llama-cpp's Windows DLLs with their digests and no compiler, and describes the loaded one", () => {
+        const win = fs.mkdtempSync(path.join(os.tmpdir(), "cpu-variants-win-"));
+        // PE files carry no .comment: nothing in them names the compiler
+        fs.writeFileSync(path.join(win, "ggml-cpu-haswell.dll"), "MZ haswell");
+        fs.writeFileSync(path.join(win, "ggml-cpu-zen4.dll"), "MZ zen4");
+        fs.writeFileSync(path.join(win, "ggml-base.dll"), "MZ base");
+        const { metadata } = prebuiltCpuVariants(win, fs.readdirSync(win), "@node-llama-cpp/win-x64@3.21.1");
+        expect(metadata).toEqual({
+            builtBy: "node-llama-cpp",
+            compiler: null,
+            ggml: "@node-llama-cpp/win-x64@3.21.1",
+            files: {
+                "ggml-cpu-haswell.dll": createHash("sha256").update("MZ haswell").digest("hex"),
+                "ggml-cpu-zen4.dll": createHash("sha256").update("MZ zen4").digest("hex"),
+            },
+        });
+        fs.writeFileSync(path.join(win, cpuVariantsMetadataFile), JSON.stringify(metadata));
+        expect(describeCpuBackend(path.join(win, "ggml-cpu-zen4.dll"))).toEqual({
+            library: "ggml-cpu-zen4.dll",
+            builtBy: "node-llama-cpp",
+            compiler: null,
+        });
     });
 });

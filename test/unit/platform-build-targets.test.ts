@@ -3,7 +3,8 @@
  * source with Metal on Apple silicon; linux-arm64 and win32-x64 take ggml from
  * node-llama-cpp's package for that platform, and exactly its ggml libraries
  * (CPU variants included, node-llama-cpp's own llama library and addon left
- * out) travel beside the addon; the cross targets' toolchain files exist.
+ * out) travel beside the addon; the cross targets' toolchain files exist; and
+ * what the platform check requires of addonInfo().cpuBackend in an emulated run.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -13,6 +14,7 @@ import { ggmlSourcePackages } from "../../src/addon/prebuilt.js";
 import { packageRoot } from "../../src/package-root.js";
 import { backendCmakeOptions, resolveBackend } from "../../tools/build/backend-options.js";
 import { findPrebuiltGgml, ggmlRuntimeFiles, windowsGgmlRuntimeFiles } from "../../tools/build/prebuilt-ggml.js";
+import { cpuBackendProblem, loadedCpuVariant } from "../../tools/platforms/cpu-backend-check.js";
 import { binaryMachine } from "../../tools/platforms/cross-build.js";
 import { crossTargets } from "../../tools/platforms/targets.js";
 
@@ -93,6 +95,13 @@ describe("cross targets", () => {
         }
     });
 
+    it("each knows its CPU variant libraries' file names (what addonInfo().cpuBackend must name there)", () => {
+        const files = ["libggml-base.so", "libggml-cpu-armv8.2_1.so", "ggml-base.dll", "ggml-cpu-haswell.dll", "ggml-cpu-x64.dll"];
+        const variants = (tag: string) => files.filter((f) => crossTargets.find((t) => t.tag === tag)!.cpuVariantFile.test(f));
+        expect(variants("linux-arm64")).toEqual(["libggml-cpu-armv8.2_1.so"]);
+        expect(variants("win32-x64")).toEqual(["ggml-cpu-haswell.dll", "ggml-cpu-x64.dll"]);
+    });
+
     it("binaryMachine tells an aarch64 ELF, an x86-64 ELF and an x86-64 PE apart", () => {
         const elf = (machine: number) => {
             const b = Buffer.alloc(64);
@@ -114,5 +123,42 @@ describe("cross targets", () => {
         expect(binaryMachine(write("b.so", elf(0x3e)))).toBe("x86-64 (ELF)");
         expect(binaryMachine(write("c.dll", pe))).toBe("x86-64 (PE)");
         expect(binaryMachine(write("d.txt", Buffer.from("hello")))).toBe("unknown");
+    });
+});
+
+describe("the platform check's addonInfo().cpuBackend requirement", () => {
+    const win = crossTargets.find((t) => t.tag === "win32-x64")!;
+    const arm = crossTargets.find((t) => t.tag === "linux-arm64")!;
+    const log = [
+        "ggml_backend_load_best: Z:\\tmp\\Lib ü 模型\\ggml-cpu-zen4.dll score: 1984",
+        "load_backend: loaded CPU backend from Z:\\tmp\\Lib ü 模型\\ggml-cpu-sapphirerapids.dll\r",
+        "register_backend: registered backend CPU (1 devices)",
+    ].join("\n");
+    const dll = { library: "ggml-cpu-sapphirerapids.dll", builtBy: "node-llama-cpp", compiler: null } as const;
+
+    it("reads the variant ggml loaded from its log, a Windows path with spaces included", () => {
+        expect(loadedCpuVariant(log)).toBe("ggml-cpu-sapphirerapids.dll");
+        expect(loadedCpuVariant("load_backend: loaded CPU backend from /opt/x/libggml-cpu-armv9.2_2.so\n")).toBe(
+            "libggml-cpu-armv9.2_2.so",
+        );
+        expect(loadedCpuVariant("no backend here")).toBeUndefined();
+    });
+
+    it("passes the DLL ggml loaded, built by node-llama-cpp", () => {
+        expect(cpuBackendProblem(dll, win.cpuVariantFile, loadedCpuVariant(log))).toBeUndefined();
+        const so = { library: "libggml-cpu-armv9.2_2.so", builtBy: "node-llama-cpp", compiler: "GCC: (Ubuntu 11.4.0) 11.4.0" } as const;
+        expect(cpuBackendProblem(so, arm.cpuVariantFile, "libggml-cpu-armv9.2_2.so")).toBeUndefined();
+    });
+
+    it("fails without a library (an addon with no Windows lookup), on another file, another variant or an unknown builder", () => {
+        const loaded = loadedCpuVariant(log);
+        expect(cpuBackendProblem(null, win.cpuVariantFile, loaded)).toMatch(/names no library/);
+        expect(cpuBackendProblem({ ...dll, library: "ggml-base.dll" }, win.cpuVariantFile, loaded)).toMatch(/not a .* file/);
+        expect(cpuBackendProblem({ ...dll, library: "libggml-cpu-zen4.so" }, win.cpuVariantFile, loaded)).toMatch(/not a .* file/);
+        expect(cpuBackendProblem({ ...dll, library: "ggml-cpu-zen4.dll" }, win.cpuVariantFile, loaded)).toMatch(
+            /ggml's log ggml-cpu-sapphirerapids.dll/,
+        );
+        expect(cpuBackendProblem(dll, win.cpuVariantFile, undefined)).toMatch(/no CPU library/);
+        expect(cpuBackendProblem({ ...dll, builtBy: "unknown" }, win.cpuVariantFile, loaded)).toMatch(/built by unknown/);
     });
 });

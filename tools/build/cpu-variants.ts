@@ -48,14 +48,19 @@ export function cpuVariantNames(files: readonly string[]): string[] {
     return files.flatMap((f) => /^libggml-cpu-([a-z0-9_.]+)\.so$/.exec(f)?.[1] ?? []).sort();
 }
 
+/** The CPU variant libraries among `files`: libggml-cpu-<variant>.so (Linux) and ggml-cpu-<variant>.dll (Windows). */
+export function cpuVariantFiles(files: readonly string[]): string[] {
+    return files.filter((f) => /^libggml-cpu-[a-z0-9_.]+\.so$|^ggml-cpu-[a-z0-9_.]+\.dll$/.test(f)).sort();
+}
+
 function sha256(file: string): string {
     return createHash("sha256").update(fs.readFileSync(file)).digest("hex");
 }
 
-/** The one compiler all `files` name, or every distinct one joined. */
-function compilerOfFiles(files: string[]): string {
+/** The one compiler all `files` name, or every distinct one joined; null when none names one (PE files). */
+function compilerOfFiles(files: string[]): string | null {
     const compilers = new Set(files.map((f) => compilerOf(elfComments(f)) ?? "unknown"));
-    return [...compilers].join("; ");
+    return compilers.size === 0 || (compilers.size === 1 && compilers.has("unknown")) ? null : [...compilers].join("; ");
 }
 
 function withMetadata(builtBy: CpuVariantsMetadata["builtBy"], ggml: string, sources: Map<string, string>): CpuVariantFiles {
@@ -64,9 +69,9 @@ function withMetadata(builtBy: CpuVariantsMetadata["builtBy"], ggml: string, sou
     return { sources, metadata: { builtBy, compiler: compilerOfFiles([...sources.values()]), ggml, files } };
 }
 
-/** node-llama-cpp's variants in `ggmlDir` as they are. */
+/** node-llama-cpp's variants in `ggmlDir` (Linux .so or Windows .dll) as they are. */
 export function prebuiltCpuVariants(ggmlDir: string, files: readonly string[], ggml: string): CpuVariantFiles {
-    const sources = new Map(cpuVariantNames(files).map((v) => [`libggml-cpu-${v}.so`, path.join(ggmlDir, `libggml-cpu-${v}.so`)]));
+    const sources = new Map(cpuVariantFiles(files).map((f) => [f, path.join(ggmlDir, f)]));
     return withMetadata("node-llama-cpp", ggml, sources);
 }
 

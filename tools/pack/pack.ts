@@ -23,7 +23,7 @@ import { packageRoot } from "../../src/package-root.js";
 import { addonFileName, platformPackageName, platformTag, prebuiltAddonDir, prebuiltPlatforms } from "../../src/addon/prebuilt.js";
 import { createHash } from "node:crypto";
 import { type CpuVariantsMetadata, cpuVariantsMetadataFile, readCpuVariantsMetadata } from "../../src/addon/cpu-backend.js";
-import { cpuVariantNames } from "../build/cpu-variants.js";
+import { cpuVariantFiles } from "../build/cpu-variants.js";
 import { builtBackendLibraries, findPrebuiltGgml, ggmlRuntimeFiles } from "../build/prebuilt-ggml.js";
 import { crossBuild, hasProgram } from "../platforms/cross-build.js";
 import { type CrossTarget, crossTargets } from "../platforms/targets.js";
@@ -110,10 +110,10 @@ function stagePlatform(manifest: Manifest, built: string): string {
     if (missing.length > 0) {
         throw new Error(`build/Release is a source build (no ${missing[0]}); rebuild with LLAMA_REWARD_GGML=prebuilt npm run build:native`);
     }
-    const cpuVariants = checkedCpuVariants(built, libraries);
+    const cpuVariants = checkedCpuVariants(built, libraries, "npm run build:native");
     log(
         `CPU variants: ${cpuVariants.builtBy === "llama-reward" ? "compiled by our build" : `${ggml.pkg}'s`}, ` +
-            `${Object.keys(cpuVariants.files).length} files, ${cpuVariants.compiler}`,
+            `${Object.keys(cpuVariants.files).length} files, ${cpuVariants.compiler ?? "compiler not recorded"}`,
     );
     return writePlatformStage(manifest, {
         platform: process.platform,
@@ -127,19 +127,16 @@ function stagePlatform(manifest: Manifest, built: string): string {
     });
 }
 
-/** The metadata of the CPU variants in `built`, checked file by file against what the build recorded. */
-function checkedCpuVariants(built: string, libraries: string[]): CpuVariantsMetadata {
+/** The metadata of the CPU variants in `built`, checked file by file against what the build recorded; `rebuild` is the command that rewrites both. */
+function checkedCpuVariants(built: string, libraries: string[], rebuild: string): CpuVariantsMetadata {
     const metadata = readCpuVariantsMetadata(built);
-    if (metadata === undefined) throw new Error(`${built} has no ${cpuVariantsMetadataFile}: run \`npm run build:native\` first`);
-    for (const variant of cpuVariantNames(libraries)) {
-        const file = `libggml-cpu-${variant}.so`;
+    if (metadata === undefined) throw new Error(`${built} has no ${cpuVariantsMetadataFile}: run \`${rebuild}\` first`);
+    for (const file of cpuVariantFiles(libraries)) {
         const digest = createHash("sha256")
             .update(fs.readFileSync(path.join(built, file)))
             .digest("hex");
         if (metadata.files[file] !== digest) {
-            throw new Error(
-                `${path.join(built, file)} is not the file ${cpuVariantsMetadataFile} describes: run \`npm run build:native\` again`,
-            );
+            throw new Error(`${path.join(built, file)} is not the file ${cpuVariantsMetadataFile} describes: run \`${rebuild}\` again`);
         }
     }
     return metadata;
@@ -148,13 +145,15 @@ function checkedCpuVariants(built: string, libraries: string[]): CpuVariantsMeta
 /** A cross-built platform package (tools/platforms/cross-build.ts): built again first, incrementally. */
 function stageCrossPlatform(manifest: Manifest, target: CrossTarget): string {
     const { outDir, ggml } = crossBuild(target);
+    const libraries = target.runtimeFiles(ggml.dir);
     return writePlatformStage(manifest, {
         platform: target.platform,
         arch: target.arch,
         libc: target.libc,
         built: outDir,
-        libraries: target.runtimeFiles(ggml.dir),
+        libraries: [...libraries, cpuVariantsMetadataFile],
         ggml,
+        cpuVariants: checkedCpuVariants(outDir, libraries, `node dist/tools/platforms/cross-build.js ${target.tag}`),
         backends: "CPU variants chosen at run time",
     });
 }
@@ -167,8 +166,8 @@ interface PlatformFiles {
     built: string;
     libraries: string[];
     ggml: { pkg: string; version: string; dir: string };
-    /** Whose CPU variants ship (linux-x64); undefined: node-llama-cpp's, copied with its other libraries. */
-    cpuVariants?: CpuVariantsMetadata;
+    /** Whose CPU variants ship, as ggml-cpu-variants.json beside them records it. */
+    cpuVariants: CpuVariantsMetadata;
     /** What the ggml libraries provide, for the description. */
     backends: string;
 }
@@ -178,7 +177,7 @@ function writePlatformStage(manifest: Manifest, files: PlatformFiles): string {
     const tag = platformTag(files.platform, files.arch);
     const name = platformPackageName(files.platform, files.arch);
     const { ggml } = files;
-    const ownVariants = files.cpuVariants?.builtBy === "llama-reward";
+    const ownVariants = files.cpuVariants.builtBy === "llama-reward";
     const dir = path.join(stageDir, tag);
     const bin = path.join(dir, prebuiltAddonDir);
     fs.mkdirSync(bin, { recursive: true });
@@ -209,7 +208,7 @@ function writePlatformStage(manifest: Manifest, files: PlatformFiles): string {
     const ggmlFiles = files.platform === "win32" ? "`bin/ggml*.dll`" : "`bin/libggml*.so`";
     const origin = ownVariants
         ? `The \`bin/libggml-cpu-*.so\` files are ggml's CPU backend compiled by llama-reward's build from the unpatched ` +
-          `ggml sources of the same llama.cpp release (${files.cpuVariants!.compiler}); the other ${ggmlFiles} files are copied ` +
+          `ggml sources of the same llama.cpp release (${files.cpuVariants.compiler}); the other ${ggmlFiles} files are copied ` +
           `unchanged from ${ggml.pkg}@${ggml.version} (node-llama-cpp's build of ggml from that release).`
         : `The ${ggmlFiles} files are copied unchanged from ${ggml.pkg}@${ggml.version} (node-llama-cpp's build of ggml ` +
           `from the same llama.cpp release).`;

@@ -12,6 +12,8 @@
  * fetched). win32-x64: MinGW-w64 g++ and @node-llama-cpp/win-x64 (fetched with
  * `npm pack`); the addon links to node.exe through a delay-load import
  * library made from node-api-headers' .def file. The CMake build is incremental.
+ * Beside them goes ggml-cpu-variants.json, saying the CPU variants are
+ * node-llama-cpp's (what addonInfo().cpuBackend reports on the target).
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -22,6 +24,7 @@ import { createRequire } from "node:module";
 import { resolvePackageFile } from "../../src/addon/load-addon.js";
 import { addonFileName, nodeLlamaCppVersion } from "../../src/addon/prebuilt.js";
 import { llamaCppDir, packageRoot } from "../../src/package-root.js";
+import { prebuiltCpuVariants, writeCpuVariantsMetadata } from "../build/cpu-variants.js";
 import { cachedNpmPackage } from "./npm-package-cache.js";
 import { type CrossTarget, crossTarget } from "./targets.js";
 
@@ -134,6 +137,7 @@ export function crossBuild(target: CrossTarget): CrossBuild {
         if (f !== addonFileName && !wanted.has(f) && /\.(so|dll)$/.test(f)) fs.rmSync(path.join(outDir, f));
     }
     for (const f of wanted) fs.copyFileSync(path.join(ggml.dir, f), path.join(outDir, f));
+    writeCpuVariantsMetadata(outDir, prebuiltCpuVariants(outDir, [...wanted], `${ggml.pkg}@${ggml.version}`).metadata);
     log(
         `${target.tag}: ${path.relative(root, addon)} (${machine}) and ${wanted.size} ggml libraries in ${((Date.now() - started) / 1000).toFixed(0)} s`,
     );

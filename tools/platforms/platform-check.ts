@@ -8,17 +8,20 @@
  * under emulation
  * (qemu-aarch64 or wine): the tiny models scored against the float64
  * reference (exact settings; F32 ≤ 1e-4, F16 ≤ 5e-3 as in
- * test/scoring-parity.test.ts), score() against scoreBatch(), and the error
- * codes of bad input. Prints one summary line per platform and exits 1 when
+ * test/scoring-parity.test.ts), score() against scoreBatch(), the error
+ * codes of bad input, and that addonInfo().cpuBackend names the CPU variant
+ * library ggml's log says it loaded, built by node-llama-cpp. Prints one summary line per platform and exits 1 when
  * any check failed.
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import type { CpuBackendInfo } from "../../src/addon/cpu-backend.js";
 import { platformPackageName } from "../../src/addon/prebuilt.js";
 import { packageRoot } from "../../src/package-root.js";
 import { loadReferenceModel, type ReferenceModel, referenceRewards } from "../../test/reference/llama-reference.js";
+import { cpuBackendProblem, loadedCpuVariant } from "./cpu-backend-check.js";
 import { hasProgram } from "./cross-build.js";
 import { runEmulatedNode } from "./emulator.js";
 import { cachedNpmPackage } from "./npm-package-cache.js";
@@ -87,7 +90,7 @@ interface ConsumerResult {
     platform: string;
     arch: string;
     node: string;
-    addon: { source: string; path: string; registries: string[] };
+    addon: { source: string; path: string; registries: string[]; cpuBackend: CpuBackendInfo | null };
     cpu: { arch: string; model: string; cpu: Record<string, boolean | null>; build: string[] };
     models: { file: string; rewards: number[]; single: number; tokens: number[][] }[];
     cases: { name: string; ok: boolean; detail: string }[];
@@ -105,12 +108,6 @@ function tarballFor(prefix: string): string | undefined {
 }
 
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
-
-/** The ggml CPU library ggml loaded, from its log (LLAMA_REWARD_DEBUG=1). */
-function loadedCpuVariant(stderr: string): string {
-    const match = /loaded CPU backend from (\S+)/.exec(stderr);
-    return match === undefined || match === null ? "(not in the log)" : path.basename(match[1]!.replace(/\\/g, "/"));
-}
 
 function checkPlatform(target: CrossTarget, references: Map<string, ReferenceModel>): Summary {
     const lines: string[] = [];
@@ -227,7 +224,14 @@ function checkRun(
     say(
         `node ${result.node} ${result.platform}-${result.arch}; addon ${result.addon.source}; backends ${result.addon.registries.join(", ")}`,
     );
-    say(`ggml CPU variant: ${loadedCpuVariant(run.stderr)}`);
+    const loadedVariant = loadedCpuVariant(run.stderr);
+    say(`ggml CPU variant: ${loadedVariant ?? "(not in the log)"}`);
+    const backend = result.addon.cpuBackend;
+    say(
+        `addonInfo().cpuBackend: ${backend === null ? "null" : `${backend.library}, built by ${backend.builtBy}, compiler ${backend.compiler ?? "null"}`}`,
+    );
+    const backendProblem = cpuBackendProblem(backend, target.cpuVariantFile, loadedVariant);
+    if (backendProblem !== undefined) problem(backendProblem);
     const flags = Object.entries(result.cpu.cpu)
         .filter(([, v]) => v !== null)
         .map(([k, v]) => `${k}=${v}`);

@@ -26,6 +26,8 @@ export interface CrossTarget {
     ggmlBaseLibrary: string;
     /** The ggml files that travel with the addon. */
     runtimeFiles(dir: string): string[];
+    /** The file name of a ggml CPU variant library on the target ("libggml-cpu-zen4.so", "ggml-cpu-zen4.dll"). */
+    cpuVariantFile: RegExp;
     /** Debian packages: the cross compiler (and tools), and what runs the result. */
     buildPackages: string[];
     runPackages: string[];
@@ -57,6 +59,7 @@ export const crossTargets: readonly CrossTarget[] = [
         ggml: ggmlOf("linux", "arm64"),
         ggmlBaseLibrary: "libggml-base.so",
         runtimeFiles: ggmlRuntimeFiles,
+        cpuVariantFile: /^libggml-cpu-[a-z0-9_.]+\.so$/,
         buildPackages: ["g++-aarch64-linux-gnu"],
         runPackages: ["qemu-user", "libc6-arm64-cross", "libstdc++6-arm64-cross"],
         emulator: "qemu-aarch64",
@@ -74,6 +77,7 @@ export const crossTargets: readonly CrossTarget[] = [
         ggml: ggmlOf("win32", "x64"),
         ggmlBaseLibrary: "ggml-base.dll",
         runtimeFiles: windowsGgmlRuntimeFiles,
+        cpuVariantFile: /^ggml-cpu-[a-z0-9_]+\.dll$/,
         buildPackages: ["g++-mingw-w64-x86-64-posix", "binutils-mingw-w64-x86-64"],
         runPackages: ["wine", "wine64"],
         emulator: "wine",

@@ -28,6 +28,9 @@ const work = makeWorkDir("quick-bench");
 const q8 = path.join(work, "tiny-reward-q8_0.gguf");
 const headless = path.join(work, "tiny-headless.gguf");
 const cli = path.join(root, "dist", "src", "cli", "main.js");
+/** What multiplies the tiny F32 model's weights here, and how the CLI names it. */
+const f32Kernel = cpuInfo().f32Kernel;
+const f32KernelName = f32Kernel === "avx512-f32" ? "llama-reward AVX-512 F32" : "ggml";
 
 beforeAll(async () => {
     await quantize(requireFile(tinyF32), q8, "Q8_0", { threads: 2 });
@@ -93,9 +96,10 @@ describe("quickBench", () => {
         expect(report.files.map((f) => f.fileType)).toEqual(["F32", "Q8_0"]);
         expect(report.threads).toBe(2);
         expect(report.budgetSeconds).toBe(0.1);
-        // F32 runs on ggml's kernels; Q8_0 on ggml's AMX int8 tiles exactly where the ggml CPU backend has them
+        // F32 runs on llama-reward's AVX-512 F32 kernel where the addon uses it, ggml's otherwise; Q8_0 on ggml's
+        // AMX int8 tiles exactly where the ggml CPU backend has them
         const amxInt8 = cpuInfo().build.includes("AMX_INT8");
-        expect(report.files.map((f) => f.kernel)).toEqual(["ggml", amxInt8 ? "ggml-amx-int8" : "ggml"]);
+        expect(report.files.map((f) => f.kernel)).toEqual([f32Kernel, amxInt8 ? "ggml-amx-int8" : "ggml"]);
         expect(progress).toEqual(["estimate", "estimate", "workload", "measured", "measured"]);
     }, 120_000);
 
@@ -118,7 +122,7 @@ describe("llama-reward bench --quick", () => {
         expect(report.threads).toBe(1);
         const measured = r.stderr.split("\n").filter((l) => /^llama-reward bench: \d\/2 /.test(l));
         expect(measured).toHaveLength(2);
-        expect(measured[0]).toContain("tiny-reward-f32.gguf (F32, ggml)");
+        expect(measured[0]).toContain(`tiny-reward-f32.gguf (F32, ${f32KernelName})`);
     });
 
     it("prints a table with the fastest type and the recommendation beside it", () => {
@@ -126,7 +130,7 @@ describe("llama-reward bench --quick", () => {
         expect(r.status, r.stderr).toBe(0);
         const lines = r.stdout.split("\n");
         expect(lines.find((l) => l.startsWith("tiny-reward-f32.gguf"))).toMatch(
-            /^tiny-reward-f32\.gguf\s+F32\s+ggml\s+[\d.]+\s+[\d.]+\s+[\d.]+$/,
+            new RegExp(`^tiny-reward-f32\\.gguf\\s+F32\\s+${f32KernelName}\\s+[\\d.]+\\s+[\\d.]+\\s+[\\d.]+$`),
         );
         expect(r.stdout).toContain("fastest here: F32 (tiny-reward-f32.gguf)");
         const recommended = cpuInfo().recommendation.fileType;

@@ -25,6 +25,7 @@ import { cpuInfo, quantize, RewardModel } from "../src/index.js";
 import { loadReferenceModel, referenceRewards } from "./reference/llama-reference.js";
 import { kernelCases, requireFile, tinyF32 } from "./support/fixtures.js";
 import { type KernelChildResult, maxAbsDiff, scoreInChild } from "./support/kernel-child.js";
+import { writeWideTinyF32 } from "./support/wide-tiny-model.js";
 
 const x86Linux = process.platform === "linux" && process.arch === "x64";
 const hasAvx512Bf16 = x86Linux && cpuInfo().cpu.avx512Bf16 === true;
@@ -121,4 +122,35 @@ describe("AVX-512 BF16 kernel", () => {
         for (let i = 0; i < ALONE; i++)
             expect(Math.abs(ours.scores.defaults.alone[i]! - expected[i]!)).toBeLessThanOrEqual(Math.max(2 * bf16Error, 1e-3));
     });
+
+    it.skipIf(!hasAvx512Bf16)(
+        "rows longer than one K chunk (4096 values) stay as close to the float64 reference as ggml's kernel",
+        async () => {
+            // The down projection of this model walks K in several chunks, its accumulators saved and reloaded in
+            // between; a chunk that restarted from zero, skipped or repeated values would be far off.
+            const wide = writeWideTinyF32();
+            const wideBf16 = path.join(wide.dir, "wide-bf16.gguf");
+            const exact = { ...child, settings: { exact: { flashAttention: false, kvCacheType: "f32" } } };
+            try {
+                await quantize(wide.file, wideBf16, "BF16");
+                const wideOurs = scoreInChild(wideBf16, cases, { LLAMA_REWARD_AMX_BF16: "0" }, exact);
+                const wideGgml = scoreInChild(wideBf16, cases, { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_AVX512_BF16: "0" }, exact);
+                const reference = loadReferenceModel(wideBf16);
+                const model = await RewardModel.load(wideBf16, { contextSize: 2048 });
+                const wideExpected = cases.map((c) => referenceRewards(reference, model.tokenizeConversation(c))[0]!);
+                await model.dispose();
+                const oursError = maxAbsDiff(wideOurs.scores.exact.batched, wideExpected);
+                const ggmlError = maxAbsDiff(wideGgml.scores.exact.batched, wideExpected);
+                console.log(
+                    `[avx512-bf16] 4096-wide FFN, exact settings: max |Δ| vs reference: ours ${oursError.toExponential(3)}, ggml ${ggmlError.toExponential(3)}`,
+                );
+                expect(wideOurs.products).toBeGreaterThan(0);
+                expect(oursError).toBeLessThanOrEqual(Math.max(2 * ggmlError, 1e-3));
+                expect(wideOurs.scores.exact.batched).not.toEqual(wideGgml.scores.exact.batched);
+            } finally {
+                fs.rmSync(wide.dir, { recursive: true, force: true });
+            }
+        },
+        120_000,
+    );
 });

@@ -8,11 +8,13 @@
  * reward between alone and in a batch no more than ggml's kernel does.
  * Skipped where the CPU has no AVX-512.
  */
+import fs from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { cpuInfo, RewardModel } from "../src/index.js";
 import { loadReferenceModel, referenceRewards } from "./reference/llama-reference.js";
 import { kernelCases, requireFile, tinyF32 } from "./support/fixtures.js";
 import { type KernelChildResult, maxAbsDiff, scoreInChild } from "./support/kernel-child.js";
+import { writeWideTinyF32 } from "./support/wide-tiny-model.js";
 
 const x86Linux = process.platform === "linux" && process.arch === "x64";
 const hasAvx512 = x86Linux && cpuInfo().cpu.avx512 === true;
@@ -71,4 +73,34 @@ describe("AVX-512 F32 kernel", () => {
         );
         expect(diff).toBeLessThanOrEqual(Math.max(4 * ggmlDiff, 2e-6));
     });
+
+    it.skipIf(!hasAvx512)(
+        "rows longer than one K chunk (4096 values) stay as close to the float64 reference as ggml's kernel",
+        async () => {
+            // The down projection of this model walks K in several chunks, its accumulators saved and reloaded in
+            // between; a chunk that restarted from zero, skipped or repeated values would be far off. Exact
+            // settings (an F32 KV cache, no flash attention) leave the weight products as the only difference.
+            const wide = writeWideTinyF32();
+            const exact = { ...child, settings: { exact: { flashAttention: false, kvCacheType: "f32" } } };
+            try {
+                const wideOurs = scoreInChild(wide.file, cases, {}, exact);
+                const wideGgml = scoreInChild(wide.file, cases, { LLAMA_REWARD_AVX512_F32: "0" }, exact);
+                const reference = loadReferenceModel(wide.file);
+                const model = await RewardModel.load(wide.file, { contextSize: 2048 });
+                const expected = cases.map((c) => referenceRewards(reference, model.tokenizeConversation(c))[0]!);
+                await model.dispose();
+                const oursError = maxAbsDiff(wideOurs.scores.exact.batched, expected);
+                const ggmlError = maxAbsDiff(wideGgml.scores.exact.batched, expected);
+                console.log(
+                    `[avx512-f32] 4096-wide FFN, exact settings: max |Δ| vs reference: ours ${oursError.toExponential(3)}, ggml ${ggmlError.toExponential(3)}`,
+                );
+                expect(wideOurs.products).toBeGreaterThan(0);
+                expect(oursError).toBeLessThanOrEqual(Math.max(2 * ggmlError, 2e-6));
+                expect(wideOurs.scores.exact.batched).not.toEqual(wideGgml.scores.exact.batched);
+            } finally {
+                fs.rmSync(wide.dir, { recursive: true, force: true });
+            }
+        },
+        120_000,
+    );
 });

@@ -17,7 +17,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 
-import { RewardModelError } from "../../src/errors.js";
+import { invalidArgument, RewardModelError } from "../../src/errors.js";
 import { float32ArrayToF16 } from "../../src/gguf/float16.js";
 import { readGgufHeader } from "../../src/gguf/gguf-reader.js";
 import { GgmlType, type GgufHeader } from "../../src/gguf/gguf-types.js";
@@ -59,6 +59,11 @@ export interface GenerateTinyModelsOptions {
     force?: boolean;
     /** Receives one line per file written (default: console.log). */
     log?: (line: string) => void;
+    /**
+     * The feed-forward width instead of the tiny model's 128 (the same draws otherwise), for tests that need
+     * longer weight rows: the down projection's rows are this long. Meant with an `outDir` of its own.
+     */
+    feedForwardLength?: number;
 }
 
 export interface GenerateTinyModelsResult {
@@ -101,8 +106,9 @@ interface TensorSpec {
     data: Float32Array;
 }
 
-function buildTensors(nVocab: number): TensorSpec[] {
-    const hp = TINY_MODEL_HPARAMS;
+type TinyHyperparameters = Readonly<Omit<LlamaHyperparameters, "vocabSize">>;
+
+function buildTensors(nVocab: number, hp: TinyHyperparameters): TensorSpec[] {
     const headDim = hp.embeddingLength / hp.headCount;
     const nEmbdKv = headDim * hp.headCountKv;
     const normal = createNormalRng(TINY_MODEL_SEED);
@@ -149,8 +155,7 @@ function buildTensors(nVocab: number): TensorSpec[] {
     return tensors;
 }
 
-function writeModel(outPath: string, fileType: 0 | 1, vocab: GgufHeader, tensors: TensorSpec[]): void {
-    const hp = TINY_MODEL_HPARAMS;
+function writeModel(outPath: string, fileType: 0 | 1, vocab: GgufHeader, tensors: TensorSpec[], hp: TinyHyperparameters): void {
     const nVocab = vocabTokenCount(vocab);
     const w = new GgufWriter(outPath);
     try {
@@ -185,10 +190,14 @@ function writeModel(outPath: string, fileType: 0 | 1, vocab: GgufHeader, tensors
     }
 }
 
-function isUpToDate(file: string): boolean {
+function isUpToDate(file: string, hp: TinyHyperparameters): boolean {
     if (!fs.existsSync(file)) return false;
     try {
-        return readGgufHeader(file).metadata.get("llama_reward.generator_version") === TINY_MODEL_GENERATOR_VERSION;
+        const metadata = readGgufHeader(file).metadata;
+        return (
+            metadata.get("llama_reward.generator_version") === TINY_MODEL_GENERATOR_VERSION &&
+            metadata.get("llama.feed_forward_length") === hp.feedForwardLength
+        );
     } catch {
         return false;
     }
@@ -202,8 +211,15 @@ export function generateTinyModels(options: GenerateTinyModelsOptions = {}): Gen
     const outDir = options.outDir ?? path.join(packageRoot(), "models");
     const f32Path = path.join(outDir, TINY_MODEL_FILES.f32);
     const f16Path = path.join(outDir, TINY_MODEL_FILES.f16);
+    const hp: TinyHyperparameters = {
+        ...TINY_MODEL_HPARAMS,
+        feedForwardLength: options.feedForwardLength ?? TINY_MODEL_HPARAMS.feedForwardLength,
+    };
+    if (!Number.isInteger(hp.feedForwardLength) || hp.feedForwardLength <= 0) {
+        throw invalidArgument(`feedForwardLength must be a positive integer, got ${options.feedForwardLength}`);
+    }
 
-    if (options.force !== true && isUpToDate(f32Path) && isUpToDate(f16Path)) {
+    if (options.force !== true && isUpToDate(f32Path, hp) && isUpToDate(f16Path, hp)) {
         return {
             files: [
                 { path: f32Path, written: false },
@@ -222,12 +238,12 @@ export function generateTinyModels(options: GenerateTinyModelsOptions = {}): Gen
         );
     }
     const vocab = readGgufHeader(vocabPath);
-    const tensors = buildTensors(vocabTokenCount(vocab));
+    const tensors = buildTensors(vocabTokenCount(vocab), hp);
 
     fs.mkdirSync(outDir, { recursive: true });
-    writeModel(f32Path, 0, vocab, tensors);
+    writeModel(f32Path, 0, vocab, tensors, hp);
     log(`llama-reward: wrote ${f32Path} (tiny test model, random weights, F32)`);
-    writeModel(f16Path, 1, vocab, tensors);
+    writeModel(f16Path, 1, vocab, tensors, hp);
     log(`llama-reward: wrote ${f16Path} (tiny test model, random weights, F16)`);
     return {
         files: [

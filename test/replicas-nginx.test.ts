@@ -121,25 +121,33 @@ describe.skipIf(nginx === undefined && !required)("replicas behind nginx", () =>
         expect(failedOver.length).toBeGreaterThan(0); // at least one request was passed on from the dying replica
 
         // Restarted on its port, the replica is sent requests again once nginx's fail_timeout (5 s) has passed.
+        // Rounds of 8 requests until nginx's log shows one answered by it (each round's lines are waited for:
+        // nginx writes them after the replies), for at most 20 s; nginx's clock for the timeout is its own.
         replicaA = await startServe(["--model", tinyF32, "--port", String(portA), ...load]);
         await new Promise((r) => setTimeout(r, 5500));
-        const before = balancer!.accessLog().length;
-        await Promise.all(
-            starts.slice(0, 8).map(async (from) => {
-                const slice = queries.slice(from, from + batch);
-                const [reply] = await fetchRemoteRewards([url], slice, slice, slice);
-                expectRewards(reply!.rewards, from);
-            }),
-        );
-        const after = balancer!.accessLog().slice(before);
-        expect(after.some((l) => l.endsWith(`upstream=127.0.0.1:${portA} upstream_status=200`))).toBe(true);
+        const servedByA = (l: string) => l.endsWith(`upstream=127.0.0.1:${portA} upstream_status=200`);
+        let rounds = 0;
+        let restartedServed = false;
+        for (const deadline = Date.now() + 20_000; !restartedServed && Date.now() < deadline; rounds++) {
+            const before = scoredLines().length;
+            await Promise.all(
+                starts.slice(0, 8).map(async (from) => {
+                    const slice = queries.slice(from, from + batch);
+                    const [reply] = await fetchRemoteRewards([url], slice, slice, slice);
+                    expectRewards(reply!.rewards, from);
+                }),
+            );
+            await waitFor(() => scoredLines().length >= before + 8, 5000, "nginx's access log");
+            restartedServed = scoredLines().slice(before).some(servedByA);
+        }
+        expect(restartedServed, `no request reached the restarted replica in ${rounds} rounds of 8`).toBe(true);
         const errors = balancer!.errorLog();
         const count = (pattern: RegExp) => (errors.match(pattern) ?? []).length;
         console.log(
             `replicas behind nginx: ${jobs.length} requests of ${batch} queries through the balancer, replica A killed mid-load; ` +
                 `${failedOver.length} passed on by nginx to the other replica (nginx saw ${count(/prematurely closed|reset by peer/g)} ` +
                 `replies cut off, ${count(/Connection refused/g)} connections refused), ${failedTries.length} failed client tries` +
-                `${failedTries.length > 0 ? ` (${[...new Set(failedTries)].join("; ")})` : ""}`,
+                `${failedTries.length > 0 ? ` (${[...new Set(failedTries)].join("; ")})` : ""}; restarted, it answered within ${rounds} round(s) of 8`,
         );
     });
 });

@@ -21,10 +21,9 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cpuInfo, quantize, RewardModel } from "../src/index.js";
-import { loadReferenceModel, referenceRewards } from "./reference/llama-reference.js";
+import { cpuInfo, quantize } from "../src/index.js";
 import { kernelCases, requireFile, tinyF32 } from "./support/fixtures.js";
-import { type KernelChildResult, maxAbsDiff, scoreInChild } from "./support/kernel-child.js";
+import { compareWithExactSettings, type KernelChildResult, maxAbsDiff, referenceRewardsOf, scoreInChild } from "./support/kernel-child.js";
 import { writeWideTinyF32 } from "./support/wide-tiny-model.js";
 
 const x86Linux = process.platform === "linux" && process.arch === "x64";
@@ -59,10 +58,7 @@ describe("AVX-512 BF16 kernel", () => {
         ours = scoreWith(bf16File, { LLAMA_REWARD_AMX_BF16: "0" });
         ggml = scoreWith(bf16File, { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_AVX512_BF16: "0" });
         if (hasAvx512Bf16) {
-            const reference = loadReferenceModel(bf16File);
-            const model = await RewardModel.load(bf16File, { contextSize: 2048 });
-            expected = cases.map((c) => referenceRewards(reference, model.tokenizeConversation(c))[0]!);
-            await model.dispose();
+            expected = await referenceRewardsOf(bf16File, cases);
         }
     }, 120_000);
 
@@ -130,23 +126,21 @@ describe("AVX-512 BF16 kernel", () => {
             // between; a chunk that restarted from zero, skipped or repeated values would be far off.
             const wide = writeWideTinyF32();
             const wideBf16 = path.join(wide.dir, "wide-bf16.gguf");
-            const exact = { ...child, settings: { exact: { flashAttention: false, kvCacheType: "f32" } } };
             try {
                 await quantize(wide.file, wideBf16, "BF16");
-                const wideOurs = scoreInChild(wideBf16, cases, { LLAMA_REWARD_AMX_BF16: "0" }, exact);
-                const wideGgml = scoreInChild(wideBf16, cases, { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_AVX512_BF16: "0" }, exact);
-                const reference = loadReferenceModel(wideBf16);
-                const model = await RewardModel.load(wideBf16, { contextSize: 2048 });
-                const wideExpected = cases.map((c) => referenceRewards(reference, model.tokenizeConversation(c))[0]!);
-                await model.dispose();
-                const oursError = maxAbsDiff(wideOurs.scores.exact.batched, wideExpected);
-                const ggmlError = maxAbsDiff(wideGgml.scores.exact.batched, wideExpected);
+                const { ours, ggml, oursError, ggmlError } = await compareWithExactSettings(
+                    wideBf16,
+                    cases,
+                    { LLAMA_REWARD_AMX_BF16: "0" },
+                    { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_AVX512_BF16: "0" },
+                    child,
+                );
                 console.log(
                     `[avx512-bf16] 4096-wide FFN, exact settings: max |Δ| vs reference: ours ${oursError.toExponential(3)}, ggml ${ggmlError.toExponential(3)}`,
                 );
-                expect(wideOurs.products).toBeGreaterThan(0);
+                expect(ours.products).toBeGreaterThan(0);
                 expect(oursError).toBeLessThanOrEqual(Math.max(2 * ggmlError, 1e-3));
-                expect(wideOurs.scores.exact.batched).not.toEqual(wideGgml.scores.exact.batched);
+                expect(ours.scores.exact.batched).not.toEqual(ggml.scores.exact.batched);
             } finally {
                 fs.rmSync(wide.dir, { recursive: true, force: true });
             }

@@ -10,10 +10,9 @@
  */
 import fs from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { cpuInfo, RewardModel } from "../src/index.js";
-import { loadReferenceModel, referenceRewards } from "./reference/llama-reference.js";
+import { cpuInfo } from "../src/index.js";
 import { kernelCases, requireFile, tinyF32 } from "./support/fixtures.js";
-import { type KernelChildResult, maxAbsDiff, scoreInChild } from "./support/kernel-child.js";
+import { compareWithExactSettings, type KernelChildResult, maxAbsDiff, referenceRewardsOf, scoreInChild } from "./support/kernel-child.js";
 import { writeWideTinyF32 } from "./support/wide-tiny-model.js";
 
 const x86Linux = process.platform === "linux" && process.arch === "x64";
@@ -46,10 +45,7 @@ describe("AVX-512 F32 kernel", () => {
     });
 
     it.skipIf(!hasAvx512)("matches the float64 reference as closely as ggml's F32 kernel", async () => {
-        const reference = loadReferenceModel(requireFile(tinyF32));
-        const model = await RewardModel.load(requireFile(tinyF32), { contextSize: 2048, flashAttention: false });
-        const expected = cases.map((c) => referenceRewards(reference, model.tokenizeConversation(c))[0]!);
-        await model.dispose();
+        const expected = await referenceRewardsOf(requireFile(tinyF32), cases);
         const oursError = maxAbsDiff(ours.scores.flashOff.batched, expected);
         const ggmlError = maxAbsDiff(ggml.scores.flashOff.batched, expected);
         console.log(
@@ -78,25 +74,22 @@ describe("AVX-512 F32 kernel", () => {
         "rows longer than one K chunk (4096 values) stay as close to the float64 reference as ggml's kernel",
         async () => {
             // The down projection of this model walks K in several chunks, its accumulators saved and reloaded in
-            // between; a chunk that restarted from zero, skipped or repeated values would be far off. Exact
-            // settings (an F32 KV cache, no flash attention) leave the weight products as the only difference.
+            // between; a chunk that restarted from zero, skipped or repeated values would be far off.
             const wide = writeWideTinyF32();
-            const exact = { ...child, settings: { exact: { flashAttention: false, kvCacheType: "f32" } } };
             try {
-                const wideOurs = scoreInChild(wide.file, cases, {}, exact);
-                const wideGgml = scoreInChild(wide.file, cases, { LLAMA_REWARD_AVX512_F32: "0" }, exact);
-                const reference = loadReferenceModel(wide.file);
-                const model = await RewardModel.load(wide.file, { contextSize: 2048 });
-                const expected = cases.map((c) => referenceRewards(reference, model.tokenizeConversation(c))[0]!);
-                await model.dispose();
-                const oursError = maxAbsDiff(wideOurs.scores.exact.batched, expected);
-                const ggmlError = maxAbsDiff(wideGgml.scores.exact.batched, expected);
+                const { ours, ggml, oursError, ggmlError } = await compareWithExactSettings(
+                    wide.file,
+                    cases,
+                    {},
+                    { LLAMA_REWARD_AVX512_F32: "0" },
+                    child,
+                );
                 console.log(
                     `[avx512-f32] 4096-wide FFN, exact settings: max |Δ| vs reference: ours ${oursError.toExponential(3)}, ggml ${ggmlError.toExponential(3)}`,
                 );
-                expect(wideOurs.products).toBeGreaterThan(0);
+                expect(ours.products).toBeGreaterThan(0);
                 expect(oursError).toBeLessThanOrEqual(Math.max(2 * ggmlError, 2e-6));
-                expect(wideOurs.scores.exact.batched).not.toEqual(wideGgml.scores.exact.batched);
+                expect(ours.scores.exact.batched).not.toEqual(ggml.scores.exact.batched);
             } finally {
                 fs.rmSync(wide.dir, { recursive: true, force: true });
             }

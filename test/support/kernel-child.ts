@@ -10,7 +10,8 @@
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { expect } from "vitest";
-import type { ChatMessage } from "../../src/index.js";
+import { type ChatMessage, RewardModel } from "../../src/index.js";
+import { loadReferenceModel, referenceRewards } from "../reference/llama-reference.js";
 import { requireFile, root } from "./fixtures.js";
 
 export interface KernelScores {
@@ -83,4 +84,46 @@ export function scoreInChild<S extends string>(
 
 export function maxAbsDiff(a: readonly number[], b: readonly number[]): number {
     return Math.max(...a.map((x, i) => Math.abs(x - b[i]!)));
+}
+
+/** The float64 reference's reward of each case on `file`'s weights. */
+export async function referenceRewardsOf(file: string, cases: readonly ChatMessage[][]): Promise<number[]> {
+    const reference = loadReferenceModel(file);
+    const model = await RewardModel.load(file, { contextSize: 2048 });
+    try {
+        return cases.map((c) => referenceRewards(reference, model.tokenizeConversation(c))[0]!);
+    } finally {
+        await model.dispose();
+    }
+}
+
+export interface ExactComparison {
+    ours: KernelChildResult<"exact">;
+    ggml: KernelChildResult<"exact">;
+    /** max |Δ| of each side's batched rewards from the float64 reference */
+    oursError: number;
+    ggmlError: number;
+}
+
+/**
+ * `file` scored with exact settings (an F32 KV cache, no flash attention: the weight products are the only
+ * difference from the float64 reference) in two children, one under `oursEnv` and one under `ggmlEnv`.
+ */
+export async function compareWithExactSettings(
+    file: string,
+    cases: readonly ChatMessage[][],
+    oursEnv: Record<string, string>,
+    ggmlEnv: Record<string, string>,
+    options: Omit<KernelChildOptions<never>, "settings">,
+): Promise<ExactComparison> {
+    const exact = { ...options, settings: { exact: { flashAttention: false, kvCacheType: "f32" } } };
+    const ours = scoreInChild(file, cases, oursEnv, exact);
+    const ggml = scoreInChild(file, cases, ggmlEnv, exact);
+    const expected = await referenceRewardsOf(file, cases);
+    return {
+        ours,
+        ggml,
+        oursError: maxAbsDiff(ours.scores.exact.batched, expected),
+        ggmlError: maxAbsDiff(ggml.scores.exact.batched, expected),
+    };
 }

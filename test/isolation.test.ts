@@ -144,8 +144,10 @@ describe("errors, aborts, progress and dispose cross the process boundary", () =
         const reason = new Error("user gave up");
         let completed = 0;
         // enough work that the abort, sent back over IPC after the second result, lands well before the end
-        // even when a busy machine delays either process
-        const total = 240;
+        // even when a busy machine delays either process: 2400 conversations take about 6 s on the tiny model
+        // on a quiet 2-core machine, while the abort arrives within tens of milliseconds there (240 of them,
+        // 0.6 s, were once all scored before the abort reached the child under a loaded test run)
+        const total = 2400;
         const pending = isolated.scoreBatch(batch(total, 200), {
             signal: controller.signal,
             onProgress: (p) => {

@@ -8,6 +8,7 @@
 #include "avx512_bf16_matmul.h"
 #include "avx512_f32_matmul.h"
 #include "backend_registry.h"
+#include "cpu_compute_buffer.h"
 #include "ggml-backend.h"
 #include "llama.h"
 #include "log_capture.h"
@@ -52,6 +53,14 @@ Napi::Value bf16_kernel_products(const Napi::CallbackInfo & info) {
 
 Napi::Value f32_kernel(const Napi::CallbackInfo & info) {
     return Napi::String::New(info.Env(), f32_kernel_name());
+}
+
+Napi::Value compute_alignment(const Napi::CallbackInfo & info) {
+    return Napi::Number::New(info.Env(), (double) cpu_compute_alignment());
+}
+
+Napi::Value compute_buffers(const Napi::CallbackInfo & info) {
+    return Napi::Number::New(info.Env(), (double) cpu_compute_buffers_allocated());
 }
 
 Napi::Value f32_kernel_products(const Napi::CallbackInfo & info) {
@@ -115,6 +124,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
     std::call_once(backend_once, [] {
         log_capture_install();
         llama_backend_init();
+        llama_set_cpu_compute_buffer_type(cpu_compute_buffer_type());
         if (weight_product_hook_useful()) {
             llama_set_mul_mat_hook(weight_product_hook);
         }
@@ -142,6 +152,10 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
     exports.Set("f32Kernel", Napi::Function::New(env, f32_kernel, "f32Kernel"));
     // avx512F32Products(): number (diagnostics: weight products the AVX-512 F32 kernel has run)
     exports.Set("avx512F32Products", Napi::Function::New(env, f32_kernel_products, "avx512F32Products"));
+    // computeAlignment(): number, the byte alignment of the CPU backend's intermediate tensors (64, or ggml's 32)
+    exports.Set("computeAlignment", Napi::Function::New(env, compute_alignment, "computeAlignment"));
+    // alignedComputeBuffers(): number (diagnostics: CPU compute buffers allocated with that alignment)
+    exports.Set("alignedComputeBuffers", Napi::Function::New(env, compute_buffers, "alignedComputeBuffers"));
     // backendDevices(): NativeDevice[]
     exports.Set("backendDevices", Napi::Function::New(env, backend_devices, "backendDevices"));
     // dynamicBackends(): boolean

@@ -101,6 +101,10 @@ class TileScope {
             cfg.rows[t]  = kTileRows;
             cfg.colsb[t] = 64;
         }
+        // GCC 12's _tile_loadconfig tells the optimizer it reads only the first 8 bytes, so it may drop the
+        // stores of the row counts and widths (ggml's AMX int8 kernel crashed so; docs/installing.md).
+        // The barrier makes every byte of the configuration reach memory first.
+        asm volatile("" : : "r"(&cfg) : "memory");
         _tile_loadconfig(&cfg);
     }
 

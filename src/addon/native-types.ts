@@ -127,6 +127,10 @@ export interface NativeAddon {
     f32Kernel?(): F32Kernel;
     /** Diagnostics: weight products the AVX-512 F32 kernel has computed in this process. */
     avx512F32Products?(): number;
+    /** The byte alignment of the CPU backend's intermediate tensors (native/src/cpu_compute_buffer.cpp): 64, or ggml's 32. */
+    computeAlignment?(): number;
+    /** Diagnostics: CPU compute buffers allocated with that alignment in this process. */
+    alignedComputeBuffers?(): number;
     /** The bytes V8 counts as external memory for this isolate (KV caches of live contexts included). */
     externalMemory(): number;
     /** Tests only: a worker whose Execute throws (a std::exception or another type); rejects with ERR_INTERNAL. */

@@ -38,6 +38,13 @@ export interface AddonInfo {
      */
     f32Kernel: F32Kernel;
     /**
+     * The byte alignment of the intermediate tensors of the CPU backend's compute buffer: 64 (a cache line;
+     * llama-reward's buffer type), or ggml's own 32 with LLAMA_REWARD_ALIGNED_COMPUTE=0. ggml's AMX int8
+     * kernel (Q8_0 and the other quantized types on AMX CPUs) runs at about 0.6x its speed on outputs that
+     * start 32 bytes into a cache line.
+     */
+    computeAlignment: number;
+    /**
      * The ggml CPU backend variant ggml chose for this CPU (prebuilt ggml: libggml-cpu-<variant>.so, on Windows
      * ggml-cpu-<variant>.dll, beside the addon), who built it ("llama-reward" or "node-llama-cpp") and with which
      * compiler (null on Windows: the DLLs record none); null where the CPU backend is compiled into the addon
@@ -61,6 +68,7 @@ export function addonInfo(): AddonInfo {
         amxBf16,
         bf16Kernel: typeof addon.bf16Kernel === "function" ? addon.bf16Kernel() : amxBf16 ? "amx" : "ggml",
         f32Kernel: typeof addon.f32Kernel === "function" ? addon.f32Kernel() : "ggml",
+        computeAlignment: typeof addon.computeAlignment === "function" ? addon.computeAlignment() : 32,
         cpuBackend: cpuLibrary ? describeCpuBackend(cpuLibrary) : null,
     };
 }

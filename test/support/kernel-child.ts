@@ -23,7 +23,7 @@ export interface KernelScores {
 
 export interface KernelChildResult<S extends string> {
     /** addonInfo()[kernelField] in the child. */
-    kernel: string;
+    kernel: string | number;
     /** The addon's product counter for the kernel after scoring (-1 when the addon lacks it). */
     products: number;
     /** The scores under each set of load options. */
@@ -33,10 +33,10 @@ export interface KernelChildResult<S extends string> {
 export interface KernelChildOptions<S extends string> {
     /** Load options (contextSize 2048 added) by name; the model is loaded once per entry, in this order. */
     settings: Record<S, Record<string, unknown>>;
-    /** The addonInfo() field naming the kernel, e.g. "bf16Kernel". */
-    kernelField: "bf16Kernel" | "f32Kernel";
-    /** The addon export counting the kernel's products, e.g. "avx512Bf16Products". */
-    productsExport: "avx512Bf16Products" | "avx512F32Products";
+    /** The addonInfo() field naming the kernel, e.g. "bf16Kernel" (or "computeAlignment", the compute buffer's). */
+    kernelField: "bf16Kernel" | "f32Kernel" | "computeAlignment";
+    /** The addon export counting the kernel's products, e.g. "avx512Bf16Products" (or its buffers, "alignedComputeBuffers"). */
+    productsExport: "avx512Bf16Products" | "avx512F32Products" | "alignedComputeBuffers";
     /** How many of the cases are also scored alone. */
     alone: number;
 }

@@ -277,7 +277,7 @@ export function formatReport(machine: MachineInfo, measured: TypeMeasurements[],
                       "PyTorch's oneDNN capped at AVX512_CORE_BF16 (node-llama-cpp's own ggml is not restricted)",
               ]
             : []),
-        `Kernels: BF16 weights on ${BF16_KERNEL_NAMES[machine.bf16Kernel]}, F32 weights on ${F32_KERNEL_NAMES[machine.f32Kernel]}; ggml CPU backend with ${machine.ggmlCpu.join(" ") || "(unknown)"}` +
+        `Kernels: BF16 weights on ${BF16_KERNEL_NAMES[machine.bf16Kernel]}, F32 weights on ${F32_KERNEL_NAMES[machine.f32Kernel]}; intermediate tensors aligned to ${machine.computeAlignment} bytes; ggml CPU backend with ${machine.ggmlCpu.join(" ") || "(unknown)"}` +
             (machine.cpuBackend
                 ? ` (${machine.cpuBackend.library}, built by ${machine.cpuBackend.builtBy}${machine.cpuBackend.compiler ? `, ${machine.cpuBackend.compiler}` : ""})`
                 : ""),

@@ -22,6 +22,8 @@ export interface MachineInfo {
     bf16Kernel: Bf16Kernel;
     /** The kernel F32 weight products run on. */
     f32Kernel: F32Kernel;
+    /** The byte alignment of the CPU backend's intermediate tensors (addonInfo().computeAlignment). */
+    computeAlignment: number;
     /** The ggml CPU backend's features in use (llama.cpp's system line). */
     ggmlCpu: string[];
     /** The ggml CPU variant loaded, who built it and with which compiler (addonInfo().cpuBackend); null when compiled in. */
@@ -59,6 +61,7 @@ export function machineInfo(threads: number): MachineInfo {
         memoryGiB: Math.round(os.totalmem() / 2 ** 30),
         bf16Kernel: report.bf16Kernel,
         f32Kernel: report.f32Kernel,
+        computeAlignment: addonInfo().computeAlignment,
         ggmlCpu: report.build,
         cpuBackend: addonInfo().cpuBackend,
         node: process.version,

@@ -7,7 +7,8 @@
  * (AMX_INT8), which GCC 12 once compiled into a crash (see
  * native/cmake/ggml-amx-tile-config.cmake), and the rewards must stay within
  * the Q8_0 activation rounding of the float64 reference on the dequantized
- * weights (≤ 0.05; 0.02 measured).
+ * weights (≤ 0.05; 0.02 measured). The CPU compute buffer must be 64-byte
+ * aligned (addonInfo().computeAlignment; native/src/cpu_compute_buffer.cpp).
  *
  *   node dist/tools/pack/install-check.js            # prebuilt: the main and this platform's tarball, --ignore-scripts,
  *                                                    # PATH = node and npm only (no compiler, cmake, git, python)
@@ -77,7 +78,7 @@ console.log(JSON.stringify({ addon: addonInfo(), rewards, tokens, q8Rewards, cpu
 `;
 
 interface ConsumerResult {
-    addon: { source: string; path: string; dynamicBackends: boolean; registries: string[] };
+    addon: { source: string; path: string; dynamicBackends: boolean; registries: string[]; computeAlignment: number };
     rewards: number[];
     tokens: number[][];
     q8Rewards: number[];
@@ -178,7 +179,10 @@ function main(): number {
     );
     const amxOk = result.cpuAmxInt8 !== true || amxInt8;
     if (!amxOk) log("this CPU has AMX int8 but the ggml CPU backend was built without ggml's AMX int8 kernel");
-    const ok = error <= tolerance && q8Error <= q8Tolerance && amxOk && result.addon.source === expectedSource;
+    // the 64-byte CPU compute buffer (native/src/cpu_compute_buffer.cpp), which the Q8_0 speed on AMX depends on
+    const alignedOk = result.addon.computeAlignment === 64;
+    log(`CPU compute buffer alignment: ${result.addon.computeAlignment} bytes${alignedOk ? "" : " (expected 64)"}`);
+    const ok = error <= tolerance && q8Error <= q8Tolerance && amxOk && alignedOk && result.addon.source === expectedSource;
     if (result.addon.source !== expectedSource) log(`expected the ${expectedSource} addon, got ${result.addon.source}`);
     console.log(
         JSON.stringify({
@@ -189,6 +193,7 @@ function main(): number {
             maxAbsError: error,
             q8MaxAbsError: q8Error,
             ggmlAmxInt8: amxInt8,
+            computeAlignment: result.addon.computeAlignment,
             addon: result.addon.source,
         }),
     );

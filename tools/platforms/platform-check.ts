@@ -10,7 +10,8 @@
  * reference (exact settings; F32 ≤ 1e-4, F16 ≤ 5e-3 as in
  * test/scoring-parity.test.ts), score() against scoreBatch(), the error
  * codes of bad input, and that addonInfo().cpuBackend names the CPU variant
- * library ggml's log says it loaded, built by node-llama-cpp. Prints one summary line per platform and exits 1 when
+ * library ggml's log says it loaded, built by node-llama-cpp, and that the CPU compute buffer is 64-byte
+ * aligned (addonInfo().computeAlignment). Prints one summary line per platform and exits 1 when
  * any check failed.
  */
 import { spawnSync } from "node:child_process";
@@ -90,7 +91,7 @@ interface ConsumerResult {
     platform: string;
     arch: string;
     node: string;
-    addon: { source: string; path: string; registries: string[]; cpuBackend: CpuBackendInfo | null };
+    addon: { source: string; path: string; registries: string[]; cpuBackend: CpuBackendInfo | null; computeAlignment: number };
     cpu: { arch: string; model: string; cpu: Record<string, boolean | null>; build: string[] };
     models: { file: string; rewards: number[]; single: number; tokens: number[][] }[];
     cases: { name: string; ok: boolean; detail: string }[];
@@ -232,6 +233,10 @@ function checkRun(
     );
     const backendProblem = cpuBackendProblem(backend, target.cpuVariantFile, loadedVariant);
     if (backendProblem !== undefined) problem(backendProblem);
+    // llama-reward's 64-byte CPU compute buffer (native/src/cpu_compute_buffer.cpp) against this platform's ggml-base
+    say(`addonInfo().computeAlignment: ${result.addon.computeAlignment}`);
+    if (result.addon.computeAlignment !== 64)
+        problem(`the CPU compute buffer is aligned to ${result.addon.computeAlignment} bytes, not 64`);
     const flags = Object.entries(result.cpu.cpu)
         .filter(([, v]) => v !== null)
         .map(([k, v]) => `${k}=${v}`);

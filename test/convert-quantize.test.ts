@@ -98,6 +98,17 @@ describe("convert --outtype q8_0", () => {
             expect(tensorBytes(convertQ8, a, t.name).equals(tensorBytes(quantQ8, b, t.name)), t.name).toBe(true);
         }
     });
+
+    it("quantizes the converter's 64-byte-aligned file into a consistent file at ggml's alignment", () => {
+        // llama_model_quantize writes at 32 whatever the input says; a copied general.alignment = 64 described
+        // another layout, and the output read as truncated (native/patches/0014-quantize-drop-alignment-key.patch)
+        expect(readGgufHeader(f32).alignment).toBe(64);
+        for (const file of [quantQ8, quantQ4]) {
+            const h = readGgufHeader(file);
+            expect(h.metadata.has("general.alignment"), file).toBe(false);
+            expect(h.alignment).toBe(32);
+        }
+    });
 });
 
 describe("quantize", () => {

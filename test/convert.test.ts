@@ -80,6 +80,9 @@ describe("convert: the GGUF file", () => {
         expect(h.tensors.some((t) => t.name === "rope_freqs.weight")).toBe(false);
         expect(h.tensors.some((t) => t.name === "output.weight")).toBe(false);
         expect(h.tensors).toHaveLength(1 + 2 * 9 + 2);
+        // weights start on cache lines: llama.cpp multiplies mapped F32/F16/BF16 weights in place
+        expect(m.get("general.alignment")).toBe(64);
+        for (const t of h.tensors) expect((h.dataOffset + t.offset) % 64, t.name).toBe(0);
     });
 
     it("reports progress up to every checkpoint byte", () => {

@@ -75,6 +75,9 @@ describe.skipIf(!haveVocab)("tiny model generator (needs the llama.cpp vocab; se
             expect(m.get("general.name")).toBe("llama-reward tiny (random weights)");
             expect(m.get("general.file_type")).toBe(fileType);
             expect(m.get("llama_reward.generator_version")).toBe(TINY_MODEL_GENERATOR_VERSION);
+            // every tensor starts on a cache line (MODEL_FILE_ALIGNMENT), as mapped weights are read in place
+            expect(m.get("general.alignment")).toBe(64);
+            for (const t of h.tensors) expect((h.dataOffset + t.offset) % 64, t.name).toBe(0);
             expect(m.get("llama.vocab_size")).toBe(nVocab);
             expect(m.get("llama.context_length")).toBe(2048);
             expect(m.get("llama.embedding_length")).toBe(64);

@@ -13,6 +13,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 
 import { RewardModelError, abortedError, invalidArgument, withCallerStack } from "../errors.js";
+import { MODEL_FILE_ALIGNMENT } from "../gguf/gguf-types.js";
 import { GgufWriter } from "../gguf/gguf-writer.js";
 import { writeLlamaRewardMetadata } from "../gguf/llama-metadata.js";
 import {
@@ -195,7 +196,7 @@ async function convertImpl(hfDir: string, outPath: string, options: ConvertOptio
         }
         const steps = stepMetadata(options, tokenizer.tokens, plan.labels, lmHeadTokens);
 
-        writer = new GgufWriter(outPath);
+        writer = new GgufWriter(outPath, { alignment: MODEL_FILE_ALIGNMENT });
         addModelMetadata(writer, config, outType, plan.labels, options.name ?? defaultName(hfDir, config));
         writeStepMetadata(writer, steps);
         addTokenizerMetadata(writer, tokenizer);

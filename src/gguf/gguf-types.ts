@@ -11,6 +11,13 @@ export const GGUF_SUPPORTED_VERSIONS: readonly number[] = [2, 3];
 export const GGUF_WRITE_VERSION = 3;
 /** Tensor data alignment when the file has no `general.alignment`. */
 export const GGUF_DEFAULT_ALIGNMENT = 32;
+/**
+ * The alignment of the model files llama-reward writes (`convert`, the tiny and bench models), written as
+ * `general.alignment`: llama.cpp multiplies mapped F32/F16/BF16 weights in place, and rows that start 32
+ * bytes into a cache line cost llama-reward's AVX-512 F32 and AMX BF16 kernels 5-20% of their speed
+ * (docs/performance.md, "Weights on cache-line boundaries").
+ */
+export const MODEL_FILE_ALIGNMENT = 64;
 
 /** Type tags of GGUF metadata values. */
 export enum GgufValueType {

@@ -14,7 +14,7 @@
 import { createNormalRng, createUniformRng } from "../models/generate-tiny-model.js";
 import { f16ToFloat32, float32ArrayToBf16, float32ArrayToF16 } from "../../src/gguf/float16.js";
 import { readGgufHeader } from "../../src/gguf/gguf-reader.js";
-import { GgmlType, ggmlElementCount, ggmlTensorByteSize } from "../../src/gguf/gguf-types.js";
+import { GgmlType, ggmlElementCount, ggmlTensorByteSize, MODEL_FILE_ALIGNMENT } from "../../src/gguf/gguf-types.js";
 import { GgufWriter } from "../../src/gguf/gguf-writer.js";
 import { writeLlamaRewardMetadata } from "../../src/gguf/llama-metadata.js";
 import {
@@ -94,7 +94,7 @@ export function generateBenchModel(
     const tensors = benchTensors();
     const typeOf = (t: BenchTensor): GgmlType => (isF32(t) ? GgmlType.F32 : GGML_TYPE_OF[type]);
     const totalBytes = tensors.reduce((n, t) => n + ggmlTensorByteSize(typeOf(t), t.shape), 0);
-    const w = new GgufWriter(outPath);
+    const w = new GgufWriter(outPath, { alignment: MODEL_FILE_ALIGNMENT });
     try {
         writeLlamaRewardMetadata(
             w,

@@ -19,6 +19,7 @@ import {
     type QuickBenchReport,
     quickBench,
 } from "../src/bench/quick-bench.js";
+import { readGgufHeader } from "../src/gguf/gguf-reader.js";
 import { cpuInfo, quantize } from "../src/index.js";
 import { requireFile, root, tinyF32 } from "./support/fixtures.js";
 import { makeWorkDir } from "./support/hf-fixtures.js";
@@ -65,6 +66,12 @@ function checkReport(report: QuickBenchReport, paths: string[]): void {
         }
         expect(f.tokensPerSecond).toBeCloseTo((f.short.tokens + f.long.tokens) / (f.short.seconds + f.long.seconds), 6);
         expect(f.sizeBytes).toBe(fs.statSync(f.path).size);
+        // the file's own layout, read here: the largest power of two up to 64 dividing every weight matrix's offset
+        const h = readGgufHeader(f.path);
+        const offsets = h.tensors.filter((t) => t.shape.length >= 2).map((t) => h.dataOffset + t.offset);
+        let alignment = 64;
+        while (alignment > 1 && offsets.some((o) => o % alignment !== 0)) alignment /= 2;
+        expect(f.weightAlignment, f.path).toBe(alignment);
     }
     for (const e of report.estimates) expect(e.tokensPerSecond).toBeGreaterThan(0);
     // the same conversations for every file: one model, so the same tokens

@@ -52,6 +52,8 @@ export interface QuickBenchFile {
     /** The file's size. */
     sizeBytes: number;
     kernel: QuickBenchKernel;
+    /** model.info.weightAlignment: below 64, F32 and BF16 weights start inside cache lines and score slower. */
+    weightAlignment: number;
     /** Seconds the second load took (the file is in the page cache by then when memory allows). */
     loadSeconds: number;
     short: QuickBenchRate;
@@ -232,6 +234,7 @@ export async function quickBench(paths: readonly string[], options: QuickBenchOp
                 fileType: model.info.fileType,
                 sizeBytes: fs.statSync(path).size,
                 kernel: kernelFor(model.info.fileType, info, info.build),
+                weightAlignment: model.info.weightAlignment,
                 loadSeconds: fileLoadSeconds,
                 short,
                 long,

@@ -81,6 +81,15 @@ export function formatQuickBench(r: QuickBenchReport): string {
         disagrees: `the measurement disagrees: ${r.fastest.fileType} scored fastest here`,
         "not-measured": "no file of that type was measured",
     }[r.check];
+    // F32 and BF16 weights are multiplied where they lie in the mapped file (docs/performance.md, "Weights on cache-line boundaries")
+    const misaligned = r.files
+        .filter((f) => f.weightAlignment < 64 && (f.fileType === "F32" || f.fileType === "BF16"))
+        .map(
+            (f) =>
+                `note: ${basename(f.path)}'s weight matrices are aligned to ${f.weightAlignment} bytes, not to cache lines (64): ` +
+                "its figures are up to 20% below what the same weights score aligned; `llama-reward convert` writes them aligned, " +
+                "and loading with useMmap: false (--no-mmap) aligns them in memory",
+        );
     return [
         `CPU: ${r.cpu.model} (kind ${r.cpu.kind}), ${r.threads} threads; ggml CPU backend: ${r.cpu.ggmlCpu.join(" ") || "unknown"}`,
         `workload per file: ${r.workload.short} conversations of ~${QUICK_SHORT_TOKENS} tokens and ${r.workload.long} of ~${QUICK_LONG_TOKENS} (${tokens}); ` +
@@ -88,6 +97,7 @@ export function formatQuickBench(r: QuickBenchReport): string {
         "",
         line(header),
         ...rows.map(line),
+        ...misaligned,
         "",
         `fastest here: ${r.fastest.fileType} (${basename(r.fastest.path)}), ${r.fastest.tokensPerSecond.toFixed(1)} tok/s`,
         `recommended for this CPU: ${r.recommendation.fileType} (${r.recommendation.reason}); ${check}`,

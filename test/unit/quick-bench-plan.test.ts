@@ -17,8 +17,9 @@ import {
     type QuickBenchFile,
     rate,
 } from "../../src/bench/quick-bench.js";
+import { formatQuickBench } from "../../src/cli/bench.js";
 
-function file(path: string, fileType: string, shortTps: number, longTps: number): QuickBenchFile {
+function file(path: string, fileType: string, shortTps: number, longTps: number, weightAlignment = 64): QuickBenchFile {
     // 800 short tokens and 1400 long ones at the given rates
     const short = rate(10, 800, 800 / shortTps);
     const long = rate(2, 1400, 1400 / longTps);
@@ -27,6 +28,7 @@ function file(path: string, fileType: string, shortTps: number, longTps: number)
         fileType,
         sizeBytes: 1,
         kernel: "ggml",
+        weightAlignment,
         loadSeconds: 0,
         short,
         long,
@@ -81,5 +83,33 @@ describe("quick bench planning and ranking", () => {
         expect(kernelFor("F32", { bf16Kernel: "amx", f32Kernel: "ggml" }, amx)).toBe("ggml");
         expect(kernelFor("F32", { bf16Kernel: "amx", f32Kernel: "avx512-f32" }, amx)).toBe("avx512-f32");
         expect(kernelFor("F16", { bf16Kernel: "avx512-bf16", f32Kernel: "avx512-f32" }, zen4)).toBe("ggml");
+    });
+});
+
+describe("bench --quick's report", () => {
+    it("notes each F32 or BF16 file whose weight matrices start inside cache lines, and no other", () => {
+        const files = [
+            file("/m/aligned-bf16.gguf", "BF16", 300, 250),
+            file("/m/off-bf16.gguf", "BF16", 280, 230, 32),
+            file("/m/off-f32.gguf", "F32", 90, 85, 16),
+            file("/m/off-q8.gguf", "Q8_0", 200, 190, 32),
+        ];
+        const text = formatQuickBench({
+            cpu: { model: "test CPU", kind: "x86-amx-bf16", ggmlCpu: ["AVX512"] },
+            threads: 2,
+            budgetSeconds: 60,
+            elapsedSeconds: 60,
+            loadAverage: [1, 1, 1],
+            workload: { short: 10, long: 2 },
+            estimates: [],
+            files,
+            fastest: { path: "/m/aligned-bf16.gguf", fileType: "BF16", tokensPerSecond: 280 },
+            recommendation: { fileType: "BF16", reason: "test", measuredOn: "test" },
+            check: "agrees",
+        });
+        const notes = text.split("\n").filter((l) => l.startsWith("note: "));
+        expect(notes).toHaveLength(2);
+        expect(notes[0]).toContain("off-bf16.gguf's weight matrices are aligned to 32 bytes");
+        expect(notes[1]).toContain("off-f32.gguf's weight matrices are aligned to 16 bytes");
     });
 });

@@ -35,10 +35,6 @@ size_t get_alignment(ggml_backend_buffer_type_t) {
     return kAlignment;
 }
 
-bool is_host(ggml_backend_buffer_type_t) {
-    return true;
-}
-
 bool enabled() {
     static const bool on = [] {
         const char * off = std::getenv("LLAMA_REWARD_ALIGNED_COMPUTE");
@@ -60,7 +56,7 @@ ggml_backend_buffer_type_t cpu_compute_buffer_type() {
         b.iface.get_alignment  = get_alignment;
         b.iface.get_max_size   = ggml_cpu()->iface.get_max_size;
         b.iface.get_alloc_size = ggml_cpu()->iface.get_alloc_size;
-        b.iface.is_host        = is_host;
+        b.iface.is_host        = ggml_cpu()->iface.is_host;
         b.device               = ggml_cpu()->device;
         b.context              = nullptr;
         return b;
@@ -69,7 +65,8 @@ ggml_backend_buffer_type_t cpu_compute_buffer_type() {
 }
 
 size_t cpu_compute_alignment() {
-    return enabled() ? kAlignment : ggml_backend_buft_get_alignment(ggml_cpu());
+    ggml_backend_buffer_type_t buft = cpu_compute_buffer_type();
+    return ggml_backend_buft_get_alignment(buft != nullptr ? buft : ggml_cpu());
 }
 
 uint64_t cpu_compute_buffers_allocated() {

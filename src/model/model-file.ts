@@ -8,7 +8,7 @@ import { RewardModelError } from "../errors.js";
 import { readGgufHeader } from "../gguf/gguf-reader.js";
 import { checkHyperparameters, checkTensorTypes } from "./model-file-limits.js";
 import { checkTokenizer } from "./tokenizer-checks.js";
-import type { GgufHeader, GgufTensorInfo } from "../gguf/gguf-types.js";
+import { type GgufHeader, type GgufTensorInfo, MODEL_FILE_ALIGNMENT } from "../gguf/gguf-types.js";
 
 export const supportedArchitectures = ["llama"] as const;
 
@@ -96,17 +96,14 @@ function checkHead(path: string, header: GgufHeader, architecture: string, embed
     return labelCount;
 }
 
-/** The most a weight's alignment is reported as: a cache line. */
-export const CACHE_LINE_BYTES = 64;
-
 /**
- * The alignment in bytes (a power of two, at most CACHE_LINE_BYTES) that every weight matrix of the file
+ * The alignment in bytes (a power of two, at most MODEL_FILE_ALIGNMENT: a cache line) that every weight matrix of the file
  * (2-D tensors) has in the file: with mmap, their alignment in memory too, since llama.cpp maps the file from
  * offset 0. Less than 64 means weight rows start inside cache lines (docs/performance.md, "Weights on
- * cache-line boundaries"); CACHE_LINE_BYTES for a file without weight matrices.
+ * cache-line boundaries"); MODEL_FILE_ALIGNMENT for a file without weight matrices.
  */
 export function weightAlignmentOf(header: GgufHeader): number {
-    let alignment = CACHE_LINE_BYTES;
+    let alignment = MODEL_FILE_ALIGNMENT;
     for (const t of header.tensors) {
         if (t.shape.length < 2) continue;
         const at = header.dataOffset + t.offset;

@@ -24,7 +24,7 @@ import {
     type LoadOptions,
     type ResolvedLoadOptions,
 } from "./load-options.js";
-import { CACHE_LINE_BYTES, inspectRewardModelFile, weightAlignmentOf } from "./model-file.js";
+import { inspectRewardModelFile, weightAlignmentOf } from "./model-file.js";
 import { offloadedLayerCount, selectGpu, type GpuBackend } from "./gpu.js";
 import { connectRpcServers } from "./rpc-servers.js";
 import { loadedAddon } from "../addon/load-addon.js";
@@ -32,6 +32,7 @@ import type { NativeContext, NativeContextOptions, NativeModel } from "../addon/
 import { Scheduler, type SchedulerStats } from "../scoring/scheduler.js";
 import { IsolatedRewardModel } from "./isolation/isolated-reward-model.js";
 import { readGgufHeader } from "../gguf/gguf-reader.js";
+import { MODEL_FILE_ALIGNMENT } from "../gguf/gguf-types.js";
 import { readStepMetadata, type StepMetadata } from "../gguf/step-metadata.js";
 import { applyHead, readRewardHead, type RewardHead } from "./reward-head.js";
 import {
@@ -353,7 +354,7 @@ export class RewardModel implements AsyncDisposable {
                 hasRewardHead,
                 fileType: n.fileType === "" ? "unknown" : fileTypeName(Number(n.fileType)),
                 // not read in the unchecked (test-only) mode, whose files our reader may refuse
-                weightAlignment: file ? weightAlignmentOf(file.header) : CACHE_LINE_BYTES,
+                weightAlignment: file ? weightAlignmentOf(file.header) : MODEL_FILE_ALIGNMENT,
                 chatTemplate: n.chatTemplate,
                 bosToken: n.bosToken,
                 eosToken: n.eosToken,

@@ -3,8 +3,8 @@
  * matrix of a GGUF has, capped at a cache line, on headers built here.
  */
 import { describe, expect, it } from "vitest";
-import type { GgufHeader, GgufTensorInfo } from "../../src/gguf/gguf-types.js";
-import { CACHE_LINE_BYTES, weightAlignmentOf } from "../../src/model/model-file.js";
+import { type GgufHeader, type GgufTensorInfo, MODEL_FILE_ALIGNMENT } from "../../src/gguf/gguf-types.js";
+import { weightAlignmentOf } from "../../src/model/model-file.js";
 
 function header(dataOffset: number, tensors: { shape: number[]; offset: number }[]): GgufHeader {
     return {
@@ -20,7 +20,7 @@ function header(dataOffset: number, tensors: { shape: number[]; offset: number }
 
 describe("weightAlignmentOf", () => {
     it("is the largest power of two, at most 64, dividing every weight matrix's file offset", () => {
-        expect(weightAlignmentOf(header(4096, [{ shape: [64, 64], offset: 0 }]))).toBe(CACHE_LINE_BYTES);
+        expect(weightAlignmentOf(header(4096, [{ shape: [64, 64], offset: 0 }]))).toBe(MODEL_FILE_ALIGNMENT);
         expect(weightAlignmentOf(header(4096 + 32, [{ shape: [64, 64], offset: 0 }]))).toBe(32);
         // the worst matrix decides
         expect(

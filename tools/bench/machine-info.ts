@@ -54,6 +54,7 @@ function cpuModel(): string {
 export function machineInfo(threads: number): MachineInfo {
     const nlc = path.join(root, "node_modules", "node-llama-cpp");
     const report = cpuInfo();
+    const addon = addonInfo();
     return {
         cpu: cpuModel(),
         cores: os.availableParallelism(),
@@ -61,9 +62,9 @@ export function machineInfo(threads: number): MachineInfo {
         memoryGiB: Math.round(os.totalmem() / 2 ** 30),
         bf16Kernel: report.bf16Kernel,
         f32Kernel: report.f32Kernel,
-        computeAlignment: addonInfo().computeAlignment,
+        computeAlignment: addon.computeAlignment,
         ggmlCpu: report.build,
-        cpuBackend: addonInfo().cpuBackend,
+        cpuBackend: addon.cpuBackend,
         node: process.version,
         llamaReward: String(readJson(path.join(root, "package.json")).version),
         llamaCppTag: String(readJson(path.join(nlc, "llama", "llama.cpp.info.json")).tag),

@@ -39,7 +39,7 @@ export { systemInfo, cpuInfo, backendDevices, addonInfo } from "./model/system.j
 export type { CpuReport, CpuFeatureFlags, CpuKind, FileTypeRecommendation, RecommendedFileType } from "./model/cpu-features.js";
 export type { BackendDevice, AddonInfo } from "./model/system.js";
 export type { CpuBackendInfo } from "./addon/cpu-backend.js";
-export type { Bf16Kernel, F32Kernel } from "./addon/native-types.js";
+export type { Bf16Kernel, F16Kernel, F32Kernel } from "./addon/native-types.js";
 export type { GpuOption, GpuBackend } from "./model/gpu.js";
 export { convert } from "./convert/convert.js";
 export type { ConvertOptions, ConvertProgress, ConvertResult, ConvertOutType, ConvertStepOptions } from "./convert/convert.js";

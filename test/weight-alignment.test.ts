@@ -2,17 +2,23 @@
  * model.info.weightAlignment: 64 for the files llama-reward writes (every
  * weight matrix on a cache line), 32 for the same model rewritten with
  * GGUF's default alignment and its weights 32 bytes off a line; the two
- * files give bitwise the same rewards (only where the weights lie differs).
+ * files give bitwise the same rewards (only where the weights lie differs):
+ * F32 weights, and BF16 weights on each BF16 kernel this CPU runs (child
+ * processes, test/support/kernel-child.ts). llama-reward's AVX-512 kernels
+ * stage rows that are off cache lines into a buffer of their own (its AMX
+ * kernel reads them in place); a staging copy from the wrong place would move
+ * a reward.
  */
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RewardModel } from "../src/index.js";
+import { addonInfo, quantize, RewardModel } from "../src/index.js";
 import { readGgufHeader } from "../src/gguf/gguf-reader.js";
 import { rewriteGguf } from "../src/gguf/gguf-rewrite.js";
 import { GgufValueType } from "../src/gguf/gguf-types.js";
-import { conversations, requireFile, tinyF32 } from "./support/fixtures.js";
+import { conversations, kernelCases, requireFile, tinyF32 } from "./support/fixtures.js";
+import { scoreInChild } from "./support/kernel-child.js";
 
 /** A copy of `file` at alignment 32 whose weights start 32 bytes off a cache line (a padding key moves the data section). */
 function misalignedCopy(file: string, out: string): void {
@@ -28,12 +34,21 @@ function misalignedCopy(file: string, out: string): void {
 describe("model.info.weightAlignment", () => {
     let dir: string;
     let offFile: string;
+    let bf16Aligned: string;
+    let bf16Off: string;
 
-    beforeAll(() => {
+    beforeAll(async () => {
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "llama-reward-weight-alignment-"));
         offFile = path.join(dir, "tiny-32.gguf");
         misalignedCopy(requireFile(tinyF32), offFile);
-    });
+        // quantize() writes GGUF's 32-byte alignment; one copy at 64, one with the data section 32 bytes off
+        const bf16 = path.join(dir, "tiny-bf16.gguf");
+        await quantize(requireFile(tinyF32), bf16, "BF16");
+        bf16Aligned = path.join(dir, "tiny-bf16-64.gguf");
+        rewriteGguf(bf16, bf16Aligned, {}, { ...readGgufHeader(bf16), alignment: 64 });
+        bf16Off = path.join(dir, "tiny-bf16-32.gguf");
+        misalignedCopy(bf16, bf16Off);
+    }, 60_000);
 
     afterAll(() => {
         fs.rmSync(dir, { recursive: true, force: true });
@@ -51,4 +66,27 @@ describe("model.info.weightAlignment", () => {
             await off.dispose();
         }
     });
+
+    it("BF16 weights 32 bytes off score bitwise as aligned ones on each BF16 kernel this CPU runs", () => {
+        const kernels: { name: string; env: Record<string, string> }[] = [
+            { name: String(addonInfo().bf16Kernel), env: {} },
+            { name: "without AMX", env: { LLAMA_REWARD_AMX_BF16: "0" } },
+            { name: "ggml", env: { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_AVX512_BF16: "0" } },
+        ];
+        const child = {
+            kernelField: "bf16Kernel",
+            productsExport: "avx512Bf16Products",
+            alone: 2,
+            settings: { exact: { flashAttention: false } },
+        } as const;
+        expect(readGgufHeader(bf16Aligned).dataOffset % 64).toBe(0);
+        expect(readGgufHeader(bf16Off).dataOffset % 64).toBe(32);
+        for (const { name, env } of kernels) {
+            const aligned = scoreInChild(bf16Aligned, kernelCases, env, child);
+            const off = scoreInChild(bf16Off, kernelCases, env, child);
+            expect(off.kernel, name).toBe(aligned.kernel);
+            expect(off.scores.exact.batched, `${name}: batched`).toEqual(aligned.scores.exact.batched);
+            expect(off.scores.exact.alone, `${name}: alone`).toEqual(aligned.scores.exact.alone);
+        }
+    }, 180_000);
 });

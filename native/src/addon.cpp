@@ -55,6 +55,14 @@ Napi::Value f32_kernel(const Napi::CallbackInfo & info) {
     return Napi::String::New(info.Env(), f32_kernel_name());
 }
 
+Napi::Value f16_kernel(const Napi::CallbackInfo & info) {
+    return Napi::String::New(info.Env(), f16_kernel_name());
+}
+
+Napi::Value f16_kernel_products(const Napi::CallbackInfo & info) {
+    return Napi::Number::New(info.Env(), (double) avx512_f16_products_run());
+}
+
 Napi::Value compute_alignment(const Napi::CallbackInfo & info) {
     return Napi::Number::New(info.Env(), (double) cpu_compute_alignment());
 }
@@ -152,6 +160,10 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
     exports.Set("f32Kernel", Napi::Function::New(env, f32_kernel, "f32Kernel"));
     // avx512F32Products(): number (diagnostics: weight products the AVX-512 F32 kernel has run)
     exports.Set("avx512F32Products", Napi::Function::New(env, f32_kernel_products, "avx512F32Products"));
+    // f16Kernel(): "avx512-f16" | "ggml", the kernel F16 weight products on the CPU run on
+    exports.Set("f16Kernel", Napi::Function::New(env, f16_kernel, "f16Kernel"));
+    // avx512F16Products(): number (diagnostics: weight products the AVX-512 kernel has run on F16 weights)
+    exports.Set("avx512F16Products", Napi::Function::New(env, f16_kernel_products, "avx512F16Products"));
     // computeAlignment(): number, the byte alignment of the CPU backend's intermediate tensors (64, or ggml's 32)
     exports.Set("computeAlignment", Napi::Function::New(env, compute_alignment, "computeAlignment"));
     // alignedComputeBuffers(): number (diagnostics: CPU compute buffers allocated with that alignment)

@@ -26,11 +26,13 @@ uint64_t avx512_bf16_products_run() {
 namespace {
 
 struct Bf16Ops {
-    using Element                                     = uint16_t;
-    using Vector                                      = __m512bh;
-    static constexpr ggml_type            kWeightType = GGML_TYPE_BF16;
-    static constexpr int64_t              kStep       = 32;  // BF16 values in one 512-bit vector
-    static inline std::atomic<uint64_t> & runs        = g_products_run;
+    using Element                                       = uint16_t;
+    using Vector                                        = __m512bh;
+    static constexpr ggml_type            kWeightType   = GGML_TYPE_BF16;
+    static constexpr ggml_type            kPackedType   = GGML_TYPE_BF16;
+    static constexpr bool                 kAlwaysStaged = false;  // staged only when off cache lines
+    static constexpr int64_t              kStep         = 32;     // BF16 values in one 512-bit vector
+    static inline std::atomic<uint64_t> & runs          = g_products_run;
 
     AVX512_GEMM_TARGET static Vector load(const Element * p) {
         const __m512i v = _mm512_loadu_si512(p);
@@ -38,6 +40,10 @@ struct Bf16Ops {
     }
 
     AVX512_GEMM_TARGET static __m512 madd(__m512 acc, Vector a, Vector b) { return _mm512_dpbf16_ps(acc, a, b); }
+
+    static void stage(const char * row, int64_t k0, int64_t k1, Element * dst) {
+        avx512_gemm::copy_chunk(row, k0, k1, dst);
+    }
 
     AVX512_GEMM_TARGET static void pack_row(const float * x, Element * y, int64_t k) {
         for (int64_t p = 0; p < k; p += kStep) {

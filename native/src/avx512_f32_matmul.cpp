@@ -1,17 +1,24 @@
-// F32 weight x F32 activation products on AVX-512 FMA (vfmadd231ps, 16 F32
-// values a step). See avx512_f32_matmul.h for when it applies and
-// avx512_gemm.h for how the product is tiled; the activations are copied
-// into dense rows when they are packed, not rounded.
+// F32 and F16 weight x F32 activation products on AVX-512 FMA
+// (vfmadd231ps, 16 F32 values a step). See avx512_f32_matmul.h for when they
+// apply and avx512_gemm.h for how the product is tiled. The activations are
+// copied into dense rows when they are packed, not rounded; F16 weights are
+// widened to F32 (exactly, vcvtph2ps) one L1-sized chunk at a time, so an F16
+// weight's product is the F32 kernel's product on the same values.
 #include "avx512_f32_matmul.h"
 
 #include <atomic>
 
 namespace {
-std::atomic<uint64_t> g_products_run{ 0 };
+std::atomic<uint64_t> g_f32_products_run{ 0 };
+std::atomic<uint64_t> g_f16_products_run{ 0 };
 }  // namespace
 
 uint64_t avx512_f32_products_run() {
-    return g_products_run.load(std::memory_order_relaxed);
+    return g_f32_products_run.load(std::memory_order_relaxed);
+}
+
+uint64_t avx512_f16_products_run() {
+    return g_f16_products_run.load(std::memory_order_relaxed);
 }
 
 #if defined(LLAMA_REWARD_AVX512_F32) && defined(__x86_64__)
@@ -24,12 +31,12 @@ uint64_t avx512_f32_products_run() {
 
 namespace {
 
-struct F32Ops {
-    using Element                                     = float;
-    using Vector                                      = __m512;
-    static constexpr ggml_type            kWeightType = GGML_TYPE_F32;
-    static constexpr int64_t              kStep       = 16;  // F32 values in one 512-bit vector
-    static inline std::atomic<uint64_t> & runs        = g_products_run;
+// What the tile reads for both weight types: F32 vectors, multiplied and added in F32.
+struct F32TileOps {
+    using Element                          = float;
+    using Vector                           = __m512;
+    static constexpr ggml_type kPackedType = GGML_TYPE_F32;
+    static constexpr int64_t   kStep       = 16;  // F32 values in one 512-bit vector
 
     AVX512_GEMM_TARGET static Vector load(const Element * p) { return _mm512_loadu_ps(p); }
 
@@ -42,20 +49,56 @@ struct F32Ops {
     }
 };
 
+struct F32Ops : F32TileOps {
+    static constexpr ggml_type            kWeightType   = GGML_TYPE_F32;
+    static constexpr bool                 kAlwaysStaged = false;  // staged only when off cache lines
+    static inline std::atomic<uint64_t> & runs          = g_f32_products_run;
+
+    static void stage(const char * row, int64_t k0, int64_t k1, float * dst) {
+        avx512_gemm::copy_chunk(row, k0, k1, dst);
+    }
+};
+
+struct F16Ops : F32TileOps {
+    static constexpr ggml_type            kWeightType   = GGML_TYPE_F16;
+    static constexpr bool                 kAlwaysStaged = true;  // widened to F32
+    static inline std::atomic<uint64_t> & runs          = g_f16_products_run;
+
+    // Values [k0, k1) of one F16 weight row (k1 - k0 a multiple of 16) into dst as F32.
+    AVX512_GEMM_TARGET static void stage(const char * row, int64_t k0, int64_t k1, float * dst) {
+        const auto * src = reinterpret_cast<const uint16_t *>(row);
+        for (int64_t p = k0; p < k1; p += kStep) {
+            _mm512_store_ps(dst + (p - k0),
+                            _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + p))));
+        }
+    }
+};
+
+// Whether the environment variable `name` switches a kernel off ("0").
+bool switched_off(const char * name) {
+    const char * value = std::getenv(name);
+    return value != nullptr && std::strcmp(value, "0") == 0;
+}
+
 }  // namespace
 
 bool avx512_f32_available() {
-    static const bool available = [] {
-        const char * off = std::getenv("LLAMA_REWARD_AVX512_F32");
-        if (off != nullptr && std::strcmp(off, "0") == 0) {
-            return false;
-        }
-        return x86_has_avx512(/* bf16 */ false);
-    }();
+    static const bool available = !switched_off("LLAMA_REWARD_AVX512_F32") && x86_has_avx512(/* bf16 */ false);
+    return available;
+}
+
+bool avx512_f16_available() {
+    static const bool available = !switched_off("LLAMA_REWARD_AVX512_F16") && x86_has_avx512(/* bf16 */ false);
     return available;
 }
 
 ggml_tensor * avx512_f32_mul_mat(ggml_context * ctx, ggml_tensor * w, ggml_tensor * cur) {
+    if (w->type == GGML_TYPE_F16) {
+        if (!avx512_gemm::accepts<F16Ops>(w, cur) || !avx512_f16_available()) {
+            return nullptr;
+        }
+        return avx512_gemm::build<F16Ops>(ctx, w, cur);
+    }
     if (!avx512_gemm::accepts<F32Ops>(w, cur) || !avx512_f32_available()) {
         return nullptr;
     }
@@ -65,6 +108,10 @@ ggml_tensor * avx512_f32_mul_mat(ggml_context * ctx, ggml_tensor * w, ggml_tenso
 #else
 
 bool avx512_f32_available() {
+    return false;
+}
+
+bool avx512_f16_available() {
     return false;
 }
 

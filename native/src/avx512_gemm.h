@@ -1,7 +1,7 @@
 // The tiled AVX-512 product shared by llama-reward's weight kernels for CPUs
 // without AMX (avx512_bf16_matmul.cpp: BF16 weights on vdpbf16ps;
-// avx512_f32_matmul.cpp: F32 weights on vfmadd231ps). Included only by those
-// files, inside their AVX512_GEMM_TARGET-guarded sections.
+// avx512_f32_matmul.cpp: F32 and F16 weights on vfmadd231ps). Included only
+// by those files, inside their AVX512_GEMM_TARGET-guarded sections.
 //
 // The product w x cur (w: N rows of K weights, cur: M rows of K F32
 // activations, result: M rows of N F32 values) is two ggml custom ops:
@@ -10,7 +10,10 @@
 //      that rows are contiguous whatever view cur is;
 //   2. gemm: each thread takes a share of the weight's 8-row blocks; a tile
 //      of 3 activation rows x 8 weight rows (read in place, no repacked
-//      copy) keeps 24 vectors of 16 F32 partial sums in registers while K is
+//      copy; F16 weights, and weights whose rows are not on cache lines, are
+//      staged one L1-sized chunk of the 8 rows at a time into a per-thread
+//      buffer that every tile of the pass then reads, F16 widened to F32
+//      exactly) keeps 24 vectors of 16 F32 partial sums in registers while K is
 //      walked in order, one vector of weights a step, then folds each row's
 //      8 vectors into 8 sums with one fixed sequence of shuffles and adds.
 //      Activation rows are taken in passes that stay in L2 while the weight
@@ -32,6 +35,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 // The including file defines AVX512_GEMM_TARGET, the target attribute of its kernel functions (the AVX-512
@@ -64,10 +68,11 @@ AVX512_GEMM_TARGET inline __m256 fold8(const __m512 * x) {
 }
 
 // One tile, over the values [k0, k1) of each row: rows activation[0..R) (row stride ld) x weight rows
-// w[0..8). The tile's 24 accumulators start at zero (k0 == 0) or from `partial`, and end folded into out
+// w[0..8) (w points at value k0 of row 0, row stride w_stride bytes). The tile's 24 accumulators start at zero (k0 == 0) or from `partial`, and end folded into out
 // (out[i] is row i's 8 results, row stride out_stride) when k1 == k, or saved to `partial` otherwise.
-// Ops (avx512_bf16_matmul.cpp, avx512_f32_matmul.cpp) names the element type, the values one 512-bit vector
-// holds (kStep), how a vector is loaded and the multiply-add of one step.
+// Ops (avx512_bf16_matmul.cpp, avx512_f32_matmul.cpp) names the element type the tile reads (packed
+// activations, and weights as the tile sees them), the values one 512-bit vector holds (kStep), how a vector is
+// loaded and the multiply-add of one step.
 template <class Ops, int R>
 AVX512_GEMM_TARGET inline void tile(const typename Ops::Element * activation,
                                     int64_t                       ld,
@@ -95,7 +100,8 @@ AVX512_GEMM_TARGET inline void tile(const typename Ops::Element * activation,
         }
 #pragma GCC unroll 8
         for (int j = 0; j < kWeightRows; j++) {
-            typename Ops::Vector b = Ops::load(reinterpret_cast<const typename Ops::Element *>(w + j * w_stride) + kk);
+            typename Ops::Vector b =
+                Ops::load(reinterpret_cast<const typename Ops::Element *>(w + j * w_stride) + (kk - k0));
             // one load per weight vector: left alone, the compiler folds it into each of the R multiply-adds
             // as a memory operand, R loads where one does
             __asm__("" : "+v"(b));
@@ -159,7 +165,18 @@ inline int64_t l2_bytes() {
     return bytes;
 }
 
-// dst: M rows of N floats (contiguous); src[0]: w; src[1]: packed activations. Counts its runs in Ops::runs.
+// Values [k0, k1) of one weight row stored as the tile reads them, copied to dst (on a cache line).
+template <class Element> inline void copy_chunk(const char * row, int64_t k0, int64_t k1, Element * dst) {
+    std::memcpy(dst, reinterpret_cast<const Element *>(row) + k0, static_cast<size_t>(k1 - k0) * sizeof(Element));
+}
+
+// The first 64-byte boundary in v's storage (v holds at least 64 bytes more than is used).
+template <class T> T * aligned64(std::vector<T> & v) {
+    return reinterpret_cast<T *>((reinterpret_cast<uintptr_t>(v.data()) + 63) & ~uintptr_t{ 63 });
+}
+
+// dst: M rows of N floats (contiguous); src[0]: packed activations; userdata: w (see build()). Counts its runs in
+// Ops::runs.
 //
 // Blocking: the activation rows are taken in passes that fill half of L2, so that each pass is read from
 // memory once and the weights once per pass. Within a pass, each 8-row weight block is walked in chunks of
@@ -167,10 +184,10 @@ inline int64_t l2_bytes() {
 // the next, so the weights are read from L1; the tiles' accumulators wait in a per-thread buffer between
 // chunks. Every accumulator lane still sums its products in the order of K, so the chunking changes no bit
 // of the result.
-template <class Ops> AVX512_GEMM_TARGET void multiply(ggml_tensor * dst, int ith, int nth, void *) {
+template <class Ops> AVX512_GEMM_TARGET void multiply(ggml_tensor * dst, int ith, int nth, void * userdata) {
     using Element                  = typename Ops::Element;
-    const ggml_tensor * w          = dst->src[0];
-    const ggml_tensor * packed     = dst->src[1];
+    const ggml_tensor * w          = static_cast<const ggml_tensor *>(userdata);
+    const ggml_tensor * packed     = dst->src[0];
     const int64_t       k          = w->ne[0];
     const int64_t       n_blocks   = w->ne[1] / kWeightRows;
     const int64_t       m          = ggml_nrows(dst);
@@ -198,26 +215,44 @@ template <class Ops> AVX512_GEMM_TARGET void multiply(ggml_tensor * dst, int ith
     if (chunk < k && partials.size() < static_cast<size_t>(pass_tiles * tile_floats + 16)) {
         partials.resize(pass_tiles * tile_floats + 16);
     }
-    float * const partials_start =
-        reinterpret_cast<float *>((reinterpret_cast<uintptr_t>(partials.data()) + 63) & ~uintptr_t{ 63 });
+    float * const partials_start = aligned64(partials);
+    // Weights the tile does not read in place are staged, one chunk of the block's 8 rows at a time, into a
+    // per-thread buffer on cache lines (row stride: the chunk): F16 weights always (widened to F32), the others
+    // when their rows do not start on 64-byte boundaries (a file written with GGUF's default 32-byte alignment),
+    // where each vector load would otherwise touch two cache lines. Staging moves no bit of the result.
+    const bool    staged = Ops::kAlwaysStaged || reinterpret_cast<uintptr_t>(weights) % 64 != 0 || w_stride % 64 != 0;
+    thread_local std::vector<Element> staging;
+    if (staged && staging.size() < static_cast<size_t>(kWeightRows * chunk + 64)) {
+        staging.resize(kWeightRows * chunk + 64);
+    }
+    Element * const staging_start = staged ? aligned64(staging) : nullptr;
     for (int64_t pass = 0; pass < m; pass += per_pass) {
         const int64_t pass_end = std::min(m, pass + per_pass);
         for (int64_t nb = first; nb < last; nb++) {
             const char * wb = weights + nb * kWeightRows * w_stride;
             for (int64_t k0 = 0; k0 < k; k0 += chunk) {
-                const int64_t k1      = std::min(k, k0 + chunk);
-                float *       partial = partials_start;
-                int64_t       row     = pass;
+                const int64_t k1        = std::min(k, k0 + chunk);
+                const char *  wt        = wb + k0 * static_cast<int64_t>(sizeof(Element));
+                size_t        wt_stride = w_stride;
+                if (staged) {
+                    for (int64_t j = 0; j < kWeightRows; j++) {
+                        Ops::stage(wb + j * w_stride, k0, k1, staging_start + j * chunk);
+                    }
+                    wt        = reinterpret_cast<const char *>(staging_start);
+                    wt_stride = chunk * sizeof(Element);
+                }
+                float * partial = partials_start;
+                int64_t row     = pass;
                 for (; row + kActivationRows <= pass_end; row += kActivationRows) {
-                    tile<Ops, kActivationRows>(activation + row * ld, ld, k, k0, k1, wb, w_stride, partial,
+                    tile<Ops, kActivationRows>(activation + row * ld, ld, k, k0, k1, wt, wt_stride, partial,
                                                out + row * out_stride + nb * kWeightRows, out_stride);
                     partial += tile_floats;
                 }
                 if (pass_end - row == 2) {
-                    tile<Ops, 2>(activation + row * ld, ld, k, k0, k1, wb, w_stride, partial,
+                    tile<Ops, 2>(activation + row * ld, ld, k, k0, k1, wt, wt_stride, partial,
                                  out + row * out_stride + nb * kWeightRows, out_stride);
                 } else if (pass_end - row == 1) {
-                    tile<Ops, 1>(activation + row * ld, ld, k, k0, k1, wb, w_stride, partial,
+                    tile<Ops, 1>(activation + row * ld, ld, k, k0, k1, wt, wt_stride, partial,
                                  out + row * out_stride + nb * kWeightRows, out_stride);
                 }
             }
@@ -225,23 +260,30 @@ template <class Ops> AVX512_GEMM_TARGET void multiply(ggml_tensor * dst, int ith
     }
 }
 
-// Whether the kernel of Ops can compute w x cur: a 2-D contiguous weight of Ops's type in CPU memory whose rows
+// Whether the kernel of Ops can compute w x cur: a 2-D contiguous weight of Ops's stored type in CPU memory (an F16
+// one also in ggml's AMX buffer, which holds it unchanged) whose rows
 // are a multiple of kStep long and whose row count is a multiple of 8, times an F32 activation of the same row
 // length with contiguous rows.
 template <class Ops> bool accepts(const ggml_tensor * w, const ggml_tensor * cur) {
     return w->type == Ops::kWeightType && cur->type == GGML_TYPE_F32 && w->ne[2] == 1 && w->ne[3] == 1 &&
            ggml_is_contiguous(w) && cur->ne[0] == w->ne[0] && cur->nb[0] == sizeof(float) &&
-           w->ne[0] % Ops::kStep == 0 && w->ne[1] % kWeightRows == 0 && weight_in_cpu_memory(w);
+           w->ne[0] % Ops::kStep == 0 && w->ne[1] % kWeightRows == 0 &&
+           (weight_in_cpu_memory(w) || f16_weight_in_amx_buffer(w));
 }
 
-// The two graph nodes of w x cur (see the header comment): the result has cur's shape with N values a row.
+// The two graph nodes of w x cur (see the header comment): the result has cur's shape with N values a row. The
+// product node reads w through its userdata (weights outlive every graph); w is also a source of the node when it
+// lies in host memory, so that ggml's scheduler places the node by its weight as it does any weight product. An F16
+// weight in ggml's AMX buffer is not: the scheduler finds no backend for a custom node with a source in a buffer
+// that is not host memory, and that buffer, for the types it does not repack, holds plain rows in CPU memory.
 template <class Ops> ggml_tensor * build(ggml_context * ctx, ggml_tensor * w, ggml_tensor * cur) {
     ggml_tensor * pack_args[] = { cur };
-    ggml_tensor * packed = ggml_custom_4d(ctx, Ops::kWeightType, packed_stride<Ops>(w->ne[0]), ggml_nrows(cur), 1, 1,
+    ggml_tensor * packed = ggml_custom_4d(ctx, Ops::kPackedType, packed_stride<Ops>(w->ne[0]), ggml_nrows(cur), 1, 1,
                                           pack_args, 1, pack<Ops>, GGML_N_TASKS_MAX, nullptr);
-    ggml_tensor * mul_args[] = { w, packed };
-    return ggml_custom_4d(ctx, GGML_TYPE_F32, w->ne[1], cur->ne[1], cur->ne[2], cur->ne[3], mul_args, 2, multiply<Ops>,
-                          GGML_N_TASKS_MAX, nullptr);
+    ggml_tensor * mul_args[] = { packed, w };
+    const int     n_args     = weight_in_cpu_memory(w) ? 2 : 1;
+    return ggml_custom_4d(ctx, GGML_TYPE_F32, w->ne[1], cur->ne[1], cur->ne[2], cur->ne[3], mul_args, n_args,
+                          multiply<Ops>, GGML_N_TASKS_MAX, w);
 }
 
 }  // namespace

@@ -18,3 +18,6 @@ const char * bf16_kernel_name();
 
 // The kernel that multiplies F32 weights on the CPU: "avx512-f32" or "ggml".
 const char * f32_kernel_name();
+
+// The kernel that multiplies F16 weights on the CPU: "avx512-f16" or "ggml".
+const char * f16_kernel_name();

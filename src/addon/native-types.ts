@@ -101,6 +101,8 @@ export interface NativeBackendStatus {
 export type Bf16Kernel = "amx" | "avx512-bf16" | "ggml";
 /** The kernel F32 weight products on the CPU run on: llama-reward's AVX-512 one (native/src/avx512_f32_matmul.cpp) or ggml's. */
 export type F32Kernel = "avx512-f32" | "ggml";
+/** The kernel F16 weight products on the CPU run on: llama-reward's AVX-512 one (native/src/avx512_f32_matmul.cpp, F16 widened to F32) or ggml's. */
+export type F16Kernel = "avx512-f16" | "ggml";
 
 export interface NativeAddon {
     /** `devices`: ggml device names to offload to; empty means CPU only. */
@@ -127,6 +129,10 @@ export interface NativeAddon {
     f32Kernel?(): F32Kernel;
     /** Diagnostics: weight products the AVX-512 F32 kernel has computed in this process. */
     avx512F32Products?(): number;
+    /** The kernel F16 weight products on the CPU run on. */
+    f16Kernel?(): F16Kernel;
+    /** Diagnostics: weight products the AVX-512 kernel has computed on F16 weights in this process. */
+    avx512F16Products?(): number;
     /** The byte alignment of the CPU backend's intermediate tensors (native/src/cpu_compute_buffer.cpp): 64, or ggml's 32. */
     computeAlignment?(): number;
     /** Diagnostics: CPU compute buffers allocated with that alignment in this process. */

@@ -15,7 +15,7 @@ import fs from "node:fs";
 import os from "node:os";
 import { invalidArgument } from "../errors.js";
 import type { ChatMessage } from "../model/chat-template.js";
-import type { CpuKind, FileTypeRecommendation } from "../model/cpu-features.js";
+import type { CpuKind, FileTypeRecommendation, WeightKernels } from "../model/cpu-features.js";
 import { inspectRewardModelFile } from "../model/model-file.js";
 import { RewardModel } from "../model/reward-model.js";
 import { cpuInfo } from "../model/system.js";
@@ -36,7 +36,7 @@ export const QUICK_DEFAULT_SECONDS = 60;
  * ggml's int8 kernel on AMX tiles ("ggml-amx-int8": Q8_0, Q4_0, Q4_1 and the Q4_K/Q5_K/Q6_K/IQ4_XS types
  * where the ggml CPU backend has AMX_INT8), or llama.cpp's other CPU kernels ("ggml").
  */
-export type QuickBenchKernel = "amx" | "avx512-bf16" | "avx512-f32" | "ggml-amx-int8" | "ggml";
+export type QuickBenchKernel = "amx" | "avx512-bf16" | "avx512-f32" | "avx512-f16" | "ggml-amx-int8" | "ggml";
 
 export interface QuickBenchRate {
     conversations: number;
@@ -52,7 +52,7 @@ export interface QuickBenchFile {
     /** The file's size. */
     sizeBytes: number;
     kernel: QuickBenchKernel;
-    /** model.info.weightAlignment: below 64, F32 and BF16 weights start inside cache lines and score slower. */
+    /** model.info.weightAlignment: below 64, weights start inside cache lines (slower for BF16 on the AMX kernel). */
     weightAlignment: number;
     /** Seconds the second load took (the file is in the page cache by then when memory allows). */
     loadSeconds: number;
@@ -104,13 +104,10 @@ export interface QuickBenchOptions {
 const AMX_INT8_FILE_TYPES = new Set(["Q4_0", "Q4_1", "Q8_0", "Q4_K_S", "Q4_K_M", "Q5_K_S", "Q5_K_M", "Q6_K", "IQ4_XS"]);
 
 /** What multiplies the weights of a file of `fileType` in this process. */
-export function kernelFor(
-    fileType: string,
-    kernels: { bf16Kernel: "amx" | "avx512-bf16" | "ggml"; f32Kernel: "avx512-f32" | "ggml" },
-    ggmlCpu: readonly string[],
-): QuickBenchKernel {
+export function kernelFor(fileType: string, kernels: WeightKernels, ggmlCpu: readonly string[]): QuickBenchKernel {
     if (fileType === "BF16") return kernels.bf16Kernel;
     if (fileType === "F32") return kernels.f32Kernel;
+    if (fileType === "F16") return kernels.f16Kernel;
     if (AMX_INT8_FILE_TYPES.has(fileType) && ggmlCpu.includes("AMX_INT8")) return "ggml-amx-int8";
     return "ggml";
 }

@@ -14,8 +14,8 @@ export const GGUF_DEFAULT_ALIGNMENT = 32;
 /**
  * The alignment of the model files llama-reward writes (`convert`, the tiny and bench models), written as
  * `general.alignment`: llama.cpp multiplies mapped F32/F16/BF16 weights in place, and rows that start 32
- * bytes into a cache line cost llama-reward's AVX-512 F32 and AMX BF16 kernels 5-20% of their speed
- * (docs/performance.md, "Weights on cache-line boundaries").
+ * bytes into a cache line cost llama-reward's AMX BF16 kernel 5-12% of its speed, and its AVX-512 kernels a
+ * copy of each chunk into a staging buffer (docs/performance.md, "Weights on cache-line boundaries").
  */
 export const MODEL_FILE_ALIGNMENT = 64;
 

@@ -9,7 +9,7 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
-import type { Bf16Kernel, F32Kernel } from "../addon/native-types.js";
+import type { Bf16Kernel, F16Kernel, F32Kernel } from "../addon/native-types.js";
 
 /** true/false as the processor reports it; null where this platform does not say. */
 export interface CpuFeatureFlags {
@@ -53,6 +53,8 @@ export interface CpuReport {
     bf16Kernel: Bf16Kernel;
     /** The kernel that multiplies F32 weights: llama-reward's "avx512-f32", or "ggml". */
     f32Kernel: F32Kernel;
+    /** The kernel that multiplies F16 weights: llama-reward's "avx512-f16", or "ggml". */
+    f16Kernel: F16Kernel;
     /** The kind of CPU the recommendation was chosen for (FILE_TYPE_RULES). */
     kind: CpuKind;
     recommendation: FileTypeRecommendation;
@@ -258,8 +260,16 @@ function readCpuFlags(arch: string): CpuFeatureFlags {
     return { ...NONE };
 }
 
-/** The CPU, the features of the loaded ggml CPU backend (`systemInfoLine`, see systemInfo()), the BF16 and F32 kernels, and the file type to use. */
-export function cpuReport(systemInfoLine: string, bf16Kernel: Bf16Kernel, f32Kernel: F32Kernel): CpuReport {
+/** The kernels that multiply BF16, F32 and F16 weights on the CPU (addonInfo()). */
+export interface WeightKernels {
+    bf16Kernel: Bf16Kernel;
+    f32Kernel: F32Kernel;
+    f16Kernel: F16Kernel;
+}
+
+/** The CPU, the features of the loaded ggml CPU backend (`systemInfoLine`, see systemInfo()), the weight kernels, and the file type to use. */
+export function cpuReport(systemInfoLine: string, kernels: WeightKernels): CpuReport {
+    const { bf16Kernel, f32Kernel, f16Kernel } = kernels;
     const arch = process.arch;
     const cpu = readCpuFlags(arch);
     const build = parseSystemInfo(systemInfoLine);
@@ -272,6 +282,7 @@ export function cpuReport(systemInfoLine: string, bf16Kernel: Bf16Kernel, f32Ker
         bf16OnAmx: bf16Kernel === "amx",
         bf16Kernel,
         f32Kernel,
+        f16Kernel,
         kind: cpuKind(input),
         recommendation: recommendFileType(input),
     };

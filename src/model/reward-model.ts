@@ -91,8 +91,9 @@ export interface RewardModelInfo {
     fileType: string;
     /**
      * The alignment in bytes, at most 64, of every weight matrix in the file, and so in memory with mmap (the
-     * default). 64: each starts on a cache line, as `convert` writes them. 32 or less: F32 and BF16 weights score
-     * up to 20% slower on llama-reward's AVX-512 and AMX kernels; convert again, or load with `useMmap: false`.
+     * default). 64: each starts on a cache line, as `convert` writes them. 32 or less: BF16 weights score 5-12%
+     * slower on llama-reward's AMX kernel, which reads them in place (the AVX-512 kernels stage such rows onto cache
+     * lines); convert again, or load with `useMmap: false`.
      */
     weightAlignment: number;
     chatTemplate: string;

@@ -5,7 +5,7 @@
  */
 import { loadAddon, loadedAddon, type AddonSource } from "../addon/load-addon.js";
 import { type CpuBackendInfo, describeCpuBackend } from "../addon/cpu-backend.js";
-import type { Bf16Kernel, F32Kernel, NativeDevice } from "../addon/native-types.js";
+import type { Bf16Kernel, F16Kernel, F32Kernel, NativeDevice } from "../addon/native-types.js";
 import { cpuReport, type CpuReport } from "./cpu-features.js";
 
 export type BackendDevice = NativeDevice;
@@ -38,6 +38,12 @@ export interface AddonInfo {
      */
     f32Kernel: F32Kernel;
     /**
+     * The kernel that multiplies F16 weights on the CPU: "avx512-f16" (the same AVX-512 kernel, each weight
+     * widened to F32 exactly and the activations kept in F32; x86-64 Linux with AVX-512 F/BW/VL/DQ) or "ggml"
+     * (llama.cpp's own, which rounds the activations to F16; also with LLAMA_REWARD_AVX512_F16=0).
+     */
+    f16Kernel: F16Kernel;
+    /**
      * The byte alignment of the intermediate tensors of the CPU backend's compute buffer: 64 (a cache line;
      * llama-reward's buffer type), or ggml's own 32 with LLAMA_REWARD_ALIGNED_COMPUTE=0. ggml's AMX int8
      * kernel (Q8_0 and the other quantized types on AMX CPUs) runs at about 0.6x its speed on outputs that
@@ -68,6 +74,7 @@ export function addonInfo(): AddonInfo {
         amxBf16,
         bf16Kernel: typeof addon.bf16Kernel === "function" ? addon.bf16Kernel() : amxBf16 ? "amx" : "ggml",
         f32Kernel: typeof addon.f32Kernel === "function" ? addon.f32Kernel() : "ggml",
+        f16Kernel: typeof addon.f16Kernel === "function" ? addon.f16Kernel() : "ggml",
         computeAlignment: typeof addon.computeAlignment === "function" ? addon.computeAlignment() : 32,
         cpuBackend: cpuLibrary ? describeCpuBackend(cpuLibrary) : null,
     };
@@ -88,6 +95,6 @@ export function backendDevices(): BackendDevice[] {
  * as the processor reports them and as the loaded ggml CPU backend uses them, and the file type to use.
  */
 export function cpuInfo(): CpuReport {
-    const { bf16Kernel, f32Kernel } = addonInfo();
-    return cpuReport(systemInfo(), bf16Kernel, f32Kernel);
+    const { bf16Kernel, f32Kernel, f16Kernel } = addonInfo();
+    return cpuReport(systemInfo(), { bf16Kernel, f32Kernel, f16Kernel });
 }

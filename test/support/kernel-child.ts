@@ -34,9 +34,9 @@ export interface KernelChildOptions<S extends string> {
     /** Load options (contextSize 2048 added) by name; the model is loaded once per entry, in this order. */
     settings: Record<S, Record<string, unknown>>;
     /** The addonInfo() field naming the kernel, e.g. "bf16Kernel" (or "computeAlignment", the compute buffer's). */
-    kernelField: "bf16Kernel" | "f32Kernel" | "computeAlignment";
+    kernelField: "bf16Kernel" | "f32Kernel" | "f16Kernel" | "computeAlignment";
     /** The addon export counting the kernel's products, e.g. "avx512Bf16Products" (or its buffers, "alignedComputeBuffers"). */
-    productsExport: "avx512Bf16Products" | "avx512F32Products" | "alignedComputeBuffers";
+    productsExport: "avx512Bf16Products" | "avx512F32Products" | "avx512F16Products" | "alignedComputeBuffers";
     /** How many of the cases are also scored alone. */
     alone: number;
 }

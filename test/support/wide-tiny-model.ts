@@ -13,10 +13,20 @@ import { generateTinyModels, TINY_MODEL_FILES } from "../../tools/models/generat
 
 export const WIDE_FEED_FORWARD = 4096;
 
-/** Writes the wide F32 model into a new temporary folder; returns its path (remove the folder when done). */
-export function writeWideTinyF32(): { dir: string; file: string } {
+/** Writes the wide model of one file type into a new temporary folder; returns its path (remove the folder when done). */
+function writeWideTiny(kept: "f32" | "f16"): { dir: string; file: string } {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "llama-reward-wide-"));
     generateTinyModels({ outDir: dir, feedForwardLength: WIDE_FEED_FORWARD, log: () => {} });
-    fs.rmSync(path.join(dir, TINY_MODEL_FILES.f16));
-    return { dir, file: path.join(dir, TINY_MODEL_FILES.f32) };
+    fs.rmSync(path.join(dir, TINY_MODEL_FILES[kept === "f32" ? "f16" : "f32"]));
+    return { dir, file: path.join(dir, TINY_MODEL_FILES[kept]) };
+}
+
+/** The wide F32 model (see writeWideTiny). */
+export function writeWideTinyF32(): { dir: string; file: string } {
+    return writeWideTiny("f32");
+}
+
+/** The wide F16 model (see writeWideTiny). */
+export function writeWideTinyF16(): { dir: string; file: string } {
+    return writeWideTiny("f16");
 }

@@ -15,11 +15,19 @@ import {
     QUICK_SHORT_RANGE,
     QUICK_SHORT_TOKENS,
     type QuickBenchFile,
+    type QuickBenchKernel,
     rate,
 } from "../../src/bench/quick-bench.js";
 import { formatQuickBench } from "../../src/cli/bench.js";
 
-function file(path: string, fileType: string, shortTps: number, longTps: number, weightAlignment = 64): QuickBenchFile {
+function file(
+    path: string,
+    fileType: string,
+    shortTps: number,
+    longTps: number,
+    weightAlignment = 64,
+    kernel: QuickBenchKernel = "ggml",
+): QuickBenchFile {
     // 800 short tokens and 1400 long ones at the given rates
     const short = rate(10, 800, 800 / shortTps);
     const long = rate(2, 1400, 1400 / longTps);
@@ -27,7 +35,7 @@ function file(path: string, fileType: string, shortTps: number, longTps: number,
         path,
         fileType,
         sizeBytes: 1,
-        kernel: "ggml",
+        kernel,
         weightAlignment,
         loadSeconds: 0,
         short,
@@ -70,29 +78,34 @@ describe("quick bench planning and ranking", () => {
         expect(checkRecommendation(files, fastestFile(files), "Q4_K_M")).toBe("not-measured");
     });
 
-    it("names the kernel of each file type: llama-reward's for BF16, ggml's AMX int8 where the backend has it", () => {
+    it("names the kernel of each file type: llama-reward's for BF16, F32 and F16 where in use, ggml's AMX int8 where the backend has it", () => {
         const amx = ["AVX512", "AVX512_BF16", "AMX_INT8"];
         const zen4 = ["AVX512", "AVX512_BF16", "AVX512_VNNI"];
-        expect(kernelFor("BF16", { bf16Kernel: "amx", f32Kernel: "ggml" }, amx)).toBe("amx");
-        expect(kernelFor("BF16", { bf16Kernel: "avx512-bf16", f32Kernel: "ggml" }, zen4)).toBe("avx512-bf16");
-        expect(kernelFor("BF16", { bf16Kernel: "ggml", f32Kernel: "ggml" }, zen4)).toBe("ggml");
-        expect(kernelFor("Q8_0", { bf16Kernel: "amx", f32Kernel: "ggml" }, amx)).toBe("ggml-amx-int8");
-        expect(kernelFor("Q4_K_M", { bf16Kernel: "amx", f32Kernel: "ggml" }, amx)).toBe("ggml-amx-int8");
-        expect(kernelFor("Q8_0", { bf16Kernel: "avx512-bf16", f32Kernel: "ggml" }, zen4)).toBe("ggml");
-        expect(kernelFor("F16", { bf16Kernel: "amx", f32Kernel: "ggml" }, amx)).toBe("ggml");
-        expect(kernelFor("F32", { bf16Kernel: "amx", f32Kernel: "ggml" }, amx)).toBe("ggml");
-        expect(kernelFor("F32", { bf16Kernel: "amx", f32Kernel: "avx512-f32" }, amx)).toBe("avx512-f32");
-        expect(kernelFor("F16", { bf16Kernel: "avx512-bf16", f32Kernel: "avx512-f32" }, zen4)).toBe("ggml");
+        expect(kernelFor("BF16", { bf16Kernel: "amx", f32Kernel: "ggml", f16Kernel: "ggml" }, amx)).toBe("amx");
+        expect(kernelFor("BF16", { bf16Kernel: "avx512-bf16", f32Kernel: "ggml", f16Kernel: "ggml" }, zen4)).toBe("avx512-bf16");
+        expect(kernelFor("BF16", { bf16Kernel: "ggml", f32Kernel: "ggml", f16Kernel: "ggml" }, zen4)).toBe("ggml");
+        expect(kernelFor("Q8_0", { bf16Kernel: "amx", f32Kernel: "ggml", f16Kernel: "ggml" }, amx)).toBe("ggml-amx-int8");
+        expect(kernelFor("Q4_K_M", { bf16Kernel: "amx", f32Kernel: "ggml", f16Kernel: "ggml" }, amx)).toBe("ggml-amx-int8");
+        expect(kernelFor("Q8_0", { bf16Kernel: "avx512-bf16", f32Kernel: "ggml", f16Kernel: "ggml" }, zen4)).toBe("ggml");
+        expect(kernelFor("F16", { bf16Kernel: "amx", f32Kernel: "ggml", f16Kernel: "ggml" }, amx)).toBe("ggml");
+        expect(kernelFor("F32", { bf16Kernel: "amx", f32Kernel: "ggml", f16Kernel: "ggml" }, amx)).toBe("ggml");
+        expect(kernelFor("F32", { bf16Kernel: "amx", f32Kernel: "avx512-f32", f16Kernel: "ggml" }, amx)).toBe("avx512-f32");
+        expect(kernelFor("F16", { bf16Kernel: "avx512-bf16", f32Kernel: "avx512-f32", f16Kernel: "ggml" }, zen4)).toBe("ggml");
+        expect(kernelFor("F16", { bf16Kernel: "avx512-bf16", f32Kernel: "avx512-f32", f16Kernel: "avx512-f16" }, zen4)).toBe("avx512-f16");
+        expect(kernelFor("F32", { bf16Kernel: "amx", f32Kernel: "ggml", f16Kernel: "avx512-f16" }, amx)).toBe("ggml");
     });
 });
 
 describe("bench --quick's report", () => {
-    it("notes each F32 or BF16 file whose weight matrices start inside cache lines, and no other", () => {
+    it("notes each file on the AMX BF16 kernel (which reads weights in place) whose weight matrices start inside cache lines, and no other", () => {
         const files = [
-            file("/m/aligned-bf16.gguf", "BF16", 300, 250),
-            file("/m/off-bf16.gguf", "BF16", 280, 230, 32),
-            file("/m/off-f32.gguf", "F32", 90, 85, 16),
-            file("/m/off-q8.gguf", "Q8_0", 200, 190, 32),
+            file("/m/aligned-bf16.gguf", "BF16", 300, 250, 64, "amx"),
+            file("/m/off-bf16.gguf", "BF16", 280, 230, 32, "amx"),
+            file("/m/off-bf16-avx512.gguf", "BF16", 100, 95, 32, "avx512-bf16"), // staged by the kernel: no note
+            file("/m/off-f32.gguf", "F32", 90, 85, 16, "avx512-f32"), // staged by the kernel: no note
+            file("/m/off-f16.gguf", "F16", 90, 85, 16, "avx512-f16"),
+            file("/m/off-q8.gguf", "Q8_0", 200, 190, 32, "ggml-amx-int8"),
+            file("/m/off-bf16-ggml.gguf", "BF16", 90, 85, 16, "ggml"),
         ];
         const text = formatQuickBench({
             cpu: { model: "test CPU", kind: "x86-amx-bf16", ggmlCpu: ["AVX512"] },
@@ -108,8 +121,7 @@ describe("bench --quick's report", () => {
             check: "agrees",
         });
         const notes = text.split("\n").filter((l) => l.startsWith("note: "));
-        expect(notes).toHaveLength(2);
+        expect(notes).toHaveLength(1);
         expect(notes[0]).toContain("off-bf16.gguf's weight matrices are aligned to 32 bytes");
-        expect(notes[1]).toContain("off-f32.gguf's weight matrices are aligned to 16 bytes");
     });
 });

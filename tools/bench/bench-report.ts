@@ -267,6 +267,11 @@ const F32_KERNEL_NAMES: Record<MachineInfo["f32Kernel"], string> = {
     ggml: "ggml's kernel",
 };
 
+const F16_KERNEL_NAMES: Record<MachineInfo["f16Kernel"], string> = {
+    "avx512-f16": "llama-reward's AVX-512 kernel (widened to F32)",
+    ggml: "ggml's kernel",
+};
+
 /** `noAmx`: the run played a CPU without AMX (`--no-amx`, no-amx-play.ts). */
 export function formatReport(machine: MachineInfo, measured: TypeMeasurements[], noAmx = false): string {
     const out = [
@@ -277,7 +282,7 @@ export function formatReport(machine: MachineInfo, measured: TypeMeasurements[],
                       "PyTorch's oneDNN capped at AVX512_CORE_BF16 (node-llama-cpp's own ggml is not restricted)",
               ]
             : []),
-        `Kernels: BF16 weights on ${BF16_KERNEL_NAMES[machine.bf16Kernel]}, F32 weights on ${F32_KERNEL_NAMES[machine.f32Kernel]}; intermediate tensors aligned to ${machine.computeAlignment} bytes; ggml CPU backend with ${machine.ggmlCpu.join(" ") || "(unknown)"}` +
+        `Kernels: BF16 weights on ${BF16_KERNEL_NAMES[machine.bf16Kernel]}, F32 weights on ${F32_KERNEL_NAMES[machine.f32Kernel]}, F16 weights on ${F16_KERNEL_NAMES[machine.f16Kernel]}; intermediate tensors aligned to ${machine.computeAlignment} bytes; ggml CPU backend with ${machine.ggmlCpu.join(" ") || "(unknown)"}` +
             (machine.cpuBackend
                 ? ` (${machine.cpuBackend.library}, built by ${machine.cpuBackend.builtBy}${machine.cpuBackend.compiler ? `, ${machine.cpuBackend.compiler}` : ""})`
                 : ""),

@@ -9,7 +9,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { CpuBackendInfo } from "../../src/addon/cpu-backend.js";
-import type { Bf16Kernel, F32Kernel } from "../../src/addon/native-types.js";
+import type { Bf16Kernel, F16Kernel, F32Kernel } from "../../src/addon/native-types.js";
 import { addonInfo, cpuInfo } from "../../src/model/system.js";
 import { root } from "./bench-paths.js";
 
@@ -22,6 +22,8 @@ export interface MachineInfo {
     bf16Kernel: Bf16Kernel;
     /** The kernel F32 weight products run on. */
     f32Kernel: F32Kernel;
+    /** The kernel F16 weight products run on. */
+    f16Kernel: F16Kernel;
     /** The byte alignment of the CPU backend's intermediate tensors (addonInfo().computeAlignment). */
     computeAlignment: number;
     /** The ggml CPU backend's features in use (llama.cpp's system line). */
@@ -62,6 +64,7 @@ export function machineInfo(threads: number): MachineInfo {
         memoryGiB: Math.round(os.totalmem() / 2 ** 30),
         bf16Kernel: report.bf16Kernel,
         f32Kernel: report.f32Kernel,
+        f16Kernel: report.f16Kernel,
         computeAlignment: addon.computeAlignment,
         ggmlCpu: report.build,
         cpuBackend: addon.cpuBackend,

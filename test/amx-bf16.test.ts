@@ -2,8 +2,8 @@
  * BF16 weight products on AMX tiles (native/src/amx_bf16_matmul.cpp) on a
  * BF16 copy of the tiny model: in use wherever the CPU has AMX-BF16, close to
  * the float64 reference and to ggml's own BF16 kernel (a child process with
- * LLAMA_REWARD_AMX_BF16=0 and LLAMA_REWARD_AVX512_BF16=0: every AMX CPU has
- * AVX-512 BF16, which would otherwise take llama-reward's other kernel)
+ * every BF16 kernel of llama-reward's off, GGML_BF16_ENV: every AMX CPU has
+ * AVX-512, which would otherwise take one of llama-reward's other kernels)
  * without being bitwise that kernel, and row independent: bitwise the same
  * reward alone and in a batch with flash attention off, and with the defaults
  * within BF16's own rounding error, which flash attention's batch effect can
@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addonInfo, cpuInfo, quantize, RewardModel } from "../src/index.js";
 import { loadReferenceModel, referenceRewards } from "./reference/llama-reference.js";
 import { kernelCases, requireFile, root, tinyF32 } from "./support/fixtures.js";
+import { GGML_BF16_ENV } from "./support/kernel-child.js";
 
 const cli = path.join(root, "dist", "src", "cli", "main.js");
 const amx = addonInfo().amxBf16;
@@ -56,7 +57,7 @@ describe.skipIf(!amx)("AMX BF16 kernel on the tiny model", () => {
             input: lines,
             encoding: "utf8",
             cwd: root,
-            env: { ...process.env, LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_AVX512_BF16: "0" },
+            env: { ...process.env, ...GGML_BF16_ENV },
         });
         expect(plain.stderr).toBe("");
         expect(plain.status).toBe(0);

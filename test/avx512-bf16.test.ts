@@ -3,7 +3,9 @@
  * (native/src/avx512_bf16_matmul.cpp) on a BF16 copy of the tiny model. The
  * kernel is chosen once per process, so each setting runs in a child
  * process: LLAMA_REWARD_AMX_BF16=0 (AMX CPUs use their own kernel first)
- * for this kernel, and LLAMA_REWARD_AVX512_BF16=0 as well for ggml's. It
+ * and LLAMA_REWARD_BF16_FMA=0 (Intel CPUs take the FMA kernel,
+ * test/avx512-widened.test.ts) for this kernel, and every BF16 kernel of
+ * llama-reward's off for ggml's (GGML_BF16_ENV). It
  * must run wherever the CPU has AVX-512 BF16 (its product counter moves),
  * stay close to the float64 reference and to ggml's BF16 kernel without
  * being bitwise that kernel, and be row independent. Row independence is
@@ -23,13 +25,22 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cpuInfo, quantize } from "../src/index.js";
 import { kernelCases, requireFile, tinyF32 } from "./support/fixtures.js";
-import { compareWithExactSettings, type KernelChildResult, maxAbsDiff, referenceRewardsOf, scoreInChild } from "./support/kernel-child.js";
+import {
+    compareWithExactSettings,
+    GGML_BF16_ENV,
+    type KernelChildResult,
+    maxAbsDiff,
+    referenceRewardsOf,
+    scoreInChild,
+} from "./support/kernel-child.js";
 import { writeWideTinyF32 } from "./support/wide-tiny-model.js";
 
 const x86Linux = process.platform === "linux" && process.arch === "x64";
 const hasAvx512Bf16 = x86Linux && cpuInfo().cpu.avx512Bf16 === true;
 const cases = kernelCases;
 const ALONE = 6;
+/** This kernel: AMX off, and the FMA kernel, which Intel CPUs prefer for BF16, off too. */
+const OURS = { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_BF16_FMA: "0" };
 
 const child = {
     kernelField: "bf16Kernel",
@@ -55,8 +66,8 @@ describe("AVX-512 BF16 kernel", () => {
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "llama-reward-avx512-"));
         bf16File = path.join(dir, "tiny-reward-bf16.gguf");
         await quantize(requireFile(tinyF32), bf16File, "BF16");
-        ours = scoreWith(bf16File, { LLAMA_REWARD_AMX_BF16: "0" });
-        ggml = scoreWith(bf16File, { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_AVX512_BF16: "0" });
+        ours = scoreWith(bf16File, OURS);
+        ggml = scoreWith(bf16File, { ...GGML_BF16_ENV });
         if (hasAvx512Bf16) {
             expected = await referenceRewardsOf(bf16File, cases);
         }
@@ -131,8 +142,8 @@ describe("AVX-512 BF16 kernel", () => {
                 const { ours, ggml, oursError, ggmlError } = await compareWithExactSettings(
                     wideBf16,
                     cases,
-                    { LLAMA_REWARD_AMX_BF16: "0" },
-                    { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_AVX512_BF16: "0" },
+                    OURS,
+                    { ...GGML_BF16_ENV },
                     child,
                 );
                 console.log(

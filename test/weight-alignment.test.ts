@@ -18,7 +18,7 @@ import { readGgufHeader } from "../src/gguf/gguf-reader.js";
 import { rewriteGguf } from "../src/gguf/gguf-rewrite.js";
 import { GgufValueType } from "../src/gguf/gguf-types.js";
 import { conversations, kernelCases, requireFile, tinyF32 } from "./support/fixtures.js";
-import { scoreInChild } from "./support/kernel-child.js";
+import { GGML_BF16_ENV, scoreInChild } from "./support/kernel-child.js";
 
 /** A copy of `file` at alignment 32 whose weights start 32 bytes off a cache line (a padding key moves the data section). */
 function misalignedCopy(file: string, out: string): void {
@@ -70,8 +70,9 @@ describe("model.info.weightAlignment", () => {
     it("BF16 weights 32 bytes off score bitwise as aligned ones on each BF16 kernel this CPU runs", () => {
         const kernels: { name: string; env: Record<string, string> }[] = [
             { name: String(addonInfo().bf16Kernel), env: {} },
-            { name: "without AMX", env: { LLAMA_REWARD_AMX_BF16: "0" } },
-            { name: "ggml", env: { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_AVX512_BF16: "0" } },
+            { name: "AVX-512 BF16", env: { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_BF16_FMA: "0" } },
+            { name: "AVX-512 FMA", env: { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_BF16_FMA: "1" } },
+            { name: "ggml", env: { ...GGML_BF16_ENV } },
         ];
         const child = {
             kernelField: "bf16Kernel",

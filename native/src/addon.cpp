@@ -63,6 +63,10 @@ Napi::Value f16_kernel_products(const Napi::CallbackInfo & info) {
     return Napi::Number::New(info.Env(), (double) avx512_f16_products_run());
 }
 
+Napi::Value bf16_fma_products(const Napi::CallbackInfo & info) {
+    return Napi::Number::New(info.Env(), (double) avx512_bf16_fma_products_run());
+}
+
 Napi::Value compute_alignment(const Napi::CallbackInfo & info) {
     return Napi::Number::New(info.Env(), (double) cpu_compute_alignment());
 }
@@ -152,7 +156,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
     exports.Set("systemInfo", Napi::Function::New(env, system_info, "systemInfo"));
     // amxBf16(): boolean, BF16 weight products run on AMX tiles
     exports.Set("amxBf16", Napi::Function::New(env, amx_bf16, "amxBf16"));
-    // bf16Kernel(): "amx" | "avx512-bf16" | "ggml", the kernel BF16 weight products on the CPU run on
+    // bf16Kernel(): "amx" | "avx512-bf16" | "avx512-fma" | "ggml", the kernel BF16 weight products on the CPU run on
     exports.Set("bf16Kernel", Napi::Function::New(env, bf16_kernel, "bf16Kernel"));
     // avx512Bf16Products(): number (diagnostics: weight products the AVX-512 BF16 kernel has run)
     exports.Set("avx512Bf16Products", Napi::Function::New(env, bf16_kernel_products, "avx512Bf16Products"));
@@ -164,6 +168,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
     exports.Set("f16Kernel", Napi::Function::New(env, f16_kernel, "f16Kernel"));
     // avx512F16Products(): number (diagnostics: weight products the AVX-512 kernel has run on F16 weights)
     exports.Set("avx512F16Products", Napi::Function::New(env, f16_kernel_products, "avx512F16Products"));
+    // avx512Bf16FmaProducts(): number (diagnostics: BF16 weight products the AVX-512 FMA kernel has run)
+    exports.Set("avx512Bf16FmaProducts", Napi::Function::New(env, bf16_fma_products, "avx512Bf16FmaProducts"));
     // computeAlignment(): number, the byte alignment of the CPU backend's intermediate tensors (64, or ggml's 32)
     exports.Set("computeAlignment", Napi::Function::New(env, compute_alignment, "computeAlignment"));
     // alignedComputeBuffers(): number (diagnostics: CPU compute buffers allocated with that alignment)

@@ -1,9 +1,10 @@
-// F32 and F16 weight x F32 activation products on AVX-512 FMA
+// F32, F16 and BF16 weight x F32 activation products on AVX-512 FMA
 // (vfmadd231ps, 16 F32 values a step). See avx512_f32_matmul.h for when they
 // apply and avx512_gemm.h for how the product is tiled. The activations are
-// copied into dense rows when they are packed, not rounded; F16 weights are
-// widened to F32 (exactly, vcvtph2ps) one L1-sized chunk at a time, so an F16
-// weight's product is the F32 kernel's product on the same values.
+// copied into dense rows when they are packed, not rounded; F16 and BF16
+// weights are widened to F32 (exactly: vcvtph2ps, or a 16-bit shift) one
+// L1-sized chunk at a time, so their product is the F32 kernel's product on
+// the same values.
 #include "avx512_f32_matmul.h"
 
 #include <atomic>
@@ -11,6 +12,7 @@
 namespace {
 std::atomic<uint64_t> g_f32_products_run{ 0 };
 std::atomic<uint64_t> g_f16_products_run{ 0 };
+std::atomic<uint64_t> g_bf16_products_run{ 0 };
 }  // namespace
 
 uint64_t avx512_f32_products_run() {
@@ -19,6 +21,10 @@ uint64_t avx512_f32_products_run() {
 
 uint64_t avx512_f16_products_run() {
     return g_f16_products_run.load(std::memory_order_relaxed);
+}
+
+uint64_t avx512_bf16_fma_products_run() {
+    return g_bf16_products_run.load(std::memory_order_relaxed);
 }
 
 #if defined(LLAMA_REWARD_AVX512_F32) && defined(__x86_64__)
@@ -74,6 +80,22 @@ struct F16Ops : F32TileOps {
     }
 };
 
+struct Bf16Ops : F32TileOps {
+    static constexpr ggml_type            kWeightType   = GGML_TYPE_BF16;
+    static constexpr bool                 kAlwaysStaged = true;  // widened to F32
+    static inline std::atomic<uint64_t> & runs          = g_bf16_products_run;
+
+    // Values [k0, k1) of one BF16 weight row (k1 - k0 a multiple of 16) into dst as F32: a BF16 value is the
+    // upper half of the F32 with the same bits.
+    AVX512_GEMM_TARGET static void stage(const char * row, int64_t k0, int64_t k1, float * dst) {
+        const auto * src = reinterpret_cast<const uint16_t *>(row);
+        for (int64_t p = k0; p < k1; p += kStep) {
+            const __m512i wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + p)));
+            _mm512_store_ps(dst + (p - k0), _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16)));
+        }
+    }
+};
+
 // Whether the environment variable `name` switches a kernel off ("0").
 bool switched_off(const char * name) {
     const char * value = std::getenv(name);
@@ -92,7 +114,18 @@ bool avx512_f16_available() {
     return available;
 }
 
+bool avx512_bf16_fma_available() {
+    static const bool available = !switched_off("LLAMA_REWARD_BF16_FMA") && x86_has_avx512(/* bf16 */ false);
+    return available;
+}
+
 ggml_tensor * avx512_f32_mul_mat(ggml_context * ctx, ggml_tensor * w, ggml_tensor * cur) {
+    if (w->type == GGML_TYPE_BF16) {
+        if (!avx512_gemm::accepts<Bf16Ops>(w, cur) || !avx512_bf16_fma_available()) {
+            return nullptr;
+        }
+        return avx512_gemm::build<Bf16Ops>(ctx, w, cur);
+    }
     if (w->type == GGML_TYPE_F16) {
         if (!avx512_gemm::accepts<F16Ops>(w, cur) || !avx512_f16_available()) {
             return nullptr;
@@ -112,6 +145,10 @@ bool avx512_f32_available() {
 }
 
 bool avx512_f16_available() {
+    return false;
+}
+
+bool avx512_bf16_fma_available() {
     return false;
 }
 

@@ -6,14 +6,55 @@
 #include "avx512_f32_matmul.h"
 #include "ggml.h"
 
+#if defined(__x86_64__)
+#    include "x86_cpu_features.h"
+#endif
+
+#include <cstdlib>
+#include <cstring>
+
+namespace {
+
+// Whether BF16 weights go to the AVX-512 FMA kernel (widened to F32) rather than the AVX-512 BF16 one
+// (vdpbf16ps), where AMX does not take them. Without AVX-512 BF16 only the FMA kernel can. With it, on Intel
+// cores the FMA kernel scored faster (vdpbf16ps issues at half the rate of the two FMA ports there), and on
+// AMD Zen 4 and later vdpbf16ps does twice the work of an FMA, so the BF16 kernel is kept there.
+// LLAMA_REWARD_BF16_FMA=1 prefers the FMA kernel on any CPU; =0 switches it off (avx512_bf16_fma_available).
+bool bf16_on_fma() {
+    static const bool on_fma = [] {
+        if (!avx512_bf16_fma_available()) {
+            return false;
+        }
+        if (!avx512_bf16_available()) {
+            return true;
+        }
+        const char * prefer = std::getenv("LLAMA_REWARD_BF16_FMA");
+        if (prefer != nullptr && std::strcmp(prefer, "1") == 0) {
+            return true;
+        }
+#if defined(__x86_64__)
+        return x86_is_intel();
+#else
+        return false;
+#endif
+    }();
+    return on_fma;
+}
+
+}  // namespace
+
 bool weight_product_hook_useful() {
-    return amx_bf16_available() || avx512_bf16_available() || avx512_f32_available() || avx512_f16_available();
+    return amx_bf16_available() || avx512_bf16_available() || avx512_f32_available() || avx512_f16_available() ||
+           avx512_bf16_fma_available();
 }
 
 ggml_tensor * weight_product_hook(ggml_context * ctx, ggml_tensor * w, ggml_tensor * cur) {
     switch (w->type) {
         case GGML_TYPE_BF16:
-            return amx_bf16_available() ? amx_bf16_mul_mat(ctx, w, cur) : avx512_bf16_mul_mat(ctx, w, cur);
+            if (amx_bf16_available()) {
+                return amx_bf16_mul_mat(ctx, w, cur);
+            }
+            return bf16_on_fma() ? avx512_f32_mul_mat(ctx, w, cur) : avx512_bf16_mul_mat(ctx, w, cur);
         case GGML_TYPE_F32:
         case GGML_TYPE_F16:
             return avx512_f32_mul_mat(ctx, w, cur);
@@ -25,6 +66,9 @@ ggml_tensor * weight_product_hook(ggml_context * ctx, ggml_tensor * w, ggml_tens
 const char * bf16_kernel_name() {
     if (amx_bf16_available()) {
         return "amx";
+    }
+    if (bf16_on_fma()) {
+        return "avx512-fma";
     }
     return avx512_bf16_available() ? "avx512-bf16" : "ggml";
 }

@@ -13,7 +13,7 @@ bool weight_product_hook_useful();
 // The hook (llama_mul_mat_hook): the kernel's graph node for w x cur, or nullptr.
 ggml_tensor * weight_product_hook(ggml_context * ctx, ggml_tensor * w, ggml_tensor * cur);
 
-// The kernel that multiplies BF16 weights on the CPU: "amx", "avx512-bf16" or "ggml".
+// The kernel that multiplies BF16 weights on the CPU: "amx", "avx512-bf16", "avx512-fma" or "ggml".
 const char * bf16_kernel_name();
 
 // The kernel that multiplies F32 weights on the CPU: "avx512-f32" or "ggml".

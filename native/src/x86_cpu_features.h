@@ -1,6 +1,7 @@
 // What the x86-64 CPU and the operating system support, read with CPUID and
 // XGETBV: the checks behind llama-reward's AVX-512 kernels
-// (avx512_bf16_matmul.cpp, avx512_f32_matmul.cpp).
+// (avx512_bf16_matmul.cpp, avx512_f32_matmul.cpp) and the choice between
+// them (weight_product_hook.cpp).
 #pragma once
 
 #if defined(__x86_64__)
@@ -32,5 +33,14 @@ inline bool x86_has_avx512(bool bf16) {
         return true;
     }
     return __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) && ((eax >> 5) & 1);  // AVX512_BF16
+}
+
+// True when CPUID's vendor string is Intel's ("GenuineIntel").
+inline bool x86_is_intel() {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    if (!__get_cpuid(0, &eax, &ebx, &ecx, &edx)) {
+        return false;
+    }
+    return ebx == 0x756e6547 && edx == 0x49656e69 && ecx == 0x6c65746e;  // "Genu" "ineI" "ntel"
 }
 #endif

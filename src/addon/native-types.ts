@@ -97,8 +97,11 @@ export interface NativeBackendStatus {
     ggmlPackageVersion: string;
 }
 
-/** Which kernel multiplies BF16 weights on the CPU: llama-reward's AMX or AVX-512 BF16 kernel, or ggml's own. */
-export type Bf16Kernel = "amx" | "avx512-bf16" | "ggml";
+/**
+ * Which kernel multiplies BF16 weights on the CPU: llama-reward's AMX kernel, its AVX-512 BF16 kernel (vdpbf16ps), its
+ * AVX-512 FMA kernel (weights widened to F32: native/src/avx512_f32_matmul.cpp), or ggml's own.
+ */
+export type Bf16Kernel = "amx" | "avx512-bf16" | "avx512-fma" | "ggml";
 /** The kernel F32 weight products on the CPU run on: llama-reward's AVX-512 one (native/src/avx512_f32_matmul.cpp) or ggml's. */
 export type F32Kernel = "avx512-f32" | "ggml";
 /** The kernel F16 weight products on the CPU run on: llama-reward's AVX-512 one (native/src/avx512_f32_matmul.cpp, F16 widened to F32) or ggml's. */
@@ -133,6 +136,8 @@ export interface NativeAddon {
     f16Kernel?(): F16Kernel;
     /** Diagnostics: weight products the AVX-512 kernel has computed on F16 weights in this process. */
     avx512F16Products?(): number;
+    /** Diagnostics: weight products the AVX-512 FMA kernel has computed on BF16 weights in this process. */
+    avx512Bf16FmaProducts?(): number;
     /** The byte alignment of the CPU backend's intermediate tensors (native/src/cpu_compute_buffer.cpp): 64, or ggml's 32. */
     computeAlignment?(): number;
     /** Diagnostics: CPU compute buffers allocated with that alignment in this process. */

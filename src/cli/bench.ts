@@ -30,6 +30,7 @@ export const benchUsage = `bench options (the full benchmark is \`npm run bench\
 const KERNEL_NAMES: Record<QuickBenchKernel, string> = {
     amx: "llama-reward AMX BF16",
     "avx512-bf16": "llama-reward AVX-512 BF16",
+    "avx512-fma": "llama-reward AVX-512 FMA (BF16 widened)",
     "avx512-f32": "llama-reward AVX-512 F32",
     "avx512-f16": "llama-reward AVX-512 F16",
     "ggml-amx-int8": "ggml, AMX int8",

@@ -49,7 +49,7 @@ export interface CpuReport {
     build: string[];
     /** BF16 weight products run on AMX tiles (llama-reward's own kernel; x86-64 Linux with AMX-BF16). */
     bf16OnAmx: boolean;
-    /** The kernel that multiplies BF16 weights: llama-reward's "amx" or "avx512-bf16", or "ggml". */
+    /** The kernel that multiplies BF16 weights: llama-reward's "amx", "avx512-bf16" or "avx512-fma", or "ggml". */
     bf16Kernel: Bf16Kernel;
     /** The kernel that multiplies F32 weights: llama-reward's "avx512-f32", or "ggml". */
     f32Kernel: F32Kernel;
@@ -131,7 +131,15 @@ export interface RecommendationInput {
 }
 
 /** The kinds of CPU the recommendation tells apart (see FILE_TYPE_RULES). */
-export type CpuKind = "x86-amx-bf16" | "x86-amx-int8" | "x86-avx512-bf16" | "x86-avx512-bf16-ggml" | "x86-avx2" | "arm-dotprod" | "other";
+export type CpuKind =
+    | "x86-amx-bf16"
+    | "x86-amx-int8"
+    | "x86-avx512-bf16"
+    | "x86-avx512-fma"
+    | "x86-avx512-bf16-ggml"
+    | "x86-avx2"
+    | "arm-dotprod"
+    | "other";
 
 export interface FileTypeRule extends FileTypeRecommendation {
     kind: CpuKind;
@@ -169,16 +177,30 @@ export const FILE_TYPE_RULES: readonly FileTypeRule[] = [
     },
     {
         kind: "x86-avx512-bf16",
-        cpus: "x86-64 Linux with AVX-512 BF16 and no AMX (AMD Zen 4/5, Intel Cooper Lake): BF16 on llama-reward's AVX-512 BF16 kernel",
+        cpus: "x86-64 Linux on an AMD CPU with AVX-512 BF16 (Zen 4/5): BF16 on llama-reward's AVX-512 BF16 kernel (an Intel one with LLAMA_REWARD_AMX_BF16=0 and LLAMA_REWARD_BF16_FMA=0)",
         fileType: "BF16",
-        measuredOn: "the same Intel Xeon playing this kind (LLAMA_REWARD_AMX_BF16=0, ggml's zen4 variant only); not run on an AMD CPU",
+        measuredOn:
+            "the same Intel Xeon playing this kind (LLAMA_REWARD_AMX_BF16=0, LLAMA_REWARD_BF16_FMA=0, ggml's zen4 variant only); not run on an AMD CPU",
         reason: "this CPU multiplies BF16 natively (AVX-512 BF16) and llama-reward's kernel runs it: BF16 scores about as fast as Q8_0 or faster, and is the checkpoint's own precision",
         ifMemoryIsTight: {
             fileType: "Q8_0",
             reason: "half the memory of BF16, rewards within quantization noise; Q4_K_M if even that does not fit",
         },
         measured:
-            "tokens per thread-CPU-second, short / long, three rounds: BF16 on the AVX-512 BF16 kernel 86 / 86, 85 / 82, 82 / 78; Q8_0 83 / 81, 81 / 83, 86 / 82; F16 69 / 67: within 5%, BF16 for its precision; on an AMD EPYC (Zen 4) ggml's source-built BF16 kernel scored 160 tok/s against Q8_0's 100-105",
+            "tok/s, 16 short / 2 long conversations: BF16 on the AVX-512 BF16 kernel 99-107 / 96-102, Q8_0 98-101 / 94-96, F16 on the AVX-512 FMA kernel 123-131 / 117-124 (on this Intel core vdpbf16ps runs below the FMA kernel); on an AMD EPYC (Zen 4) ggml's source-built kernels scored BF16 160 tok/s against F16 89 and Q8_0 100-105: BF16 for Zen 4 and its precision",
+    },
+    {
+        kind: "x86-avx512-fma",
+        cpus: "x86-64 Linux with AVX-512 whose BF16 weights run on llama-reward's AVX-512 FMA kernel: without AVX-512 BF16 (Intel Xeon Skylake-SP, Cascade Lake, Ice Lake), or Intel with it and no AMX in use",
+        fileType: "BF16",
+        measuredOn: "the same Intel Xeon playing this kind (ggml's icelake variant only, LLAMA_REWARD_AMX_BF16=0, LLAMA_REWARD_BF16_FMA=1)",
+        reason: "llama-reward widens BF16 weights to F32 on AVX-512 multiply-adds here, without rounding the activations: BF16 scores as fast as F16 and faster than Q8_0, and is the checkpoint's own precision",
+        ifMemoryIsTight: {
+            fileType: "Q8_0",
+            reason: "half the memory of BF16, rewards within quantization noise; Q4_K_M if even that does not fit",
+        },
+        measured:
+            "tok/s, 16 short / 2 long conversations, two rounds: BF16 on the AVX-512 FMA kernel 132 / 124, 131 / 122; F16 on it 127 / 123, 132 / 125; Q8_0 103 / 99, 100 / 96; BF16 on ggml's kernel 101 / 97, 103 / 98",
     },
     {
         kind: "x86-avx512-bf16-ggml",
@@ -226,6 +248,7 @@ export function cpuKind(input: RecommendationInput): CpuKind {
         if (input.bf16Kernel === "amx") return "x86-amx-bf16";
         if (has("AMX_INT8") && input.cpu.amxInt8 !== false) return "x86-amx-int8";
         if (input.bf16Kernel === "avx512-bf16") return "x86-avx512-bf16";
+        if (input.bf16Kernel === "avx512-fma") return "x86-avx512-fma";
         if (has("AVX512_BF16") && input.cpu.avx512Bf16 !== false) return "x86-avx512-bf16-ggml";
         if (has("AVX2") || input.cpu.avx2 === true) return "x86-avx2";
         return "other";

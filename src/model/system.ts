@@ -27,8 +27,11 @@ export interface AddonInfo {
     amxBf16: boolean;
     /**
      * The kernel that multiplies BF16 weights on the CPU: "amx" (above), "avx512-bf16" (llama-reward's
-     * AVX-512 BF16 kernel: x86-64 Linux on a CPU with AVX-512 BF16 and no AMX, e.g. AMD Zen 4/5, or with
-     * LLAMA_REWARD_AMX_BF16=0), or "ggml" (llama.cpp's own; also with LLAMA_REWARD_AVX512_BF16=0).
+     * AVX-512 BF16 kernel: x86-64 Linux on an AMD CPU with AVX-512 BF16, e.g. Zen 4/5, or with
+     * LLAMA_REWARD_AMX_BF16=0 on one), "avx512-fma" (llama-reward's AVX-512 FMA kernel, weights widened to
+     * F32: x86-64 Linux on an AVX-512 CPU without AVX-512 BF16, e.g. Intel Skylake-SP to Ice Lake, or an
+     * Intel one without AMX in use), or "ggml" (llama.cpp's own; LLAMA_REWARD_AVX512_BF16=0 and
+     * LLAMA_REWARD_BF16_FMA=0 switch llama-reward's AVX-512 ones off).
      */
     bf16Kernel: Bf16Kernel;
     /**

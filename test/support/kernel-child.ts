@@ -36,7 +36,7 @@ export interface KernelChildOptions<S extends string> {
     /** The addonInfo() field naming the kernel, e.g. "bf16Kernel" (or "computeAlignment", the compute buffer's). */
     kernelField: "bf16Kernel" | "f32Kernel" | "f16Kernel" | "computeAlignment";
     /** The addon export counting the kernel's products, e.g. "avx512Bf16Products" (or its buffers, "alignedComputeBuffers"). */
-    productsExport: "avx512Bf16Products" | "avx512F32Products" | "avx512F16Products" | "alignedComputeBuffers";
+    productsExport: "avx512Bf16Products" | "avx512Bf16FmaProducts" | "avx512F32Products" | "avx512F16Products" | "alignedComputeBuffers";
     /** How many of the cases are also scored alone. */
     alone: number;
 }
@@ -81,6 +81,13 @@ export function scoreInChild<S extends string>(
     expect(child.status).toBe(0);
     return JSON.parse(child.stdout) as KernelChildResult<S>;
 }
+
+/** The environment that leaves BF16 weights to ggml's own kernel: every one of llama-reward's BF16 kernels off. */
+export const GGML_BF16_ENV: Readonly<Record<string, string>> = {
+    LLAMA_REWARD_AMX_BF16: "0",
+    LLAMA_REWARD_AVX512_BF16: "0",
+    LLAMA_REWARD_BF16_FMA: "0",
+};
 
 export function maxAbsDiff(a: readonly number[], b: readonly number[]): number {
     return Math.max(...a.map((x, i) => Math.abs(x - b[i]!)));

@@ -22,6 +22,7 @@ const sapphireRapidsFlags =
     "flags\t\t: fpu vme sse sse2 ssse3 fma avx f16c avx2 avx512f avx512dq avx512bw avx512vl avx_vnni " +
     "avx512_bf16 avx512vbmi avx512_vnni amx_bf16 avx512_fp16 amx_tile amx_int8";
 const zen4Flags = "flags\t\t: fpu sse sse2 ssse3 fma avx f16c avx2 avx512f avx512dq avx512bw avx512vl avx512_bf16 avx512vbmi avx512_vnni";
+const cascadeLakeFlags = "flags\t\t: fpu sse sse2 ssse3 fma avx f16c avx2 avx512f avx512dq avx512bw avx512vl avx512_vnni";
 const zen3Flags = "flags\t\t: fpu sse sse2 ssse3 fma avx f16c avx2 bmi2 sha_ni";
 const graviton3Features =
     "processor\t: 0\nFeatures\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp " +
@@ -31,6 +32,7 @@ const graviton3Features =
 const spr = parseCpuinfo(sapphireRapidsFlags, "x64");
 const zen4 = parseCpuinfo(zen4Flags, "x64");
 const zen3 = parseCpuinfo(zen3Flags, "x64");
+const cascadeLake = parseCpuinfo(cascadeLakeFlags, "x64");
 const graviton = parseCpuinfo(graviton3Features, "arm64");
 const zen4Build = ["AVX2", "AVX512", "AVX512_VNNI", "AVX512_BF16"];
 const sprBuild = [...zen4Build, "AMX_INT8"];
@@ -41,6 +43,9 @@ const cases: [RecommendationInput, CpuKind][] = [
     [{ arch: "x64", cpu: spr, build: sprBuild, bf16Kernel: "ggml" }, "x86-amx-int8"],
     [{ arch: "x64", cpu: spr, build: sprBuild, bf16Kernel: "avx512-bf16" }, "x86-amx-int8"],
     [{ arch: "x64", cpu: zen4, build: zen4Build, bf16Kernel: "avx512-bf16" }, "x86-avx512-bf16"],
+    // AVX-512 without BF16 (Cascade Lake), or an Intel CPU with it whose AMX is not in use: BF16 widened on FMA
+    [{ arch: "x64", cpu: cascadeLake, build: ["AVX2", "AVX512", "AVX512_VNNI"], bf16Kernel: "avx512-fma" }, "x86-avx512-fma"],
+    [{ arch: "x64", cpu: zen4, build: zen4Build, bf16Kernel: "avx512-fma" }, "x86-avx512-fma"],
     [{ arch: "x64", cpu: zen4, build: zen4Build, bf16Kernel: "ggml" }, "x86-avx512-bf16-ggml"],
     // the same CPU with a build that lacks AVX512_BF16 (e.g. GGML_NATIVE=OFF with AVX2 only)
     [{ arch: "x64", cpu: zen4, build: ["AVX2"], bf16Kernel: "ggml" }, "x86-avx2"],
@@ -85,7 +90,7 @@ describe("cpu features", () => {
         expect(build).not.toContain("ARM_FMA");
     });
 
-    it("recommends by FILE_TYPE_RULES: BF16 on llama-reward's AMX and AVX-512 BF16 kernels, Q8_0 wherever BF16 runs on ggml's kernels", () => {
+    it("recommends by FILE_TYPE_RULES: BF16 on llama-reward's AMX, AVX-512 BF16 and AVX-512 FMA kernels, Q8_0 wherever BF16 runs on ggml's kernels", () => {
         for (const [input, kind] of cases) {
             expect(cpuKind(input), JSON.stringify(input.build)).toBe(kind);
             const rule = FILE_TYPE_RULES.find((r) => r.kind === kind)!;
@@ -97,7 +102,11 @@ describe("cpu features", () => {
         expect(new Set(cases.map(([, kind]) => kind))).toEqual(new Set(FILE_TYPE_RULES.map((r) => r.kind)));
         expect(FILE_TYPE_RULES.length).toBe(new Set(FILE_TYPE_RULES.map((r) => r.kind)).size);
         // the rules as measured: BF16 only where llama-reward's own kernels multiply it
-        expect(FILE_TYPE_RULES.filter((r) => r.fileType === "BF16").map((r) => r.kind)).toEqual(["x86-amx-bf16", "x86-avx512-bf16"]);
+        expect(FILE_TYPE_RULES.filter((r) => r.fileType === "BF16").map((r) => r.kind)).toEqual([
+            "x86-amx-bf16",
+            "x86-avx512-bf16",
+            "x86-avx512-fma",
+        ]);
     });
 
     it("docs/performance.md's file-type table has one row per rule, naming the rule's file type and the CPU it was measured on", () => {

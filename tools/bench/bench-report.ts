@@ -259,6 +259,7 @@ function table(rows: Row[]): string {
 const BF16_KERNEL_NAMES: Record<MachineInfo["bf16Kernel"], string> = {
     amx: "llama-reward's AMX kernel",
     "avx512-bf16": "llama-reward's AVX-512 BF16 kernel",
+    "avx512-fma": "llama-reward's AVX-512 FMA kernel (widened to F32)",
     ggml: "ggml's kernel",
 };
 

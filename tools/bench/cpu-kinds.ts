@@ -3,8 +3,9 @@
  * this one: the addon of build/Release (or --addon-dir, e.g. a copy with
  * node-llama-cpp's CPU variants) is copied into a scratch folder with
  * one of ggml's CPU variants only (zen4: AVX-512 BF16 and VNNI without AMX;
- * haswell: AVX2 only; or every variant, ggml's own choice), and the BF16
- * kernel is chosen with LLAMA_REWARD_AMX_BF16 / LLAMA_REWARD_AVX512_BF16.
+ * icelake: AVX-512 and VNNI without BF16; haswell: AVX2 only; or every
+ * variant, ggml's own choice), and llama-reward's kernels are chosen with
+ * LLAMA_REWARD_AMX_BF16 / _AVX512_BF16 / _BF16_FMA / _AVX512_F32 / _AVX512_F16.
  * Each measurement runs in its own process: a warm-up, then short (~80
  * tokens) and long (~700 tokens) conversations through scoreBatch.
  *
@@ -34,22 +35,57 @@ interface CpuKindSetup {
 const KINDS: Record<string, CpuKindSetup> = {
     amx: { env: {}, describe: "this CPU as it is (AMX BF16 kernel, ggml's AMX int8 for Q8_0)" },
     ggml: {
-        env: { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_AVX512_BF16: "0", LLAMA_REWARD_AVX512_F32: "0" },
-        describe: "this CPU with llama-reward's BF16 and F32 kernels off: ggml's kernels for every type, in the variant ggml picks",
+        env: {
+            LLAMA_REWARD_AMX_BF16: "0",
+            LLAMA_REWARD_AVX512_BF16: "0",
+            LLAMA_REWARD_BF16_FMA: "0",
+            LLAMA_REWARD_AVX512_F32: "0",
+            LLAMA_REWARD_AVX512_F16: "0",
+        },
+        describe: "this CPU with llama-reward's BF16, F32 and F16 kernels off: ggml's kernels for every type, in the variant ggml picks",
     },
     "avx512-bf16": {
         variant: "zen4",
-        env: { LLAMA_REWARD_AMX_BF16: "0" },
-        describe: "AVX-512 BF16 + VNNI, no AMX (ggml's zen4 variant), llama-reward's AVX-512 BF16 kernel",
+        env: { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_BF16_FMA: "0" },
+        describe: "AVX-512 BF16 + VNNI, no AMX, as an AMD Zen 4 runs it (ggml's zen4 variant), llama-reward's AVX-512 BF16 kernel",
+    },
+    "avx512-fma": {
+        variant: "icelake",
+        env: { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_BF16_FMA: "1" },
+        describe:
+            "AVX-512 + VNNI without BF16 or AMX (ggml's icelake variant: Intel Ice Lake-SP), llama-reward's AVX-512 FMA kernel for BF16",
+    },
+    "avx512-ggml": {
+        variant: "icelake",
+        env: {
+            LLAMA_REWARD_AMX_BF16: "0",
+            LLAMA_REWARD_AVX512_BF16: "0",
+            LLAMA_REWARD_BF16_FMA: "0",
+            LLAMA_REWARD_AVX512_F32: "0",
+            LLAMA_REWARD_AVX512_F16: "0",
+        },
+        describe: "AVX-512 + VNNI without BF16 or AMX (ggml's icelake variant), ggml's kernels for every type",
     },
     "avx512-bf16-ggml": {
         variant: "zen4",
-        env: { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_AVX512_BF16: "0", LLAMA_REWARD_AVX512_F32: "0" },
-        describe: "AVX-512 BF16 + VNNI, no AMX (ggml's zen4 variant), ggml's BF16 and F32 kernels",
+        env: {
+            LLAMA_REWARD_AMX_BF16: "0",
+            LLAMA_REWARD_AVX512_BF16: "0",
+            LLAMA_REWARD_BF16_FMA: "0",
+            LLAMA_REWARD_AVX512_F32: "0",
+            LLAMA_REWARD_AVX512_F16: "0",
+        },
+        describe: "AVX-512 BF16 + VNNI, no AMX (ggml's zen4 variant), ggml's BF16, F32 and F16 kernels",
     },
     avx2: {
         variant: "haswell",
-        env: { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_AVX512_BF16: "0", LLAMA_REWARD_AVX512_F32: "0" },
+        env: {
+            LLAMA_REWARD_AMX_BF16: "0",
+            LLAMA_REWARD_AVX512_BF16: "0",
+            LLAMA_REWARD_BF16_FMA: "0",
+            LLAMA_REWARD_AVX512_F32: "0",
+            LLAMA_REWARD_AVX512_F16: "0",
+        },
         describe: "AVX2 only (ggml's haswell variant; llama-reward's AVX-512 kernels off)",
     },
 };

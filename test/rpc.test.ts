@@ -2,17 +2,18 @@
  * Layers on ggml RPC servers (the `rpc` load option, `llama-reward rpc-server`)
  * on loopback: two servers in processes of their own hold every layer of the
  * tiny model; rewards against the float64 reference with the exact settings,
- * and against the same model on the local CPU; malformed and silent addresses
- * at load; a server killed mid-batch under an isolated model.
+ * and against the same model on the local CPU; an F16 model split between a
+ * server and the local CPU; malformed and silent addresses at load; a server
+ * killed mid-batch under an isolated model.
  */
 import net from "node:net";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RewardModel, type RewardModelError } from "../src/index.js";
+import { type IsolatedRewardModel, RewardModel, type RewardModelError } from "../src/index.js";
 import { addonInfo, backendDevices } from "../src/model/system.js";
 import { loadReferenceModel, referenceRewards } from "./reference/llama-reference.js";
-import { conversations, filler, requireFile, root, tinyF32 } from "./support/fixtures.js";
+import { conversations, filler, requireFile, root, tinyF16, tinyF32 } from "./support/fixtures.js";
 import { freePort } from "./support/serve-process.js";
 import { startRpcServer, type RpcServerProcess } from "./support/rpc-server-process.js";
 import { probeRpcServer } from "../src/model/rpc-servers.js";
@@ -105,6 +106,39 @@ describe("every layer on two loopback RPC servers", () => {
         expect(await again.score(cases[0]!)).toBe(await local.score(cases[0]!));
         await again.dispose();
     });
+});
+
+describe("an F16 model split between an RPC server and this CPU", () => {
+    // On CPUs with AMX int8, ggml keeps F16 weights in its AMX buffer, and llama-reward's F16 kernel builds its
+    // graph nodes without them as sources there; ggml's scheduler would then move the nodes of the last local
+    // layer to the RPC server (which accepts any node), where llama-reward's own operations cannot run. In a
+    // process with an RPC server the kernel leaves those weights to ggml. Isolated, so that a crash is an error.
+    it("the last layer on the server, the first here: rewards match the float64 reference as on this CPU alone", async () => {
+        const server = await startRpcServer(1);
+        let split: IsolatedRewardModel | undefined;
+        let local: RewardModel | undefined;
+        try {
+            const model = await RewardModel.load(requireFile(tinyF16), { ...exact, rpc: [server.endpoint], gpuLayers: 1, isolate: true });
+            split = model;
+            local = await RewardModel.load(requireFile(tinyF16), exact);
+            expect(model.info.offloadedLayers).toBe(1);
+            const reference = loadReferenceModel(tinyF16);
+            const expected = cases.map((c) => referenceRewards(reference, local!.tokenizeConversation(c))[0]!);
+            const got = await model.scoreBatch(cases);
+            const onCpu = await local.scoreBatch(cases);
+            console.log(
+                `[rpc] F16, 1 of ${model.info.layerCount} layers on the server: max |Δ| vs reference ${maxAbsError(got, expected).toExponential(3)}, this CPU alone ${maxAbsError(onCpu, expected).toExponential(3)}`,
+            );
+            // F16 activations on ggml's kernels (the server's, and this CPU's AMX one) against F32 ones: 5e-3 as
+            // test/scoring-parity.test.ts allows an F16 model with the exact settings
+            expect(maxAbsError(got, expected)).toBeLessThanOrEqual(5e-3);
+            expect(maxAbsError(onCpu, expected)).toBeLessThanOrEqual(5e-3);
+        } finally {
+            await split?.dispose();
+            await local?.dispose();
+            server.child.kill("SIGKILL");
+        }
+    }, 120_000);
 });
 
 describe("bad RPC addresses at load", () => {

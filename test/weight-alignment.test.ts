@@ -13,7 +13,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addonInfo, quantize, RewardModel } from "../src/index.js";
+import { loadAddon } from "../src/addon/load-addon.js";
+import { addonInfo, cpuInfo, quantize, RewardModel } from "../src/index.js";
 import { readGgufHeader } from "../src/gguf/gguf-reader.js";
 import { rewriteGguf } from "../src/gguf/gguf-rewrite.js";
 import { GgufValueType } from "../src/gguf/gguf-types.js";
@@ -29,6 +30,12 @@ function misalignedCopy(file: string, out: string): void {
         if (readGgufHeader(out).dataOffset % 64 === 32) return;
     }
     throw new Error("no padding put the data section 32 bytes off a cache line");
+}
+
+/** Weight products this process has staged because their rows were off cache lines (-1: an addon without the counter). */
+function misalignedProducts(): number {
+    const count = loadAddon().misalignedWeightProducts;
+    return typeof count === "function" ? count() : -1;
 }
 
 describe("model.info.weightAlignment", () => {
@@ -60,7 +67,13 @@ describe("model.info.weightAlignment", () => {
         try {
             expect(aligned.info.weightAlignment).toBe(64);
             expect(off.info.weightAlignment).toBe(32);
-            expect(await off.scoreBatch(conversations)).toEqual(await aligned.scoreBatch(conversations));
+            const before = misalignedProducts();
+            const alignedScores = await aligned.scoreBatch(conversations);
+            const between = misalignedProducts();
+            expect(await off.scoreBatch(conversations)).toEqual(alignedScores);
+            // the AVX-512 F32 kernel reads the aligned file in place and stages the other one's rows
+            expect(between - before).toBe(0);
+            if (addonInfo().f32Kernel === "avx512-f32") expect(misalignedProducts() - between).toBeGreaterThan(0);
         } finally {
             await aligned.dispose();
             await off.dispose();
@@ -68,26 +81,45 @@ describe("model.info.weightAlignment", () => {
     });
 
     it("BF16 weights 32 bytes off score bitwise as aligned ones on each BF16 kernel this CPU runs", () => {
-        const kernels: { name: string; env: Record<string, string> }[] = [
-            { name: String(addonInfo().bf16Kernel), env: {} },
-            { name: "AVX-512 BF16", env: { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_BF16_FMA: "0" } },
-            { name: "AVX-512 FMA", env: { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_BF16_FMA: "1" } },
-            { name: "ggml", env: { ...GGML_BF16_ENV } },
+        const cpu = cpuInfo().cpu;
+        const linuxX64 = process.platform === "linux" && process.arch === "x64";
+        // each kernel, where this CPU runs it; `staged`: rows off cache lines are staged (the misaligned-product
+        // counter moves for the off file only), as the AVX-512 BF16 kernel does; the FMA kernel stages every
+        // chunk (widening), the AMX kernel and ggml's read rows in place
+        const kernels: { kernel: string; env: Record<string, string>; runs: boolean; staged: boolean }[] = [
+            { kernel: "amx", env: {}, runs: addonInfo().bf16Kernel === "amx", staged: false },
+            {
+                kernel: "avx512-bf16",
+                env: { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_BF16_FMA: "0" },
+                runs: linuxX64 && cpu.avx512Bf16 === true,
+                staged: true,
+            },
+            {
+                kernel: "avx512-fma",
+                env: { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_BF16_FMA: "1" },
+                runs: linuxX64 && cpu.avx512 === true,
+                staged: false,
+            },
+            { kernel: "ggml", env: { ...GGML_BF16_ENV }, runs: true, staged: false },
         ];
         const child = {
             kernelField: "bf16Kernel",
-            productsExport: "avx512Bf16Products",
+            productsExport: "misalignedWeightProducts",
             alone: 2,
             settings: { exact: { flashAttention: false } },
         } as const;
         expect(readGgufHeader(bf16Aligned).dataOffset % 64).toBe(0);
         expect(readGgufHeader(bf16Off).dataOffset % 64).toBe(32);
-        for (const { name, env } of kernels) {
+        for (const { kernel, env, staged } of kernels.filter((k) => k.runs)) {
             const aligned = scoreInChild(bf16Aligned, kernelCases, env, child);
             const off = scoreInChild(bf16Off, kernelCases, env, child);
-            expect(off.kernel, name).toBe(aligned.kernel);
-            expect(off.scores.exact.batched, `${name}: batched`).toEqual(aligned.scores.exact.batched);
-            expect(off.scores.exact.alone, `${name}: alone`).toEqual(aligned.scores.exact.alone);
+            expect(aligned.kernel, kernel).toBe(kernel);
+            expect(off.kernel, kernel).toBe(kernel);
+            expect(aligned.products, `${kernel}: staged products, aligned file`).toBe(0);
+            if (staged) expect(off.products, `${kernel}: staged products, off file`).toBeGreaterThan(0);
+            else expect(off.products, `${kernel}: staged products, off file`).toBe(0);
+            expect(off.scores.exact.batched, `${kernel}: batched`).toEqual(aligned.scores.exact.batched);
+            expect(off.scores.exact.alone, `${kernel}: alone`).toEqual(aligned.scores.exact.alone);
         }
     }, 180_000);
 });

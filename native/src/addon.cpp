@@ -67,6 +67,10 @@ Napi::Value bf16_fma_products(const Napi::CallbackInfo & info) {
     return Napi::Number::New(info.Env(), (double) avx512_bf16_fma_products_run());
 }
 
+Napi::Value misaligned_products(const Napi::CallbackInfo & info) {
+    return Napi::Number::New(info.Env(), (double) misaligned_weight_products());
+}
+
 Napi::Value compute_alignment(const Napi::CallbackInfo & info) {
     return Napi::Number::New(info.Env(), (double) cpu_compute_alignment());
 }
@@ -168,6 +172,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
     exports.Set("f16Kernel", Napi::Function::New(env, f16_kernel, "f16Kernel"));
     // avx512F16Products(): number (diagnostics: weight products the AVX-512 kernel has run on F16 weights)
     exports.Set("avx512F16Products", Napi::Function::New(env, f16_kernel_products, "avx512F16Products"));
+    // misalignedWeightProducts(): number (diagnostics: weight products whose rows were off cache lines, staged)
+    exports.Set("misalignedWeightProducts", Napi::Function::New(env, misaligned_products, "misalignedWeightProducts"));
     // avx512Bf16FmaProducts(): number (diagnostics: BF16 weight products the AVX-512 FMA kernel has run)
     exports.Set("avx512Bf16FmaProducts", Napi::Function::New(env, bf16_fma_products, "avx512Bf16FmaProducts"));
     // computeAlignment(): number, the byte alignment of the CPU backend's intermediate tensors (64, or ggml's 32)

@@ -65,18 +65,24 @@ struct F32Ops : F32TileOps {
     }
 };
 
+// Values [k0, k1) of one 16-bit weight row (k1 - k0 a multiple of 16) into dst (on a cache line) as F32, 16 at a
+// time by Ops::widen.
+template <class Ops> AVX512_GEMM_TARGET void widen_chunk(const char * row, int64_t k0, int64_t k1, float * dst) {
+    const auto * src = reinterpret_cast<const uint16_t *>(row);
+    for (int64_t p = k0; p < k1; p += 16) {
+        _mm512_store_ps(dst + (p - k0), Ops::widen(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + p))));
+    }
+}
+
 struct F16Ops : F32TileOps {
     static constexpr ggml_type            kWeightType   = GGML_TYPE_F16;
     static constexpr bool                 kAlwaysStaged = true;  // widened to F32
     static inline std::atomic<uint64_t> & runs          = g_f16_products_run;
 
-    // Values [k0, k1) of one F16 weight row (k1 - k0 a multiple of 16) into dst as F32.
+    AVX512_GEMM_TARGET static __m512 widen(__m256i h) { return _mm512_cvtph_ps(h); }
+
     AVX512_GEMM_TARGET static void stage(const char * row, int64_t k0, int64_t k1, float * dst) {
-        const auto * src = reinterpret_cast<const uint16_t *>(row);
-        for (int64_t p = k0; p < k1; p += kStep) {
-            _mm512_store_ps(dst + (p - k0),
-                            _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + p))));
-        }
+        widen_chunk<F16Ops>(row, k0, k1, dst);
     }
 };
 
@@ -85,14 +91,13 @@ struct Bf16Ops : F32TileOps {
     static constexpr bool                 kAlwaysStaged = true;  // widened to F32
     static inline std::atomic<uint64_t> & runs          = g_bf16_products_run;
 
-    // Values [k0, k1) of one BF16 weight row (k1 - k0 a multiple of 16) into dst as F32: a BF16 value is the
-    // upper half of the F32 with the same bits.
+    // a BF16 value is the upper half of the F32 with the same bits
+    AVX512_GEMM_TARGET static __m512 widen(__m256i h) {
+        return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    }
+
     AVX512_GEMM_TARGET static void stage(const char * row, int64_t k0, int64_t k1, float * dst) {
-        const auto * src = reinterpret_cast<const uint16_t *>(row);
-        for (int64_t p = k0; p < k1; p += kStep) {
-            const __m512i wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + p)));
-            _mm512_store_ps(dst + (p - k0), _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16)));
-        }
+        widen_chunk<Bf16Ops>(row, k0, k1, dst);
     }
 };
 

@@ -28,6 +28,7 @@
 
 #include "ggml.h"
 #include "hook_tensors.h"
+#include "weight_product_hook.h"
 
 #include <immintrin.h>
 #include <unistd.h>
@@ -205,8 +206,12 @@ template <class Ops> AVX512_GEMM_TARGET void multiply(ggml_tensor * dst, int ith
     const auto *  activation = static_cast<const Element *>(packed->data);
     const auto *  weights    = static_cast<const char *>(w->data);
     auto *        out        = static_cast<float *>(dst->data);
+    const bool misaligned = reinterpret_cast<uintptr_t>(weights) % 64 != 0 || w_stride % 64 != 0;
     if (ith == 0) {
         Ops::runs.fetch_add(1, std::memory_order_relaxed);
+        if (misaligned && !Ops::kAlwaysStaged) {
+            count_misaligned_weight_product();
+        }
     }
     // one tile's accumulators (24 vectors of 16 floats) per tile of a pass, 64-byte aligned; only needed
     // when K takes more than one chunk
@@ -220,7 +225,7 @@ template <class Ops> AVX512_GEMM_TARGET void multiply(ggml_tensor * dst, int ith
     // per-thread buffer on cache lines (row stride: the chunk): F16 weights always (widened to F32), the others
     // when their rows do not start on 64-byte boundaries (a file written with GGUF's default 32-byte alignment),
     // where each vector load would otherwise touch two cache lines. Staging moves no bit of the result.
-    const bool    staged = Ops::kAlwaysStaged || reinterpret_cast<uintptr_t>(weights) % 64 != 0 || w_stride % 64 != 0;
+    const bool    staged = Ops::kAlwaysStaged || misaligned;
     thread_local std::vector<Element> staging;
     if (staged && staging.size() < static_cast<size_t>(kWeightRows * chunk + 64)) {
         staging.resize(kWeightRows * chunk + 64);
@@ -261,14 +266,14 @@ template <class Ops> AVX512_GEMM_TARGET void multiply(ggml_tensor * dst, int ith
 }
 
 // Whether the kernel of Ops can compute w x cur: a 2-D contiguous weight of Ops's stored type in CPU memory (an F16
-// one also in ggml's AMX buffer, which holds it unchanged) whose rows
-// are a multiple of kStep long and whose row count is a multiple of 8, times an F32 activation of the same row
+// one also in ggml's AMX buffer, which holds it unchanged, while the process has no GPU or RPC device: see build())
+// whose rows are a multiple of kStep long and whose row count is a multiple of 8, times an F32 activation of the same row
 // length with contiguous rows.
 template <class Ops> bool accepts(const ggml_tensor * w, const ggml_tensor * cur) {
     return w->type == Ops::kWeightType && cur->type == GGML_TYPE_F32 && w->ne[2] == 1 && w->ne[3] == 1 &&
            ggml_is_contiguous(w) && cur->ne[0] == w->ne[0] && cur->nb[0] == sizeof(float) &&
            w->ne[0] % Ops::kStep == 0 && w->ne[1] % kWeightRows == 0 &&
-           (weight_in_cpu_memory(w) || f16_weight_in_amx_buffer(w));
+           (weight_in_cpu_memory(w) || (f16_weight_in_amx_buffer(w) && cpu_only_process()));
 }
 
 // The two graph nodes of w x cur (see the header comment): the result has cur's shape with N values a row. The
@@ -276,6 +281,9 @@ template <class Ops> bool accepts(const ggml_tensor * w, const ggml_tensor * cur
 // lies in host memory, so that ggml's scheduler places the node by its weight as it does any weight product. An F16
 // weight in ggml's AMX buffer is not: the scheduler finds no backend for a custom node with a source in a buffer
 // that is not host memory, and that buffer, for the types it does not repack, holds plain rows in CPU memory.
+// Without a weight source the scheduler places the nodes by their neighbours, and would move them to an RPC
+// backend (which accepts any node) next to an offloaded layer: accepts() takes such weights only while the
+// process has no device but the CPU (cpu_only_process()).
 template <class Ops> ggml_tensor * build(ggml_context * ctx, ggml_tensor * w, ggml_tensor * cur) {
     ggml_tensor * pack_args[] = { cur };
     ggml_tensor * packed = ggml_custom_4d(ctx, Ops::kPackedType, packed_stride<Ops>(w->ne[0]), ggml_nrows(cur), 1, 1,

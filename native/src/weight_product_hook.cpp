@@ -4,16 +4,21 @@
 #include "amx_bf16_matmul.h"
 #include "avx512_bf16_matmul.h"
 #include "avx512_f32_matmul.h"
+#include "ggml-backend.h"
 #include "ggml.h"
 
 #if defined(__x86_64__)
 #    include "x86_cpu_features.h"
 #endif
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
 namespace {
+
+std::atomic<bool>     g_offload_device_added{ false };
+std::atomic<uint64_t> g_misaligned_products{ 0 };
 
 // Whether BF16 weights go to the AVX-512 FMA kernel (widened to F32) rather than the AVX-512 BF16 one
 // (vdpbf16ps), where AMX does not take them. Without AVX-512 BF16 only the FMA kernel can. With it, on Intel
@@ -42,6 +47,31 @@ bool bf16_on_fma() {
 }
 
 }  // namespace
+
+void note_offload_device_added() {
+    g_offload_device_added.store(true, std::memory_order_release);
+}
+
+bool cpu_only_process() {
+    if (g_offload_device_added.load(std::memory_order_acquire)) {
+        return false;
+    }
+    for (size_t i = 0; i < ggml_backend_dev_count(); i++) {
+        const enum ggml_backend_dev_type type = ggml_backend_dev_type(ggml_backend_dev_get(i));
+        if (type == GGML_BACKEND_DEVICE_TYPE_GPU || type == GGML_BACKEND_DEVICE_TYPE_IGPU) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void count_misaligned_weight_product() {
+    g_misaligned_products.fetch_add(1, std::memory_order_relaxed);
+}
+
+uint64_t misaligned_weight_products() {
+    return g_misaligned_products.load(std::memory_order_relaxed);
+}
 
 bool weight_product_hook_useful() {
     return amx_bf16_available() || avx512_bf16_available() || avx512_f32_available() || avx512_f16_available() ||

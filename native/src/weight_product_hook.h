@@ -4,8 +4,26 @@
 // every other product back to llama.cpp's ggml_mul_mat.
 #pragma once
 
+#include <cstdint>
+
 struct ggml_context;
 struct ggml_tensor;
+
+// Called when a device outside ggml's device list can take part in a model's graphs (an RPC server added).
+void note_offload_device_added();
+
+// True while this process has no device that could take a graph node off the CPU: no GPU in ggml's device
+// list, no RPC server added. Only then may a kernel's graph node leave its weight out of the node's sources
+// (avx512_gemm.h: F16 weights in ggml's AMX buffer), since ggml's scheduler places a node without a weight
+// source by its neighbours, and an RPC backend accepts any node, llama-reward's own included.
+bool cpu_only_process();
+
+// Counts a weight product whose rows were off cache lines and were staged (avx512_gemm.h).
+void count_misaligned_weight_product();
+
+// Weight products this process has staged because their rows were off cache lines: how tests tell that
+// the staging ran.
+uint64_t misaligned_weight_products();
 
 // True when at least one of the kernels can run here, i.e. the hook is worth installing.
 bool weight_product_hook_useful();

@@ -138,6 +138,8 @@ export interface NativeAddon {
     avx512F16Products?(): number;
     /** Diagnostics: weight products the AVX-512 FMA kernel has computed on BF16 weights in this process. */
     avx512Bf16FmaProducts?(): number;
+    /** Diagnostics: weight products of the AVX-512 kernels whose rows were off cache lines and were staged. */
+    misalignedWeightProducts?(): number;
     /** The byte alignment of the CPU backend's intermediate tensors (native/src/cpu_compute_buffer.cpp): 64, or ggml's 32. */
     computeAlignment?(): number;
     /** Diagnostics: CPU compute buffers allocated with that alignment in this process. */

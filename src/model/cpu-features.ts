@@ -204,7 +204,7 @@ export const FILE_TYPE_RULES: readonly FileTypeRule[] = [
     },
     {
         kind: "x86-avx512-bf16-ggml",
-        cpus: "x86 with AVX-512 BF16 whose BF16 weights run on ggml's kernel (other operating systems, LLAMA_REWARD_AVX512_BF16=0)",
+        cpus: "x86 with AVX-512 BF16 whose BF16 weights run on ggml's kernel (other operating systems, LLAMA_REWARD_AVX512_BF16=0 with LLAMA_REWARD_BF16_FMA=0)",
         fileType: "Q8_0",
         measuredOn: "AMD EPYC (Zen 4), node-llama-cpp's prebuilt ggml",
         reason: "ggml's BF16 kernel as built in the prebuilt ggml runs below its int8 dot products (VNNI) on this CPU: Q8_0 scores fastest",

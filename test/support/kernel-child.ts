@@ -36,7 +36,13 @@ export interface KernelChildOptions<S extends string> {
     /** The addonInfo() field naming the kernel, e.g. "bf16Kernel" (or "computeAlignment", the compute buffer's). */
     kernelField: "bf16Kernel" | "f32Kernel" | "f16Kernel" | "computeAlignment";
     /** The addon export counting the kernel's products, e.g. "avx512Bf16Products" (or its buffers, "alignedComputeBuffers"). */
-    productsExport: "avx512Bf16Products" | "avx512Bf16FmaProducts" | "avx512F32Products" | "avx512F16Products" | "alignedComputeBuffers";
+    productsExport:
+        | "avx512Bf16Products"
+        | "avx512Bf16FmaProducts"
+        | "avx512F32Products"
+        | "avx512F16Products"
+        | "alignedComputeBuffers"
+        | "misalignedWeightProducts";
     /** How many of the cases are also scored alone. */
     alone: number;
 }

@@ -18,6 +18,7 @@ import {
     type QuickBenchKernel,
     rate,
 } from "../../src/bench/quick-bench.js";
+import type { Bf16Kernel, F16Kernel, F32Kernel } from "../../src/addon/native-types.js";
 import { formatQuickBench } from "../../src/cli/bench.js";
 
 function file(
@@ -81,18 +82,28 @@ describe("quick bench planning and ranking", () => {
     it("names the kernel of each file type: llama-reward's for BF16, F32 and F16 where in use, ggml's AMX int8 where the backend has it", () => {
         const amx = ["AVX512", "AVX512_BF16", "AMX_INT8"];
         const zen4 = ["AVX512", "AVX512_BF16", "AVX512_VNNI"];
-        expect(kernelFor("BF16", { bf16Kernel: "amx", f32Kernel: "ggml", f16Kernel: "ggml" }, amx)).toBe("amx");
-        expect(kernelFor("BF16", { bf16Kernel: "avx512-bf16", f32Kernel: "ggml", f16Kernel: "ggml" }, zen4)).toBe("avx512-bf16");
-        expect(kernelFor("BF16", { bf16Kernel: "ggml", f32Kernel: "ggml", f16Kernel: "ggml" }, zen4)).toBe("ggml");
-        expect(kernelFor("Q8_0", { bf16Kernel: "amx", f32Kernel: "ggml", f16Kernel: "ggml" }, amx)).toBe("ggml-amx-int8");
-        expect(kernelFor("Q4_K_M", { bf16Kernel: "amx", f32Kernel: "ggml", f16Kernel: "ggml" }, amx)).toBe("ggml-amx-int8");
-        expect(kernelFor("Q8_0", { bf16Kernel: "avx512-bf16", f32Kernel: "ggml", f16Kernel: "ggml" }, zen4)).toBe("ggml");
-        expect(kernelFor("F16", { bf16Kernel: "amx", f32Kernel: "ggml", f16Kernel: "ggml" }, amx)).toBe("ggml");
-        expect(kernelFor("F32", { bf16Kernel: "amx", f32Kernel: "ggml", f16Kernel: "ggml" }, amx)).toBe("ggml");
-        expect(kernelFor("F32", { bf16Kernel: "amx", f32Kernel: "avx512-f32", f16Kernel: "ggml" }, amx)).toBe("avx512-f32");
-        expect(kernelFor("F16", { bf16Kernel: "avx512-bf16", f32Kernel: "avx512-f32", f16Kernel: "ggml" }, zen4)).toBe("ggml");
-        expect(kernelFor("F16", { bf16Kernel: "avx512-bf16", f32Kernel: "avx512-f32", f16Kernel: "avx512-f16" }, zen4)).toBe("avx512-f16");
-        expect(kernelFor("F32", { bf16Kernel: "amx", f32Kernel: "ggml", f16Kernel: "avx512-f16" }, amx)).toBe("ggml");
+        const kernels = (bf16Kernel: Bf16Kernel, f32Kernel: F32Kernel = "ggml", f16Kernel: F16Kernel = "ggml") => ({
+            bf16Kernel,
+            f32Kernel,
+            f16Kernel,
+        });
+        const cases: [string, ReturnType<typeof kernels>, string[], QuickBenchKernel][] = [
+            ["BF16", kernels("amx"), amx, "amx"],
+            ["BF16", kernels("avx512-bf16"), zen4, "avx512-bf16"],
+            ["BF16", kernels("avx512-fma"), zen4, "avx512-fma"],
+            ["BF16", kernels("ggml"), zen4, "ggml"],
+            ["Q8_0", kernels("amx"), amx, "ggml-amx-int8"],
+            ["Q4_K_M", kernels("amx"), amx, "ggml-amx-int8"],
+            ["Q8_0", kernels("avx512-bf16"), zen4, "ggml"],
+            ["F16", kernels("amx"), amx, "ggml"],
+            ["F32", kernels("amx"), amx, "ggml"],
+            ["F32", kernels("amx", "avx512-f32"), amx, "avx512-f32"],
+            ["F16", kernels("avx512-bf16", "avx512-f32"), zen4, "ggml"],
+            ["F16", kernels("avx512-bf16", "avx512-f32", "avx512-f16"), zen4, "avx512-f16"],
+            ["F32", kernels("amx", "ggml", "avx512-f16"), amx, "ggml"],
+        ];
+        for (const [fileType, k, build, expected] of cases)
+            expect(kernelFor(fileType, k, build), `${fileType} ${JSON.stringify(k)}`).toBe(expected);
     });
 });
 

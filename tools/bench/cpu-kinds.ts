@@ -32,16 +32,19 @@ interface CpuKindSetup {
     describe: string;
 }
 
+/** Every kernel of llama-reward's off: ggml's kernels for every type. */
+const ALL_OFF: Record<string, string> = {
+    LLAMA_REWARD_AMX_BF16: "0",
+    LLAMA_REWARD_AVX512_BF16: "0",
+    LLAMA_REWARD_BF16_FMA: "0",
+    LLAMA_REWARD_AVX512_F32: "0",
+    LLAMA_REWARD_AVX512_F16: "0",
+};
+
 const KINDS: Record<string, CpuKindSetup> = {
     amx: { env: {}, describe: "this CPU as it is (AMX BF16 kernel, ggml's AMX int8 for Q8_0)" },
     ggml: {
-        env: {
-            LLAMA_REWARD_AMX_BF16: "0",
-            LLAMA_REWARD_AVX512_BF16: "0",
-            LLAMA_REWARD_BF16_FMA: "0",
-            LLAMA_REWARD_AVX512_F32: "0",
-            LLAMA_REWARD_AVX512_F16: "0",
-        },
+        env: ALL_OFF,
         describe: "this CPU with llama-reward's BF16, F32 and F16 kernels off: ggml's kernels for every type, in the variant ggml picks",
     },
     "avx512-bf16": {
@@ -57,35 +60,17 @@ const KINDS: Record<string, CpuKindSetup> = {
     },
     "avx512-ggml": {
         variant: "icelake",
-        env: {
-            LLAMA_REWARD_AMX_BF16: "0",
-            LLAMA_REWARD_AVX512_BF16: "0",
-            LLAMA_REWARD_BF16_FMA: "0",
-            LLAMA_REWARD_AVX512_F32: "0",
-            LLAMA_REWARD_AVX512_F16: "0",
-        },
+        env: ALL_OFF,
         describe: "AVX-512 + VNNI without BF16 or AMX (ggml's icelake variant), ggml's kernels for every type",
     },
     "avx512-bf16-ggml": {
         variant: "zen4",
-        env: {
-            LLAMA_REWARD_AMX_BF16: "0",
-            LLAMA_REWARD_AVX512_BF16: "0",
-            LLAMA_REWARD_BF16_FMA: "0",
-            LLAMA_REWARD_AVX512_F32: "0",
-            LLAMA_REWARD_AVX512_F16: "0",
-        },
+        env: ALL_OFF,
         describe: "AVX-512 BF16 + VNNI, no AMX (ggml's zen4 variant), ggml's BF16, F32 and F16 kernels",
     },
     avx2: {
         variant: "haswell",
-        env: {
-            LLAMA_REWARD_AMX_BF16: "0",
-            LLAMA_REWARD_AVX512_BF16: "0",
-            LLAMA_REWARD_BF16_FMA: "0",
-            LLAMA_REWARD_AVX512_F32: "0",
-            LLAMA_REWARD_AVX512_F16: "0",
-        },
+        env: ALL_OFF,
         describe: "AVX2 only (ggml's haswell variant; llama-reward's AVX-512 kernels off)",
     },
 };

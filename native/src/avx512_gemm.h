@@ -206,7 +206,7 @@ template <class Ops> AVX512_GEMM_TARGET void multiply(ggml_tensor * dst, int ith
     const auto *  activation = static_cast<const Element *>(packed->data);
     const auto *  weights    = static_cast<const char *>(w->data);
     auto *        out        = static_cast<float *>(dst->data);
-    const bool misaligned = reinterpret_cast<uintptr_t>(weights) % 64 != 0 || w_stride % 64 != 0;
+    const bool    misaligned = reinterpret_cast<uintptr_t>(weights) % 64 != 0 || w_stride % 64 != 0;
     if (ith == 0) {
         Ops::runs.fetch_add(1, std::memory_order_relaxed);
         if (misaligned && !Ops::kAlwaysStaged) {
@@ -220,12 +220,12 @@ template <class Ops> AVX512_GEMM_TARGET void multiply(ggml_tensor * dst, int ith
     if (chunk < k && partials.size() < static_cast<size_t>(pass_tiles * tile_floats + 16)) {
         partials.resize(pass_tiles * tile_floats + 16);
     }
-    float * const partials_start = aligned64(partials);
+    float * const                     partials_start = aligned64(partials);
     // Weights the tile does not read in place are staged, one chunk of the block's 8 rows at a time, into a
     // per-thread buffer on cache lines (row stride: the chunk): F16 weights always (widened to F32), the others
     // when their rows do not start on 64-byte boundaries (a file written with GGUF's default 32-byte alignment),
     // where each vector load would otherwise touch two cache lines. Staging moves no bit of the result.
-    const bool    staged = Ops::kAlwaysStaged || misaligned;
+    const bool                        staged         = Ops::kAlwaysStaged || misaligned;
     thread_local std::vector<Element> staging;
     if (staged && staging.size() < static_cast<size_t>(kWeightRows * chunk + 64)) {
         staging.resize(kWeightRows * chunk + 64);

@@ -11,10 +11,9 @@
 //   device on a pool thread; it never returns unless the server fails to start.
 #include "rpc_backend.h"
 
-#include "weight_product_hook.h"
-
 #include "ggml-backend.h"
 #include "promise_worker.h"
+#include "weight_product_hook.h"
 
 #include <map>
 #include <mutex>

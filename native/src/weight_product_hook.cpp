@@ -21,9 +21,10 @@ std::atomic<bool>     g_offload_device_added{ false };
 std::atomic<uint64_t> g_misaligned_products{ 0 };
 
 // Whether BF16 weights go to the AVX-512 FMA kernel (widened to F32) rather than the AVX-512 BF16 one
-// (vdpbf16ps), where AMX does not take them. Without AVX-512 BF16 only the FMA kernel can. With it, on Intel
-// cores the FMA kernel scored faster (vdpbf16ps issues at half the rate of the two FMA ports there), and on
-// AMD Zen 4 and later vdpbf16ps does twice the work of an FMA, so the BF16 kernel is kept there.
+// (vdpbf16ps), where AMX does not take them. Without AVX-512 BF16 only the FMA kernel can. With it, on an
+// Intel core the FMA kernel scored 1.23-1.31x the BF16 one, while on an AMD EPYC (Zen 4) ggml's vdpbf16ps
+// kernel scored 1.8x its F16 multiply-add kernel, so AMD CPUs keep the BF16 kernel (docs/performance.md,
+// "BF16 on AVX-512 FMA").
 // LLAMA_REWARD_BF16_FMA=1 prefers the FMA kernel on any CPU; =0 switches it off (avx512_bf16_fma_available).
 bool bf16_on_fma() {
     static const bool on_fma = [] {

@@ -1,6 +1,6 @@
 // The tiled AVX-512 product shared by llama-reward's weight kernels for CPUs
 // without AMX (avx512_bf16_matmul.cpp: BF16 weights on vdpbf16ps;
-// avx512_f32_matmul.cpp: F32 and F16 weights on vfmadd231ps). Included only
+// avx512_f32_matmul.cpp: F32, F16 and BF16 weights on vfmadd231ps). Included only
 // by those files, inside their AVX512_GEMM_TARGET-guarded sections.
 //
 // The product w x cur (w: N rows of K weights, cur: M rows of K F32
@@ -12,8 +12,8 @@
 //      of 3 activation rows x 8 weight rows (read in place, no repacked
 //      copy; F16 weights, and weights whose rows are not on cache lines, are
 //      staged one L1-sized chunk of the 8 rows at a time into a per-thread
-//      buffer that every tile of the pass then reads, F16 widened to F32
-//      exactly) keeps 24 vectors of 16 F32 partial sums in registers while K is
+//      buffer that every tile of the pass then reads, F16 and BF16 widened
+//      to F32 exactly) keeps 24 vectors of 16 F32 partial sums in registers while K is
 //      walked in order, one vector of weights a step, then folds each row's
 //      8 vectors into 8 sums with one fixed sequence of shuffles and adds.
 //      Activation rows are taken in passes that stay in L2 while the weight

@@ -150,6 +150,10 @@ export interface FileTypeRule extends FileTypeRecommendation {
 }
 
 const QUANT_TIGHT = { fileType: "Q4_K_M", reason: "a third of BF16's memory, slower to score than Q8_0" } as const;
+const Q8_TIGHT = {
+    fileType: "Q8_0",
+    reason: "half the memory of BF16, rewards within quantization noise; Q4_K_M if even that does not fit",
+} as const;
 
 /**
  * The file type to score with on each kind of CPU: the type measured fastest there, by `npm run bench`
@@ -182,10 +186,7 @@ export const FILE_TYPE_RULES: readonly FileTypeRule[] = [
         measuredOn:
             "the same Intel Xeon playing this kind (LLAMA_REWARD_AMX_BF16=0, LLAMA_REWARD_BF16_FMA=0, ggml's zen4 variant only); not run on an AMD CPU",
         reason: "this CPU multiplies BF16 natively (AVX-512 BF16) and llama-reward's kernel runs it: BF16 scores about as fast as Q8_0 or faster, and is the checkpoint's own precision",
-        ifMemoryIsTight: {
-            fileType: "Q8_0",
-            reason: "half the memory of BF16, rewards within quantization noise; Q4_K_M if even that does not fit",
-        },
+        ifMemoryIsTight: Q8_TIGHT,
         measured:
             "tok/s, 16 short / 2 long conversations: BF16 on the AVX-512 BF16 kernel 99-107 / 96-102, Q8_0 98-101 / 94-96, F16 on the AVX-512 FMA kernel 123-131 / 117-124 (on this Intel core vdpbf16ps runs below the FMA kernel); on an AMD EPYC (Zen 4) ggml's source-built kernels scored BF16 160 tok/s against F16 89 and Q8_0 100-105: BF16 for Zen 4 and its precision",
     },
@@ -195,10 +196,7 @@ export const FILE_TYPE_RULES: readonly FileTypeRule[] = [
         fileType: "BF16",
         measuredOn: "the same Intel Xeon playing this kind (ggml's icelake variant only, LLAMA_REWARD_AMX_BF16=0, LLAMA_REWARD_BF16_FMA=1)",
         reason: "llama-reward widens BF16 weights to F32 on AVX-512 multiply-adds here, without rounding the activations: BF16 scores as fast as F16 and faster than Q8_0, and is the checkpoint's own precision",
-        ifMemoryIsTight: {
-            fileType: "Q8_0",
-            reason: "half the memory of BF16, rewards within quantization noise; Q4_K_M if even that does not fit",
-        },
+        ifMemoryIsTight: Q8_TIGHT,
         measured:
             "tok/s, 16 short / 2 long conversations, two rounds: BF16 on the AVX-512 FMA kernel 132 / 124, 131 / 122; F16 on it 127 / 123, 132 / 125; Q8_0 103 / 99, 100 / 96; BF16 on ggml's kernel 101 / 97, 103 / 98",
     },

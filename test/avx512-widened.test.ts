@@ -5,8 +5,8 @@
  * Each setting runs in a child process (test/support/kernel-child.ts): the
  * kernel, and llama.cpp's own kernel for the type (LLAMA_REWARD_AVX512_F16=0;
  * GGML_BF16_ENV). The kernel must run wherever the CPU has AVX-512 (its
- * product counter moves; on CPUs with AMX int8 ggml keeps F16 weights in its
- * AMX buffer, which the kernel reads too), and compute exactly what the F32
+ * product counter moves; on CPUs with AMX int8 the F16 weights it takes stay
+ * mapped from the file instead of going to ggml's AMX buffer), and compute exactly what the F32
  * kernel computes on an F32 copy of the same weights: bitwise the same
  * rewards. BF16 weights are sent to it with LLAMA_REWARD_AMX_BF16=0 and
  * LLAMA_REWARD_BF16_FMA=1 (by default it takes them on Intel CPUs without
@@ -28,6 +28,7 @@ import {
     GGML_BF16_ENV,
     type KernelChildResult,
     maxAbsDiff,
+    modelBuffersInChild,
     referenceRewardsOf,
     scoreInChild,
 } from "./support/kernel-child.js";
@@ -35,6 +36,7 @@ import { writeWideTinyF16, writeWideTinyF32 } from "./support/wide-tiny-model.js
 
 const x86Linux = process.platform === "linux" && process.arch === "x64";
 const hasAvx512 = x86Linux && cpuInfo().cpu.avx512 === true;
+const hasAmxInt8 = x86Linux && cpuInfo().cpu.amxInt8 === true;
 const cases = kernelCases;
 const ALONE = 6;
 const settings = { flashOff: { flashAttention: false } };
@@ -180,4 +182,17 @@ describe.each(TYPES)("AVX-512 FMA kernel on $name weights", (t) => {
         },
         120_000,
     );
+});
+
+describe.skipIf(!hasAvx512 || !hasAmxInt8)("F16 weights on a CPU with AMX int8", () => {
+    it("stay mapped from the file for the kernel, not copied into ggml's AMX buffer", () => {
+        // ggml's CPU backend offers its AMX buffer first for F16 weights (for an F16 kernel of its own) and copies
+        // them there; the weight-buffer filter (native/src/weight_product_hook.cpp) passes over it for the
+        // weights the kernel multiplies, so they stay in the mapped file and no copy is made
+        const file = requireFile(tinyF16);
+        expect(modelBuffersInChild(file, { LLAMA_REWARD_AVX512_F16: "0" })).toContain("AMX");
+        const buffers = modelBuffersInChild(file, {});
+        expect(buffers).toContain("CPU_Mapped");
+        expect(buffers).not.toContain("AMX");
+    });
 });

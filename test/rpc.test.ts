@@ -109,10 +109,10 @@ describe("every layer on two loopback RPC servers", () => {
 });
 
 describe("an F16 model split between an RPC server and this CPU", () => {
-    // On CPUs with AMX int8, ggml keeps F16 weights in its AMX buffer, and llama-reward's F16 kernel builds its
-    // graph nodes without them as sources there; ggml's scheduler would then move the nodes of the last local
-    // layer to the RPC server (which accepts any node), where llama-reward's own operations cannot run. In a
-    // process with an RPC server the kernel leaves those weights to ggml. Isolated, so that a crash is an error.
+    // llama-reward's F16 kernel builds graph nodes of its own, which only the CPU can run. Each names its weight
+    // as a source, so that ggml's scheduler places it by its weight; a node placed by its neighbours instead
+    // would be moved to the RPC server (which accepts any node) next to the last local layer, and crash there.
+    // Isolated, so that a crash is an error.
     it("the last layer on the server, the first here: rewards match the float64 reference as on this CPU alone", async () => {
         const server = await startRpcServer(1);
         let split: IsolatedRewardModel | undefined;

@@ -23,6 +23,7 @@
 
 #include <mutex>
 #include <string>
+#include <type_traits>
 
 AddonState & addon_state(Napi::Env env) {
     return *env.GetInstanceData<AddonState>();
@@ -35,52 +36,18 @@ Napi::Error addon_error(Napi::Env env, const char * code, const std::string & me
 }
 
 namespace {
-Napi::Value system_info(const Napi::CallbackInfo & info) {
-    return Napi::String::New(info.Env(), llama_print_system_info());
-}
-
-Napi::Value amx_bf16(const Napi::CallbackInfo & info) {
-    return Napi::Boolean::New(info.Env(), amx_bf16_available());
-}
-
-Napi::Value bf16_kernel(const Napi::CallbackInfo & info) {
-    return Napi::String::New(info.Env(), bf16_kernel_name());
-}
-
-Napi::Value bf16_kernel_products(const Napi::CallbackInfo & info) {
-    return Napi::Number::New(info.Env(), (double) avx512_bf16_products_run());
-}
-
-Napi::Value f32_kernel(const Napi::CallbackInfo & info) {
-    return Napi::String::New(info.Env(), f32_kernel_name());
-}
-
-Napi::Value f16_kernel(const Napi::CallbackInfo & info) {
-    return Napi::String::New(info.Env(), f16_kernel_name());
-}
-
-Napi::Value f16_kernel_products(const Napi::CallbackInfo & info) {
-    return Napi::Number::New(info.Env(), (double) avx512_f16_products_run());
-}
-
-Napi::Value bf16_fma_products(const Napi::CallbackInfo & info) {
-    return Napi::Number::New(info.Env(), (double) avx512_bf16_fma_products_run());
-}
-
-Napi::Value misaligned_products(const Napi::CallbackInfo & info) {
-    return Napi::Number::New(info.Env(), (double) misaligned_weight_products());
-}
-
-Napi::Value compute_alignment(const Napi::CallbackInfo & info) {
-    return Napi::Number::New(info.Env(), (double) cpu_compute_alignment());
-}
-
-Napi::Value compute_buffers(const Napi::CallbackInfo & info) {
-    return Napi::Number::New(info.Env(), (double) cpu_compute_buffers_allocated());
-}
-
-Napi::Value f32_kernel_products(const Napi::CallbackInfo & info) {
-    return Napi::Number::New(info.Env(), (double) avx512_f32_products_run());
+// A JS function of no arguments that returns what `read()` returns: a string, a boolean or a number. For the
+// process-wide facts and diagnostic counters below.
+template <auto read> Napi::Value getter(const Napi::CallbackInfo & info) {
+    const auto value = read();
+    using Value      = std::decay_t<decltype(value)>;
+    if constexpr (std::is_same_v<Value, const char *>) {
+        return Napi::String::New(info.Env(), value);
+    } else if constexpr (std::is_same_v<Value, bool>) {
+        return Napi::Boolean::New(info.Env(), value);
+    } else {
+        return Napi::Number::New(info.Env(), static_cast<double>(value));
+    }
 }
 
 Napi::Value backend_devices(const Napi::CallbackInfo & info) {
@@ -143,6 +110,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
         llama_set_cpu_compute_buffer_type(cpu_compute_buffer_type());
         if (weight_product_hook_useful()) {
             llama_set_mul_mat_hook(weight_product_hook);
+            llama_set_weight_buft_filter(weight_buft_filter);
         }
     });
 
@@ -157,29 +125,32 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
     // quantize(input, output, options, onProgress?): Promise<void>
     exports.Set("quantize", Napi::Function::New(env, quantize_model, "quantize"));
     // systemInfo(): string
-    exports.Set("systemInfo", Napi::Function::New(env, system_info, "systemInfo"));
+    exports.Set("systemInfo", Napi::Function::New(env, getter<llama_print_system_info>, "systemInfo"));
     // amxBf16(): boolean, BF16 weight products run on AMX tiles
-    exports.Set("amxBf16", Napi::Function::New(env, amx_bf16, "amxBf16"));
+    exports.Set("amxBf16", Napi::Function::New(env, getter<amx_bf16_available>, "amxBf16"));
     // bf16Kernel(): "amx" | "avx512-bf16" | "avx512-fma" | "ggml", the kernel BF16 weight products on the CPU run on
-    exports.Set("bf16Kernel", Napi::Function::New(env, bf16_kernel, "bf16Kernel"));
+    exports.Set("bf16Kernel", Napi::Function::New(env, getter<bf16_kernel_name>, "bf16Kernel"));
     // avx512Bf16Products(): number (diagnostics: weight products the AVX-512 BF16 kernel has run)
-    exports.Set("avx512Bf16Products", Napi::Function::New(env, bf16_kernel_products, "avx512Bf16Products"));
+    exports.Set("avx512Bf16Products", Napi::Function::New(env, getter<avx512_bf16_products_run>, "avx512Bf16Products"));
     // f32Kernel(): "avx512-f32" | "ggml", the kernel F32 weight products on the CPU run on
-    exports.Set("f32Kernel", Napi::Function::New(env, f32_kernel, "f32Kernel"));
+    exports.Set("f32Kernel", Napi::Function::New(env, getter<f32_kernel_name>, "f32Kernel"));
     // avx512F32Products(): number (diagnostics: weight products the AVX-512 F32 kernel has run)
-    exports.Set("avx512F32Products", Napi::Function::New(env, f32_kernel_products, "avx512F32Products"));
+    exports.Set("avx512F32Products", Napi::Function::New(env, getter<avx512_f32_products_run>, "avx512F32Products"));
     // f16Kernel(): "avx512-f16" | "ggml", the kernel F16 weight products on the CPU run on
-    exports.Set("f16Kernel", Napi::Function::New(env, f16_kernel, "f16Kernel"));
+    exports.Set("f16Kernel", Napi::Function::New(env, getter<f16_kernel_name>, "f16Kernel"));
     // avx512F16Products(): number (diagnostics: weight products the AVX-512 kernel has run on F16 weights)
-    exports.Set("avx512F16Products", Napi::Function::New(env, f16_kernel_products, "avx512F16Products"));
+    exports.Set("avx512F16Products", Napi::Function::New(env, getter<avx512_f16_products_run>, "avx512F16Products"));
     // misalignedWeightProducts(): number (diagnostics: weight products whose rows were off cache lines, staged)
-    exports.Set("misalignedWeightProducts", Napi::Function::New(env, misaligned_products, "misalignedWeightProducts"));
+    exports.Set("misalignedWeightProducts",
+                Napi::Function::New(env, getter<misaligned_weight_products>, "misalignedWeightProducts"));
     // avx512Bf16FmaProducts(): number (diagnostics: BF16 weight products the AVX-512 FMA kernel has run)
-    exports.Set("avx512Bf16FmaProducts", Napi::Function::New(env, bf16_fma_products, "avx512Bf16FmaProducts"));
+    exports.Set("avx512Bf16FmaProducts",
+                Napi::Function::New(env, getter<avx512_bf16_fma_products_run>, "avx512Bf16FmaProducts"));
     // computeAlignment(): number, the byte alignment of the CPU backend's intermediate tensors (64, or ggml's 32)
-    exports.Set("computeAlignment", Napi::Function::New(env, compute_alignment, "computeAlignment"));
+    exports.Set("computeAlignment", Napi::Function::New(env, getter<cpu_compute_alignment>, "computeAlignment"));
     // alignedComputeBuffers(): number (diagnostics: CPU compute buffers allocated with that alignment)
-    exports.Set("alignedComputeBuffers", Napi::Function::New(env, compute_buffers, "alignedComputeBuffers"));
+    exports.Set("alignedComputeBuffers",
+                Napi::Function::New(env, getter<cpu_compute_buffers_allocated>, "alignedComputeBuffers"));
     // backendDevices(): NativeDevice[]
     exports.Set("backendDevices", Napi::Function::New(env, backend_devices, "backendDevices"));
     // dynamicBackends(): boolean

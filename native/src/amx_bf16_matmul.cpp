@@ -20,6 +20,7 @@
 
 #if defined(LLAMA_REWARD_AMX_BF16) && defined(__x86_64__) && defined(__linux__)
 #    include "hook_tensors.h"
+#    include "kernel_switch.h"
 
 #    include <cpuid.h>
 #    include <immintrin.h>
@@ -209,20 +210,19 @@ bool tile_state_granted() {
 }  // namespace
 
 bool amx_bf16_available() {
-    static const bool available = [] {
-        const char * off = std::getenv("LLAMA_REWARD_AMX_BF16");
-        if (off != nullptr && std::strcmp(off, "0") == 0) {
-            return false;
-        }
-        return cpu_has_amx_bf16() && tile_state_granted();
-    }();
+    static const bool available =
+        !kernel_switched_off("LLAMA_REWARD_AMX_BF16") && cpu_has_amx_bf16() && tile_state_granted();
     return available;
 }
 
+bool amx_bf16_takes_weight(const ggml_tensor * w) {
+    return w->type == GGML_TYPE_BF16 && w->ne[2] == 1 && w->ne[3] == 1 && ggml_is_contiguous(w) &&
+           w->ne[0] % kTileK == 0 && w->ne[1] % kBlockRows == 0 && amx_bf16_available();
+}
+
 ggml_tensor * amx_bf16_mul_mat(ggml_context * ctx, ggml_tensor * w, ggml_tensor * cur) {
-    if (w->type != GGML_TYPE_BF16 || cur->type != GGML_TYPE_F32 || w->ne[2] != 1 || w->ne[3] != 1 ||
-        !ggml_is_contiguous(w) || cur->ne[0] != w->ne[0] || cur->nb[0] != sizeof(float) || w->ne[0] % kTileK != 0 ||
-        w->ne[1] % kBlockRows != 0 || !weight_in_cpu_memory(w) || !amx_bf16_available()) {
+    if (!amx_bf16_takes_weight(w) || !weight_in_cpu_memory(w) || cur->type != GGML_TYPE_F32 || cur->ne[0] != w->ne[0] ||
+        cur->nb[0] != sizeof(float)) {
         return nullptr;
     }
     const int64_t m           = ggml_nrows(cur);
@@ -237,6 +237,10 @@ ggml_tensor * amx_bf16_mul_mat(ggml_context * ctx, ggml_tensor * w, ggml_tensor 
 #else
 
 bool amx_bf16_available() {
+    return false;
+}
+
+bool amx_bf16_takes_weight(const ggml_tensor *) {
     return false;
 }
 

@@ -13,7 +13,11 @@ struct ggml_tensor;
 // first call.
 bool amx_bf16_available();
 
+// Whether the kernel is available and multiplies the weight w, wherever it
+// lies: a 2-D BF16 weight whose row length and row count are multiples of 32.
+bool amx_bf16_takes_weight(const ggml_tensor * w);
+
 // The graph node for w x cur, or nullptr to let llama.cpp build its
-// ggml_mul_mat: taken for a 2-D BF16 weight in a CPU buffer whose row length
-// and row count are multiples of 32, times an F32 activation.
+// ggml_mul_mat: taken for such a weight in a CPU buffer, times an F32
+// activation.
 ggml_tensor * amx_bf16_mul_mat(ggml_context * ctx, ggml_tensor * w, ggml_tensor * cur);

@@ -18,10 +18,8 @@ uint64_t avx512_bf16_products_run() {
 #if defined(LLAMA_REWARD_AVX512_BF16) && defined(__x86_64__)
 #    define AVX512_GEMM_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
 #    include "avx512_gemm.h"
+#    include "kernel_switch.h"
 #    include "x86_cpu_features.h"
-
-#    include <cstdlib>
-#    include <cstring>
 
 namespace {
 
@@ -58,26 +56,25 @@ struct Bf16Ops {
 }  // namespace
 
 bool avx512_bf16_available() {
-    static const bool available = [] {
-        const char * off = std::getenv("LLAMA_REWARD_AVX512_BF16");
-        if (off != nullptr && std::strcmp(off, "0") == 0) {
-            return false;
-        }
-        return x86_has_avx512(/* bf16 */ true);
-    }();
+    static const bool available = !kernel_switched_off("LLAMA_REWARD_AVX512_BF16") && x86_has_avx512(/* bf16 */ true);
     return available;
 }
 
+bool avx512_bf16_takes_weight(const ggml_tensor * w) {
+    return avx512_bf16_available() && avx512_gemm::takes_weight<Bf16Ops>(w);
+}
+
 ggml_tensor * avx512_bf16_mul_mat(ggml_context * ctx, ggml_tensor * w, ggml_tensor * cur) {
-    if (!avx512_gemm::accepts<Bf16Ops>(w, cur) || !avx512_bf16_available()) {
-        return nullptr;
-    }
-    return avx512_gemm::build<Bf16Ops>(ctx, w, cur);
+    return avx512_bf16_takes_weight(w) ? avx512_gemm::build<Bf16Ops>(ctx, w, cur) : nullptr;
 }
 
 #else
 
 bool avx512_bf16_available() {
+    return false;
+}
+
+bool avx512_bf16_takes_weight(const ggml_tensor *) {
     return false;
 }
 

@@ -16,9 +16,14 @@ struct ggml_tensor;
 // is not "0". Cached after the first call.
 bool avx512_bf16_available();
 
+// Whether the kernel is available and multiplies the weight w, wherever it
+// lies: a 2-D BF16 weight whose row length is a multiple of 32 and row count
+// a multiple of 8.
+bool avx512_bf16_takes_weight(const ggml_tensor * w);
+
 // The graph node for w x cur, or nullptr to let llama.cpp build its
-// ggml_mul_mat: taken for a 2-D BF16 weight in a CPU buffer whose row length
-// is a multiple of 32 and row count a multiple of 8, times an F32 activation.
+// ggml_mul_mat: taken for such a weight in a CPU buffer, times an F32
+// activation.
 ggml_tensor * avx512_bf16_mul_mat(ggml_context * ctx, ggml_tensor * w, ggml_tensor * cur);
 
 // Weight products this process has computed with the kernel (graph nodes

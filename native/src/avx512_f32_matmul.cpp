@@ -30,10 +30,8 @@ uint64_t avx512_bf16_fma_products_run() {
 #if defined(LLAMA_REWARD_AVX512_F32) && defined(__x86_64__)
 #    define AVX512_GEMM_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
 #    include "avx512_gemm.h"
+#    include "kernel_switch.h"
 #    include "x86_cpu_features.h"
-
-#    include <cstdlib>
-#    include <cstring>
 
 namespace {
 
@@ -101,46 +99,48 @@ struct Bf16Ops : F32TileOps {
     }
 };
 
-// Whether the environment variable `name` switches a kernel off ("0").
-bool switched_off(const char * name) {
-    const char * value = std::getenv(name);
-    return value != nullptr && std::strcmp(value, "0") == 0;
-}
-
 }  // namespace
 
 bool avx512_f32_available() {
-    static const bool available = !switched_off("LLAMA_REWARD_AVX512_F32") && x86_has_avx512(/* bf16 */ false);
+    static const bool available = !kernel_switched_off("LLAMA_REWARD_AVX512_F32") && x86_has_avx512(/* bf16 */ false);
     return available;
 }
 
 bool avx512_f16_available() {
-    static const bool available = !switched_off("LLAMA_REWARD_AVX512_F16") && x86_has_avx512(/* bf16 */ false);
+    static const bool available = !kernel_switched_off("LLAMA_REWARD_AVX512_F16") && x86_has_avx512(/* bf16 */ false);
     return available;
 }
 
 bool avx512_bf16_fma_available() {
-    static const bool available = !switched_off("LLAMA_REWARD_BF16_FMA") && x86_has_avx512(/* bf16 */ false);
+    static const bool available = !kernel_switched_off("LLAMA_REWARD_BF16_FMA") && x86_has_avx512(/* bf16 */ false);
     return available;
 }
 
+bool avx512_f32_takes_weight(const ggml_tensor * w) {
+    switch (w->type) {
+        case GGML_TYPE_BF16:
+            return avx512_bf16_fma_available() && avx512_gemm::takes_weight<Bf16Ops>(w);
+        case GGML_TYPE_F16:
+            return avx512_f16_available() && avx512_gemm::takes_weight<F16Ops>(w);
+        case GGML_TYPE_F32:
+            return avx512_f32_available() && avx512_gemm::takes_weight<F32Ops>(w);
+        default:
+            return false;
+    }
+}
+
 ggml_tensor * avx512_f32_mul_mat(ggml_context * ctx, ggml_tensor * w, ggml_tensor * cur) {
-    if (w->type == GGML_TYPE_BF16) {
-        if (!avx512_gemm::accepts<Bf16Ops>(w, cur) || !avx512_bf16_fma_available()) {
-            return nullptr;
-        }
-        return avx512_gemm::build<Bf16Ops>(ctx, w, cur);
-    }
-    if (w->type == GGML_TYPE_F16) {
-        if (!avx512_gemm::accepts<F16Ops>(w, cur) || !avx512_f16_available()) {
-            return nullptr;
-        }
-        return avx512_gemm::build<F16Ops>(ctx, w, cur);
-    }
-    if (!avx512_gemm::accepts<F32Ops>(w, cur) || !avx512_f32_available()) {
+    if (!avx512_f32_takes_weight(w)) {
         return nullptr;
     }
-    return avx512_gemm::build<F32Ops>(ctx, w, cur);
+    switch (w->type) {
+        case GGML_TYPE_BF16:
+            return avx512_gemm::build<Bf16Ops>(ctx, w, cur);
+        case GGML_TYPE_F16:
+            return avx512_gemm::build<F16Ops>(ctx, w, cur);
+        default:
+            return avx512_gemm::build<F32Ops>(ctx, w, cur);
+    }
 }
 
 #else
@@ -154,6 +154,10 @@ bool avx512_f16_available() {
 }
 
 bool avx512_bf16_fma_available() {
+    return false;
+}
+
+bool avx512_f32_takes_weight(const ggml_tensor *) {
     return false;
 }
 

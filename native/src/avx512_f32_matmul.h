@@ -26,9 +26,13 @@ bool avx512_f16_available();
 // The same for BF16 weights, switched off by LLAMA_REWARD_BF16_FMA=0.
 bool avx512_bf16_fma_available();
 
+// Whether the kernel multiplies the weight w, wherever it lies: a 2-D F32, F16
+// or BF16 weight whose row length is a multiple of 16 and row count a
+// multiple of 8, of a type whose kernel is available.
+bool avx512_f32_takes_weight(const ggml_tensor * w);
+
 // The graph node for w x cur, or nullptr to let llama.cpp build its
-// ggml_mul_mat: taken for a 2-D F32, F16 or BF16 weight in a CPU buffer whose row
-// length is a multiple of 16 and row count a multiple of 8, times an F32
+// ggml_mul_mat: taken for such a weight in a CPU buffer, times an F32
 // activation.
 ggml_tensor * avx512_f32_mul_mat(ggml_context * ctx, ggml_tensor * w, ggml_tensor * cur);
 

@@ -176,8 +176,7 @@ template <class T> T * aligned64(std::vector<T> & v) {
     return reinterpret_cast<T *>((reinterpret_cast<uintptr_t>(v.data()) + 63) & ~uintptr_t{ 63 });
 }
 
-// dst: M rows of N floats (contiguous); src[0]: packed activations; userdata: w (see build()). Counts its runs in
-// Ops::runs.
+// dst: M rows of N floats (contiguous); src[0]: packed activations; src[1]: w. Counts its runs in Ops::runs.
 //
 // Blocking: the activation rows are taken in passes that fill half of L2, so that each pass is read from
 // memory once and the weights once per pass. Within a pass, each 8-row weight block is walked in chunks of
@@ -185,9 +184,9 @@ template <class T> T * aligned64(std::vector<T> & v) {
 // the next, so the weights are read from L1; the tiles' accumulators wait in a per-thread buffer between
 // chunks. Every accumulator lane still sums its products in the order of K, so the chunking changes no bit
 // of the result.
-template <class Ops> AVX512_GEMM_TARGET void multiply(ggml_tensor * dst, int ith, int nth, void * userdata) {
+template <class Ops> AVX512_GEMM_TARGET void multiply(ggml_tensor * dst, int ith, int nth, void *) {
     using Element                  = typename Ops::Element;
-    const ggml_tensor * w          = static_cast<const ggml_tensor *>(userdata);
+    const ggml_tensor * w          = dst->src[1];
     const ggml_tensor * packed     = dst->src[0];
     const int64_t       k          = w->ne[0];
     const int64_t       n_blocks   = w->ne[1] / kWeightRows;
@@ -265,33 +264,29 @@ template <class Ops> AVX512_GEMM_TARGET void multiply(ggml_tensor * dst, int ith
     }
 }
 
-// Whether the kernel of Ops can compute w x cur: a 2-D contiguous weight of Ops's stored type in CPU memory (an F16
-// one also in ggml's AMX buffer, which holds it unchanged, while the process has no GPU or RPC device: see build())
-// whose rows are a multiple of kStep long and whose row count is a multiple of 8, times an F32 activation of the same row
-// length with contiguous rows.
-template <class Ops> bool accepts(const ggml_tensor * w, const ggml_tensor * cur) {
-    return w->type == Ops::kWeightType && cur->type == GGML_TYPE_F32 && w->ne[2] == 1 && w->ne[3] == 1 &&
-           ggml_is_contiguous(w) && cur->ne[0] == w->ne[0] && cur->nb[0] == sizeof(float) &&
-           w->ne[0] % Ops::kStep == 0 && w->ne[1] % kWeightRows == 0 &&
-           (weight_in_cpu_memory(w) || (f16_weight_in_amx_buffer(w) && cpu_only_process()));
+// Whether the kernel of Ops can multiply the weight w wherever it lies: a 2-D contiguous weight of Ops's stored type
+// whose rows are a multiple of kStep long and whose row count is a multiple of 8 (weight_product_hook.cpp asks this
+// of a weight before it is loaded).
+template <class Ops> bool takes_weight(const ggml_tensor * w) {
+    return w->type == Ops::kWeightType && w->ne[2] == 1 && w->ne[3] == 1 && ggml_is_contiguous(w) &&
+           w->ne[0] % Ops::kStep == 0 && w->ne[1] % kWeightRows == 0;
 }
 
-// The two graph nodes of w x cur (see the header comment): the result has cur's shape with N values a row. The
-// product node reads w through its userdata (weights outlive every graph); w is also a source of the node when it
-// lies in host memory, so that ggml's scheduler places the node by its weight as it does any weight product. An F16
-// weight in ggml's AMX buffer is not: the scheduler finds no backend for a custom node with a source in a buffer
-// that is not host memory, and that buffer, for the types it does not repack, holds plain rows in CPU memory.
-// Without a weight source the scheduler places the nodes by their neighbours, and would move them to an RPC
-// backend (which accepts any node) next to an offloaded layer: accepts() takes such weights only while the
-// process has no device but the CPU (cpu_only_process()).
+// The two graph nodes of w x cur (see the header comment), or nullptr unless the kernel takes w, w lies in CPU
+// memory and cur is an F32 activation of w's row length with contiguous rows. The result has cur's shape with N
+// values a row; w is a source of the product node, so ggml's scheduler places the node by its weight as it does any
+// weight product.
 template <class Ops> ggml_tensor * build(ggml_context * ctx, ggml_tensor * w, ggml_tensor * cur) {
+    if (!takes_weight<Ops>(w) || !weight_in_cpu_memory(w) || cur->type != GGML_TYPE_F32 || cur->ne[0] != w->ne[0] ||
+        cur->nb[0] != sizeof(float)) {
+        return nullptr;
+    }
     ggml_tensor * pack_args[] = { cur };
     ggml_tensor * packed = ggml_custom_4d(ctx, Ops::kPackedType, packed_stride<Ops>(w->ne[0]), ggml_nrows(cur), 1, 1,
                                           pack_args, 1, pack<Ops>, GGML_N_TASKS_MAX, nullptr);
     ggml_tensor * mul_args[] = { packed, w };
-    const int     n_args     = weight_in_cpu_memory(w) ? 2 : 1;
-    return ggml_custom_4d(ctx, GGML_TYPE_F32, w->ne[1], cur->ne[1], cur->ne[2], cur->ne[3], mul_args, n_args,
-                          multiply<Ops>, GGML_N_TASKS_MAX, w);
+    return ggml_custom_4d(ctx, GGML_TYPE_F32, w->ne[1], cur->ne[1], cur->ne[2], cur->ne[3], mul_args, 2, multiply<Ops>,
+                          GGML_N_TASKS_MAX, nullptr);
 }
 
 }  // namespace

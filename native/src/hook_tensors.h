@@ -8,7 +8,6 @@
 #include "ggml.h"
 
 #include <cstdint>
-#include <cstring>
 
 // True for a weight in a host buffer of a CPU device (or of none: a model mapped from its file); false for
 // GPU backends' host-visible buffers, which name their device.
@@ -26,17 +25,4 @@ inline const char * row_of(const ggml_tensor * t, int64_t row) {
     const int64_t i2 = (row / t->ne[1]) % t->ne[2];
     const int64_t i3 = row / (t->ne[1] * t->ne[2]);
     return static_cast<const char *>(t->data) + i1 * t->nb[1] + i2 * t->nb[2] + i3 * t->nb[3];
-}
-
-// True for an F16 weight that ggml's CPU backend placed in its AMX buffer (on CPUs with AMX int8, ggml puts F16
-// weights there for a kernel of its own): that buffer copies the types it does not repack, F16 among them, row by
-// row as they are in the file, into CPU memory, but calls itself not host because of the types it does repack.
-inline bool f16_weight_in_amx_buffer(const ggml_tensor * w) {
-    if (w->type != GGML_TYPE_F16 || w->buffer == nullptr) {
-        return false;
-    }
-    ggml_backend_buffer_type_t buft = ggml_backend_buffer_get_type(w->buffer);
-    ggml_backend_dev_t         dev  = ggml_backend_buft_get_device(buft);
-    return std::strcmp(ggml_backend_buft_name(buft), "AMX") == 0 &&
-           (dev == nullptr || ggml_backend_dev_type(dev) == GGML_BACKEND_DEVICE_TYPE_CPU);
 }

@@ -13,7 +13,6 @@
 
 #include "ggml-backend.h"
 #include "promise_worker.h"
-#include "weight_product_hook.h"
 
 #include <map>
 #include <mutex>
@@ -109,7 +108,6 @@ Napi::Value rpc_add_server(const Napi::CallbackInfo & info) {
             g_devices[names.back()] = dev;
         }
         it = g_server_devices.emplace(endpoint, std::move(names)).first;
-        note_offload_device_added();
     }
     Napi::Array out = Napi::Array::New(env, it->second.size());
     for (size_t i = 0; i < it->second.size(); i++) {

@@ -17,7 +17,6 @@
 
 namespace {
 
-std::atomic<bool>     g_offload_device_added{ false };
 std::atomic<uint64_t> g_misaligned_products{ 0 };
 
 // Whether BF16 weights go to the AVX-512 FMA kernel (widened to F32) rather than the AVX-512 BF16 one
@@ -47,24 +46,39 @@ bool bf16_on_fma() {
     return on_fma;
 }
 
-}  // namespace
+// The kernel that multiplies weights of `type` on this CPU.
+enum class Kernel { kNone, kAmxBf16, kAvx512Bf16, kAvx512Fma };
 
-void note_offload_device_added() {
-    g_offload_device_added.store(true, std::memory_order_release);
+Kernel kernel_for(ggml_type type) {
+    switch (type) {
+        case GGML_TYPE_BF16:
+            if (amx_bf16_available()) {
+                return Kernel::kAmxBf16;
+            }
+            return bf16_on_fma() ? Kernel::kAvx512Fma : Kernel::kAvx512Bf16;
+        case GGML_TYPE_F32:
+        case GGML_TYPE_F16:
+            return Kernel::kAvx512Fma;
+        default:
+            return Kernel::kNone;
+    }
 }
 
-bool cpu_only_process() {
-    if (g_offload_device_added.load(std::memory_order_acquire)) {
-        return false;
-    }
-    for (size_t i = 0; i < ggml_backend_dev_count(); i++) {
-        const enum ggml_backend_dev_type type = ggml_backend_dev_type(ggml_backend_dev_get(i));
-        if (type == GGML_BACKEND_DEVICE_TYPE_GPU || type == GGML_BACKEND_DEVICE_TYPE_IGPU) {
+// Whether the kernel for w's type multiplies w (its type, shape and layout; not yet where it lies).
+bool kernel_takes_weight(const ggml_tensor * w) {
+    switch (kernel_for(w->type)) {
+        case Kernel::kAmxBf16:
+            return amx_bf16_takes_weight(w);
+        case Kernel::kAvx512Bf16:
+            return avx512_bf16_takes_weight(w);
+        case Kernel::kAvx512Fma:
+            return avx512_f32_takes_weight(w);
+        default:
             return false;
-        }
     }
-    return true;
 }
+
+}  // namespace
 
 void count_misaligned_weight_product() {
     g_misaligned_products.fetch_add(1, std::memory_order_relaxed);
@@ -80,18 +94,27 @@ bool weight_product_hook_useful() {
 }
 
 ggml_tensor * weight_product_hook(ggml_context * ctx, ggml_tensor * w, ggml_tensor * cur) {
-    switch (w->type) {
-        case GGML_TYPE_BF16:
-            if (amx_bf16_available()) {
-                return amx_bf16_mul_mat(ctx, w, cur);
-            }
-            return bf16_on_fma() ? avx512_f32_mul_mat(ctx, w, cur) : avx512_bf16_mul_mat(ctx, w, cur);
-        case GGML_TYPE_F32:
-        case GGML_TYPE_F16:
+    switch (kernel_for(w->type)) {
+        case Kernel::kAmxBf16:
+            return amx_bf16_mul_mat(ctx, w, cur);
+        case Kernel::kAvx512Bf16:
+            return avx512_bf16_mul_mat(ctx, w, cur);
+        case Kernel::kAvx512Fma:
             return avx512_f32_mul_mat(ctx, w, cur);
         default:
             return nullptr;
     }
+}
+
+bool weight_buft_filter(const ggml_tensor * w, ggml_op op, ggml_backend_buffer_type_t buft) {
+    if (op != GGML_OP_MUL_MAT || ggml_backend_buft_is_host(buft)) {
+        return true;
+    }
+    ggml_backend_dev_t dev = ggml_backend_buft_get_device(buft);
+    if (dev == nullptr || ggml_backend_dev_type(dev) != GGML_BACKEND_DEVICE_TYPE_CPU) {
+        return true;
+    }
+    return !kernel_takes_weight(w);
 }
 
 const char * bf16_kernel_name() {

@@ -88,6 +88,26 @@ export function scoreInChild<S extends string>(
     return JSON.parse(child.stdout) as KernelChildResult<S>;
 }
 
+/**
+ * The buffers llama.cpp's loader puts `file`'s weights in, in a fresh process under `env`: the names of its
+ * "load_tensors: NAME model buffer size" lines (LLAMA_REWARD_DEBUG=1 prints llama.cpp's log), e.g. ["CPU_Mapped"].
+ */
+export function modelBuffersInChild(file: string, env: Record<string, string>): string[] {
+    const index = path.join(root, "dist", "src", "index.js");
+    const script = `
+        import { RewardModel } from ${JSON.stringify(requireFile(index))};
+        const model = await RewardModel.load(${JSON.stringify(file)}, { contextSize: 256 });
+        await model.dispose();
+    `;
+    const child = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+        encoding: "utf8",
+        cwd: root,
+        env: { ...process.env, ...env, LLAMA_REWARD_DEBUG: "1" },
+    });
+    expect(child.status).toBe(0);
+    return [...child.stderr.matchAll(/load_tensors:\s+(\S+) model buffer size/g)].map((m) => m[1]!);
+}
+
 /** The environment that leaves BF16 weights to ggml's own kernel: every one of llama-reward's BF16 kernels off. */
 export const GGML_BF16_ENV: Readonly<Record<string, string>> = {
     LLAMA_REWARD_AMX_BF16: "0",

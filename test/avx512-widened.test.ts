@@ -18,10 +18,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cpuInfo, quantize } from "../src/index.js";
-import { readGgufHeader } from "../src/gguf/gguf-reader.js";
-import { rewriteGguf } from "../src/gguf/gguf-rewrite.js";
-import { readTensorAsFloat64 } from "../src/gguf/gguf-tensor-reader.js";
 import { GgmlType } from "../src/gguf/gguf-types.js";
+import { f32CopyOf } from "./support/f32-copy.js";
 import { kernelCases, requireFile, tinyF16, tinyF32 } from "./support/fixtures.js";
 import {
     compareWithExactSettings,
@@ -41,24 +39,6 @@ const cases = kernelCases;
 const ALONE = 6;
 const settings = { flashOff: { flashAttention: false } };
 const f32Child = { kernelField: "f32Kernel", productsExport: "avx512F32Products", alone: ALONE, settings } as const;
-
-/** The weight products the kernels take: every block's attention and feed-forward projections. */
-const PROJECTION = /^blk\.\d+\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$/;
-
-/** A copy of `file` whose projection weights (of `type`) are F32 holding the same values (F16 and BF16 widen exactly). */
-function f32CopyOf(file: string, type: GgmlType, out: string): void {
-    const header = readGgufHeader(file);
-    const widened = header.tensors
-        .filter((t) => PROJECTION.test(t.name))
-        .map((t) => {
-            expect(t.type).toBe(type);
-            const values = Float32Array.from(readTensorAsFloat64(file, header, t.name));
-            return { name: t.name, shape: [...t.shape], type: GgmlType.F32, data: new Uint8Array(values.buffer) };
-        });
-    expect(widened.length).toBeGreaterThan(0);
-    // at 64 bytes, so that the F32 kernel reads the copy's weights in place rather than through the same staging
-    rewriteGguf(file, out, { dropTensors: (name) => PROJECTION.test(name), addTensors: widened }, { ...header, alignment: 64 });
-}
 
 interface WidenedType {
     name: "F16" | "BF16";

@@ -72,6 +72,7 @@ describe("cpuInfo", () => {
         if (info.bf16OnAmx) expect(info.cpu.amxBf16).not.toBe(false); // the AMX kernel runs only where the tiles exist
         if (info.bf16Kernel === "avx512-bf16") expect(info.cpu.avx512Bf16).toBe(true);
         if (info.bf16Kernel === "avx512-fma") expect(info.cpu.avx512).toBe(true);
+        if (info.bf16Kernel === "avx2-fma") expect(info.cpu.avx2).toBe(true);
         const x86 = info.arch === "x64" || info.arch === "ia32";
         const expectedKind = !x86
             ? info.kind
@@ -83,9 +84,11 @@ describe("cpuInfo", () => {
                   ? "x86-avx512-bf16"
                   : info.bf16Kernel === "avx512-fma"
                     ? "x86-avx512-fma"
-                    : info.build.includes("AVX512_BF16")
-                      ? "x86-avx512-bf16-ggml"
-                      : "x86-avx2";
+                    : info.bf16Kernel === "avx2-fma"
+                      ? "x86-avx2-fma"
+                      : info.build.includes("AVX512_BF16")
+                        ? "x86-avx512-bf16-ggml"
+                        : "x86-avx2";
         expect(info.kind).toBe(expectedKind);
         const rule = FILE_TYPE_RULES.find((r) => r.kind === info.kind)!;
         expect(info.recommendation.fileType).toBe(rule.fileType);

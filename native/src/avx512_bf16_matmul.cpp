@@ -1,6 +1,6 @@
 // BF16 weight x F32 activation products on AVX-512 BF16 dot products
 // (vdpbf16ps, 32 BF16 values a step). See avx512_bf16_matmul.h for when it
-// applies and avx512_gemm.h for how the product is tiled; the activations
+// applies and tiled_gemm.h for how the product is tiled; the activations
 // are rounded to BF16 (round to nearest even, vcvtne2ps2bf16, as ggml's own
 // conversion on these CPUs) when they are packed.
 #include "avx512_bf16_matmul.h"
@@ -16,14 +16,15 @@ uint64_t avx512_bf16_products_run() {
 }
 
 #if defined(LLAMA_REWARD_AVX512_BF16) && defined(__x86_64__)
-#    define AVX512_GEMM_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
-#    include "avx512_gemm.h"
+#    define GEMM_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
+#    include "avx512_accumulators.h"
 #    include "kernel_switch.h"
+#    include "tiled_gemm.h"
 #    include "x86_cpu_features.h"
 
 namespace {
 
-struct Bf16Ops {
+struct Bf16Ops : tiled_gemm::Avx512Accumulators {
     using Element                                       = uint16_t;
     using Vector                                        = __m512bh;
     static constexpr ggml_type            kWeightType   = GGML_TYPE_BF16;
@@ -32,18 +33,18 @@ struct Bf16Ops {
     static constexpr int64_t              kStep         = 32;     // BF16 values in one 512-bit vector
     static inline std::atomic<uint64_t> & runs          = g_products_run;
 
-    AVX512_GEMM_TARGET static Vector load(const Element * p) {
+    GEMM_TARGET static Vector load(const Element * p) {
         const __m512i v = _mm512_loadu_si512(p);
         return reinterpret_cast<const __m512bh &>(v);
     }
 
-    AVX512_GEMM_TARGET static __m512 madd(__m512 acc, Vector a, Vector b) { return _mm512_dpbf16_ps(acc, a, b); }
+    GEMM_TARGET static __m512 madd(__m512 acc, Vector a, Vector b) { return _mm512_dpbf16_ps(acc, a, b); }
 
     static void stage(const char * row, int64_t k0, int64_t k1, Element * dst) {
-        avx512_gemm::copy_chunk(row, k0, k1, dst);
+        tiled_gemm::copy_chunk(row, k0, k1, dst);
     }
 
-    AVX512_GEMM_TARGET static void pack_row(const float * x, Element * y, int64_t k) {
+    GEMM_TARGET static void pack_row(const float * x, Element * y, int64_t k) {
         for (int64_t p = 0; p < k; p += kStep) {
             const __m512   lo = _mm512_loadu_ps(x + p);
             const __m512   hi = _mm512_loadu_ps(x + p + 16);
@@ -61,11 +62,11 @@ bool avx512_bf16_available() {
 }
 
 bool avx512_bf16_takes_weight(const ggml_tensor * w) {
-    return avx512_bf16_available() && avx512_gemm::takes_weight<Bf16Ops>(w);
+    return avx512_bf16_available() && tiled_gemm::takes_weight<Bf16Ops>(w);
 }
 
 ggml_tensor * avx512_bf16_mul_mat(ggml_context * ctx, ggml_tensor * w, ggml_tensor * cur) {
-    return avx512_bf16_takes_weight(w) ? avx512_gemm::build<Bf16Ops>(ctx, w, cur) : nullptr;
+    return avx512_bf16_takes_weight(w) ? tiled_gemm::build<Bf16Ops>(ctx, w, cur) : nullptr;
 }
 
 #else

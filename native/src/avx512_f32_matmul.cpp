@@ -1,6 +1,6 @@
 // F32, F16 and BF16 weight x F32 activation products on AVX-512 FMA
 // (vfmadd231ps, 16 F32 values a step). See avx512_f32_matmul.h for when they
-// apply and avx512_gemm.h for how the product is tiled. The activations are
+// apply and tiled_gemm.h for how the product is tiled. The activations are
 // copied into dense rows when they are packed, not rounded; F16 and BF16
 // weights are widened to F32 (exactly: vcvtph2ps, or a 16-bit shift) one
 // L1-sized chunk at a time, so their product is the F32 kernel's product on
@@ -28,25 +28,26 @@ uint64_t avx512_bf16_fma_products_run() {
 }
 
 #if defined(LLAMA_REWARD_AVX512_F32) && defined(__x86_64__)
-#    define AVX512_GEMM_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
-#    include "avx512_gemm.h"
+#    define GEMM_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+#    include "avx512_accumulators.h"
 #    include "kernel_switch.h"
+#    include "tiled_gemm.h"
 #    include "x86_cpu_features.h"
 
 namespace {
 
 // What the tile reads for both weight types: F32 vectors, multiplied and added in F32.
-struct F32TileOps {
+struct F32TileOps : tiled_gemm::Avx512Accumulators {
     using Element                          = float;
     using Vector                           = __m512;
     static constexpr ggml_type kPackedType = GGML_TYPE_F32;
     static constexpr int64_t   kStep       = 16;  // F32 values in one 512-bit vector
 
-    AVX512_GEMM_TARGET static Vector load(const Element * p) { return _mm512_loadu_ps(p); }
+    GEMM_TARGET static Vector load(const Element * p) { return _mm512_loadu_ps(p); }
 
-    AVX512_GEMM_TARGET static __m512 madd(__m512 acc, Vector a, Vector b) { return _mm512_fmadd_ps(a, b, acc); }
+    GEMM_TARGET static __m512 madd(__m512 acc, Vector a, Vector b) { return _mm512_fmadd_ps(a, b, acc); }
 
-    AVX512_GEMM_TARGET static void pack_row(const float * x, Element * y, int64_t k) {
+    GEMM_TARGET static void pack_row(const float * x, Element * y, int64_t k) {
         for (int64_t p = 0; p < k; p += kStep) {
             _mm512_storeu_ps(y + p, _mm512_loadu_ps(x + p));
         }
@@ -59,13 +60,13 @@ struct F32Ops : F32TileOps {
     static inline std::atomic<uint64_t> & runs          = g_f32_products_run;
 
     static void stage(const char * row, int64_t k0, int64_t k1, float * dst) {
-        avx512_gemm::copy_chunk(row, k0, k1, dst);
+        tiled_gemm::copy_chunk(row, k0, k1, dst);
     }
 };
 
 // Values [k0, k1) of one 16-bit weight row (k1 - k0 a multiple of 16) into dst (on a cache line) as F32, 16 at a
 // time by Ops::widen.
-template <class Ops> AVX512_GEMM_TARGET void widen_chunk(const char * row, int64_t k0, int64_t k1, float * dst) {
+template <class Ops> GEMM_TARGET void widen_chunk(const char * row, int64_t k0, int64_t k1, float * dst) {
     const auto * src = reinterpret_cast<const uint16_t *>(row);
     for (int64_t p = k0; p < k1; p += 16) {
         _mm512_store_ps(dst + (p - k0), Ops::widen(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(src + p))));
@@ -77,9 +78,9 @@ struct F16Ops : F32TileOps {
     static constexpr bool                 kAlwaysStaged = true;  // widened to F32
     static inline std::atomic<uint64_t> & runs          = g_f16_products_run;
 
-    AVX512_GEMM_TARGET static __m512 widen(__m256i h) { return _mm512_cvtph_ps(h); }
+    GEMM_TARGET static __m512 widen(__m256i h) { return _mm512_cvtph_ps(h); }
 
-    AVX512_GEMM_TARGET static void stage(const char * row, int64_t k0, int64_t k1, float * dst) {
+    GEMM_TARGET static void stage(const char * row, int64_t k0, int64_t k1, float * dst) {
         widen_chunk<F16Ops>(row, k0, k1, dst);
     }
 };
@@ -90,11 +91,11 @@ struct Bf16Ops : F32TileOps {
     static inline std::atomic<uint64_t> & runs          = g_bf16_products_run;
 
     // a BF16 value is the upper half of the F32 with the same bits
-    AVX512_GEMM_TARGET static __m512 widen(__m256i h) {
+    GEMM_TARGET static __m512 widen(__m256i h) {
         return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
     }
 
-    AVX512_GEMM_TARGET static void stage(const char * row, int64_t k0, int64_t k1, float * dst) {
+    GEMM_TARGET static void stage(const char * row, int64_t k0, int64_t k1, float * dst) {
         widen_chunk<Bf16Ops>(row, k0, k1, dst);
     }
 };
@@ -119,11 +120,11 @@ bool avx512_bf16_fma_available() {
 bool avx512_f32_takes_weight(const ggml_tensor * w) {
     switch (w->type) {
         case GGML_TYPE_BF16:
-            return avx512_bf16_fma_available() && avx512_gemm::takes_weight<Bf16Ops>(w);
+            return avx512_bf16_fma_available() && tiled_gemm::takes_weight<Bf16Ops>(w);
         case GGML_TYPE_F16:
-            return avx512_f16_available() && avx512_gemm::takes_weight<F16Ops>(w);
+            return avx512_f16_available() && tiled_gemm::takes_weight<F16Ops>(w);
         case GGML_TYPE_F32:
-            return avx512_f32_available() && avx512_gemm::takes_weight<F32Ops>(w);
+            return avx512_f32_available() && tiled_gemm::takes_weight<F32Ops>(w);
         default:
             return false;
     }
@@ -135,11 +136,11 @@ ggml_tensor * avx512_f32_mul_mat(ggml_context * ctx, ggml_tensor * w, ggml_tenso
     }
     switch (w->type) {
         case GGML_TYPE_BF16:
-            return avx512_gemm::build<Bf16Ops>(ctx, w, cur);
+            return tiled_gemm::build<Bf16Ops>(ctx, w, cur);
         case GGML_TYPE_F16:
-            return avx512_gemm::build<F16Ops>(ctx, w, cur);
+            return tiled_gemm::build<F16Ops>(ctx, w, cur);
         default:
-            return avx512_gemm::build<F32Ops>(ctx, w, cur);
+            return tiled_gemm::build<F32Ops>(ctx, w, cur);
     }
 }
 

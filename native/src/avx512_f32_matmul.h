@@ -5,7 +5,7 @@
 // from L3 or memory once a step's activations outgrow L2, and its F16 product
 // rounds the activations to F16 and converts both operands at every
 // multiply-add; this one takes the activations in L2-sized passes
-// (avx512_gemm.h), keeps them in F32, and widens F16 and BF16 weights once
+// (tiled_gemm.h), keeps them in F32, and widens F16 and BF16 weights once
 // per pass. For BF16 weights it is one of two AVX-512 kernels: which one runs
 // is weight_product_hook.cpp's choice.
 // Compiled into every x86-64 Linux build; its instructions sit in functions

@@ -2,6 +2,7 @@
 #include "weight_product_hook.h"
 
 #include "amx_bf16_matmul.h"
+#include "avx2_matmul.h"
 #include "avx512_bf16_matmul.h"
 #include "avx512_f32_matmul.h"
 #include "ggml-backend.h"
@@ -46,8 +47,19 @@ bool bf16_on_fma() {
     return on_fma;
 }
 
+// Whether F32, F16 and BF16 weights go to the AVX2 kernel: on CPUs without AVX-512, or when LLAMA_REWARD_AVX2=1
+// asks for it (for tests and A/B comparisons on AVX-512 CPUs).
+bool on_avx2() {
+#if defined(__x86_64__)
+    static const bool avx2 = avx2_kernel_available() && (avx2_kernel_preferred() || !x86_has_avx512(/* bf16 */ false));
+    return avx2;
+#else
+    return false;
+#endif
+}
+
 // The kernel that multiplies weights of `type` on this CPU.
-enum class Kernel { kNone, kAmxBf16, kAvx512Bf16, kAvx512Fma };
+enum class Kernel { kNone, kAmxBf16, kAvx512Bf16, kAvx512Fma, kAvx2 };
 
 Kernel kernel_for(ggml_type type) {
     switch (type) {
@@ -55,10 +67,13 @@ Kernel kernel_for(ggml_type type) {
             if (amx_bf16_available()) {
                 return Kernel::kAmxBf16;
             }
+            if (on_avx2()) {
+                return Kernel::kAvx2;
+            }
             return bf16_on_fma() ? Kernel::kAvx512Fma : Kernel::kAvx512Bf16;
         case GGML_TYPE_F32:
         case GGML_TYPE_F16:
-            return Kernel::kAvx512Fma;
+            return on_avx2() ? Kernel::kAvx2 : Kernel::kAvx512Fma;
         default:
             return Kernel::kNone;
     }
@@ -73,6 +88,8 @@ bool kernel_takes_weight(const ggml_tensor * w) {
             return avx512_bf16_takes_weight(w);
         case Kernel::kAvx512Fma:
             return avx512_f32_takes_weight(w);
+        case Kernel::kAvx2:
+            return avx2_takes_weight(w);
         default:
             return false;
     }
@@ -90,7 +107,7 @@ uint64_t misaligned_weight_products() {
 
 bool weight_product_hook_useful() {
     return amx_bf16_available() || avx512_bf16_available() || avx512_f32_available() || avx512_f16_available() ||
-           avx512_bf16_fma_available();
+           avx512_bf16_fma_available() || avx2_kernel_available();
 }
 
 ggml_tensor * weight_product_hook(ggml_context * ctx, ggml_tensor * w, ggml_tensor * cur) {
@@ -101,6 +118,8 @@ ggml_tensor * weight_product_hook(ggml_context * ctx, ggml_tensor * w, ggml_tens
             return avx512_bf16_mul_mat(ctx, w, cur);
         case Kernel::kAvx512Fma:
             return avx512_f32_mul_mat(ctx, w, cur);
+        case Kernel::kAvx2:
+            return avx2_mul_mat(ctx, w, cur);
         default:
             return nullptr;
     }
@@ -118,19 +137,28 @@ bool weight_buft_filter(const ggml_tensor * w, ggml_op op, ggml_backend_buffer_t
 }
 
 const char * bf16_kernel_name() {
-    if (amx_bf16_available()) {
-        return "amx";
+    switch (kernel_for(GGML_TYPE_BF16)) {
+        case Kernel::kAmxBf16:
+            return "amx";
+        case Kernel::kAvx2:
+            return "avx2-fma";
+        case Kernel::kAvx512Fma:
+            return "avx512-fma";
+        default:
+            return avx512_bf16_available() ? "avx512-bf16" : "ggml";
     }
-    if (bf16_on_fma()) {
-        return "avx512-fma";
-    }
-    return avx512_bf16_available() ? "avx512-bf16" : "ggml";
 }
 
 const char * f32_kernel_name() {
+    if (on_avx2()) {
+        return "avx2-f32";
+    }
     return avx512_f32_available() ? "avx512-f32" : "ggml";
 }
 
 const char * f16_kernel_name() {
+    if (on_avx2()) {
+        return "avx2-f16";
+    }
     return avx512_f16_available() ? "avx512-f16" : "ggml";
 }

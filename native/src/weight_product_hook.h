@@ -1,6 +1,7 @@
 // The one mul_mat hook llama-reward installs in llama.cpp: it sends each
 // dense weight product to the kernel of its weight type that this CPU can
-// run (amx_bf16_matmul.h, avx512_bf16_matmul.h, avx512_f32_matmul.h), and
+// run (amx_bf16_matmul.h, avx512_bf16_matmul.h, avx512_f32_matmul.h,
+// avx2_matmul.h), and
 // every other product back to llama.cpp's ggml_mul_mat; and the filter that
 // keeps the weights those kernels multiply in plain CPU memory when a model
 // is loaded.
@@ -11,7 +12,7 @@
 
 #include <cstdint>
 
-// Counts a weight product whose rows were off cache lines and were staged (avx512_gemm.h).
+// Counts a weight product whose rows were off cache lines and were staged (tiled_gemm.h).
 void count_misaligned_weight_product();
 
 // Weight products this process has staged because their rows were off cache lines: how tests tell that
@@ -30,11 +31,11 @@ ggml_tensor * weight_product_hook(ggml_context * ctx, ggml_tensor * w, ggml_tens
 // (mapped from the file, with mmap) where the kernel's graph node can name it as a source.
 bool weight_buft_filter(const ggml_tensor * w, ggml_op op, ggml_backend_buffer_type_t buft);
 
-// The kernel that multiplies BF16 weights on the CPU: "amx", "avx512-bf16", "avx512-fma" or "ggml".
+// The kernel that multiplies BF16 weights on the CPU: "amx", "avx512-bf16", "avx512-fma", "avx2-fma" or "ggml".
 const char * bf16_kernel_name();
 
-// The kernel that multiplies F32 weights on the CPU: "avx512-f32" or "ggml".
+// The kernel that multiplies F32 weights on the CPU: "avx512-f32", "avx2-f32" or "ggml".
 const char * f32_kernel_name();
 
-// The kernel that multiplies F16 weights on the CPU: "avx512-f16" or "ggml".
+// The kernel that multiplies F16 weights on the CPU: "avx512-f16", "avx2-f16" or "ggml".
 const char * f16_kernel_name();

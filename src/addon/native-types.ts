@@ -101,11 +101,11 @@ export interface NativeBackendStatus {
  * Which kernel multiplies BF16 weights on the CPU: llama-reward's AMX kernel, its AVX-512 BF16 kernel (vdpbf16ps), its
  * AVX-512 FMA kernel (weights widened to F32: native/src/avx512_f32_matmul.cpp), or ggml's own.
  */
-export type Bf16Kernel = "amx" | "avx512-bf16" | "avx512-fma" | "ggml";
+export type Bf16Kernel = "amx" | "avx512-bf16" | "avx512-fma" | "avx2-fma" | "ggml";
 /** The kernel F32 weight products on the CPU run on: llama-reward's AVX-512 one (native/src/avx512_f32_matmul.cpp) or ggml's. */
-export type F32Kernel = "avx512-f32" | "ggml";
+export type F32Kernel = "avx512-f32" | "avx2-f32" | "ggml";
 /** The kernel F16 weight products on the CPU run on: llama-reward's AVX-512 one (native/src/avx512_f32_matmul.cpp, F16 widened to F32) or ggml's. */
-export type F16Kernel = "avx512-f16" | "ggml";
+export type F16Kernel = "avx512-f16" | "avx2-f16" | "ggml";
 
 export interface NativeAddon {
     /** `devices`: ggml device names to offload to; empty means CPU only. */
@@ -136,6 +136,8 @@ export interface NativeAddon {
     f16Kernel?(): F16Kernel;
     /** Diagnostics: weight products the AVX-512 kernel has computed on F16 weights in this process. */
     avx512F16Products?(): number;
+    /** Diagnostics: weight products the AVX2 kernel has computed in this process, all weight types. */
+    avx2Products?(): number;
     /** Diagnostics: weight products the AVX-512 FMA kernel has computed on BF16 weights in this process. */
     avx512Bf16FmaProducts?(): number;
     /** Diagnostics: weight products of the AVX-512 kernels whose rows were off cache lines and were staged. */

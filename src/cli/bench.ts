@@ -33,6 +33,9 @@ const KERNEL_NAMES: Record<QuickBenchKernel, string> = {
     "avx512-fma": "llama-reward AVX-512 FMA (BF16 widened)",
     "avx512-f32": "llama-reward AVX-512 F32",
     "avx512-f16": "llama-reward AVX-512 F16",
+    "avx2-fma": "llama-reward AVX2 FMA (BF16 widened)",
+    "avx2-f32": "llama-reward AVX2 F32",
+    "avx2-f16": "llama-reward AVX2 F16",
     "ggml-amx-int8": "ggml, AMX int8",
     ggml: "ggml",
 };

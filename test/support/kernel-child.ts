@@ -41,6 +41,7 @@ export interface KernelChildOptions<S extends string> {
         | "avx512Bf16FmaProducts"
         | "avx512F32Products"
         | "avx512F16Products"
+        | "avx2Products"
         | "alignedComputeBuffers"
         | "misalignedWeightProducts";
     /** How many of the cases are also scored alone. */

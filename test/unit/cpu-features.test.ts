@@ -50,6 +50,8 @@ const cases: [RecommendationInput, CpuKind][] = [
     // the same CPU with a build that lacks AVX512_BF16 (e.g. GGML_NATIVE=OFF with AVX2 only)
     [{ arch: "x64", cpu: zen4, build: ["AVX2"], bf16Kernel: "ggml" }, "x86-avx2"],
     [{ arch: "x64", cpu: zen3, build: ["AVX2", "FMA"], bf16Kernel: "ggml" }, "x86-avx2"],
+    // AVX2 without AVX-512 on x86-64 Linux: BF16 widened on llama-reward's AVX2 kernel
+    [{ arch: "x64", cpu: zen3, build: ["AVX2", "FMA"], bf16Kernel: "avx2-fma" }, "x86-avx2-fma"],
     [{ arch: "arm64", cpu: graviton, build: ["NEON", "DOTPROD", "MATMUL_INT8"], bf16Kernel: "ggml" }, "arm-dotprod"],
     [{ arch: "x64", cpu: parseCpuinfo("flags\t\t: fpu sse sse2\n", "x64"), build: ["SSE3"], bf16Kernel: "ggml" }, "other"],
 ];
@@ -90,7 +92,7 @@ describe("cpu features", () => {
         expect(build).not.toContain("ARM_FMA");
     });
 
-    it("recommends by FILE_TYPE_RULES: BF16 on llama-reward's AMX, AVX-512 BF16 and AVX-512 FMA kernels, Q8_0 wherever BF16 runs on ggml's kernels", () => {
+    it("recommends by FILE_TYPE_RULES: BF16 on llama-reward's AMX, AVX-512 BF16, AVX-512 FMA and AVX2 kernels, Q8_0 wherever BF16 runs on ggml's kernels", () => {
         for (const [input, kind] of cases) {
             expect(cpuKind(input), JSON.stringify(input.build)).toBe(kind);
             const rule = FILE_TYPE_RULES.find((r) => r.kind === kind)!;
@@ -106,6 +108,7 @@ describe("cpu features", () => {
             "x86-amx-bf16",
             "x86-avx512-bf16",
             "x86-avx512-fma",
+            "x86-avx2-fma",
         ]);
     });
 

@@ -260,16 +260,19 @@ const BF16_KERNEL_NAMES: Record<MachineInfo["bf16Kernel"], string> = {
     amx: "llama-reward's AMX kernel",
     "avx512-bf16": "llama-reward's AVX-512 BF16 kernel",
     "avx512-fma": "llama-reward's AVX-512 FMA kernel (widened to F32)",
+    "avx2-fma": "llama-reward's AVX2 FMA kernel (widened to F32)",
     ggml: "ggml's kernel",
 };
 
 const F32_KERNEL_NAMES: Record<MachineInfo["f32Kernel"], string> = {
     "avx512-f32": "llama-reward's AVX-512 F32 kernel",
+    "avx2-f32": "llama-reward's AVX2 F32 kernel",
     ggml: "ggml's kernel",
 };
 
 const F16_KERNEL_NAMES: Record<MachineInfo["f16Kernel"], string> = {
     "avx512-f16": "llama-reward's AVX-512 kernel (widened to F32)",
+    "avx2-f16": "llama-reward's AVX2 kernel (widened to F32)",
     ggml: "ggml's kernel",
 };
 

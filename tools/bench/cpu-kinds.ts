@@ -5,7 +5,7 @@
  * one of ggml's CPU variants only (zen4: AVX-512 BF16 and VNNI without AMX;
  * icelake: AVX-512 and VNNI without BF16; haswell: AVX2 only; or every
  * variant, ggml's own choice), and llama-reward's kernels are chosen with
- * LLAMA_REWARD_AMX_BF16 / _AVX512_BF16 / _BF16_FMA / _AVX512_F32 / _AVX512_F16.
+ * LLAMA_REWARD_AMX_BF16 / _AVX512_BF16 / _BF16_FMA / _AVX512_F32 / _AVX512_F16 / _AVX2.
  * Each measurement runs in its own process: a warm-up, then short (~80
  * tokens) and long (~700 tokens) conversations through scoreBatch.
  *
@@ -39,6 +39,7 @@ const ALL_OFF: Record<string, string> = {
     LLAMA_REWARD_BF16_FMA: "0",
     LLAMA_REWARD_AVX512_F32: "0",
     LLAMA_REWARD_AVX512_F16: "0",
+    LLAMA_REWARD_AVX2: "0",
 };
 
 const KINDS: Record<string, CpuKindSetup> = {
@@ -70,8 +71,13 @@ const KINDS: Record<string, CpuKindSetup> = {
     },
     avx2: {
         variant: "haswell",
+        env: { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_AVX2: "1" },
+        describe: "AVX2 only (ggml's haswell variant), llama-reward's AVX2 kernel for BF16, F32 and F16, as on an AVX2 CPU",
+    },
+    "avx2-ggml": {
+        variant: "haswell",
         env: ALL_OFF,
-        describe: "AVX2 only (ggml's haswell variant; llama-reward's AVX-512 kernels off)",
+        describe: "AVX2 only (ggml's haswell variant), ggml's kernels for every type",
     },
 };
 

@@ -1,24 +1,26 @@
-// The tiled AVX-512 product shared by llama-reward's weight kernels for CPUs
-// without AMX (avx512_bf16_matmul.cpp: BF16 weights on vdpbf16ps;
-// avx512_f32_matmul.cpp: F32, F16 and BF16 weights on vfmadd231ps). Included only
-// by those files, inside their AVX512_GEMM_TARGET-guarded sections.
+// The tiled product shared by llama-reward's weight kernels for CPUs without
+// AMX: avx512_bf16_matmul.cpp (BF16 weights on vdpbf16ps),
+// avx512_f32_matmul.cpp (F32, F16 and BF16 weights on AVX-512 FMA) and
+// avx2_matmul.cpp (the same three on AVX2 FMA). Included only by those
+// files, inside their GEMM_TARGET-guarded sections.
 //
 // The product w x cur (w: N rows of K weights, cur: M rows of K F32
 // activations, result: M rows of N F32 values) is two ggml custom ops:
-//   1. pack: cur's rows written densely in the weight's element type (BF16:
-//      rounded to nearest even, as ggml's own conversion; F32: copied), so
-//      that rows are contiguous whatever view cur is;
+//   1. pack: cur's rows written densely in the element type the tile reads
+//      (BF16: rounded to nearest even, as ggml's own conversion; F32:
+//      copied), so that rows are contiguous whatever view cur is;
 //   2. gemm: each thread takes a share of the weight's 8-row blocks; a tile
-//      of 3 activation rows x 8 weight rows (read in place, no repacked
-//      copy; F16 weights, and weights whose rows are not on cache lines, are
-//      staged one L1-sized chunk of the 8 rows at a time into a per-thread
-//      buffer that every tile of the pass then reads, F16 and BF16 widened
-//      to F32 exactly) keeps 24 vectors of 16 F32 partial sums in registers while K is
-//      walked in order, one vector of weights a step, then folds each row's
-//      8 vectors into 8 sums with one fixed sequence of shuffles and adds.
-//      Activation rows are taken in passes that stay in L2 while the weight
-//      rows stream past them, and K in chunks whose weights stay in L1
-//      (multiply() below).
+//      of 3 activation rows x Ops::kTileRows weight rows (8 with 512-bit
+//      vectors, 4 with 256-bit ones; read in place, no repacked copy; F16
+//      and BF16 weights widened to F32, and weights whose rows are not on
+//      cache lines, are staged one L1-sized chunk of the block's 8 rows at a
+//      time into a per-thread buffer that every tile of the pass then reads)
+//      keeps its accumulators (24 or 12 vectors of F32 partial sums) in
+//      registers while K is walked in order, one vector of weights a step,
+//      then folds each row's vectors into sums with one fixed sequence of
+//      shuffles and adds. Activation rows are taken in passes that stay in L2
+//      while the weight rows stream past them, and K in chunks whose weights
+//      stay in L1 (multiply() below).
 // A result's arithmetic depends only on its activation row and weight row,
 // not on the tile, pass or thread it fell in, so a row's result does not
 // depend on the other rows of the batch or on the thread count. The graph
@@ -39,58 +41,46 @@
 #include <cstring>
 #include <vector>
 
-// The including file defines AVX512_GEMM_TARGET, the target attribute of its kernel functions (the AVX-512
-// subsets its instructions need). Only the functions marked so use AVX-512: the rest of the file stays at
-// the build's baseline ISA and runs on any x86-64 CPU. Everything here has internal linkage, so that each
-// including file gets its own copies, compiled for its own target.
-#ifndef AVX512_GEMM_TARGET
-#    error "define AVX512_GEMM_TARGET before including avx512_gemm.h"
+// The including file defines GEMM_TARGET, the target attribute of its kernel functions (the instruction set
+// extensions they need). Only the functions marked so use them: the rest of the file stays at the build's
+// baseline ISA and runs on any x86-64 CPU. Everything here has internal linkage, so that each including file
+// gets its own copies, compiled for its own target.
+#ifndef GEMM_TARGET
+#    error "define GEMM_TARGET before including tiled_gemm.h"
 #endif
 
-namespace avx512_gemm {
+namespace tiled_gemm {
 namespace {
 
-constexpr int64_t kWeightRows     = 8;  // weight rows per tile and per thread share unit
-constexpr int64_t kActivationRows = 3;  // activation rows per tile: 24 accumulators + 3 operands + 1
-
-// The 16 lanes of each of x[0..7] summed: result lane j = sum of x[j]'s lanes, in one fixed order.
-AVX512_GEMM_TARGET inline __m256 fold8(const __m512 * x) {
-    // within each 128-bit lane: [x0, x1, x2, x3] partial sums
-    const __m512 s01   = _mm512_add_ps(_mm512_unpacklo_ps(x[0], x[1]), _mm512_unpackhi_ps(x[0], x[1]));
-    const __m512 s23   = _mm512_add_ps(_mm512_unpacklo_ps(x[2], x[3]), _mm512_unpackhi_ps(x[2], x[3]));
-    const __m512 s0123 = _mm512_add_ps(_mm512_shuffle_ps(s01, s23, 0x44), _mm512_shuffle_ps(s01, s23, 0xEE));
-    const __m512 s45   = _mm512_add_ps(_mm512_unpacklo_ps(x[4], x[5]), _mm512_unpackhi_ps(x[4], x[5]));
-    const __m512 s67   = _mm512_add_ps(_mm512_unpacklo_ps(x[6], x[7]), _mm512_unpackhi_ps(x[6], x[7]));
-    const __m512 s4567 = _mm512_add_ps(_mm512_shuffle_ps(s45, s67, 0x44), _mm512_shuffle_ps(s45, s67, 0xEE));
-    // 128-bit lanes [a0+a1, a2+a3, b0+b1, b2+b3] (a: s0123, b: s4567), then [a0+a1, b0+b1, a2+a3, b2+b3]
-    const __m512 t = _mm512_add_ps(_mm512_shuffle_f32x4(s0123, s4567, 0x88), _mm512_shuffle_f32x4(s0123, s4567, 0xDD));
-    const __m512 u = _mm512_shuffle_f32x4(t, t, 0xD8);
-    return _mm256_add_ps(_mm512_castps512_ps256(u), _mm512_extractf32x8_ps(u, 1));
-}
+constexpr int64_t kWeightRows     = 8;  // weight rows per block: the unit of staging and of a thread's share
+constexpr int64_t kActivationRows = 3;  // activation rows per tile
 
 // One tile, over the values [k0, k1) of each row: rows activation[0..R) (row stride ld) x weight rows
-// w[0..8) (w points at value k0 of row 0, row stride w_stride bytes). The tile's 24 accumulators start at zero (k0 == 0) or from `partial`, and end folded into out
-// (out[i] is row i's 8 results, row stride out_stride) when k1 == k, or saved to `partial` otherwise.
-// Ops (avx512_bf16_matmul.cpp, avx512_f32_matmul.cpp) names the element type the tile reads (packed
-// activations, and weights as the tile sees them), the values one 512-bit vector holds (kStep), how a vector is
-// loaded and the multiply-add of one step.
+// w[0..T) (T = Ops::kTileRows; w points at value k0 of row 0, row stride w_stride bytes). The tile's R x T
+// accumulators start at zero (k0 == 0) or from `partial`, and end folded into out (out[i] is row i's T results,
+// row stride out_stride) when k1 == k, or saved to `partial` otherwise. Ops (avx2_matmul.cpp,
+// avx512_bf16_matmul.cpp, avx512_f32_matmul.cpp) names the element type the tile reads (packed activations, and
+// weights as the tile sees them), the values one operand vector holds (kStep), how a vector is loaded, the
+// multiply-add of one step, and its accumulators (avx512_accumulators.h, or avx2_matmul.cpp's).
 template <class Ops, int R>
-AVX512_GEMM_TARGET inline void tile(const typename Ops::Element * activation,
-                                    int64_t                       ld,
-                                    int64_t                       k,
-                                    int64_t                       k0,
-                                    int64_t                       k1,
-                                    const char *                  w,
-                                    size_t                        w_stride,
-                                    float *                       partial,
-                                    float *                       out,
-                                    size_t                        out_stride) {
-    __m512 acc[R][kWeightRows];
+GEMM_TARGET inline void tile(const typename Ops::Element * activation,
+                             int64_t                       ld,
+                             int64_t                       k,
+                             int64_t                       k0,
+                             int64_t                       k1,
+                             const char *                  w,
+                             size_t                        w_stride,
+                             float *                       partial,
+                             float *                       out,
+                             size_t                        out_stride) {
+    constexpr int     T = static_cast<int>(Ops::kTileRows);
+    constexpr int     L = Ops::kLanes;
+    typename Ops::Acc acc[R][T];
 #pragma GCC unroll 8
     for (int i = 0; i < R; i++) {
 #pragma GCC unroll 8
-        for (int j = 0; j < kWeightRows; j++) {
-            acc[i][j] = k0 == 0 ? _mm512_setzero_ps() : _mm512_load_ps(partial + (i * kWeightRows + j) * 16);
+        for (int j = 0; j < T; j++) {
+            acc[i][j] = k0 == 0 ? Ops::zero() : Ops::load_acc(partial + (i * T + j) * L);
         }
     }
     for (int64_t kk = k0; kk < k1; kk += Ops::kStep) {
@@ -100,7 +90,7 @@ AVX512_GEMM_TARGET inline void tile(const typename Ops::Element * activation,
             a[i] = Ops::load(activation + i * ld + kk);
         }
 #pragma GCC unroll 8
-        for (int j = 0; j < kWeightRows; j++) {
+        for (int j = 0; j < T; j++) {
             typename Ops::Vector b =
                 Ops::load(reinterpret_cast<const typename Ops::Element *>(w + j * w_stride) + (kk - k0));
             // one load per weight vector: left alone, the compiler folds it into each of the R multiply-adds
@@ -116,15 +106,36 @@ AVX512_GEMM_TARGET inline void tile(const typename Ops::Element * activation,
 #pragma GCC unroll 8
         for (int i = 0; i < R; i++) {
 #pragma GCC unroll 8
-            for (int j = 0; j < kWeightRows; j++) {
-                _mm512_store_ps(partial + (i * kWeightRows + j) * 16, acc[i][j]);
+            for (int j = 0; j < T; j++) {
+                Ops::store_acc(partial + (i * T + j) * L, acc[i][j]);
             }
         }
         return;
     }
 #pragma GCC unroll 8
     for (int i = 0; i < R; i++) {
-        _mm256_storeu_ps(out + i * out_stride, fold8(acc[i]));
+        Ops::fold(acc[i], out + i * out_stride);
+    }
+}
+
+// The tiles of R activation rows across one 8-row weight block: one tile of 8 weight rows, or two of 4. The
+// accumulators of the second start kActivationRows x 4 vectors into `partial`.
+template <class Ops, int R>
+GEMM_TARGET inline void block_tiles(const typename Ops::Element * activation,
+                                    int64_t                       ld,
+                                    int64_t                       k,
+                                    int64_t                       k0,
+                                    int64_t                       k1,
+                                    const char *                  w,
+                                    size_t                        w_stride,
+                                    float *                       partial,
+                                    float *                       out,
+                                    size_t                        out_stride) {
+    static_assert(kWeightRows % Ops::kTileRows == 0, "a weight block is a whole number of tiles");
+#pragma GCC unroll 2
+    for (int64_t h = 0; h < kWeightRows; h += Ops::kTileRows) {
+        tile<Ops, R>(activation, ld, k, k0, k1, w + h * w_stride, w_stride, partial + h * kActivationRows * Ops::kLanes,
+                     out + h, out_stride);
     }
 }
 
@@ -135,7 +146,7 @@ template <class Ops> constexpr int64_t packed_stride(int64_t k) {
 }
 
 // dst: packed activations (M rows of K elements, row stride packed_stride(K)); src[0]: cur.
-template <class Ops> AVX512_GEMM_TARGET void pack(ggml_tensor * dst, int ith, int nth, void *) {
+template <class Ops> GEMM_TARGET void pack(ggml_tensor * dst, int ith, int nth, void *) {
     const ggml_tensor * cur   = dst->src[0];
     const int64_t       k     = cur->ne[0];
     const int64_t       ld    = packed_stride<Ops>(k);
@@ -184,7 +195,7 @@ template <class T> T * aligned64(std::vector<T> & v) {
 // the next, so the weights are read from L1; the tiles' accumulators wait in a per-thread buffer between
 // chunks. Every accumulator lane still sums its products in the order of K, so the chunking changes no bit
 // of the result.
-template <class Ops> AVX512_GEMM_TARGET void multiply(ggml_tensor * dst, int ith, int nth, void *) {
+template <class Ops> GEMM_TARGET void multiply(ggml_tensor * dst, int ith, int nth, void *) {
     using Element                  = typename Ops::Element;
     const ggml_tensor * w          = dst->src[1];
     const ggml_tensor * packed     = dst->src[0];
@@ -212,9 +223,9 @@ template <class Ops> AVX512_GEMM_TARGET void multiply(ggml_tensor * dst, int ith
             count_misaligned_weight_product();
         }
     }
-    // one tile's accumulators (24 vectors of 16 floats) per tile of a pass, 64-byte aligned; only needed
-    // when K takes more than one chunk
-    constexpr int64_t               tile_floats = kActivationRows * kWeightRows * 16;
+    // the accumulators of one block's tiles (3 x 8 rows of vectors) per 3 activation rows of a pass, 64-byte
+    // aligned; only needed when K takes more than one chunk
+    constexpr int64_t               tile_floats = kActivationRows * kWeightRows * Ops::kLanes;
     thread_local std::vector<float> partials;
     if (chunk < k && partials.size() < static_cast<size_t>(pass_tiles * tile_floats + 16)) {
         partials.resize(pass_tiles * tile_floats + 16);
@@ -248,16 +259,16 @@ template <class Ops> AVX512_GEMM_TARGET void multiply(ggml_tensor * dst, int ith
                 float * partial = partials_start;
                 int64_t row     = pass;
                 for (; row + kActivationRows <= pass_end; row += kActivationRows) {
-                    tile<Ops, kActivationRows>(activation + row * ld, ld, k, k0, k1, wt, wt_stride, partial,
-                                               out + row * out_stride + nb * kWeightRows, out_stride);
+                    block_tiles<Ops, kActivationRows>(activation + row * ld, ld, k, k0, k1, wt, wt_stride, partial,
+                                                      out + row * out_stride + nb * kWeightRows, out_stride);
                     partial += tile_floats;
                 }
                 if (pass_end - row == 2) {
-                    tile<Ops, 2>(activation + row * ld, ld, k, k0, k1, wt, wt_stride, partial,
-                                 out + row * out_stride + nb * kWeightRows, out_stride);
+                    block_tiles<Ops, 2>(activation + row * ld, ld, k, k0, k1, wt, wt_stride, partial,
+                                        out + row * out_stride + nb * kWeightRows, out_stride);
                 } else if (pass_end - row == 1) {
-                    tile<Ops, 1>(activation + row * ld, ld, k, k0, k1, wt, wt_stride, partial,
-                                 out + row * out_stride + nb * kWeightRows, out_stride);
+                    block_tiles<Ops, 1>(activation + row * ld, ld, k, k0, k1, wt, wt_stride, partial,
+                                        out + row * out_stride + nb * kWeightRows, out_stride);
                 }
             }
         }
@@ -290,4 +301,4 @@ template <class Ops> ggml_tensor * build(ggml_context * ctx, ggml_tensor * w, gg
 }
 
 }  // namespace
-}  // namespace avx512_gemm
+}  // namespace tiled_gemm

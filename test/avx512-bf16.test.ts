@@ -28,6 +28,7 @@ import { kernelCases, requireFile, tinyF32 } from "./support/fixtures.js";
 import {
     compareWithExactSettings,
     GGML_BF16_ENV,
+    NO_AVX2,
     type KernelChildResult,
     maxAbsDiff,
     referenceRewardsOf,
@@ -40,7 +41,7 @@ const hasAvx512Bf16 = x86Linux && cpuInfo().cpu.avx512Bf16 === true;
 const cases = kernelCases;
 const ALONE = 6;
 /** This kernel: AMX off, and the FMA kernel, which Intel CPUs prefer for BF16, off too. */
-const OURS = { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_BF16_FMA: "0" };
+const OURS = { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_BF16_FMA: "0", ...NO_AVX2 };
 
 const child = {
     kernelField: "bf16Kernel",

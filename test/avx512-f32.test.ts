@@ -12,7 +12,14 @@ import fs from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { cpuInfo } from "../src/index.js";
 import { kernelCases, requireFile, tinyF32 } from "./support/fixtures.js";
-import { compareWithExactSettings, type KernelChildResult, maxAbsDiff, referenceRewardsOf, scoreInChild } from "./support/kernel-child.js";
+import {
+    compareWithExactSettings,
+    type KernelChildResult,
+    maxAbsDiff,
+    NO_AVX2,
+    referenceRewardsOf,
+    scoreInChild,
+} from "./support/kernel-child.js";
 import { writeWideTinyF32 } from "./support/wide-tiny-model.js";
 
 const x86Linux = process.platform === "linux" && process.arch === "x64";
@@ -31,8 +38,8 @@ describe("AVX-512 F32 kernel", () => {
     let ggml: KernelChildResult<"flashOff">;
 
     beforeAll(() => {
-        ours = scoreInChild(requireFile(tinyF32), cases, {}, child);
-        ggml = scoreInChild(requireFile(tinyF32), cases, { LLAMA_REWARD_AVX512_F32: "0" }, child);
+        ours = scoreInChild(requireFile(tinyF32), cases, NO_AVX2, child);
+        ggml = scoreInChild(requireFile(tinyF32), cases, { LLAMA_REWARD_AVX512_F32: "0", ...NO_AVX2 }, child);
     }, 120_000);
 
     it("runs where the CPU has AVX-512, and not where it is switched off", () => {
@@ -80,8 +87,8 @@ describe("AVX-512 F32 kernel", () => {
                 const { ours, ggml, oursError, ggmlError } = await compareWithExactSettings(
                     wide.file,
                     cases,
-                    {},
-                    { LLAMA_REWARD_AVX512_F32: "0" },
+                    NO_AVX2,
+                    { LLAMA_REWARD_AVX512_F32: "0", ...NO_AVX2 },
                     child,
                 );
                 console.log(

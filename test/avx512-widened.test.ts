@@ -20,13 +20,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cpuInfo, quantize } from "../src/index.js";
 import { GgmlType } from "../src/gguf/gguf-types.js";
 import { f32CopyOf } from "./support/f32-copy.js";
+import { modelBuffersInChild } from "./support/model-buffers.js";
 import { kernelCases, requireFile, tinyF16, tinyF32 } from "./support/fixtures.js";
 import {
     compareWithExactSettings,
     GGML_BF16_ENV,
     type KernelChildResult,
     maxAbsDiff,
-    modelBuffersInChild,
+    NO_AVX2,
     referenceRewardsOf,
     scoreInChild,
 } from "./support/kernel-child.js";
@@ -34,7 +35,8 @@ import { writeWideTinyF16, writeWideTinyF32 } from "./support/wide-tiny-model.js
 
 const x86Linux = process.platform === "linux" && process.arch === "x64";
 const hasAvx512 = x86Linux && cpuInfo().cpu.avx512 === true;
-const hasAmxInt8 = x86Linux && cpuInfo().cpu.amxInt8 === true;
+/** ggml's CPU backend has its AMX int8 kernel (and so its AMX buffer) here. */
+const ggmlAmx = x86Linux && cpuInfo().build.includes("AMX_INT8");
 const cases = kernelCases;
 const ALONE = 6;
 const settings = { flashOff: { flashAttention: false } };
@@ -67,8 +69,8 @@ const TYPES: WidenedType[] = [
         wide: async () => writeWideTinyF16(),
         child: { kernelField: "f16Kernel", productsExport: "avx512F16Products", alone: ALONE, settings },
         kernel: "avx512-f16",
-        ours: {},
-        ggml: { LLAMA_REWARD_AVX512_F16: "0" },
+        ours: { ...NO_AVX2 },
+        ggml: { LLAMA_REWARD_AVX512_F16: "0", ...NO_AVX2 },
     },
     {
         name: "BF16",
@@ -86,7 +88,7 @@ const TYPES: WidenedType[] = [
         },
         child: { kernelField: "bf16Kernel", productsExport: "avx512Bf16FmaProducts", alone: ALONE, settings },
         kernel: "avx512-fma",
-        ours: { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_BF16_FMA: "1" },
+        ours: { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_BF16_FMA: "1", ...NO_AVX2 },
         ggml: { ...GGML_BF16_ENV },
     },
 ];
@@ -105,7 +107,7 @@ describe.each(TYPES)("AVX-512 FMA kernel on $name weights", (t) => {
         f32CopyOf(file, t.type, copy);
         ours = scoreInChild(file, cases, t.ours, t.child);
         ggml = scoreInChild(file, cases, t.ggml, t.child);
-        f32Copy = scoreInChild(copy, cases, {}, f32Child);
+        f32Copy = scoreInChild(copy, cases, NO_AVX2, f32Child);
     }, 180_000);
 
     afterAll(() => {
@@ -164,15 +166,18 @@ describe.each(TYPES)("AVX-512 FMA kernel on $name weights", (t) => {
     );
 });
 
-describe.skipIf(!hasAvx512 || !hasAmxInt8)("F16 weights on a CPU with AMX int8", () => {
-    it("stay mapped from the file for the kernel, not copied into ggml's AMX buffer", () => {
+describe.skipIf(!hasAvx512 || !ggmlAmx)("F16 weights where ggml's CPU backend has its AMX int8 kernel", () => {
+    it("stay mapped from the file, not copied into ggml's AMX buffer, and the kernel multiplies them there", () => {
         // ggml's CPU backend offers its AMX buffer first for F16 weights (for an F16 kernel of its own) and copies
         // them there; the weight-buffer filter (native/src/weight_product_hook.cpp) passes over it for the
         // weights the kernel multiplies, so they stay in the mapped file and no copy is made
         const file = requireFile(tinyF16);
-        expect(modelBuffersInChild(file, { LLAMA_REWARD_AVX512_F16: "0" })).toContain("AMX");
-        const buffers = modelBuffersInChild(file, {});
-        expect(buffers).toContain("CPU_Mapped");
-        expect(buffers).not.toContain("AMX");
+        const ggml = modelBuffersInChild(file, { LLAMA_REWARD_AVX512_F16: "0", ...NO_AVX2 });
+        expect(ggml.f16Kernel).toBe("ggml");
+        expect(ggml.buffers).toContain("AMX");
+        const ours = modelBuffersInChild(file, NO_AVX2);
+        expect(ours.f16Kernel).toBe("avx512-f16");
+        expect(ours.buffers).not.toContain("AMX");
+        expect(ours.f16Products).toBeGreaterThan(0);
     });
 });

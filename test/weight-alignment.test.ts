@@ -19,7 +19,7 @@ import { readGgufHeader } from "../src/gguf/gguf-reader.js";
 import { rewriteGguf } from "../src/gguf/gguf-rewrite.js";
 import { GgufValueType } from "../src/gguf/gguf-types.js";
 import { conversations, kernelCases, requireFile, tinyF32 } from "./support/fixtures.js";
-import { GGML_BF16_ENV, scoreInChild } from "./support/kernel-child.js";
+import { GGML_BF16_ENV, NO_AVX2, scoreInChild } from "./support/kernel-child.js";
 
 /** A copy of `file` at alignment 32 whose weights start 32 bytes off a cache line (a padding key moves the data section). */
 function misalignedCopy(file: string, out: string): void {
@@ -85,19 +85,25 @@ describe("model.info.weightAlignment", () => {
         const linuxX64 = process.platform === "linux" && process.arch === "x64";
         // each kernel, where this CPU runs it; `staged`: rows off cache lines are staged (the misaligned-product
         // counter moves for the off file only), as the AVX-512 BF16 kernel does; the FMA kernel stages every
-        // chunk (widening), the AMX kernel and ggml's read rows in place
+        // chunk (widening), as does the AVX2 kernel; the AMX kernel and ggml's read rows in place
         const kernels: { kernel: string; env: Record<string, string>; runs: boolean; staged: boolean }[] = [
             { kernel: "amx", env: {}, runs: addonInfo().bf16Kernel === "amx", staged: false },
             {
                 kernel: "avx512-bf16",
-                env: { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_BF16_FMA: "0" },
+                env: { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_BF16_FMA: "0", ...NO_AVX2 },
                 runs: linuxX64 && cpu.avx512Bf16 === true,
                 staged: true,
             },
             {
                 kernel: "avx512-fma",
-                env: { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_BF16_FMA: "1" },
+                env: { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_BF16_FMA: "1", ...NO_AVX2 },
                 runs: linuxX64 && cpu.avx512 === true,
+                staged: false,
+            },
+            {
+                kernel: "avx2-fma",
+                env: { LLAMA_REWARD_AMX_BF16: "0", LLAMA_REWARD_AVX2: "1" },
+                runs: linuxX64 && cpu.avx2 === true,
                 staged: false,
             },
             { kernel: "ggml", env: { ...GGML_BF16_ENV }, runs: true, staged: false },

@@ -5,7 +5,7 @@
 // and BF16 products on these CPUs convert both operands at every
 // multiply-add and round the activations to the weights' type; this one
 // keeps the activations in F32 and widens the weights once per pass.
-// Compiled into every x86-64 Linux build; its instructions sit in functions
+// Compiled into x86-64 Linux and Windows (MinGW) builds; its instructions sit in functions
 // of their own and run only where CPUID reports AVX2, FMA and F16C.
 #pragma once
 

@@ -1,9 +1,13 @@
 // The accumulators of the AVX-512 kernels' tiles (tiled_gemm.h): 16 F32 lanes
 // a vector, 3 x 8 of them in a tile, with the 3 activation vectors and one
 // weight vector in the 32 registers. Included by avx512_bf16_matmul.cpp and
-// avx512_f32_matmul.cpp after tiled_gemm.h, inside their GEMM_TARGET-guarded
-// sections.
+// avx512_f32_matmul.cpp inside their GEMM_TARGET-guarded sections, with
+// tiled_gemm.h.
 #pragma once
+
+#ifndef GEMM_TARGET
+#    error "define GEMM_TARGET before including avx512_accumulators.h"
+#endif
 
 #include <immintrin.h>
 

@@ -2,7 +2,7 @@
 // (vdpbf16ps; AMD Zen 4 and later, Intel Cooper Lake, Sapphire Rapids with
 // the AMX kernel off): a graph-building hook for llama.cpp's dense weight
 // products, the counterpart of amx_bf16_matmul.h for CPUs without AMX.
-// Compiled into every x86-64 Linux build; its instructions sit in functions
+// Compiled into x86-64 Linux and Windows (MinGW) builds; its instructions sit in functions
 // of their own and run only where CPUID reports AVX-512 BF16.
 #pragma once
 

@@ -117,6 +117,10 @@ bool avx512_bf16_fma_available() {
     return available;
 }
 
+bool avx512_fma_kernel_built() {
+    return true;
+}
+
 bool avx512_f32_takes_weight(const ggml_tensor * w) {
     switch (w->type) {
         case GGML_TYPE_BF16:
@@ -155,6 +159,10 @@ bool avx512_f16_available() {
 }
 
 bool avx512_bf16_fma_available() {
+    return false;
+}
+
+bool avx512_fma_kernel_built() {
     return false;
 }
 

@@ -8,7 +8,7 @@
 // (tiled_gemm.h), keeps them in F32, and widens F16 and BF16 weights once
 // per pass. For BF16 weights it is one of two AVX-512 kernels: which one runs
 // is weight_product_hook.cpp's choice.
-// Compiled into every x86-64 Linux build; its instructions sit in functions
+// Compiled into x86-64 Linux and Windows (MinGW) builds; its instructions sit in functions
 // of their own and run only where CPUID reports AVX-512.
 #pragma once
 
@@ -25,6 +25,9 @@ bool avx512_f32_available();
 bool avx512_f16_available();
 // The same for BF16 weights, switched off by LLAMA_REWARD_BF16_FMA=0.
 bool avx512_bf16_fma_available();
+
+// True when this build has the kernel (its compiler could target AVX-512), whatever the CPU.
+bool avx512_fma_kernel_built();
 
 // Whether the kernel multiplies the weight w, wherever it lies: a 2-D F32, F16
 // or BF16 weight whose row length is a multiple of 16 and row count a

@@ -28,12 +28,12 @@
 // multiplying.
 #pragma once
 
+#include "cpu_caches.h"
 #include "ggml.h"
 #include "hook_tensors.h"
 #include "weight_product_hook.h"
 
 #include <immintrin.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -159,20 +159,20 @@ template <class Ops> GEMM_TARGET void pack(ggml_tensor * dst, int ith, int nth, 
     }
 }
 
-// The data cache sizes the blocking is made for: glibc's reading of this CPU's L1 data cache and L2 (per
-// core), or 32 KiB and 1 MiB where it cannot tell.
+// The data cache sizes the blocking is made for: this CPU's L1 data cache and L2 (per core) as the operating
+// system reports them (cpu_caches.h), or 32 KiB and 1 MiB where it does not.
 inline int64_t l1_data_bytes() {
     static const int64_t bytes = [] {
-        const long b = sysconf(_SC_LEVEL1_DCACHE_SIZE);
-        return b >= 16 * 1024 ? static_cast<int64_t>(b) : int64_t{ 32 * 1024 };
+        const int64_t b = cpu_data_cache_bytes(1);
+        return b >= 16 * 1024 ? b : int64_t{ 32 * 1024 };
     }();
     return bytes;
 }
 
 inline int64_t l2_bytes() {
     static const int64_t bytes = [] {
-        const long b = sysconf(_SC_LEVEL2_CACHE_SIZE);
-        return b >= 256 * 1024 ? static_cast<int64_t>(b) : int64_t{ 1024 * 1024 };
+        const int64_t b = cpu_data_cache_bytes(2);
+        return b >= 256 * 1024 ? b : int64_t{ 1024 * 1024 };
     }();
     return bytes;
 }
@@ -212,11 +212,13 @@ template <class Ops> GEMM_TARGET void multiply(ggml_tensor * dst, int ith, int n
     const int64_t       per_pass   = pass_tiles * kActivationRows;
     const int64_t       chunk_steps =
         std::max<int64_t>(1, l1_data_bytes() / 2 / kWeightRows / (Ops::kStep * sizeof(Element)));
-    const int64_t chunk      = std::min(k, chunk_steps * Ops::kStep);
-    const auto *  activation = static_cast<const Element *>(packed->data);
-    const auto *  weights    = static_cast<const char *>(w->data);
-    auto *        out        = static_cast<float *>(dst->data);
-    const bool    misaligned = reinterpret_cast<uintptr_t>(weights) % 64 != 0 || w_stride % 64 != 0;
+    const int64_t    chunk        = std::min(k, chunk_steps * Ops::kStep);
+    const auto *     activation   = static_cast<const Element *>(packed->data);
+    const auto *     weights      = static_cast<const char *>(w->data);
+    auto *           out          = static_cast<float *>(dst->data);
+    // a vector load that does not start on a multiple of its own width splits across two cache lines
+    constexpr size_t kVectorBytes = Ops::kLanes * sizeof(float);
+    const bool misaligned = reinterpret_cast<uintptr_t>(weights) % kVectorBytes != 0 || w_stride % kVectorBytes != 0;
     if (ith == 0) {
         Ops::runs.fetch_add(1, std::memory_order_relaxed);
         if (misaligned && !Ops::kAlwaysStaged) {
@@ -232,9 +234,10 @@ template <class Ops> GEMM_TARGET void multiply(ggml_tensor * dst, int ith, int n
     }
     float * const                     partials_start = aligned64(partials);
     // Weights the tile does not read in place are staged, one chunk of the block's 8 rows at a time, into a
-    // per-thread buffer on cache lines (row stride: the chunk): F16 weights always (widened to F32), the others
-    // when their rows do not start on 64-byte boundaries (a file written with GGUF's default 32-byte alignment),
-    // where each vector load would otherwise touch two cache lines. Staging moves no bit of the result.
+    // per-thread buffer on cache lines (row stride: the chunk): F16 and BF16 weights widened to F32 always, the
+    // others when their rows do not start on multiples of the vector width (64 bytes on AVX-512: a file written
+    // with GGUF's default 32-byte alignment), where each vector load would otherwise touch two cache lines.
+    // Staging moves no bit of the result.
     const bool                        staged         = Ops::kAlwaysStaged || misaligned;
     thread_local std::vector<Element> staging;
     if (staged && staging.size() < static_cast<size_t>(kWeightRows * chunk + 64)) {

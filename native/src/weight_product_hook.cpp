@@ -47,11 +47,13 @@ bool bf16_on_fma() {
     return on_fma;
 }
 
-// Whether F32, F16 and BF16 weights go to the AVX2 kernel: on CPUs without AVX-512, or when LLAMA_REWARD_AVX2=1
-// asks for it (for tests and A/B comparisons on AVX-512 CPUs).
+// Whether F32, F16 and BF16 weights go to the AVX2 kernel: on CPUs without AVX-512 (or in a build without the
+// AVX-512 kernels), or when LLAMA_REWARD_AVX2=1 asks for it (for tests and A/B comparisons on AVX-512 CPUs). The
+// AVX-512 kernels' switches (LLAMA_REWARD_AVX512_F32=0, ...) give their weights back to ggml, not to this kernel.
 bool on_avx2() {
 #if defined(__x86_64__)
-    static const bool avx2 = avx2_kernel_available() && (avx2_kernel_preferred() || !x86_has_avx512(/* bf16 */ false));
+    static const bool avx2 = avx2_kernel_available() && (avx2_kernel_preferred() || !x86_has_avx512(/* bf16 */ false) ||
+                                                         !avx512_fma_kernel_built());
     return avx2;
 #else
     return false;
@@ -126,7 +128,8 @@ ggml_tensor * weight_product_hook(ggml_context * ctx, ggml_tensor * w, ggml_tens
 }
 
 bool weight_buft_filter(const ggml_tensor * w, ggml_op op, ggml_backend_buffer_type_t buft) {
-    if (op != GGML_OP_MUL_MAT || ggml_backend_buft_is_host(buft)) {
+    // the classifier head (cls.*) is multiplied by ggml_mul_mat in llama.cpp's pooling, never through the hook
+    if (op != GGML_OP_MUL_MAT || ggml_backend_buft_is_host(buft) || std::strncmp(ggml_get_name(w), "cls", 3) == 0) {
         return true;
     }
     ggml_backend_dev_t dev = ggml_backend_buft_get_device(buft);

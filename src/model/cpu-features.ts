@@ -182,7 +182,7 @@ export const FILE_TYPE_RULES: readonly FileTypeRule[] = [
     },
     {
         kind: "x86-avx512-bf16",
-        cpus: "x86-64 Linux on an AMD CPU with AVX-512 BF16 (Zen 4/5): BF16 on llama-reward's AVX-512 BF16 kernel (an Intel one with LLAMA_REWARD_AMX_BF16=0 and LLAMA_REWARD_BF16_FMA=0)",
+        cpus: "x86-64 Linux or Windows on an AMD CPU with AVX-512 BF16 (Zen 4/5): BF16 on llama-reward's AVX-512 BF16 kernel (an Intel one with LLAMA_REWARD_AMX_BF16=0 and LLAMA_REWARD_BF16_FMA=0)",
         fileType: "BF16",
         measuredOn:
             "the same Intel Xeon playing this kind (LLAMA_REWARD_AMX_BF16=0, LLAMA_REWARD_BF16_FMA=0, ggml's zen4 variant only); not run on an AMD CPU",
@@ -193,7 +193,7 @@ export const FILE_TYPE_RULES: readonly FileTypeRule[] = [
     },
     {
         kind: "x86-avx512-fma",
-        cpus: "x86-64 Linux with AVX-512 whose BF16 weights run on llama-reward's AVX-512 FMA kernel: without AVX-512 BF16 (Intel Xeon Skylake-SP, Cascade Lake, Ice Lake), or Intel with it and no AMX in use",
+        cpus: "x86-64 Linux or Windows with AVX-512 whose BF16 weights run on llama-reward's AVX-512 FMA kernel: without AVX-512 BF16 (Intel Xeon Skylake-SP, Cascade Lake, Ice Lake), or Intel with it and no AMX in use",
         fileType: "BF16",
         measuredOn: "the same Intel Xeon playing this kind (ggml's icelake variant only, LLAMA_REWARD_AMX_BF16=0, LLAMA_REWARD_BF16_FMA=1)",
         reason: "llama-reward widens BF16 weights to F32 on AVX-512 multiply-adds here, without rounding the activations: BF16 scores as fast as F16 and faster than Q8_0, and is the checkpoint's own precision",
@@ -203,7 +203,7 @@ export const FILE_TYPE_RULES: readonly FileTypeRule[] = [
     },
     {
         kind: "x86-avx512-bf16-ggml",
-        cpus: "x86 with AVX-512 BF16 whose BF16 weights run on ggml's kernel (other operating systems, LLAMA_REWARD_AVX512_BF16=0 with LLAMA_REWARD_BF16_FMA=0)",
+        cpus: "x86 with AVX-512 BF16 whose BF16 weights run on ggml's kernel (macOS, MSVC builds, LLAMA_REWARD_AVX512_BF16=0 with LLAMA_REWARD_BF16_FMA=0)",
         fileType: "Q8_0",
         measuredOn: "AMD EPYC (Zen 4), node-llama-cpp's prebuilt ggml",
         reason: "ggml's BF16 kernel as built in the prebuilt ggml runs below its int8 dot products (VNNI) on this CPU: Q8_0 scores fastest",
@@ -212,7 +212,7 @@ export const FILE_TYPE_RULES: readonly FileTypeRule[] = [
     },
     {
         kind: "x86-avx2-fma",
-        cpus: "x86-64 Linux with AVX2, FMA and F16C and no AVX-512 (most Intel laptops and desktops, AMD Zen 1-3): BF16, F16 and F32 on llama-reward's AVX2 kernel",
+        cpus: "x86-64 Linux or Windows with AVX2, FMA and F16C and no AVX-512 (most Intel laptops and desktops, AMD Zen 1-3): BF16, F16 and F32 on llama-reward's AVX2 kernel",
         fileType: "BF16",
         measuredOn:
             "the same Intel Xeon playing this kind (ggml's haswell variant only, LLAMA_REWARD_AMX_BF16=0, LLAMA_REWARD_AVX2=1); not run on an AVX2-only CPU",
@@ -223,7 +223,7 @@ export const FILE_TYPE_RULES: readonly FileTypeRule[] = [
     },
     {
         kind: "x86-avx2",
-        cpus: "x86 with AVX2 whose BF16 weights run on ggml's kernel (other operating systems, or LLAMA_REWARD_AVX2=0)",
+        cpus: "x86 with AVX2 whose BF16 weights run on ggml's kernel (macOS, MSVC builds, or LLAMA_REWARD_AVX2=0)",
         fileType: "Q8_0",
         measuredOn: "the same Intel Xeon playing this kind (ggml's haswell variant only, every kernel of llama-reward's off)",
         reason: "llama.cpp converts BF16/F16 weights and rounds the activations while multiplying; Q8_0 uses int8 dot products and half the memory",

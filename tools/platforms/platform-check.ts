@@ -11,8 +11,9 @@
  * test/scoring-parity.test.ts), score() against scoreBatch(), the error
  * codes of bad input, and that addonInfo().cpuBackend names the CPU variant
  * library ggml's log says it loaded, built by node-llama-cpp, and that the CPU compute buffer is 64-byte
- * aligned (addonInfo().computeAlignment). Prints one summary line per platform and exits 1 when
- * any check failed.
+ * aligned (addonInfo().computeAlignment), and on x64 that llama-reward's AVX-512 or AVX2 kernel multiplies
+ * the F32 weights (a second Windows run with LLAMA_REWARD_AVX2=1 scores through the AVX2 kernel). Prints one
+ * summary line per platform and exits 1 when any check failed.
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -20,6 +21,7 @@ import os from "node:os";
 import path from "node:path";
 import type { CpuBackendInfo } from "../../src/addon/cpu-backend.js";
 import { platformPackageName } from "../../src/addon/prebuilt.js";
+import { cpuInfo } from "../../src/model/system.js";
 import { packageRoot } from "../../src/package-root.js";
 import { loadReferenceModel, type ReferenceModel, referenceRewards } from "../../test/reference/llama-reference.js";
 import { cpuBackendProblem, loadedCpuVariant } from "./cpu-backend-check.js";
@@ -91,7 +93,15 @@ interface ConsumerResult {
     platform: string;
     arch: string;
     node: string;
-    addon: { source: string; path: string; registries: string[]; cpuBackend: CpuBackendInfo | null; computeAlignment: number };
+    addon: {
+        source: string;
+        path: string;
+        registries: string[];
+        cpuBackend: CpuBackendInfo | null;
+        computeAlignment: number;
+        f32Kernel: string;
+        f16Kernel: string;
+    };
     cpu: { arch: string; model: string; cpu: Record<string, boolean | null>; build: string[] };
     models: { file: string; rewards: number[]; single: number; tokens: number[][] }[];
     cases: { name: string; ok: boolean; detail: string }[];
@@ -169,6 +179,8 @@ function checkPlatform(target: CrossTarget, references: Map<string, ReferenceMod
         const renamed = path.join(work, "electron.exe");
         fs.copyFileSync(node, renamed);
         runs.push({ label: `${target.emulator}, node.exe renamed electron.exe`, node: renamed, env: {} });
+        // the AVX2 kernel, which an AVX-512 host would otherwise not run
+        if (hostCpu.avx2 === true) runs.push({ label: `${target.emulator}, LLAMA_REWARD_AVX2=1`, node, env: { LLAMA_REWARD_AVX2: "1" } });
     }
     let ok = true;
     for (const [i, variant] of runs.entries()) {
@@ -179,6 +191,15 @@ function checkPlatform(target: CrossTarget, references: Map<string, ReferenceMod
     else log(`${target.tag}: the project and the emulated run's output stay in ${work}`);
     log(`${target.tag}: ${ok ? "PASS" : "FAIL"}`);
     return { tag: target.tag, ok, lines };
+}
+
+const hostCpu = cpuInfo().cpu;
+
+/** The F32 kernel the package must use on this host's CPU under `variant` (undefined: no kernel of llama-reward's). */
+function expectedF32Kernel(target: CrossTarget, variant: EmulatedVariant): string | undefined {
+    if (target.arch !== "x64") return undefined;
+    if (hostCpu.avx512 === true && variant.env.LLAMA_REWARD_AVX2 !== "1") return "avx512-f32";
+    return hostCpu.avx2 === true ? "avx2-f32" : "ggml";
 }
 
 interface EmulatedVariant {
@@ -235,6 +256,10 @@ function checkRun(
     if (backendProblem !== undefined) problem(backendProblem);
     // llama-reward's 64-byte CPU compute buffer (native/src/cpu_compute_buffer.cpp) against this platform's ggml-base
     say(`addonInfo().computeAlignment: ${result.addon.computeAlignment}`);
+    // llama-reward's AVX-512 and AVX2 kernels are in the x86-64 packages: on this host's CPU they must run
+    const kernel = expectedF32Kernel(target, variant);
+    say(`addonInfo().f32Kernel: ${result.addon.f32Kernel}, f16Kernel: ${result.addon.f16Kernel}`);
+    if (kernel !== undefined && result.addon.f32Kernel !== kernel) problem(`the F32 kernel is ${result.addon.f32Kernel}, not ${kernel}`);
     if (result.addon.computeAlignment !== 64)
         problem(`the CPU compute buffer is aligned to ${result.addon.computeAlignment} bytes, not 64`);
     const flags = Object.entries(result.cpu.cpu)

@@ -135,17 +135,7 @@ bool avx512_f32_takes_weight(const ggml_tensor * w) {
 }
 
 ggml_tensor * avx512_f32_mul_mat(ggml_context * ctx, ggml_tensor * w, ggml_tensor * cur) {
-    if (!avx512_f32_takes_weight(w)) {
-        return nullptr;
-    }
-    switch (w->type) {
-        case GGML_TYPE_BF16:
-            return tiled_gemm::build<Bf16Ops>(ctx, w, cur);
-        case GGML_TYPE_F16:
-            return tiled_gemm::build<F16Ops>(ctx, w, cur);
-        default:
-            return tiled_gemm::build<F32Ops>(ctx, w, cur);
-    }
+    return avx512_f32_takes_weight(w) ? tiled_gemm::build_for_type<F32Ops, F16Ops, Bf16Ops>(ctx, w, cur) : nullptr;
 }
 
 #else

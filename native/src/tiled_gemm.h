@@ -303,5 +303,21 @@ template <class Ops> ggml_tensor * build(ggml_context * ctx, ggml_tensor * w, gg
                           GGML_N_TASKS_MAX, nullptr);
 }
 
+// The two graph nodes of w x cur on the kernel of w's type, for a kernel file with Ops for F32, F16 and BF16 weights
+// (avx512_f32_matmul.cpp, avx2_matmul.cpp), or nullptr as build() gives it.
+template <class F32Ops, class F16Ops, class Bf16Ops>
+ggml_tensor * build_for_type(ggml_context * ctx, ggml_tensor * w, ggml_tensor * cur) {
+    switch (w->type) {
+        case GGML_TYPE_BF16:
+            return build<Bf16Ops>(ctx, w, cur);
+        case GGML_TYPE_F16:
+            return build<F16Ops>(ctx, w, cur);
+        case GGML_TYPE_F32:
+            return build<F32Ops>(ctx, w, cur);
+        default:
+            return nullptr;
+    }
+}
+
 }  // namespace
 }  // namespace tiled_gemm

@@ -119,27 +119,12 @@ bool avx2_kernel_available() {
 }
 
 bool avx2_kernel_preferred() {
-    static const bool preferred = [] {
-        const char * value = std::getenv("LLAMA_REWARD_AVX2");
-        return value != nullptr && std::strcmp(value, "1") == 0;
-    }();
+    static const bool preferred = kernel_preferred("LLAMA_REWARD_AVX2");
     return preferred;
 }
 
 bool avx2_takes_weight(const ggml_tensor * w) {
-    if (!avx2_kernel_available()) {
-        return false;
-    }
-    switch (w->type) {
-        case GGML_TYPE_BF16:
-            return tiled_gemm::takes_weight<Bf16Ops>(w);
-        case GGML_TYPE_F16:
-            return tiled_gemm::takes_weight<F16Ops>(w);
-        case GGML_TYPE_F32:
-            return tiled_gemm::takes_weight<F32Ops>(w);
-        default:
-            return false;
-    }
+    return avx2_kernel_available() && tiled_gemm::takes_weight_for_type<F32Ops, F16Ops, Bf16Ops>(w);
 }
 
 ggml_tensor * avx2_mul_mat(ggml_context * ctx, ggml_tensor * w, ggml_tensor * cur) {

@@ -122,16 +122,11 @@ bool avx512_fma_kernel_built() {
 }
 
 bool avx512_f32_takes_weight(const ggml_tensor * w) {
-    switch (w->type) {
-        case GGML_TYPE_BF16:
-            return avx512_bf16_fma_available() && tiled_gemm::takes_weight<Bf16Ops>(w);
-        case GGML_TYPE_F16:
-            return avx512_f16_available() && tiled_gemm::takes_weight<F16Ops>(w);
-        case GGML_TYPE_F32:
-            return avx512_f32_available() && tiled_gemm::takes_weight<F32Ops>(w);
-        default:
-            return false;
-    }
+    // each weight type has its own switch
+    const bool available = w->type == GGML_TYPE_BF16 ? avx512_bf16_fma_available() :
+                           w->type == GGML_TYPE_F16  ? avx512_f16_available() :
+                                                       avx512_f32_available();
+    return available && tiled_gemm::takes_weight_for_type<F32Ops, F16Ops, Bf16Ops>(w);
 }
 
 ggml_tensor * avx512_f32_mul_mat(ggml_context * ctx, ggml_tensor * w, ggml_tensor * cur) {

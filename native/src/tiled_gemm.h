@@ -303,6 +303,21 @@ template <class Ops> ggml_tensor * build(ggml_context * ctx, ggml_tensor * w, gg
                           GGML_N_TASKS_MAX, nullptr);
 }
 
+// Whether the kernel of w's type takes w (takes_weight), for a kernel file with Ops for F32, F16 and BF16 weights
+// (avx512_f32_matmul.cpp, avx2_matmul.cpp); false for other types.
+template <class F32Ops, class F16Ops, class Bf16Ops> bool takes_weight_for_type(const ggml_tensor * w) {
+    switch (w->type) {
+        case GGML_TYPE_BF16:
+            return takes_weight<Bf16Ops>(w);
+        case GGML_TYPE_F16:
+            return takes_weight<F16Ops>(w);
+        case GGML_TYPE_F32:
+            return takes_weight<F32Ops>(w);
+        default:
+            return false;
+    }
+}
+
 // The two graph nodes of w x cur on the kernel of w's type, for a kernel file with Ops for F32, F16 and BF16 weights
 // (avx512_f32_matmul.cpp, avx2_matmul.cpp), or nullptr as build() gives it.
 template <class F32Ops, class F16Ops, class Bf16Ops>

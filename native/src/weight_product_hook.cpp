@@ -7,13 +7,13 @@
 #include "avx512_f32_matmul.h"
 #include "ggml-backend.h"
 #include "ggml.h"
+#include "kernel_switch.h"
 
 #if defined(__x86_64__)
 #    include "x86_cpu_features.h"
 #endif
 
 #include <atomic>
-#include <cstdlib>
 #include <cstring>
 
 namespace {
@@ -34,8 +34,7 @@ bool bf16_on_fma() {
         if (!avx512_bf16_available()) {
             return true;
         }
-        const char * prefer = std::getenv("LLAMA_REWARD_BF16_FMA");
-        if (prefer != nullptr && std::strcmp(prefer, "1") == 0) {
+        if (kernel_preferred("LLAMA_REWARD_BF16_FMA")) {
             return true;
         }
 #if defined(__x86_64__)

@@ -13,6 +13,7 @@
  */
 import fs from "node:fs";
 import os from "node:os";
+import type { Bf16Kernel, F16Kernel, F32Kernel } from "../addon/native-types.js";
 import { invalidArgument } from "../errors.js";
 import type { ChatMessage } from "../model/chat-template.js";
 import type { CpuKind, FileTypeRecommendation, WeightKernels } from "../model/cpu-features.js";
@@ -38,17 +39,7 @@ export const QUICK_DEFAULT_SECONDS = 60;
  * ggml's int8 kernel on AMX tiles ("ggml-amx-int8": Q8_0, Q4_0, Q4_1 and the Q4_K/Q5_K/Q6_K/IQ4_XS types
  * where the ggml CPU backend has AMX_INT8), or llama.cpp's other CPU kernels ("ggml").
  */
-export type QuickBenchKernel =
-    | "amx"
-    | "avx512-bf16"
-    | "avx512-fma"
-    | "avx2-fma"
-    | "avx512-f32"
-    | "avx512-f16"
-    | "avx2-f32"
-    | "avx2-f16"
-    | "ggml-amx-int8"
-    | "ggml";
+export type QuickBenchKernel = Bf16Kernel | F32Kernel | F16Kernel | "ggml-amx-int8";
 
 export interface QuickBenchRate {
     conversations: number;

@@ -31,7 +31,12 @@ const headless = path.join(work, "tiny-headless.gguf");
 const cli = path.join(root, "dist", "src", "cli", "main.js");
 /** What multiplies the tiny F32 model's weights here, and how the CLI names it. */
 const f32Kernel = cpuInfo().f32Kernel;
-const f32KernelName = { "avx512-f32": "llama-reward AVX-512 F32", "avx2-f32": "llama-reward AVX2 F32", ggml: "ggml" }[f32Kernel];
+const f32KernelName = {
+    "avx512-f32": "llama-reward AVX-512 F32",
+    "avx2-f32": "llama-reward AVX2 F32",
+    "neon-f32": "llama-reward NEON F32",
+    ggml: "ggml",
+}[f32Kernel];
 
 beforeAll(async () => {
     await quantize(requireFile(tinyF32), q8, "Q8_0", { threads: 2 });

@@ -14,6 +14,7 @@
 #include "llama.h"
 #include "log_capture.h"
 #include "model_load_worker.h"
+#include "neon_matmul.h"
 #include "quantize_worker.h"
 #include "rpc_backend.h"
 #include "rpc_server_process.h"
@@ -129,20 +130,22 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
     exports.Set("systemInfo", Napi::Function::New(env, getter<llama_print_system_info>, "systemInfo"));
     // amxBf16(): boolean, BF16 weight products run on AMX tiles
     exports.Set("amxBf16", Napi::Function::New(env, getter<amx_bf16_available>, "amxBf16"));
-    // bf16Kernel(): "amx" | "avx512-bf16" | "avx512-fma" | "avx2-fma" | "ggml", the kernel BF16 weight products on the CPU run on
+    // bf16Kernel(): "amx" | "avx512-bf16" | "avx512-fma" | "avx2-fma" | "neon-fma" | "ggml", the kernel BF16 weight products on the CPU run on
     exports.Set("bf16Kernel", Napi::Function::New(env, getter<bf16_kernel_name>, "bf16Kernel"));
     // avx512Bf16Products(): number (diagnostics: weight products the AVX-512 BF16 kernel has run)
     exports.Set("avx512Bf16Products", Napi::Function::New(env, getter<avx512_bf16_products_run>, "avx512Bf16Products"));
-    // f32Kernel(): "avx512-f32" | "avx2-f32" | "ggml", the kernel F32 weight products on the CPU run on
+    // f32Kernel(): "avx512-f32" | "avx2-f32" | "neon-f32" | "ggml", the kernel F32 weight products on the CPU run on
     exports.Set("f32Kernel", Napi::Function::New(env, getter<f32_kernel_name>, "f32Kernel"));
     // avx512F32Products(): number (diagnostics: weight products the AVX-512 F32 kernel has run)
     exports.Set("avx512F32Products", Napi::Function::New(env, getter<avx512_f32_products_run>, "avx512F32Products"));
-    // f16Kernel(): "avx512-f16" | "avx2-f16" | "ggml", the kernel F16 weight products on the CPU run on
+    // f16Kernel(): "avx512-f16" | "avx2-f16" | "neon-f16" | "ggml", the kernel F16 weight products on the CPU run on
     exports.Set("f16Kernel", Napi::Function::New(env, getter<f16_kernel_name>, "f16Kernel"));
     // avx512F16Products(): number (diagnostics: weight products the AVX-512 kernel has run on F16 weights)
     exports.Set("avx512F16Products", Napi::Function::New(env, getter<avx512_f16_products_run>, "avx512F16Products"));
     // avx2Products(): number (diagnostics: weight products the AVX2 kernel has run, all weight types)
     exports.Set("avx2Products", Napi::Function::New(env, getter<avx2_products_run>, "avx2Products"));
+    // neonProducts(): number (diagnostics: weight products the NEON kernel has run, all weight types)
+    exports.Set("neonProducts", Napi::Function::New(env, getter<neon_products_run>, "neonProducts"));
     // misalignedWeightProducts(): number (diagnostics: weight products whose rows were off cache lines, staged)
     exports.Set("misalignedWeightProducts",
                 Napi::Function::New(env, getter<misaligned_weight_products>, "misalignedWeightProducts"));

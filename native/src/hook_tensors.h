@@ -1,5 +1,5 @@
 // What the mul_mat hook's kernels (amx_bf16_matmul.cpp, avx512_bf16_matmul.cpp,
-// avx512_f32_matmul.cpp, avx2_matmul.cpp) ask of ggml tensors: whether a weight lives in CPU
+// avx512_f32_matmul.cpp, avx2_matmul.cpp, neon_matmul.cpp) ask of ggml tensors: whether a weight lives in CPU
 // memory in ggml's plain row layout, and where a row of an activation tensor
 // starts.
 #pragma once

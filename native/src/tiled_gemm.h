@@ -1,8 +1,9 @@
 // The tiled product shared by llama-reward's weight kernels for CPUs without
 // AMX: avx512_bf16_matmul.cpp (BF16 weights on vdpbf16ps),
-// avx512_f32_matmul.cpp (F32, F16 and BF16 weights on AVX-512 FMA) and
-// avx2_matmul.cpp (the same three on AVX2 FMA). Included only by those
-// files, inside their GEMM_TARGET-guarded sections.
+// avx512_f32_matmul.cpp (F32, F16 and BF16 weights on AVX-512 FMA),
+// avx2_matmul.cpp (the same three on AVX2 FMA) and neon_matmul.cpp (the same
+// three on Arm NEON). Included only by those files, inside their
+// GEMM_TARGET-guarded sections.
 //
 // The product w x cur (w: N rows of K weights, cur: M rows of K F32
 // activations, result: M rows of N F32 values) is two ggml custom ops:
@@ -11,7 +12,8 @@
 //      copied), so that rows are contiguous whatever view cur is;
 //   2. gemm: each thread takes a share of the weight's 8-row blocks; a tile
 //      of 3 activation rows x Ops::kTileRows weight rows (8 with 512-bit
-//      vectors, 4 with 256-bit ones; read in place, no repacked copy; F16
+//      vectors and with NEON's 32 registers, 4 with AVX2's 16; read in
+//      place, no repacked copy; F16
 //      and BF16 weights widened to F32, and weights whose rows are not on
 //      cache lines, are staged one L1-sized chunk of the block's 8 rows at a
 //      time into a per-thread buffer that every tile of the pass then reads)
@@ -33,7 +35,16 @@
 #include "hook_tensors.h"
 #include "weight_product_hook.h"
 
-#include <immintrin.h>
+#if defined(__x86_64__)
+#    include <immintrin.h>
+// the register class of a SIMD operand in inline assembly
+#    define TILED_GEMM_VECTOR_REG "+v"
+#elif defined(__aarch64__)
+#    include <arm_neon.h>
+#    define TILED_GEMM_VECTOR_REG "+w"
+#else
+#    error "tiled_gemm.h is for x86-64 and AArch64"
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -42,9 +53,9 @@
 #include <vector>
 
 // The including file defines GEMM_TARGET, the target attribute of its kernel functions (the instruction set
-// extensions they need). Only the functions marked so use them: the rest of the file stays at the build's
-// baseline ISA and runs on any x86-64 CPU. Everything here has internal linkage, so that each including file
-// gets its own copies, compiled for its own target.
+// extensions they need; empty on AArch64, where NEON is part of the baseline). Only the functions marked so use
+// them: the rest of the file stays at the build's baseline ISA and runs on any CPU of its architecture. Everything here has
+// internal linkage, so that each including file gets its own copies, compiled for its own target.
 #ifndef GEMM_TARGET
 #    error "define GEMM_TARGET before including tiled_gemm.h"
 #endif
@@ -59,9 +70,10 @@ constexpr int64_t kActivationRows = 3;  // activation rows per tile
 // w[0..T) (T = Ops::kTileRows; w points at value k0 of row 0, row stride w_stride bytes). The tile's R x T
 // accumulators start at zero (k0 == 0) or from `partial`, and end folded into out (out[i] is row i's T results,
 // row stride out_stride) when k1 == k, or saved to `partial` otherwise. Ops (avx2_matmul.cpp,
-// avx512_bf16_matmul.cpp, avx512_f32_matmul.cpp) names the element type the tile reads (packed activations, and
+// avx512_bf16_matmul.cpp, avx512_f32_matmul.cpp, neon_matmul.cpp) names the element type the tile reads (packed activations, and
 // weights as the tile sees them), the values one operand vector holds (kStep), how a vector is loaded, the
-// multiply-add of one step, and its accumulators (avx512_accumulators.h, or avx2_matmul.cpp's).
+// multiply-add of one step, and its accumulators (avx512_accumulators.h, or avx2_matmul.cpp's and
+// neon_matmul.cpp's).
 template <class Ops, int R>
 GEMM_TARGET inline void tile(const typename Ops::Element * activation,
                              int64_t                       ld,
@@ -95,7 +107,7 @@ GEMM_TARGET inline void tile(const typename Ops::Element * activation,
                 Ops::load(reinterpret_cast<const typename Ops::Element *>(w + j * w_stride) + (kk - k0));
             // one load per weight vector: left alone, the compiler folds it into each of the R multiply-adds
             // as a memory operand, R loads where one does
-            __asm__("" : "+v"(b));
+            __asm__("" : TILED_GEMM_VECTOR_REG(b));
 #pragma GCC unroll 8
             for (int i = 0; i < R; i++) {
                 acc[i][j] = Ops::madd(acc[i][j], a[i], b);
@@ -304,7 +316,7 @@ template <class Ops> ggml_tensor * build(ggml_context * ctx, ggml_tensor * w, gg
 }
 
 // Whether the kernel of w's type takes w (takes_weight), for a kernel file with Ops for F32, F16 and BF16 weights
-// (avx512_f32_matmul.cpp, avx2_matmul.cpp); false for other types.
+// (avx512_f32_matmul.cpp, avx2_matmul.cpp, neon_matmul.cpp); false for other types.
 template <class F32Ops, class F16Ops, class Bf16Ops> bool takes_weight_for_type(const ggml_tensor * w) {
     switch (w->type) {
         case GGML_TYPE_BF16:
@@ -319,7 +331,7 @@ template <class F32Ops, class F16Ops, class Bf16Ops> bool takes_weight_for_type(
 }
 
 // The two graph nodes of w x cur on the kernel of w's type, for a kernel file with Ops for F32, F16 and BF16 weights
-// (avx512_f32_matmul.cpp, avx2_matmul.cpp), or nullptr as build() gives it.
+// (avx512_f32_matmul.cpp, avx2_matmul.cpp, neon_matmul.cpp), or nullptr as build() gives it.
 template <class F32Ops, class F16Ops, class Bf16Ops>
 ggml_tensor * build_for_type(ggml_context * ctx, ggml_tensor * w, ggml_tensor * cur) {
     switch (w->type) {

@@ -8,6 +8,7 @@
 #include "ggml-backend.h"
 #include "ggml.h"
 #include "kernel_switch.h"
+#include "neon_matmul.h"
 
 #if defined(__x86_64__)
 #    include "x86_cpu_features.h"
@@ -26,7 +27,7 @@ std::atomic<uint64_t> g_misaligned_products{ 0 };
 // kernel scored 1.8x its F16 multiply-add kernel, so AMD CPUs keep the BF16 kernel (docs/performance.md,
 // "BF16 on AVX-512 FMA").
 // LLAMA_REWARD_BF16_FMA=1 prefers the FMA kernel on any CPU; =0 switches it off (avx512_bf16_fma_available).
-bool bf16_on_fma() {
+[[maybe_unused]] bool bf16_on_fma() {  // x86-64 only
     static const bool on_fma = [] {
         if (!avx512_bf16_fma_available()) {
             return false;
@@ -60,9 +61,19 @@ bool on_avx2() {
 }
 
 // The kernel that multiplies weights of `type` on this CPU.
-enum class Kernel { kNone, kAmxBf16, kAvx512Bf16, kAvx512Fma, kAvx2 };
+enum class Kernel { kNone, kAmxBf16, kAvx512Bf16, kAvx512Fma, kAvx2, kNeon };
 
 Kernel kernel_for(ggml_type type) {
+#if defined(__aarch64__)
+    switch (type) {
+        case GGML_TYPE_BF16:
+        case GGML_TYPE_F32:
+        case GGML_TYPE_F16:
+            return neon_kernel_available() ? Kernel::kNeon : Kernel::kNone;
+        default:
+            return Kernel::kNone;
+    }
+#else
     switch (type) {
         case GGML_TYPE_BF16:
             if (amx_bf16_available()) {
@@ -78,6 +89,7 @@ Kernel kernel_for(ggml_type type) {
         default:
             return Kernel::kNone;
     }
+#endif
 }
 
 // Whether the kernel for w's type multiplies w (its type, shape and layout; not yet where it lies).
@@ -91,6 +103,8 @@ bool kernel_takes_weight(const ggml_tensor * w) {
             return avx512_f32_takes_weight(w);
         case Kernel::kAvx2:
             return avx2_takes_weight(w);
+        case Kernel::kNeon:
+            return neon_takes_weight(w);
         default:
             return false;
     }
@@ -108,7 +122,7 @@ uint64_t misaligned_weight_products() {
 
 bool weight_product_hook_useful() {
     return amx_bf16_available() || avx512_bf16_available() || avx512_f32_available() || avx512_f16_available() ||
-           avx512_bf16_fma_available() || avx2_kernel_available();
+           avx512_bf16_fma_available() || avx2_kernel_available() || neon_kernel_available();
 }
 
 ggml_tensor * weight_product_hook(ggml_context * ctx, ggml_tensor * w, ggml_tensor * cur) {
@@ -121,6 +135,8 @@ ggml_tensor * weight_product_hook(ggml_context * ctx, ggml_tensor * w, ggml_tens
             return avx512_f32_mul_mat(ctx, w, cur);
         case Kernel::kAvx2:
             return avx2_mul_mat(ctx, w, cur);
+        case Kernel::kNeon:
+            return neon_mul_mat(ctx, w, cur);
         default:
             return nullptr;
     }
@@ -146,12 +162,17 @@ const char * bf16_kernel_name() {
             return "avx2-fma";
         case Kernel::kAvx512Fma:
             return "avx512-fma";
+        case Kernel::kNeon:
+            return "neon-fma";
         default:
             return avx512_bf16_available() ? "avx512-bf16" : "ggml";
     }
 }
 
 const char * f32_kernel_name() {
+    if (kernel_for(GGML_TYPE_F32) == Kernel::kNeon) {
+        return "neon-f32";
+    }
     if (on_avx2()) {
         return "avx2-f32";
     }
@@ -159,6 +180,9 @@ const char * f32_kernel_name() {
 }
 
 const char * f16_kernel_name() {
+    if (kernel_for(GGML_TYPE_F16) == Kernel::kNeon) {
+        return "neon-f16";
+    }
     if (on_avx2()) {
         return "avx2-f16";
     }

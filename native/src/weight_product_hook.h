@@ -1,7 +1,7 @@
 // The one mul_mat hook llama-reward installs in llama.cpp: it sends each
 // dense weight product to the kernel of its weight type that this CPU can
 // run (amx_bf16_matmul.h, avx512_bf16_matmul.h, avx512_f32_matmul.h,
-// avx2_matmul.h), and
+// avx2_matmul.h, neon_matmul.h), and
 // every other product back to llama.cpp's ggml_mul_mat; and the filter that
 // keeps the weights those kernels multiply in plain CPU memory when a model
 // is loaded.
@@ -31,11 +31,12 @@ ggml_tensor * weight_product_hook(ggml_context * ctx, ggml_tensor * w, ggml_tens
 // (mapped from the file, with mmap) where the kernel's graph node can name it as a source.
 bool weight_buft_filter(const ggml_tensor * w, ggml_op op, ggml_backend_buffer_type_t buft);
 
-// The kernel that multiplies BF16 weights on the CPU: "amx", "avx512-bf16", "avx512-fma", "avx2-fma" or "ggml".
+// The kernel that multiplies BF16 weights on the CPU: "amx", "avx512-bf16", "avx512-fma", "avx2-fma",
+// "neon-fma" or "ggml".
 const char * bf16_kernel_name();
 
-// The kernel that multiplies F32 weights on the CPU: "avx512-f32", "avx2-f32" or "ggml".
+// The kernel that multiplies F32 weights on the CPU: "avx512-f32", "avx2-f32", "neon-f32" or "ggml".
 const char * f32_kernel_name();
 
-// The kernel that multiplies F16 weights on the CPU: "avx512-f16", "avx2-f16" or "ggml".
+// The kernel that multiplies F16 weights on the CPU: "avx512-f16", "avx2-f16", "neon-f16" or "ggml".
 const char * f16_kernel_name();

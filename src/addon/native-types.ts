@@ -100,19 +100,21 @@ export interface NativeBackendStatus {
 /**
  * Which kernel multiplies BF16 weights on the CPU: llama-reward's AMX kernel, its AVX-512 BF16 kernel (vdpbf16ps), its
  * AVX-512 FMA kernel (weights widened to F32: native/src/avx512_f32_matmul.cpp), its AVX2 FMA kernel (the same on
- * 256-bit vectors: native/src/avx2_matmul.cpp), or ggml's own.
+ * 256-bit vectors: native/src/avx2_matmul.cpp), its Arm NEON kernel (the same on 128-bit vectors:
+ * native/src/neon_matmul.cpp), or ggml's own.
  */
-export type Bf16Kernel = "amx" | "avx512-bf16" | "avx512-fma" | "avx2-fma" | "ggml";
+export type Bf16Kernel = "amx" | "avx512-bf16" | "avx512-fma" | "avx2-fma" | "neon-fma" | "ggml";
 /**
  * The kernel F32 weight products on the CPU run on: llama-reward's AVX-512 one (native/src/avx512_f32_matmul.cpp), its
- * AVX2 one (native/src/avx2_matmul.cpp) or ggml's.
+ * AVX2 one (native/src/avx2_matmul.cpp), its Arm NEON one (native/src/neon_matmul.cpp) or ggml's.
  */
-export type F32Kernel = "avx512-f32" | "avx2-f32" | "ggml";
+export type F32Kernel = "avx512-f32" | "avx2-f32" | "neon-f32" | "ggml";
 /**
  * The kernel F16 weight products on the CPU run on: llama-reward's AVX-512 one (native/src/avx512_f32_matmul.cpp, F16
- * widened to F32), its AVX2 one (native/src/avx2_matmul.cpp, the same) or ggml's.
+ * widened to F32), its AVX2 one (native/src/avx2_matmul.cpp, the same), its Arm NEON one (native/src/neon_matmul.cpp,
+ * the same) or ggml's.
  */
-export type F16Kernel = "avx512-f16" | "avx2-f16" | "ggml";
+export type F16Kernel = "avx512-f16" | "avx2-f16" | "neon-f16" | "ggml";
 
 export interface NativeAddon {
     /** `devices`: ggml device names to offload to; empty means CPU only. */
@@ -145,9 +147,11 @@ export interface NativeAddon {
     avx512F16Products?(): number;
     /** Diagnostics: weight products the AVX2 kernel has computed in this process, all weight types. */
     avx2Products?(): number;
+    /** Diagnostics: weight products the NEON kernel has computed in this process, all weight types. */
+    neonProducts?(): number;
     /** Diagnostics: weight products the AVX-512 FMA kernel has computed on BF16 weights in this process. */
     avx512Bf16FmaProducts?(): number;
-    /** Diagnostics: weight products of the AVX-512 and AVX2 kernels whose rows were off their vector width and were staged. */
+    /** Diagnostics: weight products of the AVX-512, AVX2 and NEON kernels whose rows were off their vector width and were staged. */
     misalignedWeightProducts?(): number;
     /** The byte alignment of the CPU backend's intermediate tensors (native/src/cpu_compute_buffer.cpp): 64, or ggml's 32. */
     computeAlignment?(): number;

@@ -34,8 +34,8 @@ export const QUICK_DEFAULT_SECONDS = 60;
 
 /**
  * What multiplied a file's weight matrices: llama-reward's BF16 kernels ("amx", "avx512-bf16", "avx512-fma"; BF16
- * files; "avx2-fma" on AVX2 CPUs), its AVX-512 and AVX2 F32 and F16 kernels ("avx512-f32", "avx512-f16",
- * "avx2-f32", "avx2-f16"),
+ * files; "avx2-fma" on AVX2 CPUs, "neon-fma" on Arm), its AVX-512, AVX2 and NEON F32 and F16 kernels ("avx512-f32",
+ * "avx512-f16", "avx2-f32", "avx2-f16", "neon-f32", "neon-f16"),
  * ggml's int8 kernel on AMX tiles ("ggml-amx-int8": Q8_0, Q4_0, Q4_1 and the Q4_K/Q5_K/Q6_K/IQ4_XS types
  * where the ggml CPU backend has AMX_INT8), or llama.cpp's other CPU kernels ("ggml").
  */

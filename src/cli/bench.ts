@@ -36,6 +36,9 @@ const KERNEL_NAMES: Record<QuickBenchKernel, string> = {
     "avx2-fma": "llama-reward AVX2 FMA (BF16 widened)",
     "avx2-f32": "llama-reward AVX2 F32",
     "avx2-f16": "llama-reward AVX2 F16",
+    "neon-fma": "llama-reward NEON (BF16 widened)",
+    "neon-f32": "llama-reward NEON F32",
+    "neon-f16": "llama-reward NEON F16",
     "ggml-amx-int8": "ggml, AMX int8",
     ggml: "ggml",
 };

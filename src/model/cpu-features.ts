@@ -49,11 +49,11 @@ export interface CpuReport {
     build: string[];
     /** BF16 weight products run on AMX tiles (llama-reward's own kernel; x86-64 Linux with AMX-BF16). */
     bf16OnAmx: boolean;
-    /** The kernel that multiplies BF16 weights: llama-reward's "amx", "avx512-bf16", "avx512-fma" or "avx2-fma", or "ggml". */
+    /** The kernel that multiplies BF16 weights: llama-reward's "amx", "avx512-bf16", "avx512-fma", "avx2-fma" or "neon-fma", or "ggml". */
     bf16Kernel: Bf16Kernel;
-    /** The kernel that multiplies F32 weights: llama-reward's "avx512-f32" or "avx2-f32", or "ggml". */
+    /** The kernel that multiplies F32 weights: llama-reward's "avx512-f32", "avx2-f32" or "neon-f32", or "ggml". */
     f32Kernel: F32Kernel;
-    /** The kernel that multiplies F16 weights: llama-reward's "avx512-f16" or "avx2-f16", or "ggml". */
+    /** The kernel that multiplies F16 weights: llama-reward's "avx512-f16", "avx2-f16" or "neon-f16", or "ggml". */
     f16Kernel: F16Kernel;
     /** The kind of CPU the recommendation was chosen for (FILE_TYPE_RULES). */
     kind: CpuKind;
@@ -233,10 +233,10 @@ export const FILE_TYPE_RULES: readonly FileTypeRule[] = [
     },
     {
         kind: "arm-dotprod",
-        cpus: "Arm with dotprod / i8mm (Apple M, AWS Graviton)",
+        cpus: "Arm with dotprod / i8mm (Apple M, AWS Graviton); F32, F16 and BF16 on llama-reward's NEON kernel in Linux and Windows builds",
         fileType: "Q8_0",
         measuredOn: "not measured: no Arm machine (emulation says nothing about speed)",
-        reason: "this CPU has int8 dot products (dotprod/i8mm), which llama.cpp uses for Q8_0; BF16 and F16 are slower here",
+        reason: "this CPU has int8 dot products (dotprod/i8mm), which llama.cpp uses for Q8_0: four products per lane and instruction, where BF16, F16 and F32 weights are multiplied in F32 (llama-reward's NEON kernel)",
         ifMemoryIsTight: QUANT_TIGHT,
         measured: "none: llama.cpp's int8 dot-product kernels for Q8_0",
     },

@@ -31,24 +31,27 @@ export interface AddonInfo {
      * LLAMA_REWARD_AMX_BF16=0 on one), "avx512-fma" (llama-reward's AVX-512 FMA kernel, weights widened to
      * F32: x86-64 Linux or Windows on an AVX-512 CPU without AVX-512 BF16, e.g. Intel Skylake-SP to Ice Lake, or an
      * Intel one without AMX in use), "avx2-fma" (llama-reward's AVX2 kernel, weights widened to F32: x86-64
-     * Linux or Windows on a CPU with AVX2, FMA and F16C but no AVX-512, e.g. most Intel laptops and AMD Zen 1-3), or "ggml"
+     * Linux or Windows on a CPU with AVX2, FMA and F16C but no AVX-512, e.g. most Intel laptops and AMD Zen 1-3),
+     * "neon-fma" (llama-reward's NEON kernel, weights widened to F32: AArch64 Linux), or "ggml"
      * (llama.cpp's own; LLAMA_REWARD_AVX512_BF16=0 and LLAMA_REWARD_BF16_FMA=0 switch llama-reward's AVX-512
-     * ones off, LLAMA_REWARD_AVX2=0 the AVX2 one).
+     * ones off, LLAMA_REWARD_AVX2=0 the AVX2 one, LLAMA_REWARD_NEON=0 the NEON one).
      */
     bf16Kernel: Bf16Kernel;
     /**
      * The kernel that multiplies F32 weights on the CPU: "avx512-f32" (llama-reward's AVX-512 kernel: x86-64
      * Linux or Windows on a CPU with AVX-512 F/BW/VL/DQ, e.g. Intel Skylake-SP and later, AMD Zen 4/5), "avx2-f32" (its
-     * AVX2 counterpart, on CPUs with AVX2, FMA and F16C but no AVX-512) or "ggml" (llama.cpp's own; also with
-     * LLAMA_REWARD_AVX512_F32=0, or LLAMA_REWARD_AVX2=0 on an AVX2 CPU).
+     * AVX2 counterpart, on CPUs with AVX2, FMA and F16C but no AVX-512), "neon-f32" (its NEON counterpart: AArch64
+     * Linux) or "ggml" (llama.cpp's own; also with LLAMA_REWARD_AVX512_F32=0, LLAMA_REWARD_AVX2=0 on an AVX2 CPU,
+     * or LLAMA_REWARD_NEON=0).
      */
     f32Kernel: F32Kernel;
     /**
      * The kernel that multiplies F16 weights on the CPU: "avx512-f16" (the same AVX-512 kernel, each weight
      * widened to F32 exactly and the activations kept in F32; x86-64 Linux or Windows with AVX-512 F/BW/VL/DQ), "avx2-f16"
-     * (the AVX2 kernel, the same way, on CPUs with AVX2, FMA and F16C but no AVX-512) or "ggml" (llama.cpp's
-     * own, which rounds the activations to F16; also with LLAMA_REWARD_AVX512_F16=0, or LLAMA_REWARD_AVX2=0 on an
-     * AVX2 CPU).
+     * (the AVX2 kernel, the same way, on CPUs with AVX2, FMA and F16C but no AVX-512), "neon-f16" (the NEON
+     * kernel, the same way: AArch64 Linux) or "ggml" (llama.cpp's own, which rounds the activations to F16, and
+     * on Arm cores with FP16 arithmetic also sums in F16; also with LLAMA_REWARD_AVX512_F16=0, LLAMA_REWARD_AVX2=0
+     * on an AVX2 CPU, or LLAMA_REWARD_NEON=0).
      */
     f16Kernel: F16Kernel;
     /**

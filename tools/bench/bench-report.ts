@@ -31,7 +31,8 @@ export interface TypeMeasurements {
     /** node-llama-cpp, absent with --peers torch. */
     peer?: PeerResult;
     /** The PyTorch peer on this file (bf16 on BF16, fp32 on F32), or why it did not run. */
-    torch?: { result: TorchResult; agreement: RewardAgreement } | { skipped: string };
+    /** skipped: left out before it ran (no torch, reference BLAS); failed: it ran and did not finish. */
+    torch?: { result: TorchResult; agreement: RewardAgreement } | { skipped: string } | { failed: string };
 }
 
 /** Targets (issue 13): llama-bench pp512 on every type, the torch bf16 peer on the BF16 file, memory. */
@@ -70,6 +71,11 @@ function torchRows(m: TypeMeasurements): Row[] {
     const t = m.torch;
     if (t === undefined) return [];
     if ("skipped" in t) return [{ metric: "f. vs PyTorch", value: "not run", reference: t.skipped, ratio: "", target: "", verdict: "" }];
+    if ("failed" in t) {
+        // the BF16 file's peer carries a target: a peer that failed leaves it unmet
+        const target = m.type === "bf16" ? `≥ ${TARGETS.torchBf16.toFixed(2)}×` : "";
+        return [{ metric: "f. vs PyTorch", value: "failed", reference: t.failed, ratio: "", target, verdict: target ? "MISS" : "" }];
+    }
     const { result: r, agreement: a } = t;
     const label = `torch ${r.torch} ${r.dtype}${r.dtype === "fp32" ? ` (${r.blas} BLAS)` : ""}`;
     const min = r.dtype === "bf16" ? TARGETS.torchBf16 : undefined;
@@ -261,18 +267,21 @@ const BF16_KERNEL_NAMES: Record<MachineInfo["bf16Kernel"], string> = {
     "avx512-bf16": "llama-reward's AVX-512 BF16 kernel",
     "avx512-fma": "llama-reward's AVX-512 FMA kernel (widened to F32)",
     "avx2-fma": "llama-reward's AVX2 FMA kernel (widened to F32)",
+    "neon-fma": "llama-reward's NEON kernel (widened to F32)",
     ggml: "ggml's kernel",
 };
 
 const F32_KERNEL_NAMES: Record<MachineInfo["f32Kernel"], string> = {
     "avx512-f32": "llama-reward's AVX-512 F32 kernel",
     "avx2-f32": "llama-reward's AVX2 F32 kernel",
+    "neon-f32": "llama-reward's NEON F32 kernel",
     ggml: "ggml's kernel",
 };
 
 const F16_KERNEL_NAMES: Record<MachineInfo["f16Kernel"], string> = {
     "avx512-f16": "llama-reward's AVX-512 kernel (widened to F32)",
     "avx2-f16": "llama-reward's AVX2 kernel (widened to F32)",
+    "neon-f16": "llama-reward's NEON kernel (widened to F32)",
     ggml: "ggml's kernel",
 };
 

@@ -55,7 +55,7 @@ import { formatReplicaLoad, runReplicaLoad, type ReplicaLoadResult } from "./rep
 import { formatServerLoad, runServerLoad, type ServerLoadResult } from "./server-load.js";
 import type { SweepJob, SweepResult } from "./sweep-worker.js";
 import { playWithoutAmx } from "./no-amx-play.js";
-import { findTorchPython, rewardAgreement, runTorchPeer, type TorchDtype } from "./torch-peer.js";
+import { findTorchPython, rewardAgreement, runTorchPeer, type TorchDtype, torchSkipReason } from "./torch-peer.js";
 import type { OursJob, OursResult, PeerJob, PeerResult } from "./worker-protocol.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -354,21 +354,29 @@ async function bench(args: Args): Promise<void> {
         let torch: TypeMeasurements["torch"];
         const dtype = torchDtype[f.type];
         if (args.peers.torch && dtype !== undefined) {
-            if (torchPython === undefined) {
-                torch = { skipped: "no python3 with torch (apt-get install python3-torch libopenblas0-pthread)" };
+            const skip = torchSkipReason(torchPython, dtype);
+            if (skip !== undefined) {
+                torch = { skipped: skip };
+                log(`${f.type}: PyTorch peer left out: ${skip}`);
             } else {
                 await waitForIdleCpu(log);
-                log(`${f.type}: PyTorch ${torchPython.torch} ${dtype} forward on the same file and token lists`);
-                const result = await runTorchPeer(torchPython, {
-                    model: f.reward,
-                    tokensPath,
-                    resultPath: workerResultPath("torch"),
-                    threads,
-                    dtype,
-                });
-                torch = { result, agreement: rewardAgreement(ours.rewards, result) };
-                if (!torch.agreement.agree)
-                    log(`warning: the torch peer's rewards disagree with ours (${JSON.stringify(torch.agreement)})`);
+                log(`${f.type}: PyTorch ${torchPython!.torch} ${dtype} forward on the same file and token lists`);
+                try {
+                    const result = await runTorchPeer(torchPython!, {
+                        model: f.reward,
+                        tokensPath,
+                        resultPath: workerResultPath("torch"),
+                        threads,
+                        dtype,
+                    });
+                    torch = { result, agreement: rewardAgreement(ours.rewards, result) };
+                    if (!torch.agreement.agree)
+                        log(`warning: the torch peer's rewards disagree with ours (${JSON.stringify(torch.agreement)})`);
+                } catch (error) {
+                    // A failed peer leaves its column empty; the other measurements of this type still count.
+                    torch = { failed: error instanceof Error ? error.message : String(error) };
+                    log(`warning: ${f.type}: the PyTorch peer failed and is left out: ${torch.failed}`);
+                }
             }
         }
         measured.push({ type: f.type, fileBytes: fs.statSync(f.reward).size, llamaBench: { before, after }, ours, peer, torch });

@@ -104,6 +104,18 @@ export function findTorchPython(): TorchPython | undefined {
     return undefined;
 }
 
+/**
+ * Why the peer is left out for this dtype, or undefined when it runs: no
+ * python3 with torch, or an fp32 run on the reference BLAS (about 1 token/s on
+ * the bench model: over an hour for its workload, which would hold up the run).
+ */
+export function torchSkipReason(py: TorchPython | undefined, dtype: TorchDtype): string | undefined {
+    if (py === undefined) return "no python3 with torch (apt-get install python3-torch libopenblas0-pthread)";
+    if (dtype === "fp32" && py.blas === "reference")
+        return "torch's fp32 matrix products would run on the reference BLAS (libblas3), about 1 token/s: apt-get install libopenblas0-pthread";
+    return undefined;
+}
+
 /** Runs torch-peer.py on one file and dtype; its progress lines go to stderr. */
 export async function runTorchPeer(py: TorchPython, job: TorchJob): Promise<TorchResult> {
     fs.rmSync(job.resultPath, { force: true });

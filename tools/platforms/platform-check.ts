@@ -6,14 +6,18 @@
  * `--os`/`--cpu`, npm choosing the platform package among its optional
  * dependencies (taken from dist-pack), and runs that platform's Node.js there
  * under emulation
- * (qemu-aarch64 or wine): the tiny models scored against the float64
- * reference (exact settings; F32 ≤ 1e-4, F16 ≤ 5e-3 as in
- * test/scoring-parity.test.ts), score() against scoreBatch(), the error
+ * (qemu-aarch64 or wine): the tiny models (F32, F16, and a BF16 copy written
+ * here) and the F16 one with a 4096-wide feed-forward block scored against
+ * the float64 reference (exact settings; ≤ 1e-4 where llama-reward's kernels
+ * multiply, which widen weights exactly and keep activations in F32; F16
+ * ≤ 5e-3 and BF16 ≤ 5e-2 on kernels that round activations to the weights'
+ * type), score() against scoreBatch(), the error
  * codes of bad input, and that addonInfo().cpuBackend names the CPU variant
  * library ggml's log says it loaded, built by node-llama-cpp, and that the CPU compute buffer is 64-byte
- * aligned (addonInfo().computeAlignment), and on x64 that llama-reward's AVX-512 or AVX2 kernel multiplies
- * the F32 weights (a second Windows run with LLAMA_REWARD_AVX2=1 scores through the AVX2 kernel). Prints one
- * summary line per platform and exits 1 when any check failed.
+ * aligned (addonInfo().computeAlignment), and that llama-reward's kernels multiply the F32, F16 and BF16 weights:
+ * on x64 its AVX-512 or AVX2 ones (a second Windows run with LLAMA_REWARD_AVX2=1 scores through the AVX2 kernel),
+ * on arm64 its NEON one (a second run with LLAMA_REWARD_NEON=0 scores on ggml's kernels, whose parity is
+ * printed beside it). Prints one summary line per platform and exits 1 when any check failed.
  */
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -22,8 +26,10 @@ import path from "node:path";
 import type { CpuBackendInfo } from "../../src/addon/cpu-backend.js";
 import { platformPackageName } from "../../src/addon/prebuilt.js";
 import { cpuInfo } from "../../src/model/system.js";
+import { quantize } from "../../src/convert/quantize.js";
 import { packageRoot } from "../../src/package-root.js";
 import { loadReferenceModel, type ReferenceModel, referenceRewards } from "../../test/reference/llama-reference.js";
+import { writeWideTinyF16 } from "../../test/support/wide-tiny-model.js";
 import { cpuBackendProblem, loadedCpuVariant } from "./cpu-backend-check.js";
 import { hasProgram } from "./cross-build.js";
 import { runEmulatedNode } from "./emulator.js";
@@ -32,10 +38,32 @@ import { type CrossTarget, crossTarget, crossTargets } from "./targets.js";
 
 const root = packageRoot();
 const packDir = path.join(root, "dist-pack");
-const models = [
-    { label: "F32", file: path.join(root, "models", "tiny-reward-f32.gguf"), tolerance: 1e-4 },
-    { label: "F16", file: path.join(root, "models", "tiny-reward-f16.gguf"), tolerance: 5e-3 }, // ggml rounds activations to f16
+type WeightType = "F32" | "F16" | "BF16";
+interface ScoredModel {
+    label: string;
+    type: WeightType;
+    file: string;
+}
+const tinyF32 = path.join(root, "models", "tiny-reward-f32.gguf");
+/** The tiny models; the BF16 copy and the wide F16 model are written into a scratch folder by main(). */
+const models: ScoredModel[] = [
+    { label: "F32", type: "F32", file: tinyF32 },
+    { label: "F16", type: "F16", file: path.join(root, "models", "tiny-reward-f16.gguf") },
 ];
+
+/** llama-reward's kernels that widen the weights to F32 exactly and keep the activations in F32. */
+const EXACT_KERNELS = new Set([
+    ...["avx512-f32", "avx2-f32", "neon-f32"],
+    ...["avx512-f16", "avx2-f16", "neon-f16"],
+    ...["avx512-fma", "avx2-fma", "neon-fma"],
+]);
+
+/** The largest |Δ| from the float64 reference allowed for a weight type multiplied by `kernel`. */
+function tolerance(type: WeightType, kernel: string): number {
+    if (type === "F32" || EXACT_KERNELS.has(kernel)) return 1e-4;
+    // ggml's F16 and BF16 kernels, and llama-reward's AMX and vdpbf16ps ones, round the activations to the weights' type
+    return type === "F16" ? 5e-3 : 5e-2;
+}
 
 function log(message: string): void {
     process.stderr.write(`platform-check: ${message}\n`);
@@ -45,6 +73,11 @@ function log(message: string): void {
 const consumerScript = `
 import fs from "node:fs";
 import { RewardModel, addonInfo, cpuInfo, isRewardModelError } from "llama-reward";
+// the addon's product counters of llama-reward's kernels (not exported by the package's entry point)
+const { loadAddon } = await import(new URL("./node_modules/llama-reward/dist/src/addon/load-addon.js", import.meta.url).href);
+const native = loadAddon();
+const COUNTERS = ["neonProducts", "avx2Products", "avx512F32Products", "avx512F16Products", "avx512Bf16FmaProducts", "avx512Bf16Products"];
+const ourProducts = () => COUNTERS.reduce((sum, c) => sum + (typeof native[c] === "function" ? native[c]() : 0), 0);
 const [out, ...files] = process.argv.slice(2);
 const conversations = [
     [{ role: "user", content: "What is the capital of France?" }, { role: "assistant", content: "Paris." }],
@@ -64,11 +97,12 @@ async function expectCode(name, code, call) {
 result.addon = addonInfo();
 result.cpu = cpuInfo();
 for (const file of files) {
+    const before = ourProducts();
     const model = await RewardModel.load(file, exact);
     const rewards = await model.scoreBatch(conversations);
     const single = await model.score(conversations[0]);
     const tokens = conversations.map((c) => Array.from(model.tokenizeConversation(c)));
-    result.models.push({ file, rewards, single, tokens });
+    result.models.push({ file, rewards, single, tokens, ourProducts: ourProducts() - before });
     await model.dispose();
 }
 const model = await RewardModel.load(files[0], { ...exact, contextSize: 32 });
@@ -101,9 +135,11 @@ interface ConsumerResult {
         computeAlignment: number;
         f32Kernel: string;
         f16Kernel: string;
+        bf16Kernel: string;
     };
     cpu: { arch: string; model: string; cpu: Record<string, boolean | null>; build: string[] };
-    models: { file: string; rewards: number[]; single: number; tokens: number[][] }[];
+    /** ourProducts: weight products llama-reward's kernels computed while the model was scored. */
+    models: { file: string; rewards: number[]; single: number; tokens: number[][]; ourProducts: number }[];
     cases: { name: string; ok: boolean; detail: string }[];
 }
 
@@ -120,7 +156,7 @@ function tarballFor(prefix: string): string | undefined {
 
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
-function checkPlatform(target: CrossTarget, references: Map<string, ReferenceModel>): Summary {
+function checkPlatform(target: CrossTarget, scored: ScoredModel[], references: Map<string, ReferenceModel>): Summary {
     const lines: string[] = [];
     const fail = (why: string): Summary => {
         log(`${target.tag}: FAIL: ${why}`);
@@ -172,19 +208,32 @@ function checkPlatform(target: CrossTarget, references: Map<string, ReferenceMod
     const runs = (target.emulatedCpus ?? [undefined]).map(
         (cpu): EmulatedVariant =>
             cpu === undefined
-                ? { label: target.emulator, node, env: {} }
-                : { label: `${target.emulator} -cpu ${cpu}`, node, env: { QEMU_CPU: cpu } },
+                ? { label: target.emulator, node, env: {}, allModels: false }
+                : { label: `${target.emulator} -cpu ${cpu}`, node, env: { QEMU_CPU: cpu }, allModels: false },
     );
+    runs[0]!.allModels = true;
+    if (target.arch === "arm64") {
+        // ggml's own kernels on the first CPU: their F16 and BF16 parity is printed beside the NEON kernel's, not
+        // held to a limit (ggml sums F16 in half precision on cores with FP16 arithmetic)
+        const first = runs[0]!;
+        runs.push({
+            ...first,
+            label: `${first.label}, LLAMA_REWARD_NEON=0`,
+            env: { ...first.env, LLAMA_REWARD_NEON: "0" },
+            reportOnly: true,
+        });
+    }
     if (target.platform === "win32") {
         const renamed = path.join(work, "electron.exe");
         fs.copyFileSync(node, renamed);
-        runs.push({ label: `${target.emulator}, node.exe renamed electron.exe`, node: renamed, env: {} });
+        runs.push({ label: `${target.emulator}, node.exe renamed electron.exe`, node: renamed, env: {}, allModels: false });
         // the AVX2 kernel, which an AVX-512 host would otherwise not run
-        if (hostCpu.avx2 === true) runs.push({ label: `${target.emulator}, LLAMA_REWARD_AVX2=1`, node, env: { LLAMA_REWARD_AVX2: "1" } });
+        if (hostCpu.avx2 === true)
+            runs.push({ label: `${target.emulator}, LLAMA_REWARD_AVX2=1`, node, env: { LLAMA_REWARD_AVX2: "1" }, allModels: false });
     }
     let ok = true;
-    for (const [i, variant] of runs.entries()) {
-        const runOk = checkRun(target, variant, project, work, i === 0 ? models : models.slice(0, 1), references, lines);
+    for (const variant of runs) {
+        const runOk = checkRun(target, variant, project, work, variant.allModels ? scored : scored.slice(0, 1), references, lines);
         ok &&= runOk;
     }
     if (ok) fs.rmSync(work, { recursive: true, force: true });
@@ -195,11 +244,20 @@ function checkPlatform(target: CrossTarget, references: Map<string, ReferenceMod
 
 const hostCpu = cpuInfo().cpu;
 
-/** The F32 kernel the package must use on this host's CPU under `variant` (undefined: no kernel of llama-reward's). */
-function expectedF32Kernel(target: CrossTarget, variant: EmulatedVariant): string | undefined {
+/** The kernels the package may use for each weight type on this host's CPU under `variant` (undefined: not checked). */
+function expectedKernels(target: CrossTarget, variant: EmulatedVariant): Record<WeightType, string[]> | undefined {
+    if (target.arch === "arm64") {
+        const ggml = variant.env.LLAMA_REWARD_NEON === "0";
+        return ggml ? { F32: ["ggml"], F16: ["ggml"], BF16: ["ggml"] } : { F32: ["neon-f32"], F16: ["neon-f16"], BF16: ["neon-fma"] };
+    }
     if (target.arch !== "x64") return undefined;
-    if (hostCpu.avx512 === true && variant.env.LLAMA_REWARD_AVX2 !== "1") return "avx512-f32";
-    return hostCpu.avx2 === true ? "avx2-f32" : "ggml";
+    // BF16 on AVX-512: the FMA kernel on Intel CPUs and those without AVX-512 BF16, the vdpbf16ps one on AMD's
+    if (hostCpu.avx512 === true && variant.env.LLAMA_REWARD_AVX2 !== "1") {
+        return { F32: ["avx512-f32"], F16: ["avx512-f16"], BF16: ["avx512-fma", "avx512-bf16"] };
+    }
+    return hostCpu.avx2 === true
+        ? { F32: ["avx2-f32"], F16: ["avx2-f16"], BF16: ["avx2-fma"] }
+        : { F32: ["ggml"], F16: ["ggml"], BF16: ["ggml"] };
 }
 
 interface EmulatedVariant {
@@ -207,6 +265,10 @@ interface EmulatedVariant {
     /** The Node.js executable to run. */
     node: string;
     env: Record<string, string>;
+    /** Score every model (otherwise the F32 one only). */
+    allModels: boolean;
+    /** Print the F16 and BF16 models' parity without a limit (ggml's kernels, for comparison). */
+    reportOnly?: boolean;
 }
 
 /** One emulated run of the consumer script; appends its lines. */
@@ -215,7 +277,7 @@ function checkRun(
     variant: EmulatedVariant,
     project: string,
     work: string,
-    scored: typeof models,
+    scored: ScoredModel[],
     references: Map<string, ReferenceModel>,
     lines: string[],
 ): boolean {
@@ -256,10 +318,17 @@ function checkRun(
     if (backendProblem !== undefined) problem(backendProblem);
     // llama-reward's 64-byte CPU compute buffer (native/src/cpu_compute_buffer.cpp) against this platform's ggml-base
     say(`addonInfo().computeAlignment: ${result.addon.computeAlignment}`);
-    // llama-reward's AVX-512 and AVX2 kernels are in the x86-64 packages: on this host's CPU they must run
-    const kernel = expectedF32Kernel(target, variant);
-    say(`addonInfo().f32Kernel: ${result.addon.f32Kernel}, f16Kernel: ${result.addon.f16Kernel}`);
-    if (kernel !== undefined && result.addon.f32Kernel !== kernel) problem(`the F32 kernel is ${result.addon.f32Kernel}, not ${kernel}`);
+    // llama-reward's AVX-512 and AVX2 kernels are in the x86-64 packages, its NEON kernel in the arm64 one: on this
+    // host's CPU (or the emulated one) they must run
+    const expected = expectedKernels(target, variant);
+    const { f32Kernel, f16Kernel, bf16Kernel } = result.addon;
+    const kernelOf: Record<WeightType, string> = { F32: f32Kernel, F16: f16Kernel, BF16: bf16Kernel };
+    say(`addonInfo().f32Kernel: ${f32Kernel}, f16Kernel: ${f16Kernel}, bf16Kernel: ${bf16Kernel}`);
+    for (const type of ["F32", "F16", "BF16"] as const) {
+        const allowed = expected?.[type];
+        if (allowed !== undefined && !allowed.includes(kernelOf[type]))
+            problem(`the ${type} kernel is ${kernelOf[type]}, not ${allowed.join(" or ")}`);
+    }
     if (result.addon.computeAlignment !== 64)
         problem(`the CPU compute buffer is aligned to ${result.addon.computeAlignment} bytes, not 64`);
     const flags = Object.entries(result.cpu.cpu)
@@ -280,10 +349,17 @@ function checkRun(
             ...scoredModel.rewards.map((r, j) => Math.abs(r - expected[j]!)),
             Math.abs(scoredModel.single - expected[0]!),
         );
+        const kernel = kernelOf[spec.type];
+        const limit = variant.reportOnly && spec.type !== "F32" ? undefined : tolerance(spec.type, kernel);
         say(
-            `${spec.label} parity: max |Δ| = ${error.toExponential(2)} over ${expected.length} conversations + score() (limit ${spec.tolerance})`,
+            `${spec.label} parity (${kernel}): max |Δ| = ${error.toExponential(2)} over ${expected.length} conversations + score() ` +
+                `(${limit === undefined ? "reported, no limit" : `limit ${limit}`}); llama-reward's kernels ran ${scoredModel.ourProducts} products`,
         );
-        if (!(error <= spec.tolerance)) problem(`${spec.label} parity ${error} > ${spec.tolerance}`);
+        if (limit !== undefined && !(error <= limit)) problem(`${spec.label} parity ${error} > ${limit}`);
+        // a kernel of llama-reward's named for the type must have multiplied the model's weights, and none other
+        const ours = kernel !== "ggml";
+        if (ours !== scoredModel.ourProducts > 0)
+            problem(`${spec.label}: ${scoredModel.ourProducts} products on llama-reward's kernels, with the ${spec.type} kernel ${kernel}`);
     }
     const failedCases = result.cases.filter((c) => !c.ok);
     say(`API cases: ${result.cases.length - failedCases.length}/${result.cases.length} passed (error codes, usable after errors)`);
@@ -292,7 +368,7 @@ function checkRun(
     return ok;
 }
 
-function main(): number {
+async function main(): Promise<number> {
     const picked = [process.argv.includes("--arm64") ? "linux-arm64" : "", process.argv.includes("--win") ? "win32-x64" : ""].filter(
         Boolean,
     );
@@ -317,8 +393,31 @@ function main(): number {
         log("npm run pack failed");
         return 1;
     }
-    const references = new Map(models.map((m) => [m.file, loadReferenceModel(m.file)]));
-    const summaries = targets.map((t) => checkPlatform(t, references));
+    // a BF16 copy of the tiny model, and the tiny F16 model with a 4096-wide feed-forward block: its rows are longer
+    // than one K chunk of the kernels, and a sum in half precision would drift further over them
+    const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "llama-reward-platform-models-"));
+    const scratchDirs = [scratch];
+    let summaries: Summary[] = [];
+    try {
+        const bf16 = path.join(scratch, "tiny-reward-bf16.gguf");
+        await quantize(tinyF32, bf16, "BF16");
+        const wide = writeWideTinyF16();
+        scratchDirs.push(wide.dir);
+        const scored: ScoredModel[] = [
+            ...models,
+            { label: "BF16", type: "BF16", file: bf16 },
+            { label: "F16, 4096-wide feed-forward", type: "F16", file: wide.file },
+        ];
+        const references = new Map(scored.map((m) => [m.file, loadReferenceModel(m.file)]));
+        summaries = targets.map((t) => checkPlatform(t, scored, references));
+    } finally {
+        // kept with a failed platform's project, whose check.mjs names them
+        if (summaries.length > 0 && summaries.every((s) => s.ok)) {
+            for (const dir of scratchDirs) fs.rmSync(dir, { recursive: true, force: true });
+        } else {
+            log(`the BF16 and wide models stay in ${scratchDirs.join(" and ")}`);
+        }
+    }
     process.stdout.write(`\nplatform checks (${((Date.now() - started) / 1000).toFixed(0)} s in all, build and pack included):\n`);
     for (const s of summaries) {
         process.stdout.write(`${s.ok ? "PASS" : "FAIL"} ${s.tag}\n${s.lines.map((l) => `    ${l}`).join("\n")}\n`);
@@ -326,4 +425,12 @@ function main(): number {
     return summaries.every((s) => s.ok) ? 0 : 1;
 }
 
-process.exitCode = main();
+main().then(
+    (code) => {
+        process.exitCode = code;
+    },
+    (error: unknown) => {
+        log(error instanceof Error ? (error.stack ?? error.message) : String(error));
+        process.exitCode = 1;
+    },
+);

@@ -10,7 +10,8 @@
  * variants need only symbols node-llama-cpp's libggml-base.so exports, ggml's
  * AMX int8 kernel in our sapphirerapids variant runs (GCC 12 once compiled
  * its tile configuration away: SIGILL) and scores Q8_0 as node-llama-cpp's
- * does, and
+ * does, no variant calls __tls_get_addr (they are compiled with TLS
+ * descriptors), and
  * every shipped library stays within the glibc / libstdc++ floor of
  * docs/installing.md. Skipped off x86-64 Linux or in a build without prebuilt
  * ggml; LLAMA_REWARD_CPU_VARIANTS=prebuilt skips the "our build" checks.
@@ -35,6 +36,12 @@ const dynamic = x86Linux && fs.readdirSync(release).some((f) => f.startsWith("li
 const ours = dynamic && process.env.LLAMA_REWARD_CPU_VARIANTS !== "prebuilt";
 const nlc = findPrebuiltGgml();
 const variantFiles = dynamic ? fs.readdirSync(release).filter((f) => /^libggml-cpu-.*\.so$/.test(f)) : [];
+
+/** Calls to __tls_get_addr in `file`'s machine code: each is a thread-local access of the default TLS dialect. */
+function tlsGetAddrCalls(file: string): number {
+    const code = execFileSync("objdump", ["-d", "--no-show-raw-insn", file], { encoding: "utf8", maxBuffer: 1 << 30 });
+    return code.split("\n").filter((l) => /\bcall\b.*<__tls_get_addr/.test(l)).length;
+}
 
 /** The highest version of `prefix` (GLIBC_, GLIBCXX_) among the dynamic symbols `file` needs. */
 function highestVersion(file: string, prefix: string): number[] {
@@ -111,6 +118,12 @@ describe.skipIf(!ours)("ggml CPU variants compiled by our build", () => {
         }
         // F32 from sandybridge up, F16 from ivybridge up, BF16 from haswell up (x64 and sse42 have no tinyBLAS)
         expect(checked).toBe(32);
+    });
+
+    it("reach thread-local variables through TLS descriptors (no __tls_get_addr call; AMX int8 reads its tiles so)", () => {
+        for (const f of variantFiles) expect(tlsGetAddrCalls(path.join(release, f)), f).toBe(0);
+        // the check finds the calls where the default dialect compiled them: node-llama-cpp's AMX variant
+        if (nlc !== undefined) expect(tlsGetAddrCalls(path.join(nlc.dir, "libggml-cpu-sapphirerapids.so"))).toBeGreaterThan(0);
     });
 
     it.skipIf(nlc === undefined || cpuInfo().cpu.amxInt8 !== true)(

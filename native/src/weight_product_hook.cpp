@@ -170,21 +170,27 @@ const char * bf16_kernel_name() {
 }
 
 const char * f32_kernel_name() {
-    if (kernel_for(GGML_TYPE_F32) == Kernel::kNeon) {
-        return "neon-f32";
+    switch (kernel_for(GGML_TYPE_F32)) {
+        case Kernel::kNeon:
+            return "neon-f32";
+        case Kernel::kAvx2:
+            return "avx2-f32";
+        case Kernel::kAvx512Fma:
+            return avx512_f32_available() ? "avx512-f32" : "ggml";
+        default:
+            return "ggml";
     }
-    if (on_avx2()) {
-        return "avx2-f32";
-    }
-    return avx512_f32_available() ? "avx512-f32" : "ggml";
 }
 
 const char * f16_kernel_name() {
-    if (kernel_for(GGML_TYPE_F16) == Kernel::kNeon) {
-        return "neon-f16";
+    switch (kernel_for(GGML_TYPE_F16)) {
+        case Kernel::kNeon:
+            return "neon-f16";
+        case Kernel::kAvx2:
+            return "avx2-f16";
+        case Kernel::kAvx512Fma:
+            return avx512_f16_available() ? "avx512-f16" : "ggml";
+        default:
+            return "ggml";
     }
-    if (on_avx2()) {
-        return "avx2-f16";
-    }
-    return avx512_f16_available() ? "avx512-f16" : "ggml";
 }

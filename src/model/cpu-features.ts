@@ -184,12 +184,11 @@ export const FILE_TYPE_RULES: readonly FileTypeRule[] = [
         kind: "x86-avx512-bf16",
         cpus: "x86-64 Linux or Windows on an AMD CPU with AVX-512 BF16 (Zen 4/5): BF16 on llama-reward's AVX-512 BF16 kernel (an Intel one with LLAMA_REWARD_AMX_BF16=0 and LLAMA_REWARD_BF16_FMA=0)",
         fileType: "BF16",
-        measuredOn:
-            "the same Intel Xeon playing this kind (LLAMA_REWARD_AMX_BF16=0, LLAMA_REWARD_BF16_FMA=0, ggml's zen4 variant only); not run on an AMD CPU",
-        reason: "this CPU multiplies BF16 natively (AVX-512 BF16) and llama-reward's kernel runs it: BF16 scores about as fast as Q8_0 or faster, and is the checkpoint's own precision",
+        measuredOn: "AMD EPYC (Zen 4, 2 cores of a virtual machine), as it is",
+        reason: "this CPU multiplies BF16 natively (AVX-512 BF16) and llama-reward's kernel runs it: BF16 scores 1.7 times as fast as Q8_0 and twice F16, and is the checkpoint's own precision",
         ifMemoryIsTight: Q8_TIGHT,
         measured:
-            "tok/s, 16 short / 2 long conversations: BF16 on the AVX-512 BF16 kernel 99-107 / 96-102, Q8_0 98-101 / 94-96, F16 on the AVX-512 FMA kernel 123-131 / 117-124 (on this Intel core vdpbf16ps runs below the FMA kernel); on an AMD EPYC (Zen 4) ggml's source-built kernels scored BF16 160 tok/s against F16 89 and Q8_0 100-105: BF16 for Zen 4 and its precision",
+            "tok/s, npm run bench, 24 short / 12 long conversations, one run: BF16 on the AVX-512 BF16 kernel 176 / 164, Q8_0 103 / 92, F16 on the AVX-512 FMA kernel 78 / 76 (vdpbf16ps does twice the multiply-adds of an F32 FMA per instruction on this core)",
     },
     {
         kind: "x86-avx512-fma",
@@ -204,11 +203,13 @@ export const FILE_TYPE_RULES: readonly FileTypeRule[] = [
     {
         kind: "x86-avx512-bf16-ggml",
         cpus: "x86 with AVX-512 BF16 whose BF16 weights run on ggml's kernel (macOS, MSVC builds, LLAMA_REWARD_AVX512_BF16=0 with LLAMA_REWARD_BF16_FMA=0)",
-        fileType: "Q8_0",
-        measuredOn: "AMD EPYC (Zen 4), node-llama-cpp's prebuilt ggml",
-        reason: "ggml's BF16 kernel as built in the prebuilt ggml runs below its int8 dot products (VNNI) on this CPU: Q8_0 scores fastest",
-        ifMemoryIsTight: QUANT_TIGHT,
-        measured: "tok/s: BF16 73, Q8_0 98-104",
+        fileType: "BF16",
+        measuredOn:
+            "AMD EPYC (Zen 4, 2 cores of a virtual machine), llama-reward's kernels off (ggml's zen4 variant as llama-reward's build compiles it)",
+        reason: "ggml's own BF16 kernel multiplies on vdpbf16ps here: BF16 scores 1.7 times as fast as Q8_0 and is the checkpoint's own precision (a ggml compiled by GCC 11, as node-llama-cpp's, spills that kernel's accumulators and runs BF16 below Q8_0: bench --quick tells)",
+        ifMemoryIsTight: Q8_TIGHT,
+        measured:
+            "tok/s, 16 short / 2 long conversations, one sitting: BF16 172 / 163, Q8_0 103 / 99, F16 97 / 96; node-llama-cpp's variants (GCC 11) ran BF16 at 73 against Q8_0 98-104",
     },
     {
         kind: "x86-avx2-fma",

@@ -103,11 +103,13 @@ describe("cpu features", () => {
         // every kind is reachable and has exactly one rule
         expect(new Set(cases.map(([, kind]) => kind))).toEqual(new Set(FILE_TYPE_RULES.map((r) => r.kind)));
         expect(FILE_TYPE_RULES.length).toBe(new Set(FILE_TYPE_RULES.map((r) => r.kind)).size);
-        // the rules as measured: BF16 only where llama-reward's own kernels multiply it
+        // the rules as measured: BF16 where llama-reward's kernels multiply it, and where ggml's own kernel has
+        // vdpbf16ps (as our CPU variants compile it); Q8_0 where BF16 is converted while multiplying
         expect(FILE_TYPE_RULES.filter((r) => r.fileType === "BF16").map((r) => r.kind)).toEqual([
             "x86-amx-bf16",
             "x86-avx512-bf16",
             "x86-avx512-fma",
+            "x86-avx512-bf16-ggml",
             "x86-avx2-fma",
         ]);
     });

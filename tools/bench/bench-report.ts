@@ -5,7 +5,7 @@
  */
 import type { LlamaBenchRow } from "./llama-bench-tool.js";
 import type { MachineInfo } from "./machine-info.js";
-import type { RewardAgreement, TorchResult } from "./torch-peer.js";
+import type { Fp32Arbiter, RewardAgreement, TorchResult } from "./torch-peer.js";
 import type { OursResult, PeerResult } from "./worker-protocol.js";
 
 export interface Row {
@@ -32,7 +32,8 @@ export interface TypeMeasurements {
     peer?: PeerResult;
     /** The PyTorch peer on this file (bf16 on BF16, fp32 on F32), or why it did not run. */
     /** skipped: left out before it ran (no torch, reference BLAS); failed: it ran and did not finish. */
-    torch?: { result: TorchResult; agreement: RewardAgreement } | { skipped: string } | { failed: string };
+    /** arbiter: the fp32 forward of the same weights, run where the bf16 peer's rewards missed the bar against ours. */
+    torch?: { result: TorchResult; agreement: RewardAgreement; arbiter?: Fp32Arbiter } | { skipped: string } | { failed: string };
 }
 
 /** Targets (issue 13): llama-bench pp512 on every type, the torch bf16 peer on the BF16 file, memory. */
@@ -67,6 +68,14 @@ function busiestLlamaBench(m: TypeMeasurements): number {
     return Math.max(m.llamaBench.before.otherCpuShare, m.llamaBench.after.otherCpuShare);
 }
 
+/**
+ * Whether the peer's tokens/s may be compared with ours: its rewards agree with ours, or, where they do not, the
+ * fp32 forward of the same weights shows the difference to be the bf16 peer's own rounding (Fp32Arbiter).
+ */
+function torchComparable(t: { agreement: RewardAgreement; arbiter?: Fp32Arbiter }): boolean {
+    return t.agreement.agree || t.arbiter?.sameModel === true;
+}
+
 function torchRows(m: TypeMeasurements): Row[] {
     const t = m.torch;
     if (t === undefined) return [];
@@ -76,25 +85,45 @@ function torchRows(m: TypeMeasurements): Row[] {
         const target = m.type === "bf16" ? `≥ ${TARGETS.torchBf16.toFixed(2)}×` : "";
         return [{ metric: "f. vs PyTorch", value: "failed", reference: t.failed, ratio: "", target, verdict: target ? "MISS" : "" }];
     }
-    const { result: r, agreement: a } = t;
+    const { result: r, agreement: a, arbiter } = t;
     const label = `torch ${r.torch} ${r.dtype}${r.dtype === "fp32" ? ` (${r.blas} BLAS)` : ""}`;
     const min = r.dtype === "bf16" ? TARGETS.torchBf16 : undefined;
+    const comparable = torchComparable(t);
+    // verdict "": a distance reported without a target
+    const agreementRow = (metric: string, g: RewardAgreement, verdict: Row["verdict"], note = ""): Row => ({
+        metric,
+        value: g.maxAbsDiff.toExponential(2),
+        reference: `spread ${g.spread.toFixed(3)}, r = ${g.correlation.toFixed(5)}${note}`,
+        ratio: `${(g.maxAbsDiff / g.spread).toFixed(3)}`,
+        target: verdict === "" ? "" : "≤ 0.05 of spread",
+        verdict,
+    });
     const rows: Row[] = [
-        {
-            metric: `f. rewards vs ${label}: max |Δ|, correlation`,
-            value: a.maxAbsDiff.toExponential(2),
-            reference: `spread ${a.spread.toFixed(3)}, r = ${a.correlation.toFixed(5)}`,
-            ratio: `${(a.maxAbsDiff / a.spread).toFixed(3)}`,
-            target: "≤ 0.05 of spread",
-            verdict: a.agree ? "PASS" : "MISS",
-        },
+        a.agree || !comparable
+            ? agreementRow(`f. rewards vs ${label}: max |Δ|, correlation`, a, a.agree ? "PASS" : "MISS")
+            : agreementRow(
+                  `f. rewards vs ${label}: max |Δ|, correlation`,
+                  a,
+                  "PASS",
+                  "; over the bar, but the fp32 forward of the same weights puts the difference on the peer's rounding",
+              ),
     ];
+    if (arbiter !== undefined) {
+        rows.push(
+            agreementRow(
+                `f. arbiter, torch fp32 on the same weights: vs ours`,
+                arbiter.oursVsFp32,
+                arbiter.oursVsFp32.agree ? "PASS" : "MISS",
+            ),
+            agreementRow(`f. arbiter, torch fp32 on the same weights: vs torch ${r.dtype}`, arbiter.bf16VsFp32, ""),
+        );
+    }
     for (const [name, ours, peer] of [
         ["≤128 tok", m.ours.short, r.short],
         [">512 tok", m.ours.long, r.long],
     ] as const) {
         const metric = `f. vs PyTorch ${r.dtype}, ${peer.conversations} conv ${name}`;
-        if (a.agree) rows.push(ratioRow(metric, ours.tokensPerSecond, peer.tokensPerSecond, `torch ${r.dtype}`, min));
+        if (comparable) rows.push(ratioRow(metric, ours.tokensPerSecond, peer.tokensPerSecond, `torch ${r.dtype}`, min));
         else
             rows.push({
                 metric,
@@ -236,7 +265,7 @@ export function summaryTable(measured: TypeMeasurements[]): string {
         "torch ≤128 / >512",
     ];
     const lines = measured.map((m) => {
-        const t = m.torch && "result" in m.torch && m.torch.agreement.agree ? m.torch.result : undefined;
+        const t = m.torch && "result" in m.torch && torchComparable(m.torch) ? m.torch.result : undefined;
         return [
             m.type.toUpperCase(),
             gib(m.fileBytes),

@@ -8,7 +8,8 @@
  *   d. peak RSS and load time
  *   f. the same token lists through a PyTorch LlamaForSequenceClassification
  *      forward (torch-peer.py: bf16 on the BF16 file, fp32 on the F32 file),
- *      when a python3 with torch is found; its rewards must agree with ours
+ *      when a python3 with torch is found; its rewards must agree with ours, or
+ *      (bf16) be further than ours from its own fp32 forward of the same weights
  * Prints a table with PASS/MISS per target and writes .bench/results.json
  * (after each file type, so an interrupted run keeps what it measured).
  *
@@ -55,7 +56,7 @@ import { formatReplicaLoad, runReplicaLoad, type ReplicaLoadResult } from "./rep
 import { formatServerLoad, runServerLoad, type ServerLoadResult } from "./server-load.js";
 import type { SweepJob, SweepResult } from "./sweep-worker.js";
 import { playWithoutAmx } from "./no-amx-play.js";
-import { findTorchPython, rewardAgreement, runTorchPeer, type TorchDtype, torchSkipReason } from "./torch-peer.js";
+import { arbitrate, findTorchPython, rewardAgreement, runTorchPeer, type TorchDtype, torchSkipReason } from "./torch-peer.js";
 import type { OursJob, OursResult, PeerJob, PeerResult } from "./worker-protocol.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -369,9 +370,32 @@ async function bench(args: Args): Promise<void> {
                         threads,
                         dtype,
                     });
-                    torch = { result, agreement: rewardAgreement(ours.rewards, result) };
-                    if (!torch.agreement.agree)
-                        log(`warning: the torch peer's rewards disagree with ours (${JSON.stringify(torch.agreement)})`);
+                    const agreement = rewardAgreement(ours.rewards, result);
+                    torch = { result, agreement };
+                    if (!agreement.agree) {
+                        log(`warning: the torch peer's rewards disagree with ours (${JSON.stringify(agreement)})`);
+                        if (dtype === "bf16" && torchSkipReason(torchPython, "fp32") === undefined) {
+                            log(`${f.type}: PyTorch fp32 on the same weights, once, to tell whose rounding it is`);
+                            try {
+                                const fp32 = await runTorchPeer(torchPython!, {
+                                    model: f.reward,
+                                    tokensPath,
+                                    resultPath: workerResultPath("torch"),
+                                    threads,
+                                    dtype: "fp32",
+                                    once: true,
+                                });
+                                const arbiter = arbitrate(ours.rewards, result, fp32);
+                                torch = { result, agreement, arbiter };
+                                log(`${f.type}: fp32 arbiter ${JSON.stringify(arbiter)}`);
+                            } catch (error) {
+                                // without the arbiter the peer stays as measured: rewards disagree, speed not compared
+                                log(
+                                    `warning: ${f.type}: the fp32 arbiter failed: ${error instanceof Error ? error.message : String(error)}`,
+                                );
+                            }
+                        }
+                    }
                 } catch (error) {
                     // A failed peer leaves its column empty; the other measurements of this type still count.
                     torch = { failed: error instanceof Error ? error.message : String(error) };

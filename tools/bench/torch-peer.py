@@ -8,7 +8,7 @@ and BF16 tensors), in bf16 or fp32, on the same token lists and thread count.
 Like transformers, it runs the whole network on every token.
 
 Run by tools/bench/run-bench.ts with one JSON argument (the job, see
-TorchJob in worker-protocol.ts); writes its result as JSON to job.resultPath.
+TorchJob in torch-peer.ts); writes its result as JSON to job.resultPath.
 Needs python3 with torch and numpy (Debian: `apt-get install python3-torch`;
 for fast fp32 also `libopenblas0-pthread`, else torch uses the reference BLAS).
 """
@@ -246,7 +246,8 @@ def main():
               "blas": job.get("blas", ""), "loadSeconds": load_seconds, "maxBatch": max_batch}
     rewards = {}
     for name, indices in sets.items():
-        runs = 2 if name == "short" else 1  # as for llama-reward: the short set twice, the faster counts
+        # as for llama-reward: the short set twice, the faster counts; once each for rewards only (the fp32 arbiter)
+        runs = 2 if name == "short" and not job.get("once", False) else 1
         best = None
         for _ in range(runs):
             t = time.perf_counter()

@@ -4,7 +4,8 @@
  * /usr/bin/python3, where Debian's python3-torch installs), asks its oneDNN
  * which instruction set it runs and how it multiplies bf16 matrices, runs
  * torch-peer.py on one file in its own process, and checks that its rewards
- * agree with llama-reward's before its tokens/s may be compared.
+ * agree with llama-reward's before its tokens/s may be compared (where a bf16
+ * peer's do not, its fp32 forward of the same weights arbitrates).
  */
 import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -41,6 +42,8 @@ export interface TorchJob {
     resultPath: string;
     threads: number;
     dtype: TorchDtype;
+    /** Each set once, for its rewards only (the fp32 arbiter): its timings mean nothing. */
+    once?: boolean;
 }
 
 export interface TorchResult {
@@ -165,4 +168,27 @@ export function rewardAgreement(ours: readonly number[], peer: TorchResult): Rew
     const maxAbsDiff = Math.max(...a.map((x, i) => Math.abs(x - b[i]!)));
     const spread = Math.max(...a) - Math.min(...a);
     return { maxAbsDiff, spread, correlation, agree: correlation >= MIN_CORRELATION && maxAbsDiff <= MAX_DIFF_OF_SPREAD * spread };
+}
+
+/**
+ * Where the bf16 peer and llama-reward disagree by more than the bar, the same network in fp32 on the same
+ * file's weights (exactly widened) tells whose rounding it is: ours against it, and the bf16 peer against it.
+ */
+export interface Fp32Arbiter {
+    oursVsFp32: RewardAgreement;
+    bf16VsFp32: RewardAgreement;
+    /** Ours agrees with the fp32 forward, and the bf16 peer is further from it than ours but still correlated. */
+    sameModel: boolean;
+}
+
+/** The arbiter's judgement from llama-reward's rewards (by workload index), the bf16 peer's and the fp32 forward's. */
+export function arbitrate(ours: readonly number[], bf16: TorchResult, fp32: TorchResult): Fp32Arbiter {
+    const bf16ByIndex: number[] = [];
+    bf16.indices.forEach((i, k) => {
+        bf16ByIndex[i] = bf16.rewards[k]!;
+    });
+    const oursVsFp32 = rewardAgreement(ours, fp32);
+    const bf16VsFp32 = rewardAgreement(bf16ByIndex, fp32);
+    const sameModel = oursVsFp32.agree && bf16VsFp32.correlation >= MIN_CORRELATION && oursVsFp32.maxAbsDiff <= bf16VsFp32.maxAbsDiff;
+    return { oursVsFp32, bf16VsFp32, sameModel };
 }

@@ -374,7 +374,9 @@ async function bench(args: Args): Promise<void> {
                     torch = { result, agreement };
                     if (!agreement.agree) {
                         log(`warning: the torch peer's rewards disagree with ours (${JSON.stringify(agreement)})`);
-                        if (dtype === "bf16" && torchSkipReason(torchPython, "fp32") === undefined) {
+                        const noArbiter = dtype === "bf16" ? torchSkipReason(torchPython, "fp32") : "not a bf16 peer";
+                        if (noArbiter !== undefined) log(`${f.type}: no fp32 arbiter (${noArbiter}): the peer's speed is not compared`);
+                        else {
                             log(`${f.type}: PyTorch fp32 on the same weights, once, to tell whose rounding it is`);
                             try {
                                 const fp32 = await runTorchPeer(torchPython!, {

@@ -150,7 +150,7 @@ export const MIN_CORRELATION = 0.995;
  * same conversations. Both round differently (bf16 activations, f16 KV cache),
  * so agreement is judged against the spread of the rewards, not bit for bit.
  */
-export function rewardAgreement(ours: readonly number[], peer: TorchResult): RewardAgreement {
+export function rewardAgreement(ours: readonly number[], peer: Pick<TorchResult, "indices" | "rewards">): RewardAgreement {
     const a = peer.indices.map((i) => ours[i]!);
     const b = peer.rewards;
     const mean = (v: readonly number[]): number => v.reduce((s, x) => s + x, 0) / v.length;
@@ -181,14 +181,21 @@ export interface Fp32Arbiter {
     sameModel: boolean;
 }
 
-/** The arbiter's judgement from llama-reward's rewards (by workload index), the bf16 peer's and the fp32 forward's. */
-export function arbitrate(ours: readonly number[], bf16: TorchResult, fp32: TorchResult): Fp32Arbiter {
-    const bf16ByIndex: number[] = [];
-    bf16.indices.forEach((i, k) => {
-        bf16ByIndex[i] = bf16.rewards[k]!;
+/**
+ * The arbiter's judgement from llama-reward's rewards (by workload index), the bf16 peer's and the fp32 forward's.
+ * Both distances are measured against the fp32 forward's spread, on the conversations the fp32 forward scored.
+ */
+export function arbitrate(
+    ours: readonly number[],
+    bf16: Pick<TorchResult, "indices" | "rewards">,
+    fp32: Pick<TorchResult, "indices" | "rewards">,
+): Fp32Arbiter {
+    const fp32ByIndex: number[] = [];
+    fp32.indices.forEach((i, k) => {
+        fp32ByIndex[i] = fp32.rewards[k]!;
     });
-    const oursVsFp32 = rewardAgreement(ours, fp32);
-    const bf16VsFp32 = rewardAgreement(bf16ByIndex, fp32);
+    const oursVsFp32 = rewardAgreement(fp32ByIndex, { indices: fp32.indices, rewards: fp32.indices.map((i) => ours[i]!) });
+    const bf16VsFp32 = rewardAgreement(fp32ByIndex, bf16);
     const sameModel = oursVsFp32.agree && bf16VsFp32.correlation >= MIN_CORRELATION && oursVsFp32.maxAbsDiff <= bf16VsFp32.maxAbsDiff;
     return { oursVsFp32, bf16VsFp32, sameModel };
 }

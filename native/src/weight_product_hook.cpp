@@ -169,28 +169,29 @@ const char * bf16_kernel_name() {
     }
 }
 
-const char * f32_kernel_name() {
-    switch (kernel_for(GGML_TYPE_F32)) {
+// The name of the kernel that multiplies F32 or F16 weights (kernel_for falls back to the AVX-512 FMA kernel, which
+// runs only where that type's switch and the CPU allow: avx512_on).
+static const char * widening_kernel_name(ggml_type    type,
+                                         const char * neon,
+                                         const char * avx2,
+                                         const char * avx512,
+                                         bool         avx512_on) {
+    switch (kernel_for(type)) {
         case Kernel::kNeon:
-            return "neon-f32";
+            return neon;
         case Kernel::kAvx2:
-            return "avx2-f32";
+            return avx2;
         case Kernel::kAvx512Fma:
-            return avx512_f32_available() ? "avx512-f32" : "ggml";
+            return avx512_on ? avx512 : "ggml";
         default:
             return "ggml";
     }
 }
 
+const char * f32_kernel_name() {
+    return widening_kernel_name(GGML_TYPE_F32, "neon-f32", "avx2-f32", "avx512-f32", avx512_f32_available());
+}
+
 const char * f16_kernel_name() {
-    switch (kernel_for(GGML_TYPE_F16)) {
-        case Kernel::kNeon:
-            return "neon-f16";
-        case Kernel::kAvx2:
-            return "avx2-f16";
-        case Kernel::kAvx512Fma:
-            return avx512_f16_available() ? "avx512-f16" : "ggml";
-        default:
-            return "ggml";
-    }
+    return widening_kernel_name(GGML_TYPE_F16, "neon-f16", "avx2-f16", "avx512-f16", avx512_f16_available());
 }

@@ -56,7 +56,18 @@ import { formatReplicaLoad, runReplicaLoad, type ReplicaLoadResult } from "./rep
 import { formatServerLoad, runServerLoad, type ServerLoadResult } from "./server-load.js";
 import type { SweepJob, SweepResult } from "./sweep-worker.js";
 import { playWithoutAmx } from "./no-amx-play.js";
-import { arbitrate, findTorchPython, rewardAgreement, runTorchPeer, type TorchDtype, torchSkipReason } from "./torch-peer.js";
+import {
+    arbitrate,
+    findTorchPython,
+    type Fp32Arbiter,
+    rewardAgreement,
+    runTorchPeer,
+    type TorchDtype,
+    type TorchJob,
+    type TorchPython,
+    type TorchResult,
+    torchSkipReason,
+} from "./torch-peer.js";
 import type { OursJob, OursResult, PeerJob, PeerResult } from "./worker-protocol.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -274,6 +285,35 @@ async function replicaLoad(benchModel: string, replicas: number): Promise<void> 
     process.stdout.write(`wrote ${replicaLoadPath}\n`);
 }
 
+/**
+ * Where a bf16 peer's rewards miss the bar against ours: the same peer once in fp32 on the same weights, and the
+ * judgement of whose rounding the difference is (arbitrate). Undefined, logged, where it cannot run or failed.
+ */
+async function fp32Arbiter(
+    py: TorchPython,
+    job: Omit<TorchJob, "dtype" | "once">,
+    dtype: TorchDtype,
+    ours: readonly number[],
+    peer: TorchResult,
+    type: BenchType,
+): Promise<Fp32Arbiter | undefined> {
+    const skip = dtype === "bf16" ? torchSkipReason(py, "fp32") : "not a bf16 peer";
+    if (skip !== undefined) {
+        log(`${type}: no fp32 arbiter (${skip}): the peer's speed is not compared`);
+        return undefined;
+    }
+    log(`${type}: PyTorch fp32 on the same weights, once, to tell whose rounding it is`);
+    try {
+        const arbiter = arbitrate(ours, peer, await runTorchPeer(py, { ...job, dtype: "fp32", once: true }));
+        log(`${type}: fp32 arbiter ${JSON.stringify(arbiter)}`);
+        return arbiter;
+    } catch (error) {
+        // without the arbiter the peer stays as measured: rewards disagree, speed not compared
+        log(`warning: ${type}: the fp32 arbiter failed: ${error instanceof Error ? error.message : String(error)}`);
+        return undefined;
+    }
+}
+
 async function main(): Promise<void> {
     const args = parseArgs(process.argv.slice(2));
     const endPlay = args.noAmx ? playWithoutAmx(log) : () => {};
@@ -363,41 +403,12 @@ async function bench(args: Args): Promise<void> {
                 await waitForIdleCpu(log);
                 log(`${f.type}: PyTorch ${torchPython!.torch} ${dtype} forward on the same file and token lists`);
                 try {
-                    const result = await runTorchPeer(torchPython!, {
-                        model: f.reward,
-                        tokensPath,
-                        resultPath: workerResultPath("torch"),
-                        threads,
-                        dtype,
-                    });
+                    const job = { model: f.reward, tokensPath, resultPath: workerResultPath("torch"), threads };
+                    const result = await runTorchPeer(torchPython!, { ...job, dtype });
                     const agreement = rewardAgreement(ours.rewards, result);
-                    torch = { result, agreement };
-                    if (!agreement.agree) {
-                        log(`warning: the torch peer's rewards disagree with ours (${JSON.stringify(agreement)})`);
-                        const noArbiter = dtype === "bf16" ? torchSkipReason(torchPython, "fp32") : "not a bf16 peer";
-                        if (noArbiter !== undefined) log(`${f.type}: no fp32 arbiter (${noArbiter}): the peer's speed is not compared`);
-                        else {
-                            log(`${f.type}: PyTorch fp32 on the same weights, once, to tell whose rounding it is`);
-                            try {
-                                const fp32 = await runTorchPeer(torchPython!, {
-                                    model: f.reward,
-                                    tokensPath,
-                                    resultPath: workerResultPath("torch"),
-                                    threads,
-                                    dtype: "fp32",
-                                    once: true,
-                                });
-                                const arbiter = arbitrate(ours.rewards, result, fp32);
-                                torch = { result, agreement, arbiter };
-                                log(`${f.type}: fp32 arbiter ${JSON.stringify(arbiter)}`);
-                            } catch (error) {
-                                // without the arbiter the peer stays as measured: rewards disagree, speed not compared
-                                log(
-                                    `warning: ${f.type}: the fp32 arbiter failed: ${error instanceof Error ? error.message : String(error)}`,
-                                );
-                            }
-                        }
-                    }
+                    if (!agreement.agree) log(`warning: the torch peer's rewards disagree with ours (${JSON.stringify(agreement)})`);
+                    const arbiter = agreement.agree ? undefined : await fp32Arbiter(torchPython!, job, dtype, ours.rewards, result, f.type);
+                    torch = { result, agreement, ...(arbiter ? { arbiter } : {}) };
                 } catch (error) {
                     // A failed peer leaves its column empty; the other measurements of this type still count.
                     torch = { failed: error instanceof Error ? error.message : String(error) };

@@ -26,8 +26,11 @@ int64_t cpu_data_cache_bytes(int level) {
         }
     }
     return 0;
-#elif defined(__linux__) && defined(_SC_LEVEL1_DCACHE_SIZE) && defined(_SC_LEVEL2_CACHE_SIZE)
-    const long bytes = sysconf(level == 1 ? _SC_LEVEL1_DCACHE_SIZE : _SC_LEVEL2_CACHE_SIZE);
+#elif defined(__linux__) && defined(_SC_LEVEL1_DCACHE_SIZE) && defined(_SC_LEVEL2_CACHE_SIZE) && \
+    defined(_SC_LEVEL3_CACHE_SIZE)
+    const long bytes = sysconf(level == 1 ? _SC_LEVEL1_DCACHE_SIZE :
+                               level == 2 ? _SC_LEVEL2_CACHE_SIZE :
+                                            _SC_LEVEL3_CACHE_SIZE);
     return bytes > 0 ? static_cast<int64_t>(bytes) : 0;
 #else
     (void) level;

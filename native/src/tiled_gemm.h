@@ -243,17 +243,17 @@ class ChunkPrefetch {
         rows_(rows),
         stride_(stride),
         row_lines_(row_bytes / kLine + 2),  // + the lines the chunk straddles at either end
-        total_(kWeightRows * row_lines_),
-        per_share_((total_ + shares - 1) / shares) {
-        // the first line that holds any of each row's chunk
-        rows_ = reinterpret_cast<const char *>(reinterpret_cast<uintptr_t>(rows_) & ~uintptr_t{ kLine - 1 });
-    }
+        per_share_((kWeightRows * row_lines_ + shares - 1) / shares),
+        row_(0) {}
 
+    // The next share of lines, row by row (no division: this runs before every tile).
     void share() {
-        const int64_t end = std::min(total_, next_ + per_share_);
-        for (; next_ < end; next_++) {
-            const int64_t row = next_ / row_lines_;
-            __builtin_prefetch(rows_ + row * stride_ + (next_ - row * row_lines_) * kLine, 0, 2);
+        for (int64_t n = 0; n < per_share_ && row_ < kWeightRows; n++) {
+            __builtin_prefetch(rows_ + row_ * static_cast<int64_t>(stride_) + line_ * kLine, 0, 2);
+            if (++line_ == row_lines_) {
+                line_ = 0;
+                row_++;
+            }
         }
     }
 
@@ -262,9 +262,9 @@ class ChunkPrefetch {
     const char *             rows_      = nullptr;
     size_t                   stride_    = 0;
     int64_t                  row_lines_ = 0;
-    int64_t                  total_     = 0;  // 0: nothing to prefetch
     int64_t                  per_share_ = 0;
-    int64_t                  next_      = 0;
+    int64_t                  row_       = kWeightRows;  // kWeightRows: nothing (left) to prefetch
+    int64_t                  line_      = 0;
 };
 
 // dst: M rows of N floats (contiguous); src[0]: packed activations; src[1]: w. Counts its runs in Ops::runs.

@@ -185,10 +185,10 @@ export const FILE_TYPE_RULES: readonly FileTypeRule[] = [
         cpus: "x86-64 Linux or Windows on an AMD CPU with AVX-512 BF16 (Zen 4/5): BF16 on llama-reward's AVX-512 BF16 kernel (an Intel one with LLAMA_REWARD_AMX_BF16=0 and LLAMA_REWARD_BF16_FMA=0)",
         fileType: "BF16",
         measuredOn: "AMD EPYC (Zen 4, 2 cores of a virtual machine), as it is",
-        reason: "this CPU multiplies BF16 natively (AVX-512 BF16) and llama-reward's kernel runs it: BF16 scores 1.7 times as fast as Q8_0 and twice F16, and is the checkpoint's own precision",
+        reason: "this CPU multiplies BF16 natively (AVX-512 BF16) and llama-reward's kernel runs it: BF16 scores 1.6 times as fast as Q8_0 and 1.8 times F16, and is the checkpoint's own precision",
         ifMemoryIsTight: Q8_TIGHT,
         measured:
-            "tok/s, npm run bench, 24 short / 12 long conversations, one run: BF16 on the AVX-512 BF16 kernel 176 / 164, Q8_0 103 / 92, F16 on the AVX-512 FMA kernel 78 / 76 (vdpbf16ps does twice the multiply-adds of an F32 FMA per instruction on this core)",
+            "tok/s, 16 short / 2 long conversations, one sitting: BF16 on the AVX-512 BF16 kernel 192 / 176, 189 / 173; Q8_0 114 / 108; F16 on the AVX-512 FMA kernel 102 / 99 (vdpbf16ps does twice the multiply-adds of an F32 FMA per instruction on this core)",
     },
     {
         kind: "x86-avx512-fma",
@@ -220,7 +220,7 @@ export const FILE_TYPE_RULES: readonly FileTypeRule[] = [
         reason: "llama-reward widens BF16 weights to F32 on AVX2 multiply-adds here, without rounding the activations: BF16 scores as fast as F16 and faster than Q8_0, and is the checkpoint's own precision",
         ifMemoryIsTight: Q8_TIGHT,
         measured:
-            "tok/s, 16 short / 2 long conversations, two rounds: BF16 on the AVX2 kernel 98 / 95, 97 / 94; F16 on it 96 / 91, 97 / 93; F32 on it 95 / 92 (a later sitting: 87 / 84, 85 / 85); Q8_0 80 / 77, 76 / 75; BF16 on ggml's kernel 73 / 71, 74 / 73",
+            "tok/s, 16 short / 2 long conversations, two rounds: BF16 on the AVX2 kernel 98 / 95, 97 / 94; F16 on it 96 / 91, 97 / 93; F32 on it 95 / 92 (a later sitting: 87 / 84, 85 / 85); Q8_0 80 / 77, 76 / 75; BF16 on ggml's kernel 73 / 71, 74 / 73. An AMD EPYC (Zen 4) playing it, one sitting: BF16 on the AVX2 kernel 90 / 86, Q8_0 75 / 80 (82 / 82 on ggml's haswell variant alone)",
     },
     {
         kind: "x86-avx2",

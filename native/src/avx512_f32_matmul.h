@@ -4,8 +4,8 @@
 // and F16 products walk the whole activation matrix once per few weight rows,
 // from L3 or memory once a step's activations outgrow L2, and its F16 product
 // rounds the activations to F16 and converts both operands at every
-// multiply-add; this one takes the activations in L2-sized passes
-// (tiled_gemm.h), keeps them in F32, and widens F16 and BF16 weights once
+// multiply-add; this one takes the activations in passes sized for L2 (or
+// L3, for long rows: tiled_gemm.h), keeps them in F32, and widens F16 and BF16 weights once
 // per pass. For BF16 weights it is one of two AVX-512 kernels: which one runs
 // is weight_product_hook.cpp's choice.
 // Compiled into x86-64 Linux and Windows (MinGW) builds; its instructions sit in functions

@@ -1,4 +1,5 @@
-// One core's data cache sizes as the operating system reports them. See cpu_caches.h.
+// The data cache sizes of this CPU (L1 and L2 per core, L3 whole) as the operating system reports them. See
+// cpu_caches.h.
 #include "cpu_caches.h"
 
 #if defined(_WIN32)

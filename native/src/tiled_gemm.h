@@ -173,7 +173,7 @@ template <class Ops> GEMM_TARGET void pack(ggml_tensor * dst, int ith, int nth, 
 }
 
 // The data cache sizes the blocking is made for: this CPU's L1 data cache and L2 (per core) as the operating
-// system reports them (cpu_caches.h), or 32 KiB and 1 MiB where it does not.
+// system reports them (cpu_caches.h), or 32 KiB and 1 MiB where it does not; and L3 (l3_bytes() below).
 inline int64_t l1_data_bytes() {
     static const int64_t bytes = [] {
         const int64_t b = cpu_data_cache_bytes(1);
@@ -190,11 +190,12 @@ inline int64_t l2_bytes() {
     return bytes;
 }
 
-// The shared last-level cache: its size as the operating system reports it, or 8 MiB where it does not.
+// The shared last-level cache (L3), whole, as the operating system reports it, or 0 where it does not (then no pass
+// is sized for it).
 inline int64_t l3_bytes() {
     static const int64_t bytes = [] {
         const int64_t b = cpu_data_cache_bytes(3);
-        return b >= 1024 * 1024 ? b : int64_t{ 8 * 1024 * 1024 };
+        return b >= 1024 * 1024 ? b : int64_t{ 0 };
     }();
     return bytes;
 }
@@ -206,19 +207,20 @@ constexpr int64_t kMinPassRows = 96;
 constexpr int64_t kL3PassRows  = 255;
 
 // The activation rows of one pass (a multiple of kActivationRows) for packed rows of row_bytes: as many as fill half of
-// L2, so that the pass is read from L2 by every weight block. Where that is fewer than kMinPassRows (long rows: the
-// FFN's down projection, K = 8192 at 2 bytes a value, gets 30 rows with a 1 MiB L2), the pass is kL3PassRows rows read
-// from L3 instead, at most a quarter of it. Measured on an AMD EPYC (Zen 4), K = 8192 x N = 2048 x 510 rows on one
-// core: 69% of vdpbf16ps's peak with 30-row passes, 84% with 255.
+// L2, so that the pass is read from L2 by every weight block. Where that is fewer than kMinPassRows (rows of more than
+// about 5.4 KB with a 1 MiB L2: BF16-packed K above about 2700, such as the FFN's down projection, K = 8192, which gets
+// 30 rows; F32-packed K above about 1350, so every product of a 2048-wide model on the FMA kernels) and the operating
+// system reports an L3 that holds at least kMinPassRows of them in a quarter, the pass is kL3PassRows rows (or what
+// that quarter holds), read from L3 instead. Measured on an AMD EPYC (Zen 4): BF16 weights read in place, K = 8192 x
+// N = 2048 x 510 rows on one core, 72-76% of vdpbf16ps's peak with 30-row passes, 80-81% with 255; in the scoring
+// run the down projection took 10% fewer cycles (docs/performance.md, "BF16 on AVX-512 BF16 dot products").
 inline int64_t pass_rows(int64_t row_bytes) {
     const auto rows_in = [&](int64_t bytes) {
         return bytes / row_bytes / kActivationRows * kActivationRows;
     };
     const int64_t l2_rows = std::max(kActivationRows, rows_in(l2_bytes() / 2));
-    if (l2_rows >= kMinPassRows) {
-        return l2_rows;
-    }
-    return std::max(l2_rows, std::min(kL3PassRows, rows_in(l3_bytes() / 4)));
+    const int64_t l3_rows = std::min(kL3PassRows, rows_in(l3_bytes() / 4));
+    return l2_rows >= kMinPassRows || l3_rows < kMinPassRows ? l2_rows : l3_rows;
 }
 
 // Values [k0, k1) of one weight row stored as the tile reads them, copied to dst (on a cache line).
@@ -242,7 +244,7 @@ class ChunkPrefetch {
     ChunkPrefetch(const char * rows, size_t stride, int64_t row_bytes, int64_t shares) :
         rows_(rows),
         stride_(stride),
-        row_lines_(row_bytes / kLine + 2),  // + the lines the chunk straddles at either end
+        row_lines_(row_bytes / kLine + 2),  // + a line for a start off a line boundary, one for a partial last line
         per_share_((kWeightRows * row_lines_ + shares - 1) / shares),
         row_(0) {}
 

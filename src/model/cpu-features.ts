@@ -206,10 +206,10 @@ export const FILE_TYPE_RULES: readonly FileTypeRule[] = [
         fileType: "BF16",
         measuredOn:
             "AMD EPYC (Zen 4, 2 cores of a virtual machine), llama-reward's kernels off (ggml's zen4 variant as llama-reward's build compiles it)",
-        reason: "ggml's own BF16 kernel multiplies on vdpbf16ps here: BF16 scores 1.7 times as fast as Q8_0 and is the checkpoint's own precision (a ggml compiled by GCC 11, as node-llama-cpp's, spills that kernel's accumulators and runs BF16 below Q8_0: bench --quick tells)",
+        reason: "ggml's own BF16 kernel multiplies on vdpbf16ps here: BF16 scores 1.4 to 1.7 times as fast as Q8_0 and is the checkpoint's own precision (a ggml compiled by GCC 11, as node-llama-cpp's, spills that kernel's accumulators and runs BF16 below Q8_0: bench --quick tells)",
         ifMemoryIsTight: Q8_TIGHT,
         measured:
-            "tok/s, 16 short / 2 long conversations, one sitting: BF16 172 / 163, Q8_0 103 / 99, F16 97 / 96; node-llama-cpp's variants (GCC 11) ran BF16 at 73 against Q8_0 98-104",
+            "tok/s, 16 short / 2 long conversations, one sitting: BF16 160 / 170, 169 / 154; Q8_0 114 / 108; F16 99 / 97, 97 / 94 (an earlier sitting: BF16 172 / 163, Q8_0 103 / 99); node-llama-cpp's variants (GCC 11) ran BF16 at 73 against Q8_0 98-104",
     },
     {
         kind: "x86-avx2-fma",

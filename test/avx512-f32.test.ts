@@ -81,7 +81,9 @@ describe("AVX-512 F32 kernel", () => {
         "rows longer than one K chunk (4096 values) stay as close to the float64 reference as ggml's kernel",
         async () => {
             // The down projection of this model walks K in several chunks, its accumulators saved and reloaded in
-            // between; a chunk that restarted from zero, skipped or repeated values would be far off.
+            // between; a chunk that restarted from zero, skipped or repeated values would be far off. Its rows are
+            // 16 KiB apart, so that they collide in L1's sets and each chunk is copied before the pass's tiles read
+            // it: a copy of the wrong rows or values would be as far off.
             const wide = writeWideTinyF32();
             try {
                 const { ours, ggml, oursError, ggmlError } = await compareWithExactSettings(
@@ -89,12 +91,13 @@ describe("AVX-512 F32 kernel", () => {
                     cases,
                     NO_AVX2,
                     { LLAMA_REWARD_AVX512_F32: "0", ...NO_AVX2 },
-                    child,
+                    { ...child, counters: ["copiedWeightProducts"] },
                 );
                 console.log(
                     `[avx512-f32] 4096-wide FFN, exact settings: max |Δ| vs reference: ours ${oursError.toExponential(3)}, ggml ${ggmlError.toExponential(3)}`,
                 );
                 expect(ours.products).toBeGreaterThan(0);
+                expect(ours.counters.copiedWeightProducts).toBeGreaterThan(0);
                 expect(oursError).toBeLessThanOrEqual(Math.max(2 * ggmlError, 2e-6));
                 expect(ours.scores.exact.batched).not.toEqual(ggml.scores.exact.batched);
             } finally {

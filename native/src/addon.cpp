@@ -149,6 +149,9 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
     // misalignedWeightProducts(): number (diagnostics: weight products whose rows were off cache lines, staged)
     exports.Set("misalignedWeightProducts",
                 Napi::Function::New(env, getter<misaligned_weight_products>, "misalignedWeightProducts"));
+    // copiedWeightProducts(): number (diagnostics: weight products whose rows collide in L1's sets, copied)
+    exports.Set("copiedWeightProducts",
+                Napi::Function::New(env, getter<copied_weight_products>, "copiedWeightProducts"));
     // avx512Bf16FmaProducts(): number (diagnostics: BF16 weight products the AVX-512 FMA kernel has run)
     exports.Set("avx512Bf16FmaProducts",
                 Napi::Function::New(env, getter<avx512_bf16_fma_products_run>, "avx512Bf16FmaProducts"));

@@ -20,6 +20,8 @@
 namespace {
 
 std::atomic<uint64_t> g_misaligned_products{ 0 };
+// weight products copied because their rows collide in L1's sets
+std::atomic<uint64_t> g_copied_products{ 0 };
 
 // Whether BF16 weights go to the AVX-512 FMA kernel (widened to F32) rather than the AVX-512 BF16 one
 // (vdpbf16ps), where AMX does not take them. Without AVX-512 BF16 only the FMA kernel can. With it, on an
@@ -118,6 +120,14 @@ void count_misaligned_weight_product() {
 
 uint64_t misaligned_weight_products() {
     return g_misaligned_products.load(std::memory_order_relaxed);
+}
+
+void count_copied_weight_product() {
+    g_copied_products.fetch_add(1, std::memory_order_relaxed);
+}
+
+uint64_t copied_weight_products() {
+    return g_copied_products.load(std::memory_order_relaxed);
 }
 
 bool weight_product_hook_useful() {

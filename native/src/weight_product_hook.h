@@ -19,6 +19,13 @@ void count_misaligned_weight_product();
 // the staging ran.
 uint64_t misaligned_weight_products();
 
+// Counts a weight product whose rows collide in L1's sets and were copied in at least one pass (tiled_gemm.h).
+void count_copied_weight_product();
+
+// Weight products this process has copied because their rows collide in L1's sets: how tests tell that the copy
+// ran.
+uint64_t copied_weight_products();
+
 // True when at least one of the kernels can run here, i.e. the hook is worth installing.
 bool weight_product_hook_useful();
 

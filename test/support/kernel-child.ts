@@ -26,6 +26,8 @@ export interface KernelChildResult<S extends string> {
     kernel: string | number;
     /** The addon's product counter for the kernel after scoring (-1 when the addon lacks it). */
     products: number;
+    /** The addon's counters named in KernelChildOptions.counters after scoring (-1 for one the addon lacks). */
+    counters: Record<string, number>;
     /** The scores under each set of load options. */
     scores: Record<S, KernelScores>;
 }
@@ -46,6 +48,8 @@ export interface KernelChildOptions<S extends string> {
         | "misalignedWeightProducts";
     /** How many of the cases are also scored alone. */
     alone: number;
+    /** Further addon counters to read after scoring, e.g. "copiedWeightProducts". */
+    counters?: readonly "copiedWeightProducts"[];
 }
 
 /** Scores `cases` in a fresh process under `env`, per setting: all in one batch, then the first `alone` one at a time. */
@@ -73,7 +77,12 @@ export function scoreInChild<S extends string>(
         const addon = loadAddon();
         const count = addon[${JSON.stringify(options.productsExport)}];
         const products = typeof count === "function" ? count() : -1;
-        process.stdout.write(JSON.stringify({ kernel: addonInfo()[${JSON.stringify(options.kernelField)}], products, scores }));
+        const counters = {};
+        for (const name of ${JSON.stringify(options.counters ?? [])}) {
+            const counter = addon[name];
+            counters[name] = typeof counter === "function" ? counter() : -1;
+        }
+        process.stdout.write(JSON.stringify({ kernel: addonInfo()[${JSON.stringify(options.kernelField)}], products, counters, scores }));
     `;
     const child = spawnSync(
         process.execPath,

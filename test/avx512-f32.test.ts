@@ -82,8 +82,9 @@ describe("AVX-512 F32 kernel", () => {
         async () => {
             // The down projection of this model walks K in several chunks, its accumulators saved and reloaded in
             // between; a chunk that restarted from zero, skipped or repeated values would be far off. Its rows are
-            // 16 KiB apart, so that they collide in L1's sets and each chunk is copied before the pass's tiles read
-            // it: a copy of the wrong rows or values would be as far off.
+            // 16 KiB apart, so that they collide in L1's sets, and where a pass holds at least 12 tiles (here, a
+            // 1 MiB L2 and an L3 the OS reports) each chunk is copied before the pass's tiles read it; the BF16
+            // kernel's test asserts that the copy ran.
             const wide = writeWideTinyF32();
             try {
                 const { ours, ggml, oursError, ggmlError } = await compareWithExactSettings(
@@ -91,13 +92,12 @@ describe("AVX-512 F32 kernel", () => {
                     cases,
                     NO_AVX2,
                     { LLAMA_REWARD_AVX512_F32: "0", ...NO_AVX2 },
-                    { ...child, counters: ["copiedWeightProducts"] },
+                    child,
                 );
                 console.log(
                     `[avx512-f32] 4096-wide FFN, exact settings: max |Δ| vs reference: ours ${oursError.toExponential(3)}, ggml ${ggmlError.toExponential(3)}`,
                 );
                 expect(ours.products).toBeGreaterThan(0);
-                expect(ours.counters.copiedWeightProducts).toBeGreaterThan(0);
                 expect(oursError).toBeLessThanOrEqual(Math.max(2 * ggmlError, 2e-6));
                 expect(ours.scores.exact.batched).not.toEqual(ggml.scores.exact.batched);
             } finally {

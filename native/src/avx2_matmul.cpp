@@ -69,8 +69,8 @@ struct F32TileOps : Avx2Accumulators {
 };
 
 struct F32Ops : F32TileOps {
-    static constexpr ggml_type kWeightType = GGML_TYPE_F32;
-    static constexpr bool kAlwaysStaged = false;  // copied only when off cache lines or colliding in L1 (tiled_gemm.h)
+    static constexpr ggml_type kWeightType   = GGML_TYPE_F32;
+    static constexpr bool      kAlwaysStaged = false;  // copied when off cache lines or colliding in L1
 
     static void stage(const char * row, int64_t k0, int64_t k1, float * dst) {
         tiled_gemm::copy_chunk(row, k0, k1, dst);

@@ -25,13 +25,13 @@ uint64_t avx512_bf16_products_run() {
 namespace {
 
 struct Bf16Ops : tiled_gemm::Avx512Accumulators {
-    using Element                          = uint16_t;
-    using Vector                           = __m512bh;
-    static constexpr ggml_type kWeightType = GGML_TYPE_BF16;
-    static constexpr ggml_type kPackedType = GGML_TYPE_BF16;
-    static constexpr bool kAlwaysStaged = false;  // copied only when off cache lines or colliding in L1 (tiled_gemm.h)
-    static constexpr int64_t              kStep = 32;  // BF16 values in one 512-bit vector
-    static inline std::atomic<uint64_t> & runs  = g_products_run;
+    using Element                                       = uint16_t;
+    using Vector                                        = __m512bh;
+    static constexpr ggml_type            kWeightType   = GGML_TYPE_BF16;
+    static constexpr ggml_type            kPackedType   = GGML_TYPE_BF16;
+    static constexpr bool                 kAlwaysStaged = false;  // copied when off cache lines or colliding in L1
+    static constexpr int64_t              kStep         = 32;     // BF16 values in one 512-bit vector
+    static inline std::atomic<uint64_t> & runs          = g_products_run;
 
     GEMM_TARGET static Vector load(const Element * p) {
         const __m512i v = _mm512_loadu_si512(p);

@@ -55,9 +55,9 @@ struct F32TileOps : tiled_gemm::Avx512Accumulators {
 };
 
 struct F32Ops : F32TileOps {
-    static constexpr ggml_type kWeightType = GGML_TYPE_F32;
-    static constexpr bool kAlwaysStaged = false;  // copied only when off cache lines or colliding in L1 (tiled_gemm.h)
-    static inline std::atomic<uint64_t> & runs = g_f32_products_run;
+    static constexpr ggml_type            kWeightType   = GGML_TYPE_F32;
+    static constexpr bool                 kAlwaysStaged = false;  // copied when off cache lines or colliding in L1
+    static inline std::atomic<uint64_t> & runs          = g_f32_products_run;
 
     static void stage(const char * row, int64_t k0, int64_t k1, float * dst) {
         tiled_gemm::copy_chunk(row, k0, k1, dst);

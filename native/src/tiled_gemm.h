@@ -15,7 +15,8 @@
 //      vectors and with NEON's 32 registers, 4 with AVX2's 16; read in
 //      place, no repacked copy; F16
 //      and BF16 weights widened to F32, and weights whose rows are not on
-//      cache lines or are a multiple of 4 KiB apart (colliding in L1's
+//      cache lines or, in passes of at least 12 tiles, whose rows collide
+//      in L1's sets (multiply()); an x86-64 L1 way is 4 KiB, so rows a multiple of 4 KiB apart (colliding in L1's
 //      sets), are staged one L1-sized chunk of the block's 8 rows at a
 //      time into a per-thread buffer that every tile of the pass then reads)
 //      keeps its accumulators (24 or 12 vectors of F32 partial sums) in
@@ -209,15 +210,22 @@ constexpr int64_t kL3PassRows     = 255;
 // The fewest tiles of a pass for which weights that the tile could read in place are copied because their rows
 // collide in L1's sets (multiply()).
 constexpr int64_t kMinCopiedTiles = 12;
+// The bytes of one L1 way, the distance at which addresses fall into the same L1 set: 32 KiB 8-way and 48 KiB 12-way
+// L1s (x86-64) have 4 KiB ways; 64 KiB 4-way (Neoverse, Cortex-A76 and later) and 128 KiB 8-way (Apple) have 16 KiB.
+#if defined(__x86_64__)
+constexpr size_t kL1WayBytes = 4096;
+#else
+constexpr size_t kL1WayBytes = 16384;
+#endif
 
 // The activation rows of one pass (a multiple of kActivationRows) for packed rows of row_bytes: as many as fill half of
 // L2, so that the pass is read from L2 by every weight block. Where that is fewer than kMinPassRows (rows of more than
 // about 5.4 KB with a 1 MiB L2: BF16-packed K above about 2700, such as the FFN's down projection, K = 8192, which gets
 // 30 rows; F32-packed K above about 1350, so every product of a 2048-wide model on the FMA kernels) and the operating
 // system reports an L3 that holds at least kMinPassRows of them in a quarter, the pass is kL3PassRows rows (or what
-// that quarter holds), read from L3 instead. Measured on an AMD EPYC (Zen 4): BF16 weights read in place, K = 8192 x
-// N = 2048 x 510 rows on one core, 72-76% of vdpbf16ps's peak with 30-row passes, 80-81% with 255; in the scoring
-// run the down projection took 10% fewer cycles (docs/performance.md, "BF16 on AVX-512 BF16 dot products").
+// that quarter holds), read from L3 instead. Measured on an AMD EPYC (Zen 4), with the weights still read in place
+// (before chunks of rows colliding in L1's sets were copied): K = 8192 x N = 2048 x 510 rows on one core, 72-76% of
+// vdpbf16ps's peak with 30-row passes, 80-81% with 255; in the scoring run the down projection took 10% fewer cycles (docs/performance.md, "BF16 on AVX-512 BF16 dot products").
 inline int64_t pass_rows(int64_t row_bytes) {
     const auto rows_in = [&](int64_t bytes) {
         return bytes / row_bytes / kActivationRows * kActivationRows;
@@ -279,7 +287,8 @@ class ChunkPrefetch {
 // pass_rows()), so that each pass is read from memory once and the weights once per pass; while one chunk's tiles
 // run, the next chunk's weights are prefetched (ChunkPrefetch). Within a pass, each 8-row weight block is walked in chunks of
 // K that fill half of L1 (8 rows x chunk), each chunk multiplied against every tile of the pass before
-// the next, so the weights are read from L1; the tiles' accumulators wait in a per-thread buffer between
+// the next, so the weights are read from L1 (where the 8 rows collide in L1's sets, only once the chunk is copied: see
+// the staging below); the tiles' accumulators wait in a per-thread buffer between
 // chunks. Every accumulator lane still sums its products in the order of K, so the chunking changes no bit
 // of the result.
 template <class Ops> GEMM_TARGET void multiply(ggml_tensor * dst, int ith, int nth, void *) {
@@ -320,32 +329,35 @@ template <class Ops> GEMM_TARGET void multiply(ggml_tensor * dst, int ith, int n
     if (chunk < k && partials.size() < static_cast<size_t>(pass_tiles * tile_floats + 16)) {
         partials.resize(pass_tiles * tile_floats + 16);
     }
-    float * const                     partials_start = aligned64(partials);
+    float * const partials_start = aligned64(partials);
     // Weights the tile does not read in place are staged, one chunk of the block's 8 rows at a time, into a
     // per-thread buffer on cache lines (row stride: the chunk) that every tile of the pass then reads: F16 and BF16
     // weights widened to F32 always; the others copied
     //   - when their rows do not start on multiples of the vector width (64 bytes on AVX-512: a file written with
     //     GGUF's default 32-byte alignment), where each vector load would otherwise touch two cache lines;
-    //   - and when the row stride is a multiple of 4 KiB (a 2048-wide BF16 or 1024-wide F32 row, and the FFN's
-    //     8192-wide rows): then value i of all 8 rows maps to the same set of a 32 KiB 8-way (or 48 KiB 12-way) L1,
+    //   - and when the row stride is a multiple of an L1 way (kL1WayBytes; on x86-64 4 KiB: a 2048-wide BF16 or
+    //     1024-wide F32 row, and the FFN's 8192-wide rows): then value i of all 8 rows maps to the same L1 set,
     //     the chunk's 8 rows fill the ways of the sets it uses, and each activation line the tiles read evicts a
     //     weight line, so that the weights come from L2. Copied, the chunk is contiguous and takes half the ways of
     //     every set. Only in passes of at least kMinCopiedTiles tiles: a copy costs about what a tile does, and a
     //     pass of a few rows (the last layer's, a small decode step) reads the chunk too few times to repay it.
     //     Measured on an AMD EPYC (Zen 4), BF16 weights on 2 cores, K = 2048 x N = 8192: 2% faster copied with
     //     510 rows, 4.5% with 48, 3.5% slower with 24 and 5% with 6; K = 8192 x N = 2048 x 510 rows: 8% faster
-    //     (docs/performance.md, "BF16 on AVX-512 BF16 dot products").
+    //     (docs/performance.md, "BF16 on AVX-512 BF16 dot products"). The AVX2 kernel's 3 x 4 tiles and the Arm
+    //     kernel take the same rule unmeasured.
     // Staging moves no bit of the result.
-    const bool                        sets_collide   = w_stride % 4096 == 0;
-    const bool                        may_stage      = Ops::kAlwaysStaged || misaligned || sets_collide;
+    const bool    sets_collide   = w_stride % kL1WayBytes == 0 && !misaligned && !Ops::kAlwaysStaged;
+    // whether the first pass, the largest, copies for that reason
+    const bool    copies_for_sets =
+        sets_collide && (std::min(m, per_pass) + kActivationRows - 1) / kActivationRows >= kMinCopiedTiles;
+    const bool                        may_stage = Ops::kAlwaysStaged || misaligned || copies_for_sets;
     thread_local std::vector<Element> staging;
     if (may_stage && staging.size() < static_cast<size_t>(kWeightRows * chunk + 64)) {
         staging.resize(kWeightRows * chunk + 64);
     }
     Element * const staging_start = may_stage ? aligned64(staging) : nullptr;
-    if (ith == 0 && sets_collide && !misaligned && !Ops::kAlwaysStaged &&
-        (std::min(m, per_pass) + kActivationRows - 1) / kActivationRows >= kMinCopiedTiles) {
-        count_copied_weight_product();  // the first pass, the largest, copies
+    if (ith == 0 && copies_for_sets) {
+        count_copied_weight_product();
     }
     for (int64_t pass = 0; pass < m; pass += per_pass) {
         const int64_t pass_end        = std::min(m, pass + per_pass);

@@ -19,7 +19,8 @@ void count_misaligned_weight_product();
 // the staging ran.
 uint64_t misaligned_weight_products();
 
-// Counts a weight product whose rows collide in L1's sets and were copied in at least one pass (tiled_gemm.h).
+// Counts a weight product whose rows collide in L1's sets and were copied in at least one pass (tiled_gemm.h); not
+// one whose rows were off cache lines (count_misaligned_weight_product) or widened.
 void count_copied_weight_product();
 
 // Weight products this process has copied because their rows collide in L1's sets: how tests tell that the copy

@@ -153,7 +153,7 @@ export interface NativeAddon {
     avx512Bf16FmaProducts?(): number;
     /** Diagnostics: weight products of the AVX-512, AVX2 and NEON kernels whose rows were off their vector width and were staged. */
     misalignedWeightProducts?(): number;
-    /** Diagnostics: weight products of the AVX-512, AVX2 and NEON kernels whose row stride is a multiple of 4 KiB (rows colliding in L1's sets) and that were copied in at least one pass. */
+    /** Diagnostics: weight products of the AVX-512, AVX2 and NEON kernels whose rows are on their vector width, are read as stored (not widened), lie a multiple of an L1 way apart (colliding in L1's sets) and were copied in at least one pass. */
     copiedWeightProducts?(): number;
     /** The byte alignment of the CPU backend's intermediate tensors (native/src/cpu_compute_buffer.cpp): 64, or ggml's 32. */
     computeAlignment?(): number;

@@ -225,7 +225,7 @@ function cpuVariants(ggml: PrebuiltGgml, jobs: number): CpuVariantFiles {
                 jobs,
                 log,
             },
-            `ggml of llama.cpp ${commit.ok ? commit.output : "(unknown commit)"} (node-llama-cpp ${nodeLlamaCppVersion}'s source bundle), unpatched`,
+            `ggml of llama.cpp ${commit.ok ? commit.output : "(unknown commit)"} (node-llama-cpp ${nodeLlamaCppVersion}'s source bundle), with llama-reward's patch 0016-flash-attention-skip-masked-tiles only`,
         );
     } catch (error) {
         fail(`${(error as Error).message}\nLLAMA_REWARD_CPU_VARIANTS=prebuilt uses node-llama-cpp's CPU variants instead.`);

@@ -3,8 +3,9 @@
  * plugins ggml picks from at run time) that a prebuilt-ggml build puts next
  * to the addon, and the metadata file saying whose they are. Two sources,
  * chosen by LLAMA_REWARD_CPU_VARIANTS:
- * - "own" (the default on x86-64 Linux): compiled here from the unpatched
- *   ggml of the llama.cpp checkout (native/ggml-cpu-variants/CMakeLists.txt),
+ * - "own" (the default on x86-64 Linux): compiled here from the ggml of the
+ *   llama.cpp checkout, with patch 0016 only (a faster flash-attention mask
+ *   test, docs/format.md) (native/ggml-cpu-variants/CMakeLists.txt),
  *   the same variant set as node-llama-cpp's package, into
  *   build/ggml-cpu-variants. node-llama-cpp's were compiled by GCC 11.4,
  *   which keeps tinyBLAS's F32/F16/BF16 accumulators on the stack

@@ -207,8 +207,10 @@ function writePlatformStage(manifest: Manifest, files: PlatformFiles): string {
     const nlcLicense = fs.readFileSync(path.join(ggml.dir, "..", "..", "LICENSE"), "utf8");
     const ggmlFiles = files.platform === "win32" ? "`bin/ggml*.dll`" : "`bin/libggml*.so`";
     const origin = ownVariants
-        ? `The \`bin/libggml-cpu-*.so\` files are ggml's CPU backend compiled by llama-reward's build from the unpatched ` +
-          `ggml sources of the same llama.cpp release (${files.cpuVariants.compiler}); the other ${ggmlFiles} files are copied ` +
+        ? `The \`bin/libggml-cpu-*.so\` files are ggml's CPU backend compiled by llama-reward's build from the ggml ` +
+          `sources of the same llama.cpp release (${files.cpuVariants.compiler}), with one change of llama-reward's ` +
+          `(a faster test for masked-out flash-attention tiles, native/patches/0016-flash-attention-skip-masked-tiles.patch); ` +
+          `the other ${ggmlFiles} files are copied ` +
           `unchanged from ${ggml.pkg}@${ggml.version} (node-llama-cpp's build of ggml from that release).`
         : `The ${ggmlFiles} files are copied unchanged from ${ggml.pkg}@${ggml.version} (node-llama-cpp's build of ggml ` +
           `from the same llama.cpp release).`;

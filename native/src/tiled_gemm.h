@@ -12,13 +12,13 @@
 //      copied), so that rows are contiguous whatever view cur is;
 //   2. gemm: each thread takes a share of the weight's 8-row blocks; a tile
 //      of 3 activation rows x Ops::kTileRows weight rows (8 with 512-bit
-//      vectors and with NEON's 32 registers, 4 with AVX2's 16; read in
-//      place, no repacked copy; F16
-//      and BF16 weights widened to F32, and weights whose rows are not on
-//      cache lines or, in passes of at least 12 tiles, whose rows collide
-//      in L1's sets (multiply()); an x86-64 L1 way is 4 KiB, so rows a multiple of 4 KiB apart (colliding in L1's
-//      sets), are staged one L1-sized chunk of the block's 8 rows at a
-//      time into a per-thread buffer that every tile of the pass then reads)
+//      vectors and with NEON's 32 registers, 4 with AVX2's 16; read where
+//      they lie, no repacked copy of the model; F16 and BF16 weights widened
+//      to F32, weights whose rows are not on cache lines, and, in passes of
+//      at least 12 tiles, weights whose rows collide in L1's sets (a
+//      multiple of an L1 way apart: multiply()) are staged one L1-sized
+//      chunk of the block's 8 rows at a time into a per-thread buffer that
+//      every tile of the pass then reads)
 //      keeps its accumulators (24 or 12 vectors of F32 partial sums) in
 //      registers while K is walked in order, one vector of weights a step,
 //      then folds each row's vectors into sums with one fixed sequence of
@@ -225,7 +225,8 @@ constexpr size_t kL1WayBytes = 16384;
 // system reports an L3 that holds at least kMinPassRows of them in a quarter, the pass is kL3PassRows rows (or what
 // that quarter holds), read from L3 instead. Measured on an AMD EPYC (Zen 4), with the weights still read in place
 // (before chunks of rows colliding in L1's sets were copied): K = 8192 x N = 2048 x 510 rows on one core, 72-76% of
-// vdpbf16ps's peak with 30-row passes, 80-81% with 255; in the scoring run the down projection took 10% fewer cycles (docs/performance.md, "BF16 on AVX-512 BF16 dot products").
+// vdpbf16ps's peak with 30-row passes, 80-81% with 255; in the scoring run the down projection took 10% fewer
+// cycles (docs/performance.md, "BF16 on AVX-512 BF16 dot products").
 inline int64_t pass_rows(int64_t row_bytes) {
     const auto rows_in = [&](int64_t bytes) {
         return bytes / row_bytes / kActivationRows * kActivationRows;
